@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Execution backends behind one ops table (after flux-core's job-exec and
+ * Slurm's interfaces/plugins split).
+ *
+ * ferryd's core never calls ops directly: it calls the ferry_backend_*()
+ * wrappers in backend.c, which check arguments, time the call, count errors
+ * for /metrics and log. A backend is one `static const struct
+ * ferry_backend_ops` with designated initializers; optional ops are NULL.
+ * Built-in backends are listed in one static array (ferry_backend_lookup).
+ *
+ * Threading: the core calls submit/kill/cleanup from its worker threads and
+ * poll/capacity from the poller; backends must be safe for concurrent calls.
+ */
+#ifndef FERRY_BACKEND_H
+#define FERRY_BACKEND_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "pod/pod.h"
+#include "pod/status.h"
+
+struct ferry_backend;
+
+struct ferry_capacity {
+        int64_t cpu_milli;    /* free CPU, milli-cores */
+        int64_t memory_bytes; /* free memory */
+        int64_t pods;         /* how many more pods may be accepted */
+        size_t n_accel;
+        struct {
+                char resource[64]; /* e.g. nvidia.com/gpu, nvidia.com/mig-1g.10gb */
+                int64_t available;
+        } accel[16];
+        char status[256]; /* human note, e.g. "cluster reports no CPUs" */
+};
+
+/* One live pod handed to poll. `status` holds the last known status (with the
+ * container names set); the backend updates it in place. */
+struct ferry_poll_item {
+        const char *uid;
+        const char *jid;
+        struct ferry_pod_status *status;
+};
+
+struct ferry_backend_ops {
+        const char *name;
+        /* Set up: read options, create directories. Required. */
+        int (*init)(struct ferry_backend *be, ferry_error_t *err);
+        void (*fini)(struct ferry_backend *be);
+        /* Start the pod. Must be idempotent per uid: when a job for this pod
+         * already exists, answer its id and start nothing. Required. */
+        int (*submit)(struct ferry_backend *be, const struct ferry_pod *pod,
+                      char ret_jid[FERRY_JID_MAX], ferry_error_t *err);
+        /* Reattach after a restart: 1 and the job id when a job for uid exists,
+         * 0 when none does. Optional (then submit must be idempotent alone). */
+        int (*find)(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],
+                    ferry_error_t *err);
+        /* Update the status of all given live pods in one pass. Required. */
+        int (*poll)(struct ferry_backend *be, struct ferry_poll_item *items, size_t n,
+                    ferry_error_t *err);
+        /* Stop a pod: SIGTERM (or equivalent), SIGKILL after grace_s. Returns 0
+         * once nothing of it runs any more, -EINPROGRESS while it is stopping
+         * (the core calls again). Required. */
+        int (*kill)(struct ferry_backend *be, const char *uid, const char *jid, int64_t grace_s,
+                    ferry_error_t *err);
+        /* Remove the pod's working files after it was deleted. Optional. */
+        int (*cleanup)(struct ferry_backend *be, const char *uid, const char *jid,
+                       ferry_error_t *err);
+        /* Free capacity for the ping answer. Optional. */
+        int (*capacity)(struct ferry_backend *be, struct ferry_capacity *ret,
+                        ferry_error_t *err);
+        /* Path of a container's log file in the common log format (see
+         * logs/logfile.h). -ENOENT when the container has no log (yet). */
+        int (*log_path)(struct ferry_backend *be, const char *uid, const char *jid,
+                        const char *container, char *ret_path, size_t size,
+                        ferry_error_t *err);
+};
+
+struct ferry_backend_option {
+        char *key;
+        char *value;
+};
+
+struct ferry_backend_config {
+        const char *name;      /* backend name */
+        const char *state_dir; /* ferryd's state directory; backends make subdirs */
+        const char *runtime;   /* container runtime chosen by the admin (local/slurm) */
+        const char *libexec_dir; /* where ferry-shim lives */
+        const struct ferry_backend_option *options; /* backend-specific, from config */
+        size_t n_options;
+};
+
+struct ferry_backend_stats {
+        uint64_t calls[8];
+        uint64_t errors[8];
+        uint64_t ns_total[8];
+        /* latency histogram buckets per op, see backend.c */
+        uint64_t buckets[8][12];
+};
+
+enum ferry_backend_op {
+        FERRY_BOP_SUBMIT,
+        FERRY_BOP_FIND,
+        FERRY_BOP_POLL,
+        FERRY_BOP_KILL,
+        FERRY_BOP_CLEANUP,
+        FERRY_BOP_CAPACITY,
+        FERRY_BOP_LOG_PATH,
+        FERRY_BOP_MAX,
+};
+
+struct ferry_backend {
+        const struct ferry_backend_ops *ops;
+        struct ferry_backend_config cfg;
+        void *priv; /* the backend's own state, set by init */
+        pthread_mutex_t stats_lock;
+        struct ferry_backend_stats stats;
+};
+
+/* Registry of built-in backends. NULL when unknown. */
+const struct ferry_backend_ops *ferry_backend_lookup(const char *name);
+/* Comma-separated list of built-in names, for --help and errors. */
+const char *ferry_backend_names(void);
+
+/* Look up a backend option; def when absent. */
+const char *ferry_backend_opt(const struct ferry_backend *be, const char *key, const char *def);
+int64_t ferry_backend_opt_int(const struct ferry_backend *be, const char *key, int64_t def);
+
+/* Wrappers: the only way the core calls a backend. */
+int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backend **ret,
+                      ferry_error_t *err);
+void ferry_backend_free(struct ferry_backend *be);
+int ferry_backend_submit(struct ferry_backend *be, const struct ferry_pod *pod,
+                         char ret_jid[FERRY_JID_MAX], ferry_error_t *err);
+int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],
+                       ferry_error_t *err);
+int ferry_backend_poll(struct ferry_backend *be, struct ferry_poll_item *items, size_t n,
+                       ferry_error_t *err);
+int ferry_backend_kill(struct ferry_backend *be, const char *uid, const char *jid,
+                       int64_t grace_s, ferry_error_t *err);
+int ferry_backend_cleanup(struct ferry_backend *be, const char *uid, const char *jid,
+                          ferry_error_t *err);
+int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
+                           ferry_error_t *err);
+int ferry_backend_log_path(struct ferry_backend *be, const char *uid, const char *jid,
+                           const char *container, char *ret_path, size_t size,
+                           ferry_error_t *err);
+const char *ferry_backend_op_name(enum ferry_backend_op op);
+/* Snapshot of the counters for /metrics. */
+void ferry_backend_stats_get(struct ferry_backend *be, struct ferry_backend_stats *ret);
+extern const double ferry_backend_latency_bounds[12]; /* seconds, last = +Inf */
+
+/* Built-ins (defined in their own files). */
+extern const struct ferry_backend_ops ferry_backend_fake_ops;
+extern const struct ferry_backend_ops ferry_backend_local_ops;
+
+#endif
