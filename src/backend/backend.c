@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wrappers the core calls: argument checks, timing, error counting and
+ * logging live here once, not in every backend.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+/* Built-in backends, in one static array. */
+static const struct ferry_backend_ops *const builtin[] = {
+        &ferry_backend_local_ops,
+        &ferry_backend_fake_ops,
+};
+
+const double ferry_backend_latency_bounds[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                 0.05,   0.1,   0.25,   0.5,   1.0,  0};
+
+const struct ferry_backend_ops *ferry_backend_lookup(const char *name)
+{
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(builtin); i++)
+                if (builtin[i] && name && !strcmp(builtin[i]->name, name))
+                        return builtin[i];
+        return NULL;
+}
+
+const char *ferry_backend_names(void)
+{
+        static char names[256];
+        if (!names[0]) {
+                size_t n = 0;
+                for (size_t i = 0; i < FERRY_ARRAY_SIZE(builtin); i++)
+                        if (builtin[i])
+                                n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+                                                      n ? ", " : "", builtin[i]->name);
+        }
+        return names;
+}
+
+const char *ferry_backend_op_name(enum ferry_backend_op op)
+{
+        static const char *const names[FERRY_BOP_MAX] = {
+                [FERRY_BOP_SUBMIT] = "submit",     [FERRY_BOP_FIND] = "find",
+                [FERRY_BOP_POLL] = "poll",         [FERRY_BOP_KILL] = "kill",
+                [FERRY_BOP_CLEANUP] = "cleanup",   [FERRY_BOP_CAPACITY] = "capacity",
+                [FERRY_BOP_LOG_PATH] = "log_path",
+        };
+        return op < FERRY_BOP_MAX ? names[op] : "unknown";
+}
+
+const char *ferry_backend_opt(const struct ferry_backend *be, const char *key, const char *def)
+{
+        for (size_t i = 0; i < be->cfg.n_options; i++)
+                if (!strcmp(be->cfg.options[i].key, key))
+                        return be->cfg.options[i].value;
+        return def;
+}
+
+int64_t ferry_backend_opt_int(const struct ferry_backend *be, const char *key, int64_t def)
+{
+        const char *v = ferry_backend_opt(be, key, NULL);
+        char *end;
+        if (!v)
+                return def;
+        long long x = strtoll(v, &end, 10);
+        return end != v && *end == '\0' ? (int64_t)x : def;
+}
+
+int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backend **ret,
+                      ferry_error_t *err)
+{
+        const struct ferry_backend_ops *ops = ferry_backend_lookup(cfg->name);
+        struct ferry_backend *be;
+        int r;
+
+        if (!ops)
+                return ferry_errprintf(err, -ENOENT, "unknown backend \"%s\" (built in: %s)",
+                                       cfg->name ? cfg->name : "", ferry_backend_names());
+        be = ferry_xcalloc(1, sizeof(*be));
+        be->ops = ops;
+        be->cfg = *cfg;
+        pthread_mutex_init(&be->stats_lock, NULL);
+        r = ops->init(be, err);
+        if (r < 0) {
+                ferry_errprefix(err, r, "backend %s", ops->name);
+                pthread_mutex_destroy(&be->stats_lock);
+                free(be);
+                return r;
+        }
+        *ret = be;
+        return 0;
+}
+
+void ferry_backend_free(struct ferry_backend *be)
+{
+        if (!be)
+                return;
+        if (be->ops->fini)
+                be->ops->fini(be);
+        pthread_mutex_destroy(&be->stats_lock);
+        free(be);
+}
+
+static void account(struct ferry_backend *be, enum ferry_backend_op op, int64_t t0, int r)
+{
+        int64_t dt = ferry_monotonic_ns() - t0;
+        double s = (double)dt / 1e9;
+        size_t b = 0;
+        while (b < 11 && s > ferry_backend_latency_bounds[b])
+                b++;
+        pthread_mutex_lock(&be->stats_lock);
+        be->stats.calls[op]++;
+        if (r < 0 && r != -EINPROGRESS && r != -ENOENT)
+                be->stats.errors[op]++;
+        be->stats.ns_total[op] += (uint64_t)dt;
+        be->stats.buckets[op][b]++;
+        pthread_mutex_unlock(&be->stats_lock);
+}
+
+void ferry_backend_stats_get(struct ferry_backend *be, struct ferry_backend_stats *ret)
+{
+        pthread_mutex_lock(&be->stats_lock);
+        *ret = be->stats;
+        pthread_mutex_unlock(&be->stats_lock);
+}
+
+#define CALL(be, op, expr)                                                                         \
+        ({                                                                                         \
+                int64_t _t0 = ferry_monotonic_ns();                                                \
+                int _r = (expr);                                                                   \
+                account((be), (op), _t0, _r);                                                      \
+                _r;                                                                                \
+        })
+
+int ferry_backend_submit(struct ferry_backend *be, const struct ferry_pod *pod,
+                         char ret_jid[FERRY_JID_MAX], ferry_error_t *err)
+{
+        char jid[FERRY_JID_MAX] = "";
+        if (!pod || !pod->uid)
+                return ferry_errprintf(err, -EINVAL, "no pod to submit");
+        int r = CALL(be, FERRY_BOP_SUBMIT, be->ops->submit(be, pod, jid, err));
+        if (r < 0) {
+                log_warn("backend %s: submit of pod %s/%s (%s) failed: %s", be->ops->name,
+                         pod->namespace, pod->name, pod->uid, err ? err->text : "");
+                return r;
+        }
+        if (!jid[0])
+                return ferry_errprintf(err, -EIO, "backend %s returned no job id", be->ops->name);
+        memcpy(ret_jid, jid, FERRY_JID_MAX);
+        return r;
+}
+
+int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],
+                       ferry_error_t *err)
+{
+        if (!be->ops->find)
+                return 0;
+        return CALL(be, FERRY_BOP_FIND, be->ops->find(be, uid, ret_jid, err));
+}
+
+int ferry_backend_poll(struct ferry_backend *be, struct ferry_poll_item *items, size_t n,
+                       ferry_error_t *err)
+{
+        if (n == 0)
+                return 0;
+        int r = CALL(be, FERRY_BOP_POLL, be->ops->poll(be, items, n, err));
+        if (r < 0)
+                log_warn("backend %s: poll of %zu pods failed: %s", be->ops->name, n,
+                         err ? err->text : "");
+        return r;
+}
+
+int ferry_backend_kill(struct ferry_backend *be, const char *uid, const char *jid,
+                       int64_t grace_s, ferry_error_t *err)
+{
+        if (grace_s < 0)
+                grace_s = 0;
+        return CALL(be, FERRY_BOP_KILL, be->ops->kill(be, uid, jid ? jid : "", grace_s, err));
+}
+
+int ferry_backend_cleanup(struct ferry_backend *be, const char *uid, const char *jid,
+                          ferry_error_t *err)
+{
+        if (!be->ops->cleanup)
+                return 0;
+        return CALL(be, FERRY_BOP_CLEANUP, be->ops->cleanup(be, uid, jid ? jid : "", err));
+}
+
+int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
+                           ferry_error_t *err)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (!be->ops->capacity) {
+                ret->cpu_milli = ret->memory_bytes = ret->pods = -1;
+                return 0;
+        }
+        return CALL(be, FERRY_BOP_CAPACITY, be->ops->capacity(be, ret, err));
+}
+
+int ferry_backend_log_path(struct ferry_backend *be, const char *uid, const char *jid,
+                           const char *container, char *ret_path, size_t size,
+                           ferry_error_t *err)
+{
+        if (!be->ops->log_path)
+                return ferry_errprintf(err, -ENOTSUP, "backend %s keeps no logs", be->ops->name);
+        return CALL(be, FERRY_BOP_LOG_PATH,
+                    be->ops->log_path(be, uid, jid ? jid : "", container, ret_path, size, err));
+}

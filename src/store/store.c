@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC };
+
+struct op {
+        struct op *next;
+        enum op_kind kind;
+        /* insert */
+        char *uid, *ns, *name, *backend, *jid, *status, *body;
+        size_t body_len;
+        int body_kind;
+        int64_t created_ns;
+        int state;
+        char *event_kind, *event_detail;
+        /* waiter (insert, sync) */
+        bool waited;
+        bool done;
+        int result;
+        char errtext[256];
+};
+
+struct ferry_store {
+        sqlite3 *wdb; /* writer connection, used only by the writer thread after open */
+        sqlite3 *rdb; /* reader connection for load/get_body, under rlock */
+        pthread_mutex_t rlock;
+        sqlite3_stmt *ins, *upd_jid, *upd_state, *upd_status, *ins_event, *upd_time;
+        pthread_t writer;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;      /* queue non-empty / stop */
+        pthread_cond_t done_cond; /* a batch finished */
+        struct op *head, *tail;
+        bool stop;
+};
+
+static const char *const migrations[] = {
+        /* version 1 */
+        "CREATE TABLE pods ("
+        "  uid TEXT PRIMARY KEY,"
+        "  namespace TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  backend TEXT NOT NULL,"
+        "  jid TEXT,"
+        "  state INTEGER NOT NULL,"
+        "  status TEXT,"
+        "  body BLOB,"
+        "  body_kind INTEGER NOT NULL DEFAULT 0,"
+        "  created_ns INTEGER NOT NULL,"
+        "  updated_ns INTEGER NOT NULL);"
+        "CREATE INDEX pods_state ON pods(state);"
+        "CREATE TABLE events ("
+        "  id INTEGER PRIMARY KEY,"
+        "  uid TEXT NOT NULL,"
+        "  at_ns INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  detail TEXT);"
+        "CREATE INDEX events_uid ON events(uid);",
+};
+
+static int exec(sqlite3 *db, const char *sql, ferry_error_t *err)
+{
+        char *msg = NULL;
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+                int r = ferry_errprintf(err, -EIO, "sqlite: %s", msg ? msg : "error");
+                sqlite3_free(msg);
+                return r;
+        }
+        return 0;
+}
+
+static int migrate(sqlite3 *db, ferry_error_t *err)
+{
+        sqlite3_stmt *st;
+        int version = 0, r;
+
+        if ((r = exec(db, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);", err)) < 0)
+                return r;
+        if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) != SQLITE_OK)
+                return ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(db));
+        if (sqlite3_step(st) == SQLITE_ROW)
+                version = atoi((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (version > (int)FERRY_ARRAY_SIZE(migrations))
+                return ferry_errprintf(err, -EPROTO,
+                                       "the state database has schema version %d, newer than this ferryd (%d): use a newer ferryd",
+                                       version, (int)FERRY_ARRAY_SIZE(migrations));
+        for (int v = version; v < (int)FERRY_ARRAY_SIZE(migrations); v++) {
+                char set[128];
+                if ((r = exec(db, "BEGIN IMMEDIATE;", err)) < 0)
+                        return r;
+                if ((r = exec(db, migrations[v], err)) < 0) {
+                        exec(db, "ROLLBACK;", NULL);
+                        return ferry_errprefix(err, r, "migration to schema version %d", v + 1);
+                }
+                snprintf(set, sizeof(set),
+                         "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%d');", v + 1);
+                if ((r = exec(db, set, err)) < 0 || (r = exec(db, "COMMIT;", err)) < 0) {
+                        exec(db, "ROLLBACK;", NULL);
+                        return r;
+                }
+                log_info("store: migrated to schema version %d", v + 1);
+        }
+        return 0;
+}
+
+static void op_free(struct op *o)
+{
+        free(o->uid);
+        free(o->ns);
+        free(o->name);
+        free(o->backend);
+        free(o->jid);
+        free(o->status);
+        free(o->body);
+        free(o->event_kind);
+        free(o->event_detail);
+        free(o);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+        if (s)
+                sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+static int run_stmt(sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return rc;
+}
+
+static void apply(struct ferry_store *s, struct op *o, int64_t now)
+{
+        int rc;
+
+        if (o->kind == OP_INSERT) {
+                sqlite3_stmt *st = s->ins;
+                bind_text(st, 1, o->uid);
+                bind_text(st, 2, o->ns);
+                bind_text(st, 3, o->name);
+                bind_text(st, 4, o->backend);
+                bind_text(st, 5, o->jid);
+                sqlite3_bind_int(st, 6, o->state);
+                bind_text(st, 7, o->status);
+                sqlite3_bind_blob(st, 8, o->body, (int)o->body_len, SQLITE_STATIC);
+                sqlite3_bind_int(st, 9, o->body_kind);
+                sqlite3_bind_int64(st, 10, o->created_ns);
+                sqlite3_bind_int64(st, 11, now);
+                rc = run_stmt(st);
+                if (rc == SQLITE_CONSTRAINT) {
+                        o->result = -EEXIST;
+                        snprintf(o->errtext, sizeof(o->errtext), "pod %s is already stored", o->uid);
+                        return;
+                }
+                if (rc != SQLITE_DONE) {
+                        o->result = -EIO;
+                        snprintf(o->errtext, sizeof(o->errtext), "sqlite insert: %s", sqlite3_errmsg(s->wdb));
+                        return;
+                }
+        } else if (o->kind == OP_UPDATE) {
+                if (o->jid) {
+                        bind_text(s->upd_jid, 1, o->jid);
+                        bind_text(s->upd_jid, 2, o->uid);
+                        run_stmt(s->upd_jid);
+                }
+                if (o->state >= 0) {
+                        sqlite3_bind_int(s->upd_state, 1, o->state);
+                        bind_text(s->upd_state, 2, o->uid);
+                        run_stmt(s->upd_state);
+                }
+                if (o->status) {
+                        bind_text(s->upd_status, 1, o->status);
+                        bind_text(s->upd_status, 2, o->uid);
+                        run_stmt(s->upd_status);
+                }
+                sqlite3_bind_int64(s->upd_time, 1, now);
+                bind_text(s->upd_time, 2, o->uid);
+                run_stmt(s->upd_time);
+        } else {
+                return;
+        }
+        if (o->event_kind) {
+                bind_text(s->ins_event, 1, o->uid);
+                sqlite3_bind_int64(s->ins_event, 2, now);
+                bind_text(s->ins_event, 3, o->event_kind);
+                bind_text(s->ins_event, 4, o->event_detail);
+                run_stmt(s->ins_event);
+        }
+}
+
+static void *writer_main(void *arg)
+{
+        struct ferry_store *s = arg;
+
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                while (!s->head && !s->stop)
+                        pthread_cond_wait(&s->cond, &s->lock);
+                if (!s->head && s->stop)
+                        break;
+                struct op *batch = s->head;
+                s->head = s->tail = NULL;
+                pthread_mutex_unlock(&s->lock);
+
+                int64_t now = ferry_now_ns();
+                int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE;", NULL, NULL, NULL);
+                for (struct op *o = batch; o; o = o->next)
+                        apply(s, o, now);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_exec(s->wdb, "COMMIT;", NULL, NULL, NULL);
+                if (rc != SQLITE_OK) {
+                        log_err("store: commit failed: %s", sqlite3_errmsg(s->wdb));
+                        sqlite3_exec(s->wdb, "ROLLBACK;", NULL, NULL, NULL);
+                }
+
+                pthread_mutex_lock(&s->lock);
+                for (struct op *o = batch, *next; o; o = next) {
+                        next = o->next;
+                        if (rc != SQLITE_OK && o->result == 0) {
+                                o->result = -EIO;
+                                snprintf(o->errtext, sizeof(o->errtext), "the state database could not commit");
+                        }
+                        if (o->waited)
+                                o->done = true; /* the waiter frees it */
+                        else
+                                op_free(o);
+                }
+                pthread_cond_broadcast(&s->done_cond);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+static void enqueue(struct ferry_store *s, struct op *o)
+{
+        pthread_mutex_lock(&s->lock);
+        if (s->tail)
+                s->tail->next = o;
+        else
+                s->head = o;
+        s->tail = o;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+static int enqueue_wait(struct ferry_store *s, struct op *o, ferry_error_t *err)
+{
+        o->waited = true;
+        enqueue(s, o);
+        pthread_mutex_lock(&s->lock);
+        while (!o->done)
+                pthread_cond_wait(&s->done_cond, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+        int r = o->result;
+        if (r < 0)
+                ferry_errprintf(err, r, "%s", o->errtext);
+        op_free(o);
+        return r;
+}
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, ferry_error_t *err)
+{
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+                return ferry_errprintf(err, -EIO, "sqlite prepare: %s", sqlite3_errmsg(db));
+        return 0;
+}
+
+static int open_db(const char *path, sqlite3 **db, ferry_error_t *err)
+{
+        if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK) {
+                int r = ferry_errprintf(err, -EIO, "cannot open state database %s: %s", path,
+                                        *db ? sqlite3_errmsg(*db) : "out of memory");
+                sqlite3_close(*db);
+                *db = NULL;
+                return r;
+        }
+        sqlite3_busy_timeout(*db, 10000);
+        return 0;
+}
+
+int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *err)
+{
+        struct ferry_store *s = ferry_xcalloc(1, sizeof(*s));
+        int r;
+
+        if ((r = open_db(path, &s->wdb, err)) < 0)
+                goto fail;
+        if ((r = exec(s->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) < 0 ||
+            (r = migrate(s->wdb, err)) < 0)
+                goto fail;
+        if ((r = prep(s->wdb,
+                      "INSERT INTO pods(uid, namespace, name, backend, jid, state, status, body, body_kind, created_ns, updated_ns)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?)", &s->ins, err)) < 0 ||
+            (r = prep(s->wdb, "UPDATE pods SET jid=? WHERE uid=?", &s->upd_jid, err)) < 0 ||
+            (r = prep(s->wdb, "UPDATE pods SET state=?, body=CASE WHEN ?1=3 THEN NULL ELSE body END WHERE uid=?2",
+                      &s->upd_state, err)) < 0 ||
+            (r = prep(s->wdb, "UPDATE pods SET status=? WHERE uid=?", &s->upd_status, err)) < 0 ||
+            (r = prep(s->wdb, "UPDATE pods SET updated_ns=? WHERE uid=?", &s->upd_time, err)) < 0 ||
+            (r = prep(s->wdb, "INSERT INTO events(uid, at_ns, kind, detail) VALUES(?,?,?,?)", &s->ins_event, err)) < 0)
+                goto fail;
+        if ((r = open_db(path, &s->rdb, err)) < 0)
+                goto fail;
+        pthread_mutex_init(&s->rlock, NULL);
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->cond, NULL);
+        pthread_cond_init(&s->done_cond, NULL);
+        if ((r = -pthread_create(&s->writer, NULL, writer_main, s)) < 0) {
+                ferry_errprintf(err, r, "cannot start the store writer thread");
+                goto fail;
+        }
+        *ret = s;
+        return 0;
+fail:
+        sqlite3_finalize(s->ins);
+        sqlite3_finalize(s->upd_jid);
+        sqlite3_finalize(s->upd_state);
+        sqlite3_finalize(s->upd_status);
+        sqlite3_finalize(s->upd_time);
+        sqlite3_finalize(s->ins_event);
+        sqlite3_close(s->wdb);
+        sqlite3_close(s->rdb);
+        free(s);
+        return r;
+}
+
+void ferry_store_close(struct ferry_store *s)
+{
+        if (!s)
+                return;
+        pthread_mutex_lock(&s->lock);
+        s->stop = true;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->writer, NULL);
+        sqlite3_finalize(s->ins);
+        sqlite3_finalize(s->upd_jid);
+        sqlite3_finalize(s->upd_state);
+        sqlite3_finalize(s->upd_status);
+        sqlite3_finalize(s->upd_time);
+        sqlite3_finalize(s->ins_event);
+        sqlite3_close(s->wdb);
+        sqlite3_close(s->rdb);
+        pthread_mutex_destroy(&s->rlock);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
+        pthread_cond_destroy(&s->done_cond);
+        free(s);
+}
+
+static char *dup_or_null(const char *s)
+{
+        return s ? ferry_xstrdup(s) : NULL;
+}
+
+int ferry_store_put_pod(struct ferry_store *s, const struct ferry_store_row *row, const char *body,
+                        size_t body_len, int body_kind, ferry_error_t *err)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_INSERT;
+        o->uid = ferry_xstrdup(row->uid);
+        o->ns = ferry_xstrdup(row->namespace);
+        o->name = ferry_xstrdup(row->name);
+        o->backend = ferry_xstrdup(row->backend);
+        o->jid = dup_or_null(row->jid);
+        o->status = dup_or_null(row->status);
+        o->state = row->state;
+        o->created_ns = row->created_ns;
+        o->body = ferry_xmalloc(body_len + 1);
+        memcpy(o->body, body, body_len);
+        o->body_len = body_len;
+        o->body_kind = body_kind;
+        o->event_kind = ferry_xstrdup("accepted");
+        return enqueue_wait(s, o, err);
+}
+
+void ferry_store_update(struct ferry_store *s, const char *uid, const char *jid, int state,
+                        const char *status, const char *event_kind, const char *event_detail)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_UPDATE;
+        o->uid = ferry_xstrdup(uid);
+        o->jid = dup_or_null(jid);
+        o->state = state;
+        o->status = dup_or_null(status);
+        o->event_kind = dup_or_null(event_kind);
+        o->event_detail = dup_or_null(event_detail);
+        enqueue(s, o);
+}
+
+int ferry_store_sync(struct ferry_store *s)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_SYNC;
+        return enqueue_wait(s, o, NULL);
+}
+
+int ferry_store_load(struct ferry_store *s,
+                     int (*cb)(void *ctx, const struct ferry_store_row *row), void *ctx,
+                     ferry_error_t *err)
+{
+        sqlite3_stmt *st;
+        int r = 0, rc;
+
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb,
+                               "SELECT uid, namespace, name, backend, jid, state, status, created_ns FROM pods"
+                               " WHERE state != 3 ORDER BY created_ns, rowid", -1, &st, NULL) != SQLITE_OK) {
+                r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+                pthread_mutex_unlock(&s->rlock);
+                return r;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct ferry_store_row row = {
+                        .uid = (const char *)sqlite3_column_text(st, 0),
+                        .namespace = (const char *)sqlite3_column_text(st, 1),
+                        .name = (const char *)sqlite3_column_text(st, 2),
+                        .backend = (const char *)sqlite3_column_text(st, 3),
+                        .jid = (const char *)sqlite3_column_text(st, 4),
+                        .state = sqlite3_column_int(st, 5),
+                        .status = (const char *)sqlite3_column_text(st, 6),
+                        .created_ns = sqlite3_column_int64(st, 7),
+                };
+                if ((r = cb(ctx, &row)) < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return r;
+}
+
+int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, size_t *ret_len,
+                         int *ret_kind, ferry_error_t *err)
+{
+        sqlite3_stmt *st;
+        int r = -ENOENT;
+
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb, "SELECT body, body_kind FROM pods WHERE uid=?", -1, &st, NULL) != SQLITE_OK) {
+                pthread_mutex_unlock(&s->rlock);
+                return ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+        }
+        sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+                size_t n = (size_t)sqlite3_column_bytes(st, 0);
+                char *b = ferry_xmalloc(n + 1);
+                memcpy(b, sqlite3_column_blob(st, 0), n);
+                b[n] = '\0';
+                *ret = b;
+                *ret_len = n;
+                *ret_kind = sqlite3_column_int(st, 1);
+                r = 0;
+        } else {
+                ferry_errprintf(err, -ENOENT, "no stored request for pod %s", uid);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return r;
+}
+
+int ferry_store_count_events(struct ferry_store *s, const char *uid, const char *kind)
+{
+        sqlite3_stmt *st;
+        int n = -EIO;
+
+        ferry_store_sync(s);
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb, "SELECT count(*) FROM events WHERE uid=? AND kind=?", -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        n = sqlite3_column_int(st, 0);
+                sqlite3_finalize(st);
+        }
+        pthread_mutex_unlock(&s->rlock);
+        return n;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Durable state in SQLite (WAL, synchronous=FULL). One writer thread owns the
+ * write connection and commits in groups: every write queued while a commit
+ * runs goes into the next transaction, so many creates share one fsync
+ * (group commit) and a create is answered only once its row is on disk.
+ *
+ * The schema is versioned (table meta, key schema_version) and migrated
+ * forward on open; see doc/store.md.
+ */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct ferry_store;
+
+enum ferry_pod_state {
+        FERRY_POD_ACCEPTED = 0,  /* stored, not yet handed to the backend */
+        FERRY_POD_SUBMITTED = 1, /* the backend has a job for it */
+        FERRY_POD_DELETING = 2,  /* delete requested, backend not yet confirmed */
+        FERRY_POD_DELETED = 3,   /* gone from the backend; kept as a tombstone */
+        FERRY_POD_REFUSED = 4,   /* the backend refused it permanently (pod Failed) */
+};
+
+struct ferry_store_row {
+        const char *uid, *namespace, *name, *backend, *jid; /* jid may be NULL */
+        int state;
+        const char *status; /* serialized ferry_pod_status, may be NULL */
+        int64_t created_ns;
+};
+
+#define FERRY_STORE_SCHEMA_VERSION 1
+
+int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *err);
+void ferry_store_close(struct ferry_store *s);
+
+/* Insert an accepted pod and wait until it is committed. -EEXIST when the uid
+ * is already stored. body is the request body as received. */
+int ferry_store_put_pod(struct ferry_store *s, const struct ferry_store_row *row, const char *body,
+                        size_t body_len, int body_kind, ferry_error_t *err);
+
+/* Queue an update (applied in the next group commit; not awaited). Any of jid,
+ * status may be NULL to leave them unchanged; state < 0 leaves it unchanged.
+ * event_kind (may be NULL) adds a row to the events table. */
+void ferry_store_update(struct ferry_store *s, const char *uid, const char *jid, int state,
+                        const char *status, const char *event_kind, const char *event_detail);
+
+/* Wait until everything queued so far is committed. */
+int ferry_store_sync(struct ferry_store *s);
+
+/* Call cb for every pod not DELETED, in creation order. */
+int ferry_store_load(struct ferry_store *s,
+                     int (*cb)(void *ctx, const struct ferry_store_row *row), void *ctx,
+                     ferry_error_t *err);
+
+/* The stored request body of a pod (for resubmission after a restart). */
+int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, size_t *ret_len,
+                         int *ret_kind, ferry_error_t *err);
+
+/* Number of events recorded for a pod (tests). */
+int ferry_store_count_events(struct ferry_store *s, const char *uid, const char *kind);
+
+#endif
