@@ -1,0 +1,853 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The local backend: runs each pod on this host under a ferry-shim, one per
+ * pod, detached from ferryd (see doc/local-backend.md and state.h for the
+ * working directory layout).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "backend/local/runspec.h"
+#include "backend/local/state.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ferry-config.h"
+
+struct live {
+        char *uid;
+        int64_t cpu_milli, memory_bytes;
+        bool finished;
+};
+
+struct local_priv {
+        char *root, *pods, *tmp;
+        char *shim; /* path of ferry-shim */
+        enum local_runtime_kind kind;
+        char *bwrap, *podman, *home;
+        bool network;
+        const char *podman_image, *podman_pull;
+        struct local_image_map *image_map;
+        size_t n_image_map;
+        int64_t max_pods;
+        int64_t start_timeout_ms;
+
+        pthread_mutex_t lock; /* protects live */
+        struct live *live;
+        size_t n_live;
+};
+
+#define SHIM_NAME "ferry-shim"
+
+static bool uid_ok(const char *uid)
+{
+        if (!uid || !*uid || uid[0] == '.' || strlen(uid) >= FERRY_JID_MAX)
+                return false;
+        for (const char *p = uid; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+                        return false;
+        return true;
+}
+
+static char *workdir(const struct local_priv *p, const char *uid)
+{
+        return ferry_xasprintf("%s/%s", p->pods, uid);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return access(path, F_OK) == 0;
+}
+
+/* 1 when the shim holds its lock (it is alive), 0 when not, -errno. */
+static int shim_alive(const char *wd)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/shim.lock", wd);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        int r = flock(fd, LOCK_SH | LOCK_NB);
+        int e = errno;
+        close(fd);
+        if (r == 0)
+                return 0;
+        return e == EWOULDBLOCK ? 1 : -e;
+}
+
+/* ---- live pods, for capacity ---- */
+
+static void live_set(struct local_priv *p, const char *uid, int64_t cpu, int64_t mem, bool fin)
+{
+        pthread_mutex_lock(&p->lock);
+        size_t i;
+        for (i = 0; i < p->n_live; i++)
+                if (strcmp(p->live[i].uid, uid) == 0)
+                        break;
+        if (i == p->n_live) {
+                p->live = ferry_xrealloc(p->live, (p->n_live + 1) * sizeof(*p->live));
+                p->live[p->n_live++] = (struct live){.uid = ferry_xstrdup(uid)};
+        }
+        p->live[i].cpu_milli = cpu;
+        p->live[i].memory_bytes = mem;
+        p->live[i].finished = fin;
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void live_finished(struct local_priv *p, const char *uid)
+{
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_live; i++)
+                if (strcmp(p->live[i].uid, uid) == 0)
+                        p->live[i].finished = true;
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void live_remove(struct local_priv *p, const char *uid)
+{
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_live; i++)
+                if (strcmp(p->live[i].uid, uid) == 0) {
+                        free(p->live[i].uid);
+                        p->live[i] = p->live[--p->n_live];
+                        break;
+                }
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void live_load(struct local_priv *p, const char *uid)
+{
+        _cleanup_free_ char *wd = workdir(p, uid);
+        _cleanup_free_ char *path = ferry_xasprintf("%s/resources", wd);
+        char *text = NULL;
+        size_t len;
+        long long cpu = 0, mem = 0;
+
+        if (ferry_read_file(path, 128, &text, &len) == 0) {
+                if (sscanf(text, "%lld %lld", &cpu, &mem) != 2)
+                        cpu = mem = 0;
+                free(text);
+        }
+        live_set(p, uid, cpu, mem, exists(wd, "done"));
+}
+
+/* ---- init ---- */
+
+static char *which(const char *name)
+{
+        if (strchr(name, '/'))
+                return ferry_xstrdup(name);
+        const char *path = getenv("PATH");
+        if (!path || !*path)
+                path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+        for (const char *s = path; *s;) {
+                const char *e = strchr(s, ':');
+                size_t l = e ? (size_t)(e - s) : strlen(s);
+                char *cand = ferry_xasprintf("%.*s/%s", (int)l, s, name);
+                if (l && access(cand, X_OK) == 0)
+                        return cand;
+                free(cand);
+                s += l;
+                if (*s == ':')
+                        s++;
+        }
+        return ferry_xstrdup(name);
+}
+
+static char *find_shim(const struct ferry_backend *be)
+{
+        const char *env = getenv("FERRY_SHIM");
+        const char *opt = ferry_backend_opt(be, "shim", NULL);
+        char exe[PATH_MAX];
+        ssize_t n;
+
+        if (env && *env)
+                return ferry_xstrdup(env);
+        if (opt && *opt)
+                return ferry_xstrdup(opt);
+        if (be->cfg.libexec_dir && *be->cfg.libexec_dir) {
+                char *p = ferry_xasprintf("%s/" SHIM_NAME, be->cfg.libexec_dir);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        char *inst = ferry_xstrdup(FERRY_LIBEXECDIR "/" SHIM_NAME);
+        if (access(inst, X_OK) == 0)
+                return inst;
+        /* build tree: build/src/ferryd/ferryd next to build/src/shim/ferry-shim */
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+                exe[n] = '\0';
+                char *slash = strrchr(exe, '/');
+                if (slash) {
+                        *slash = '\0';
+                        char *cand[] = {ferry_xasprintf("%s/../shim/" SHIM_NAME, exe),
+                                        ferry_xasprintf("%s/" SHIM_NAME, exe)};
+                        char *found = NULL;
+                        for (size_t i = 0; i < 2; i++) {
+                                if (!found && access(cand[i], X_OK) == 0)
+                                        found = cand[i];
+                                else
+                                        free(cand[i]);
+                        }
+                        if (found) {
+                                free(inst);
+                                return found;
+                        }
+                }
+        }
+        return inst;
+}
+
+static void parse_image_map(struct local_priv *p, const char *s)
+{
+        while (s && *s) {
+                const char *e = strchr(s, ',');
+                size_t l = e ? (size_t)(e - s) : strlen(s);
+                char *item = ferry_xstrndup(s, l);
+                char *eq = strchr(item, '=');
+                if (eq && eq != item && eq[1]) {
+                        *eq = '\0';
+                        p->image_map = ferry_xrealloc(p->image_map,
+                                                      (p->n_image_map + 1) * sizeof(*p->image_map));
+                        p->image_map[p->n_image_map++] =
+                                (struct local_image_map){ferry_xstrdup(item), ferry_xstrdup(eq + 1)};
+                }
+                free(item);
+                s += l;
+                if (*s == ',')
+                        s++;
+        }
+}
+
+static void local_fini(struct ferry_backend *be)
+{
+        struct local_priv *p = be->priv;
+        if (!p)
+                return;
+        free(p->root);
+        free(p->pods);
+        free(p->tmp);
+        free(p->shim);
+        free(p->bwrap);
+        free(p->podman);
+        free(p->home);
+        for (size_t i = 0; i < p->n_image_map; i++) {
+                free(p->image_map[i].from);
+                free(p->image_map[i].to);
+        }
+        free(p->image_map);
+        for (size_t i = 0; i < p->n_live; i++)
+                free(p->live[i].uid);
+        free(p->live);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        be->priv = NULL;
+}
+
+static int local_init(struct ferry_backend *be, ferry_error_t *err)
+{
+        struct local_priv *p = ferry_xcalloc(1, sizeof(*p));
+        const char *rt = be->cfg.runtime;
+        int r;
+
+        pthread_mutex_init(&p->lock, NULL);
+        be->priv = p;
+        if (local_runtime_parse(rt, &p->kind) < 0) {
+                r = ferry_errprintf(err, -EINVAL,
+                                    "unknown runtime \"%s\" for the local backend (use bwrap, "
+                                    "podman or host)",
+                                    rt);
+                goto fail;
+        }
+        if (!be->cfg.state_dir || !*be->cfg.state_dir) {
+                r = ferry_errprintf(err, -EINVAL, "the local backend needs a state directory");
+                goto fail;
+        }
+        p->root = ferry_xasprintf("%s/local", be->cfg.state_dir);
+        p->pods = ferry_xasprintf("%s/pods", p->root);
+        p->tmp = ferry_xasprintf("%s/tmp", p->root);
+        if ((r = ferry_mkdir_p(p->pods, 0700)) < 0 || (r = ferry_mkdir_p(p->tmp, 0700)) < 0) {
+                r = ferry_errprintf(err, r, "cannot create %s: %s", p->root, strerror(-r));
+                goto fail;
+        }
+        p->shim = find_shim(be);
+        if (access(p->shim, X_OK) < 0)
+                log_warn("local backend: %s is not executable (%m); pods will be refused until "
+                         "it is installed (set FERRY_SHIM or the shim option)",
+                         p->shim);
+        p->bwrap = which(ferry_backend_opt(be, "bwrap", "bwrap"));
+        p->podman = which(ferry_backend_opt(be, "podman", "podman"));
+        const char *home = getenv("HOME");
+        p->home = ferry_xstrdup(home && *home ? home : "/root");
+        p->network = strcmp(ferry_backend_opt(be, "network", "false"), "true") == 0;
+        p->podman_image = ferry_backend_opt(be, "podman_image", NULL);
+        p->podman_pull = ferry_backend_opt(be, "podman_pull", "missing");
+        parse_image_map(p, ferry_backend_opt(be, "image_map", NULL));
+        p->max_pods = ferry_backend_opt_int(be, "max_pods", 110);
+        p->start_timeout_ms = ferry_backend_opt_int(be, "shim_start_timeout_ms", 10000);
+        if (p->kind == LOCAL_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
+                r = ferry_errprintf(err, -ENOENT,
+                                    "the bwrap runtime needs bubblewrap, and %s is not executable "
+                                    "(apt-get install bubblewrap, or set the bwrap option)",
+                                    p->bwrap);
+                goto fail;
+        }
+
+        /* leftovers of submits cut short by a crash; they were never launched */
+        DIR *d = opendir(p->tmp);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *t = ferry_xasprintf("%s/%s", p->tmp, de->d_name);
+                ferry_rm_rf(t);
+        }
+        if (d)
+                closedir(d);
+        /* pods that still hold resources */
+        d = opendir(p->pods);
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.' || !uid_ok(de->d_name))
+                        continue;
+                live_load(p, de->d_name);
+        }
+        if (d)
+                closedir(d);
+        return 0;
+fail:
+        local_fini(be);
+        return r;
+}
+
+/* ---- submit ---- */
+
+static int write_file_in(const char *dir, const char *rel, const void *data, size_t len,
+                         unsigned mode)
+{
+        _cleanup_free_ char *path = ferry_xasprintf("%s/%s", dir, rel);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        int r = ferry_mkdir_p(path, 0755);
+        *slash = '/';
+        if (r < 0)
+                return r;
+        return ferry_write_file_atomic(path, data, len, mode, false);
+}
+
+static int materialise(const struct local_priv *p, const struct local_runspec *rs,
+                       const struct ferry_buf *spec, const char *dir, ferry_error_t *err)
+{
+        static const char *const subdirs[] = {"volumes", "logs", "state", "cwd"};
+        int r;
+
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(subdirs); i++) {
+                _cleanup_free_ char *s = ferry_xasprintf("%s/%s", dir, subdirs[i]);
+                if ((r = ferry_mkdir_p(s, 0755)) < 0)
+                        return ferry_errprintf(err, r, "cannot create %s: %s", s, strerror(-r));
+        }
+        for (size_t i = 0; i < rs->n_volumes; i++) {
+                const struct local_volume *v = &rs->volumes[i];
+                _cleanup_free_ char *vd = ferry_xasprintf("%s/volumes/%s", dir, v->name);
+                /* emptyDirs are shared scratch space: writable by any uid in the pod */
+                r = ferry_mkdir_p(vd, v->kind == FERRY_VOL_EMPTYDIR ? 01777 : 0755);
+                if (r == 0 && v->kind == FERRY_VOL_EMPTYDIR)
+                        r = chmod(vd, 01777) < 0 ? -errno : 0;
+                for (size_t j = 0; r == 0 && j < v->n_files; j++)
+                        r = write_file_in(vd, v->files[j].path, v->files[j].data, v->files[j].len,
+                                          (unsigned)v->files[j].mode);
+                if (r < 0)
+                        return ferry_errprintf(err, r, "cannot write volume \"%s\": %s", v->name,
+                                               strerror(-r));
+        }
+        for (size_t i = 0; i < rs->n_c; i++)
+                for (size_t j = 0; j < rs->c[i].n_mounts; j++)
+                        if (rs->c[i].mounts[j].mkdir_src) {
+                                _cleanup_free_ char *s =
+                                        ferry_xasprintf("%s/%s", dir, rs->c[i].mounts[j].src);
+                                if ((r = ferry_mkdir_p(s, 01777)) < 0)
+                                        return ferry_errprintf(err, r, "cannot create %s: %s", s,
+                                                               strerror(-r));
+                        }
+        int64_t cpu, mem;
+        local_runspec_resources(rs, &cpu, &mem);
+        char res[64];
+        int n = snprintf(res, sizeof(res), "%" PRId64 " %" PRId64 "\n", cpu, mem);
+        if ((r = write_file_in(dir, "resources", res, (size_t)n, 0644)) < 0 ||
+            (r = write_file_in(dir, "spec.json", spec->data, spec->len, 0600)) < 0)
+                return ferry_errprintf(err, r, "cannot write the run spec: %s", strerror(-r));
+        (void)p;
+        return 0;
+}
+
+/* Build the shim's spec: the exact argv of every container. */
+static int build_spec(const struct local_priv *p, const struct local_runspec *rs, const char *wd,
+                      struct ferry_buf *b, ferry_error_t *err)
+{
+        struct local_rtconf rc = {
+                .kind = p->kind,
+                .workdir = wd,
+                .bwrap = p->bwrap,
+                .podman = p->podman,
+                .network = p->network,
+                .podman_image = p->podman_image,
+                .podman_pull = p->podman_pull,
+                .home = p->home,
+                .image_map = p->image_map,
+                .n_image_map = p->n_image_map,
+                .hostfs = local_hostfs_real,
+        };
+        ferry_buf_adds(b, "{\"uid\": ");
+        ferry_buf_add_json_str(b, rs->uid);
+        ferry_buf_printf(b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64
+                            ", \"deadline_s\": %" PRId64 ",\n \"containers\": [\n  ",
+                         local_runtime_name(p->kind), rs->grace_s, rs->deadline_s);
+        for (size_t i = 0; i < rs->n_c; i++) {
+                struct local_exec e;
+                int r = local_exec_build(&rc, rs, i, &e, err);
+                if (r < 0)
+                        return ferry_errprefix(err, r, "runtime %s refuses the pod",
+                                               local_runtime_name(p->kind));
+                if (i)
+                        ferry_buf_adds(b, ",\n  ");
+                local_exec_to_json(b, &e);
+                local_exec_clear(&e);
+        }
+        ferry_buf_adds(b, "]}\n");
+        return 0;
+}
+
+/* Start ferry-shim detached (setsid + double fork) and wait until it says it
+ * took the pod. The shim writes "ok\n" on fd 3 once it holds the lock. */
+static int launch_shim(const struct local_priv *p, const char *wd, ferry_error_t *err)
+{
+        _cleanup_free_ char *out = ferry_xasprintf("%s/shim.out", wd);
+        char *const argv[] = {(char *)SHIM_NAME, (char *)wd, NULL};
+        char *const envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                              NULL};
+        int pfd[2];
+        pid_t pid;
+
+        if (access(p->shim, X_OK) < 0)
+                return ferry_errprintf(err, -ENOENT,
+                                       "cannot start pods: %s is not executable (install Ferry, "
+                                       "or set FERRY_SHIM)",
+                                       p->shim);
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return ferry_errprintf(err, -errno, "pipe: %m");
+        pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(pfd[0]);
+                close(pfd[1]);
+                return ferry_errprintf(err, -e, "fork: %s", strerror(e));
+        }
+        if (pid == 0) {
+                /* async-signal-safe calls only: ferryd is multithreaded */
+                setsid();
+                if (fork() != 0)
+                        _exit(0);
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                int o = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (null < 0 || o < 0)
+                        _exit(127);
+                dup2(null, 0);
+                dup2(o, 1);
+                dup2(o, 2);
+                dup2(pfd[1], 3);
+                syscall(SYS_close_range, 4U, ~0U, 0U);
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                for (int s = 1; s < NSIG; s++)
+                        if (s != SIGKILL && s != SIGSTOP)
+                                signal(s, SIG_DFL);
+                execve(p->shim, argv, envp);
+                _exit(127);
+        }
+        close(pfd[1]);
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        char buf[64];
+        size_t got = 0;
+        int64_t deadline = ferry_monotonic_ns() + p->start_timeout_ms * 1000000;
+        for (;;) {
+                int64_t left = (deadline - ferry_monotonic_ns()) / 1000000;
+                if (left <= 0)
+                        break;
+                struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+                int r = poll(&pf, 1, (int)left);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                ssize_t n = read(pfd[0], buf + got, sizeof(buf) - 1 - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+                if (got >= sizeof(buf) - 1 || memchr(buf, '\n', got))
+                        break;
+        }
+        close(pfd[0]);
+        buf[got] = '\0';
+        if (strncmp(buf, "ok\n", 3) == 0 || exists(wd, "started"))
+                return 0;
+        /* say why, from what the shim wrote */
+        char *log = NULL;
+        size_t len = 0;
+        ferry_read_file(out, 4096, &log, &len);
+        char *nl = log ? strrchr(log, '\n') : NULL;
+        if (nl && nl[1] == '\0') {
+                *nl = '\0';
+                nl = strrchr(log, '\n');
+        }
+        int r = ferry_errprintf(err, -EIO, "ferry-shim (%s) did not start the pod%s%s", p->shim,
+                                log && *log ? ": " : "", log ? (nl ? nl + 1 : log) : "");
+        free(log);
+        return r;
+}
+
+static int local_submit(struct ferry_backend *be, const struct ferry_pod *pod,
+                        char ret_jid[FERRY_JID_MAX], ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        struct local_runspec *rs = NULL;
+        struct ferry_buf spec = FERRY_BUF_INIT;
+        _cleanup_free_ char *wd = NULL, *tmpl = NULL;
+        int r;
+
+        if (!uid_ok(pod->uid))
+                return ferry_errprintf(err, -EINVAL, "pod uid \"%s\" is not usable as a job id",
+                                       pod->uid ? pod->uid : "");
+        wd = workdir(p, pod->uid);
+        if (access(wd, F_OK) < 0) {
+                r = local_runspec_from_pod(pod, &rs, err);
+                if (r < 0)
+                        goto out;
+                r = build_spec(p, rs, wd, &spec, err);
+                if (r < 0)
+                        goto out;
+                /* all or nothing: a workdir that exists is complete */
+                tmpl = ferry_xasprintf("%s/%s.XXXXXX", p->tmp, pod->uid);
+                if (!mkdtemp(tmpl)) {
+                        r = ferry_errprintf(err, -errno, "cannot create %s: %m", tmpl);
+                        goto out;
+                }
+                chmod(tmpl, 0755);
+                r = materialise(p, rs, &spec, tmpl, err);
+                if (r == 0 && rename(tmpl, wd) < 0) {
+                        if (errno == EEXIST || errno == ENOTEMPTY)
+                                r = 0; /* a concurrent submit won: use its workdir */
+                        else
+                                r = ferry_errprintf(err, -errno, "cannot rename %s to %s: %m", tmpl,
+                                                    wd);
+                        ferry_rm_rf(tmpl);
+                }
+                if (r < 0) {
+                        ferry_rm_rf(tmpl);
+                        goto out;
+                }
+                int64_t cpu, mem;
+                local_runspec_resources(rs, &cpu, &mem);
+                live_set(p, pod->uid, cpu, mem, false);
+        } else {
+                live_load(p, pod->uid);
+        }
+        /* launched already (or running): answer the same job */
+        if (!exists(wd, "started") && shim_alive(wd) <= 0) {
+                r = launch_shim(p, wd, err);
+                if (r < 0)
+                        goto out;
+        }
+        snprintf(ret_jid, FERRY_JID_MAX, "%s", pod->uid);
+        r = 0;
+out:
+        local_runspec_free(rs);
+        ferry_buf_free(&spec);
+        return r;
+}
+
+static int local_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],
+                      ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        if (!uid_ok(uid))
+                return 0;
+        _cleanup_free_ char *wd = workdir(p, uid);
+        if (!exists(wd, "started") && shim_alive(wd) <= 0)
+                return 0; /* never launched: a new submit will */
+        live_load(p, uid);
+        snprintf(ret_jid, FERRY_JID_MAX, "%s", uid);
+        return 1;
+}
+
+/* ---- poll ---- */
+
+static void apply_cstate(struct ferry_cstatus *c, const struct local_cstate *s)
+{
+        c->started_ns = s->started_ns;
+        if (s->state == LOCAL_CS_RUNNING) {
+                c->state = FERRY_C_RUNNING;
+                c->reason[0] = '\0';
+                c->ready = true;
+                ferry_cstatus_set_message(c, NULL);
+        } else if (s->state == LOCAL_CS_TERMINATED) {
+                c->state = FERRY_C_TERMINATED;
+                c->finished_ns = s->finished_ns;
+                c->exit_code = s->exit_code;
+                c->signal = (int16_t)s->signal;
+                c->ready = false;
+                snprintf(c->reason, sizeof(c->reason), "%s",
+                         s->reason[0] ? s->reason : s->exit_code == 0 ? "Completed" : "Error");
+                ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
+        }
+}
+
+static void poll_one(struct local_priv *p, struct ferry_poll_item *it)
+{
+        _cleanup_free_ char *wd = workdir(p, it->uid);
+        struct ferry_pod_status *st = it->status;
+        size_t n = (size_t)st->n_init + st->n_containers;
+
+        if (access(wd, F_OK) < 0) {
+                snprintf(st->reason, sizeof(st->reason), "NotFound");
+                ferry_pod_status_set_message(st, "the local backend has no working directory "
+                                                 "for this pod");
+                for (size_t i = 0; i < n; i++)
+                        if (st->c[i].state != FERRY_C_TERMINATED) {
+                                st->c[i].state = FERRY_C_TERMINATED;
+                                st->c[i].exit_code = st->c[i].exit_code ? st->c[i].exit_code : 1;
+                                snprintf(st->c[i].reason, sizeof(st->c[i].reason), "Error");
+                                ferry_cstatus_set_message(&st->c[i], "lost: the pod's working "
+                                                                     "directory is gone");
+                        }
+                st->phase = ferry_pod_status_derive_phase(st);
+                return;
+        }
+        bool done = exists(wd, "done");
+        bool dead = false;
+        if (!done) {
+                if (!exists(wd, "started"))
+                        return; /* not launched yet */
+                if (shim_alive(wd) == 0) {
+                        done = exists(wd, "done"); /* it may just have finished */
+                        dead = !done;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct local_cstate s;
+                if (local_cstate_read(wd, st->c[i].name, &s) == 0)
+                        apply_cstate(&st->c[i], &s);
+                if (dead && st->c[i].state != FERRY_C_TERMINATED) {
+                        st->c[i].state = FERRY_C_TERMINATED;
+                        st->c[i].exit_code = 128 + SIGKILL;
+                        st->c[i].ready = false;
+                        if (st->c[i].started_ns && !st->c[i].finished_ns)
+                                st->c[i].finished_ns = ferry_now_ns();
+                        snprintf(st->c[i].reason, sizeof(st->c[i].reason), "Error");
+                        ferry_cstatus_set_message(&st->c[i], "ferry-shim exited without "
+                                                             "recording this container");
+                }
+        }
+        char *ps = NULL;
+        size_t len;
+        _cleanup_free_ char *pspath = ferry_xasprintf("%s/pod.state", wd);
+        if (ferry_read_file(pspath, 1024, &ps, &len) == 0) {
+                char *nl = strchr(ps, '\n');
+                if (nl) {
+                        *nl = '\0';
+                        snprintf(st->reason, sizeof(st->reason), "%s", ps);
+                        char *msg = nl + 1;
+                        char *end = strchr(msg, '\n');
+                        if (end)
+                                *end = '\0';
+                        ferry_pod_status_set_message(st, *msg ? msg : NULL);
+                }
+                free(ps);
+        }
+        st->phase = ferry_pod_status_derive_phase(st);
+        if (done || dead)
+                live_finished(p, it->uid);
+}
+
+static int local_poll(struct ferry_backend *be, struct ferry_poll_item *items, size_t n,
+                      ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        for (size_t i = 0; i < n; i++)
+                if (uid_ok(items[i].uid))
+                        poll_one(p, &items[i]);
+        return 0;
+}
+
+/* ---- kill, cleanup ---- */
+
+/* SIGKILL whatever a dead shim left behind; true when something was still alive. */
+static bool reap_orphans(const char *wd)
+{
+        _cleanup_free_ char *sd = ferry_xasprintf("%s/state", wd);
+        DIR *d = opendir(sd);
+        struct dirent *de;
+        bool alive = false;
+
+        while (d && (de = readdir(d))) {
+                struct local_cstate s;
+                if (de->d_name[0] == '.' || strchr(de->d_name, '.'))
+                        continue;
+                if (local_cstate_read(wd, de->d_name, &s) < 0 || s.state != LOCAL_CS_RUNNING)
+                        continue;
+                if (local_proc_alive(s.pid, s.pid_start)) {
+                        kill(-s.pid, SIGKILL);
+                        alive = true;
+                }
+        }
+        if (d)
+                closedir(d);
+        return alive;
+}
+
+static int local_kill(struct ferry_backend *be, const char *uid, const char *jid, int64_t grace_s,
+                      ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        if (!uid_ok(uid))
+                return 0;
+        _cleanup_free_ char *wd = workdir(p, uid);
+        if (access(wd, F_OK) < 0)
+                return 0;
+        if (!exists(wd, "deleted")) {
+                char g[32];
+                int n = snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s < 0 ? (int64_t)30 : grace_s);
+                _cleanup_free_ char *path = ferry_xasprintf("%s/deleted", wd);
+                int r = ferry_write_file_atomic(path, g, (size_t)n, 0644, true);
+                if (r < 0)
+                        return ferry_errprintf(err, r, "cannot mark %s deleted: %s", uid,
+                                               strerror(-r));
+        }
+        int alive = shim_alive(wd);
+        if (alive > 0) {
+                char *text = NULL;
+                size_t len;
+                long pid = 0;
+                unsigned long long start = 0;
+                _cleanup_free_ char *pp = ferry_xasprintf("%s/shim.pid", wd);
+                if (ferry_read_file(pp, 128, &text, &len) == 0 &&
+                    sscanf(text, "%ld %llu", &pid, &start) == 2 && local_proc_alive((pid_t)pid, start))
+                        kill((pid_t)pid, SIGTERM);
+                free(text);
+                return -EINPROGRESS;
+        }
+        if (reap_orphans(wd))
+                return -EINPROGRESS;
+        live_finished(p, uid);
+        return 0;
+}
+
+static int local_cleanup(struct ferry_backend *be, const char *uid, const char *jid,
+                         ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        if (!uid_ok(uid))
+                return 0;
+        _cleanup_free_ char *wd = workdir(p, uid);
+        if (shim_alive(wd) > 0)
+                return ferry_errprintf(err, -EBUSY, "pod %s is still running; kill it first", uid);
+        int r = ferry_rm_rf(wd);
+        if (r < 0 && r != -ENOENT)
+                return ferry_errprintf(err, r, "cannot remove %s: %s", wd, strerror(-r));
+        live_remove(p, uid);
+        return 0;
+}
+
+/* ---- capacity, logs ---- */
+
+static int64_t mem_available(void)
+{
+        char *text = NULL;
+        size_t len;
+        long long kb = -1;
+        if (ferry_read_file("/proc/meminfo", 65536, &text, &len) == 0) {
+                char *m = strstr(text, "MemAvailable:");
+                if (m)
+                        kb = strtoll(m + 13, NULL, 10);
+                free(text);
+        }
+        return kb < 0 ? 0 : (int64_t)kb * 1024;
+}
+
+static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        int64_t cpu = 0, mem = 0, pods = 0;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_live; i++) {
+                if (p->live[i].finished)
+                        continue;
+                cpu += p->live[i].cpu_milli;
+                mem += p->live[i].memory_bytes;
+                pods++;
+        }
+        pthread_mutex_unlock(&p->lock);
+        memset(ret, 0, sizeof(*ret));
+        ret->cpu_milli = (ncpu > 0 ? ncpu : 1) * 1000 - cpu;
+        ret->memory_bytes = mem_available() - mem;
+        ret->pods = p->max_pods - pods;
+        if (ret->cpu_milli < 0)
+                ret->cpu_milli = 0;
+        if (ret->memory_bytes < 0)
+                ret->memory_bytes = 0;
+        if (ret->pods < 0)
+                ret->pods = 0;
+        snprintf(ret->status, sizeof(ret->status), "local/%s: %" PRId64 " pods running",
+                 local_runtime_name(p->kind), pods);
+        return 0;
+}
+
+static int local_log_path(struct ferry_backend *be, const char *uid, const char *jid,
+                          const char *container, char *ret_path, size_t size, ferry_error_t *err)
+{
+        struct local_priv *p = be->priv;
+        if (!uid_ok(uid) || !container || !ferry_is_dns_label(container))
+                return ferry_errprintf(err, -EINVAL, "invalid pod uid or container name");
+        int n = snprintf(ret_path, size, "%s/%s/logs/%s.log", p->pods, uid, container);
+        if (n < 0 || (size_t)n >= size)
+                return ferry_errprintf(err, -ENAMETOOLONG, "log path too long");
+        if (access(ret_path, F_OK) < 0)
+                return ferry_errprintf(err, -ENOENT, "container %s of pod %s has no log yet",
+                                       container, uid);
+        return 0;
+}
+
+const struct ferry_backend_ops ferry_backend_local_ops = {
+        .name = "local",
+        .init = local_init,
+        .fini = local_fini,
+        .submit = local_submit,
+        .find = local_find,
+        .poll = local_poll,
+        .kill = local_kill,
+        .cleanup = local_cleanup,
+        .capacity = local_capacity,
+        .log_path = local_log_path,
+};

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The local backend's pure parts (no I/O, golden-tested):
+ *
+ *  - the translator: pod model -> run spec (files to write for each volume,
+ *    per-container argv/env after Kubernetes $(VAR) expansion, mounts);
+ *  - the runtime argv builders: run spec container -> the exact argv/envp
+ *    ferry-shim executes for the admin's runtime (host, bwrap, podman).
+ *
+ * The bwrap builder must look at the host's directory tree (to build a
+ * sandbox root that has room for mount points); it does so only through the
+ * struct local_hostfs callbacks, so tests feed it a fixed fake tree.
+ *
+ * Ownership: every struct here owns its strings and arrays; free with the
+ * matching _free()/_clear() function.
+ */
+#ifndef FERRY_LOCAL_RUNSPEC_H
+#define FERRY_LOCAL_RUNSPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "pod/pod.h"
+
+struct local_file {
+        char *path; /* relative to the volume directory, may contain '/' */
+        unsigned char *data;
+        size_t len;
+        int mode;
+};
+
+struct local_volume {
+        char *name;
+        enum ferry_volume_kind kind;
+        struct local_file *files;
+        size_t n_files;
+};
+
+struct local_mount {
+        char *src; /* relative to the pod workdir: volumes/<vol>[/<subPath>] */
+        char *dst; /* absolute, normalised path inside the container */
+        bool ro;
+        bool mkdir_src; /* emptyDir subPath: create the directory */
+};
+
+struct local_container {
+        char *name;
+        char *image;
+        bool init;
+        char **argv; /* NULL-terminated, after $(VAR) expansion: command then args */
+        size_t n_argv;
+        size_t n_command; /* how many of argv came from command (podman: entrypoint) */
+        struct ferry_env *env; /* after expansion, in pod order */
+        size_t n_env;
+        char *cwd; /* workingDir or NULL */
+        struct local_mount *mounts;
+        size_t n_mounts;
+        int64_t cpu_milli;    /* request, else limit, else 0 */
+        int64_t memory_bytes; /* request, else limit, else 0 */
+};
+
+struct local_runspec {
+        char *uid, *name, *namespace;
+        int64_t grace_s;
+        int64_t deadline_s; /* -1 = none */
+        struct local_volume *volumes; /* only the volumes some container mounts */
+        size_t n_volumes;
+        struct local_container *c; /* init containers first */
+        size_t n_c;
+        size_t n_init;
+};
+
+/* Kubernetes' $(VAR) expansion over env[0..n): $$ -> $, undefined references
+ * are kept verbatim. Returns a new string. */
+char *local_expand(const char *in, const struct ferry_env *env, size_t n);
+
+int local_runspec_from_pod(const struct ferry_pod *pod, struct local_runspec **ret,
+                           ferry_error_t *err);
+void local_runspec_free(struct local_runspec *rs);
+/* Canonical JSON form (golden files). */
+void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs);
+/* CPU (milli) and memory a pod holds while it runs: max(largest init, sum of containers). */
+void local_runspec_resources(const struct local_runspec *rs, int64_t *ret_cpu_milli,
+                             int64_t *ret_mem);
+
+/* ---- runtimes ---- */
+
+struct local_dirent {
+        char *name;
+        char type;    /* 'd' directory, 'l' symlink, 'f' anything else */
+        char *target; /* symlink target for 'l' */
+};
+
+struct local_hostfs {
+        /* List the entries of an absolute host directory (without . and ..),
+         * sorted by name. -errno when it cannot be read. */
+        int (*list)(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n);
+        void *ctx;
+};
+void local_dirents_free(struct local_dirent *d, size_t n);
+/* The real host, via opendir/readlink. */
+extern const struct local_hostfs local_hostfs_real;
+
+enum local_runtime_kind { LOCAL_RT_HOST, LOCAL_RT_BWRAP, LOCAL_RT_PODMAN };
+
+struct local_image_map {
+        char *from, *to;
+};
+
+struct local_rtconf {
+        enum local_runtime_kind kind;
+        const char *workdir; /* absolute path of the pod's working directory */
+        const char *bwrap;   /* path of bwrap */
+        const char *podman;  /* path of podman */
+        bool network;        /* give containers the host network */
+        const char *podman_image; /* when set: image for every container without a map entry */
+        const char *podman_pull;  /* --pull value */
+        const char *home;         /* HOME for podman itself */
+        const struct local_image_map *image_map;
+        size_t n_image_map;
+        struct local_hostfs hostfs;
+};
+
+/* What ferry-shim executes for one container. */
+struct local_exec {
+        char *name;
+        bool init;
+        char **argv; /* NULL-terminated; argv[0] is a path or a name looked up in envp's PATH */
+        size_t n_argv;
+        char **envp; /* NULL-terminated NAME=VALUE */
+        size_t n_envp;
+        char *cwd;   /* chdir before exec, NULL = none */
+        /* SIGTERM goes to the container's process group except its leader
+         * (bwrap dies on SIGTERM and its --die-with-parent would SIGKILL the
+         * sandbox before the payload could handle SIGTERM). */
+        bool term_skip_leader;
+        char **stop_argv; /* run after SIGKILL to make sure it is gone (podman rm -f); or NULL */
+        size_t n_stop_argv;
+};
+
+int local_runtime_parse(const char *name, enum local_runtime_kind *ret);
+const char *local_runtime_name(enum local_runtime_kind k);
+/* Build the exec for container ci of rs. -EINVAL with a sentence when the
+ * runtime cannot honour the container (e.g. a mount under the host runtime). */
+int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *rs, size_t ci,
+                     struct local_exec *ret, ferry_error_t *err);
+void local_exec_clear(struct local_exec *e);
+void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e);
+
+#endif

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run spec container -> the argv/envp ferry-shim executes, per runtime.
+ * Pure: the host tree is seen only through struct local_hostfs.
+ */
+#include "backend/local/runspec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct strv {
+        char **v;
+        size_t n, cap;
+};
+
+static void strv_add(struct strv *s, const char *x)
+{
+        if (s->n + 2 > s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 16;
+                s->v = ferry_xrealloc(s->v, s->cap * sizeof(char *));
+        }
+        s->v[s->n++] = ferry_xstrdup(x);
+        s->v[s->n] = NULL;
+}
+
+static void strv_addf(struct strv *s, char *owned)
+{
+        strv_add(s, owned);
+        free(owned);
+}
+
+static void strv_free(struct strv *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i]);
+        free(s->v);
+        s->v = NULL;
+        s->n = s->cap = 0;
+}
+
+int local_runtime_parse(const char *name, enum local_runtime_kind *ret)
+{
+        if (!name || !*name || strcmp(name, "bwrap") == 0)
+                *ret = LOCAL_RT_BWRAP;
+        else if (strcmp(name, "host") == 0)
+                *ret = LOCAL_RT_HOST;
+        else if (strcmp(name, "podman") == 0)
+                *ret = LOCAL_RT_PODMAN;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+const char *local_runtime_name(enum local_runtime_kind k)
+{
+        switch (k) {
+        case LOCAL_RT_HOST: return "host";
+        case LOCAL_RT_PODMAN: return "podman";
+        default: return "bwrap";
+        }
+}
+
+void local_dirents_free(struct local_dirent *d, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(d[i].name);
+                free(d[i].target);
+        }
+        free(d);
+}
+
+static int dirent_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct local_dirent *)a)->name,
+                      ((const struct local_dirent *)b)->name);
+}
+
+static int real_list(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
+{
+        DIR *d = opendir(dir);
+        struct local_dirent *v = NULL;
+        size_t n = 0;
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                char *p = ferry_xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", de->d_name);
+                struct stat st;
+                struct local_dirent e = {.name = ferry_xstrdup(de->d_name), .type = 'f'};
+                if (lstat(p, &st) == 0) {
+                        if (S_ISDIR(st.st_mode))
+                                e.type = 'd';
+                        else if (S_ISLNK(st.st_mode)) {
+                                char t[PATH_MAX];
+                                ssize_t l = readlink(p, t, sizeof(t) - 1);
+                                if (l > 0) {
+                                        t[l] = '\0';
+                                        e.type = 'l';
+                                        e.target = ferry_xstrdup(t);
+                                }
+                        }
+                }
+                free(p);
+                v = ferry_xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = e;
+        }
+        closedir(d);
+        qsort(v, n, sizeof(*v), dirent_cmp);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+const struct local_hostfs local_hostfs_real = {.list = real_list, .ctx = NULL};
+
+void local_exec_clear(struct local_exec *e)
+{
+        struct strv a = {e->argv, e->n_argv, 0}, b = {e->envp, e->n_envp, 0},
+                    c = {e->stop_argv, e->n_stop_argv, 0};
+        strv_free(&a);
+        strv_free(&b);
+        strv_free(&c);
+        free(e->name);
+        free(e->cwd);
+        memset(e, 0, sizeof(*e));
+}
+
+/* envp: the container's env (later definitions win, first position kept) plus
+ * PATH and HOSTNAME when the pod does not set them. */
+static void build_envp(const struct local_runspec *rs, const struct local_container *c,
+                       struct strv *envp)
+{
+        bool have_path = false, have_host = false;
+
+        for (size_t i = 0; i < c->n_env; i++) {
+                bool later = false;
+                for (size_t j = 0; j < i && !later; j++)
+                        later = strcmp(c->env[j].name, c->env[i].name) == 0;
+                if (later)
+                        continue;
+                const char *val = c->env[i].value;
+                for (size_t j = i + 1; j < c->n_env; j++)
+                        if (strcmp(c->env[j].name, c->env[i].name) == 0)
+                                val = c->env[j].value;
+                strv_addf(envp, ferry_xasprintf("%s=%s", c->env[i].name, val));
+                have_path |= strcmp(c->env[i].name, "PATH") == 0;
+                have_host |= strcmp(c->env[i].name, "HOSTNAME") == 0;
+        }
+        if (!have_path)
+                strv_add(envp, "PATH=" DEFAULT_PATH);
+        if (!have_host)
+                strv_addf(envp, ferry_xasprintf("HOSTNAME=%.63s", rs->name));
+}
+
+static bool is_mount(const struct local_container *c, const char *p)
+{
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (strcmp(c->mounts[i].dst, p) == 0)
+                        return true;
+        return false;
+}
+
+static bool under_mount(const struct local_container *c, const char *p)
+{
+        size_t l = strlen(p);
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (strncmp(c->mounts[i].dst, p, l) == 0 && c->mounts[i].dst[l] == '/')
+                        return true;
+        return false;
+}
+
+/* Recreate the sandbox directory `sb` from host directory `host`: entries
+ * that lead to a mount path become real directories we descend into, the
+ * others are bound read-only (symlinks recreated as symlinks). */
+static int bwrap_tree(const struct local_rtconf *rc, const struct local_container *c,
+                      const char *host, const char *sb, int depth, struct strv *a,
+                      ferry_error_t *err)
+{
+        struct local_dirent *d = NULL;
+        size_t n = 0;
+        int r;
+
+        if (depth > 64)
+                return ferry_errprintf(err, -ELOOP, "mount path %s is too deep", sb);
+        r = rc->hostfs.list(rc->hostfs.ctx, host, &d, &n);
+        if (r < 0)
+                return 0; /* nothing to show: the directory stays empty */
+        for (size_t i = 0; i < n; i++) {
+                const struct local_dirent *e = &d[i];
+                char *hp = ferry_xasprintf("%s/%s", strcmp(host, "/") ? host : "", e->name);
+                char *sp = ferry_xasprintf("%s/%s", sb, e->name);
+                if (depth == 0 && (strcmp(e->name, "proc") == 0 || strcmp(e->name, "dev") == 0 ||
+                                   strcmp(e->name, "tmp") == 0)) {
+                        /* the sandbox gets its own */
+                } else if (is_mount(c, sp)) {
+                        /* the volume covers it */
+                } else if (under_mount(c, sp)) {
+                        if (e->type == 'f') {
+                                r = ferry_errprintf(err, -ENOTDIR,
+                                                    "container \"%s\": cannot mount below %s: it "
+                                                    "is a file on this host",
+                                                    c->name, sp);
+                        } else {
+                                char *next;
+                                if (e->type == 'l')
+                                        next = e->target[0] == '/'
+                                                       ? ferry_xstrdup(e->target)
+                                                       : ferry_xasprintf("%s/%s", host[1] ? host : "",
+                                                                         e->target);
+                                else
+                                        next = ferry_xstrdup(hp);
+                                strv_add(a, "--dir");
+                                strv_add(a, sp);
+                                r = bwrap_tree(rc, c, next, sp, depth + 1, a, err);
+                                free(next);
+                        }
+                } else if (e->type == 'l') {
+                        strv_add(a, "--symlink");
+                        strv_add(a, e->target);
+                        strv_add(a, sp);
+                } else {
+                        strv_add(a, "--ro-bind");
+                        strv_add(a, hp);
+                        strv_add(a, sp);
+                }
+                free(hp);
+                free(sp);
+                if (r < 0)
+                        break;
+        }
+        local_dirents_free(d, n);
+        return r;
+}
+
+static int mount_cmp(const void *a, const void *b)
+{
+        return strcmp((*(const struct local_mount *const *)a)->dst,
+                      (*(const struct local_mount *const *)b)->dst);
+}
+
+static int build_bwrap(const struct local_rtconf *rc, const struct local_runspec *rs,
+                       const struct local_container *c, struct local_exec *e, struct strv *a,
+                       ferry_error_t *err)
+{
+        int r;
+
+        strv_add(a, rc->bwrap ? rc->bwrap : "bwrap");
+        strv_add(a, "--die-with-parent");
+        strv_add(a, "--unshare-all");
+        if (rc->network)
+                strv_add(a, "--share-net");
+        if (ferry_is_dns_label(rs->name)) {
+                strv_add(a, "--hostname");
+                strv_add(a, rs->name);
+        }
+        strv_add(a, "--tmpfs");
+        strv_add(a, "/");
+        r = bwrap_tree(rc, c, "/", "", 0, a, err);
+        if (r < 0)
+                return r;
+        strv_add(a, "--proc");
+        strv_add(a, "/proc");
+        strv_add(a, "--dev");
+        strv_add(a, "/dev");
+        strv_add(a, "--tmpfs");
+        strv_add(a, "/tmp");
+        /* parents before children */
+        const struct local_mount **m = ferry_xcalloc(c->n_mounts + 1, sizeof(*m));
+        for (size_t i = 0; i < c->n_mounts; i++)
+                m[i] = &c->mounts[i];
+        qsort(m, c->n_mounts, sizeof(*m), mount_cmp);
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                strv_add(a, m[i]->ro ? "--ro-bind" : "--bind");
+                strv_addf(a, ferry_xasprintf("%s/%s", rc->workdir, m[i]->src));
+                strv_add(a, m[i]->dst);
+        }
+        free(m);
+        strv_add(a, "--remount-ro");
+        strv_add(a, "/");
+        strv_add(a, "--chdir");
+        strv_add(a, c->cwd ? c->cwd : "/");
+        strv_add(a, "--");
+        for (size_t i = 0; i < c->n_argv; i++)
+                strv_add(a, c->argv[i]);
+        e->term_skip_leader = true;
+        return 0;
+}
+
+static const char *podman_image(const struct local_rtconf *rc, const char *image)
+{
+        for (size_t i = 0; image && i < rc->n_image_map; i++)
+                if (strcmp(rc->image_map[i].from, image) == 0)
+                        return rc->image_map[i].to;
+        if (rc->podman_image && *rc->podman_image)
+                return rc->podman_image;
+        return image && *image ? image : NULL;
+}
+
+static int build_podman(const struct local_rtconf *rc, const struct local_runspec *rs,
+                        const struct local_container *c, struct local_exec *e, struct strv *a,
+                        struct strv *envp, ferry_error_t *err)
+{
+        const char *image = podman_image(rc, c->image);
+        const char *podman = rc->podman ? rc->podman : "podman";
+        char *cname = ferry_xasprintf("ferry-%s-%s", rs->uid, c->name);
+
+        if (!image) {
+                free(cname);
+                return ferry_errprintf(err, -EINVAL,
+                                       "container \"%s\": no image (the podman runtime runs images)",
+                                       c->name);
+        }
+        strv_add(a, podman);
+        strv_add(a, "run");
+        strv_add(a, "--rm");
+        strv_add(a, "--name");
+        strv_add(a, cname);
+        strv_addf(a, ferry_xasprintf("--pull=%s", rc->podman_pull ? rc->podman_pull : "missing"));
+        strv_add(a, "--network");
+        strv_add(a, rc->network ? "host" : "none");
+        if (ferry_is_dns_label(rs->name)) {
+                strv_add(a, "--hostname");
+                strv_add(a, rs->name);
+        }
+        for (size_t i = 0; i < envp->n; i++) {
+                strv_add(a, "-e");
+                strv_add(a, envp->v[i]);
+        }
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const struct local_mount *m = &c->mounts[i];
+                if (strpbrk(m->dst, ":,") || strpbrk(rc->workdir, ":,") || strpbrk(m->src, ":,")) {
+                        free(cname);
+                        return ferry_errprintf(err, -EINVAL,
+                                               "container \"%s\": the podman runtime cannot mount "
+                                               "%s (':' and ',' are not allowed in mount paths)",
+                                               c->name, m->dst);
+                }
+                strv_add(a, "-v");
+                strv_addf(a, ferry_xasprintf("%s/%s:%s%s", rc->workdir, m->src, m->dst,
+                                             m->ro ? ":ro" : ""));
+        }
+        if (c->cwd) {
+                strv_add(a, "-w");
+                strv_add(a, c->cwd);
+        }
+        if (c->n_command > 0) {
+                /* the JSON array form: one argv item per command element, never split */
+                struct ferry_buf j = FERRY_BUF_INIT;
+                ferry_buf_adds(&j, "--entrypoint=[");
+                for (size_t i = 0; i < c->n_command; i++) {
+                        if (i)
+                                ferry_buf_addc(&j, ',');
+                        ferry_buf_add_json_str(&j, c->argv[i]);
+                }
+                ferry_buf_addc(&j, ']');
+                strv_add(a, j.data);
+                ferry_buf_free(&j);
+        }
+        strv_add(a, "--");
+        strv_add(a, image);
+        for (size_t i = c->n_command; i < c->n_argv; i++)
+                strv_add(a, c->argv[i]);
+
+        struct strv stop = {0};
+        strv_add(&stop, podman);
+        strv_add(&stop, "rm");
+        strv_add(&stop, "-f");
+        strv_add(&stop, "-t");
+        strv_add(&stop, "0");
+        strv_add(&stop, cname);
+        e->stop_argv = stop.v;
+        e->n_stop_argv = stop.n;
+        free(cname);
+
+        /* podman itself gets a plain environment, not the pod's */
+        strv_free(envp);
+        strv_add(envp, "PATH=" DEFAULT_PATH);
+        if (rc->home)
+                strv_addf(envp, ferry_xasprintf("HOME=%s", rc->home));
+        return 0;
+}
+
+int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *rs, size_t ci,
+                     struct local_exec *ret, ferry_error_t *err)
+{
+        const struct local_container *c = &rs->c[ci];
+        struct local_exec e = {0};
+        struct strv a = {0}, envp = {0};
+        int r = 0;
+
+        build_envp(rs, c, &envp);
+        if (rc->kind != LOCAL_RT_PODMAN && c->n_argv == 0) {
+                r = ferry_errprintf(err, -EINVAL,
+                                    "container \"%s\" has neither command nor args: the %s runtime "
+                                    "does not run image entrypoints",
+                                    c->name, local_runtime_name(rc->kind));
+                goto out;
+        }
+        switch (rc->kind) {
+        case LOCAL_RT_HOST:
+                if (c->n_mounts > 0) {
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "container \"%s\" mounts a volume at %s, which the "
+                                            "host runtime cannot honour (it runs plain processes "
+                                            "without a mount namespace); ask the admin for the "
+                                            "bwrap or podman runtime",
+                                            c->name, c->mounts[0].dst);
+                        goto out;
+                }
+                for (size_t i = 0; i < c->n_argv; i++)
+                        strv_add(&a, c->argv[i]);
+                e.cwd = c->cwd ? ferry_xstrdup(c->cwd) : ferry_xasprintf("%s/cwd", rc->workdir);
+                break;
+        case LOCAL_RT_BWRAP:
+                r = build_bwrap(rc, rs, c, &e, &a, err);
+                break;
+        case LOCAL_RT_PODMAN:
+                r = build_podman(rc, rs, c, &e, &a, &envp, err);
+                break;
+        }
+        if (r < 0)
+                goto out;
+        e.name = ferry_xstrdup(c->name);
+        e.init = c->init;
+        e.argv = a.v;
+        e.n_argv = a.n;
+        e.envp = envp.v;
+        e.n_envp = envp.n;
+        *ret = e;
+        return 0;
+out:
+        strv_free(&a);
+        strv_free(&envp);
+        local_exec_clear(&e);
+        return r;
+}
+
+static void add_strv_json(struct ferry_buf *b, char *const *v, size_t n)
+{
+        ferry_buf_addc(b, '[');
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        ferry_buf_adds(b, ", ");
+                ferry_buf_add_json_str(b, v[i]);
+        }
+        ferry_buf_addc(b, ']');
+}
+
+void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e)
+{
+        ferry_buf_adds(b, "{\"name\": ");
+        ferry_buf_add_json_str(b, e->name);
+        ferry_buf_printf(b, ", \"init\": %s, \"term_skip_leader\": %s,\n   \"argv\": ",
+                         e->init ? "true" : "false", e->term_skip_leader ? "true" : "false");
+        add_strv_json(b, e->argv, e->n_argv);
+        ferry_buf_adds(b, ",\n   \"envp\": ");
+        add_strv_json(b, e->envp, e->n_envp);
+        ferry_buf_adds(b, ",\n   \"cwd\": ");
+        if (e->cwd)
+                ferry_buf_add_json_str(b, e->cwd);
+        else
+                ferry_buf_adds(b, "null");
+        ferry_buf_adds(b, ",\n   \"stop_argv\": ");
+        add_strv_json(b, e->stop_argv, e->n_stop_argv);
+        ferry_buf_adds(b, "}");
+}

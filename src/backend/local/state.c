@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include "backend/local/state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static const char *const kind_names[] = {"none", "running", "terminated"};
+
+int local_cstate_write(const char *workdir, const char *name, const struct local_cstate *s)
+{
+        char path[4096], text[1024], msg[256];
+        size_t i;
+
+        /* one line per field: the message must not break the format */
+        for (i = 0; s->message[i] && i < sizeof(msg) - 1; i++)
+                msg[i] = (s->message[i] == '\n' || s->message[i] == '\r') ? ' ' : s->message[i];
+        msg[i] = '\0';
+        if (snprintf(path, sizeof(path), "%s/state/%s", workdir, name) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        int n = snprintf(text, sizeof(text),
+                         "state=%s\nstarted_ns=%" PRId64 "\nfinished_ns=%" PRId64
+                         "\nexit_code=%d\nsignal=%d\npid=%d\npid_start=%" PRIu64
+                         "\nreason=%s\nmessage=%s\n",
+                         kind_names[s->state > 2 ? 0 : s->state], s->started_ns, s->finished_ns,
+                         s->exit_code, s->signal, s->pid, s->pid_start, s->reason, msg);
+        return ferry_write_file_atomic(path, text, (size_t)n, 0644, false);
+}
+
+int local_cstate_read(const char *workdir, const char *name, struct local_cstate *ret)
+{
+        char path[4096];
+        char *text = NULL;
+        size_t len;
+        struct local_cstate s = {0};
+        int r;
+
+        if (snprintf(path, sizeof(path), "%s/state/%s", workdir, name) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        r = ferry_read_file(path, 4096, &text, &len);
+        if (r < 0)
+                return r;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        continue;
+                *eq = '\0';
+                const char *v = eq + 1;
+                if (strcmp(line, "state") == 0) {
+                        for (int k = 0; k < 3; k++)
+                                if (strcmp(v, kind_names[k]) == 0)
+                                        s.state = k;
+                } else if (strcmp(line, "started_ns") == 0)
+                        s.started_ns = strtoll(v, NULL, 10);
+                else if (strcmp(line, "finished_ns") == 0)
+                        s.finished_ns = strtoll(v, NULL, 10);
+                else if (strcmp(line, "exit_code") == 0)
+                        s.exit_code = (int)strtol(v, NULL, 10);
+                else if (strcmp(line, "signal") == 0)
+                        s.signal = (int)strtol(v, NULL, 10);
+                else if (strcmp(line, "pid") == 0)
+                        s.pid = (int)strtol(v, NULL, 10);
+                else if (strcmp(line, "pid_start") == 0)
+                        s.pid_start = strtoull(v, NULL, 10);
+                else if (strcmp(line, "reason") == 0)
+                        snprintf(s.reason, sizeof(s.reason), "%s", v);
+                else if (strcmp(line, "message") == 0)
+                        snprintf(s.message, sizeof(s.message), "%s", v);
+        }
+        free(text);
+        *ret = s;
+        return 0;
+}
+
+int local_proc_starttime(pid_t pid, uint64_t *ret)
+{
+        char path[64], buf[1024];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -ESRCH;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* comm may contain spaces and ')': fields start after the last ')' */
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return -EINVAL;
+        p++;
+        /* p now at " state ppid ...": starttime is field 22, i.e. the 20th after ')' */
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EINVAL;
+        }
+        *ret = strtoull(p + 1, NULL, 10);
+        /* a zombie is gone for our purposes */
+        char *st = strrchr(buf, ')');
+        if (st && st[1] == ' ' && (st[2] == 'Z' || st[2] == 'X'))
+                return -ESRCH;
+        return 0;
+}
+
+bool local_proc_alive(pid_t pid, uint64_t start)
+{
+        uint64_t s;
+
+        if (pid <= 0)
+                return false;
+        return local_proc_starttime(pid, &s) == 0 && s == start;
+}

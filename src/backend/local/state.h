@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Files of a pod's working directory, shared by the local backend (in
+ * ferryd) and ferry-shim. Layout of <state_dir>/local/pods/<uid>/:
+ *
+ *   spec.json      what the shim runs (written before the directory is renamed
+ *                  into place, so a workdir that exists is complete)
+ *   resources      "cpu_milli memory_bytes" of the pod, for capacity
+ *   volumes/<vol>/ materialised ConfigMap/Secret/projected files, emptyDirs
+ *   cwd/           working directory of host-runtime containers
+ *   shim.lock      flock(LOCK_EX) held by the shim for its whole life
+ *   shim.pid       "pid starttime" of the shim
+ *   started        the shim took the pod (it never runs twice)
+ *   deleted        kill asked for it: "grace_seconds"; checked before each start
+ *   done           the shim finished: every container is recorded
+ *   pod.state      pod-level reason (DeadlineExceeded), when any
+ *   state/<name>   container state (struct local_cstate), written atomically
+ *   logs/<name>.log container log in the logs/logfile.h format
+ *   shim.out       the shim's own stderr
+ */
+#ifndef FERRY_LOCAL_STATE_H
+#define FERRY_LOCAL_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum local_cstate_kind { LOCAL_CS_NONE, LOCAL_CS_RUNNING, LOCAL_CS_TERMINATED };
+
+struct local_cstate {
+        int state; /* enum local_cstate_kind */
+        int64_t started_ns, finished_ns;
+        int exit_code;
+        int signal;
+        int pid; /* process group leader while running */
+        uint64_t pid_start; /* its /proc starttime, to survive pid reuse */
+        char reason[32];
+        char message[256];
+};
+
+int local_cstate_write(const char *workdir, const char *name, const struct local_cstate *s);
+/* -ENOENT when the container has no state yet. */
+int local_cstate_read(const char *workdir, const char *name, struct local_cstate *ret);
+/* Field 22 of /proc/<pid>/stat; -ESRCH when the process is gone. */
+int local_proc_starttime(pid_t pid, uint64_t *ret);
+/* true when `pid` still is the process that had `start`. */
+bool local_proc_alive(pid_t pid, uint64_t start);
+
+#endif
