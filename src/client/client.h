@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libferry-client: an interLink hop-A HTTP client (libcurl + jansson), used by
+ * the `ferry` CLI and usable by anything that wants to talk to ferryd or an
+ * upstream interLink API server.
+ *
+ * Addressing: "unix:///path/to.sock" (HTTP over a unix socket, Host "unix"),
+ * "http://host:port" or "https://host:port" (an optional path prefix is kept).
+ * A bare absolute path is taken as a unix socket.
+ *
+ * Every call sends Content-Type: application/json, InterLink-Http-Session:
+ * <Verb>#<n>, and Authorization: Bearer <token> when a token file was given.
+ *
+ * Errors (all calls return 0 or -errno and fill err with one sentence):
+ *   -ECONNREFUSED  the server cannot be reached (refused, no such socket,
+ *                  unknown host): ferry_client_unreachable() is true
+ *   -ETIMEDOUT     no answer in time
+ *   -ENOENT        404;  -EACCES 401/403;  -EINVAL 400;  -E2BIG 413
+ *   -EREMOTEIO     any other non-200 answer; the text includes the server's
+ *                  message (the "error" of a JSON body, else the plain text)
+ *   -EPROTO        a 200 answer we cannot understand
+ * ferry_client_last_http_code() gives the last HTTP status (0 if none).
+ *
+ * Ownership: the client owns its curl handle and token; strings and JSON
+ * returned through ret_ parameters belong to the caller (free()/json_decref()).
+ * One client is used by one thread at a time.
+ */
+#ifndef FERRY_CLIENT_H
+#define FERRY_CLIENT_H
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+struct ferry_client;
+
+/* Bytes larger than this in a non-streamed answer are refused (-E2BIG). */
+#define FERRY_CLIENT_MAX_ANSWER (256u << 20)
+/* Token files larger than this are refused. */
+#define FERRY_CLIENT_MAX_TOKEN 4096
+
+int ferry_client_new(const char *url, const char *token_file, struct ferry_client **ret,
+                     ferry_error_t *err);
+void ferry_client_free(struct ferry_client *c);
+/* Print one line per exchange ("> POST /create", "< 200 (12 bytes)") to stderr. */
+void ferry_client_set_verbose(struct ferry_client *c, bool verbose);
+const char *ferry_client_url(const struct ferry_client *c);
+long ferry_client_last_http_code(const struct ferry_client *c);
+
+static inline bool ferry_client_unreachable(int r)
+{
+        return r == -ECONNREFUSED || r == -ETIMEDOUT;
+}
+
+/* POST /create with a PodCreateRequests body; returns CreateStruct's fields. */
+int ferry_client_create(struct ferry_client *c, const char *json_body, char **ret_uid,
+                        char **ret_jid, ferry_error_t *err);
+/* GET /status with a JSON array of pods (NULL or "" sends "[]": every pod the
+ * server knows, a ferryd extension). *ret is the answer, always an array. */
+int ferry_client_status(struct ferry_client *c, const char *pods_json, json_t **ret,
+                        ferry_error_t *err);
+
+/* Called for each chunk of log bytes as it arrives; return < 0 to stop (that
+ * value is returned by ferry_client_logs). */
+typedef int (*ferry_client_write_fn)(void *ctx, const char *data, size_t len);
+/* GET /getLogs with a LogStruct body; streams the answer (Opts.Follow keeps the
+ * stream open until the container ends). No overall timeout. */
+int ferry_client_logs(struct ferry_client *c, const char *logstruct_json,
+                      ferry_client_write_fn write_cb, void *ctx, ferry_error_t *err);
+/* DELETE /delete with a Pod body. */
+int ferry_client_delete(struct ferry_client *c, const char *pod_json, ferry_error_t *err);
+/* POST /pinglink. Any HTTP answer is a success of the call: *ret_code is its
+ * status and *ret_body its body (may be ""). Fails only when unreachable. */
+int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code,
+                      ferry_error_t *err);
+
+/* ---- pure helpers (no I/O), exported for the CLI and the tests ---- */
+
+enum ferry_client_scheme { FERRY_CLIENT_UNIX, FERRY_CLIENT_HTTP, FERRY_CLIENT_HTTPS };
+
+struct ferry_client_url {
+        enum ferry_client_scheme scheme;
+        char *socket_path; /* unix only, else NULL */
+        char *base;        /* "http://unix" or "http(s)://host:port[/prefix]", no trailing '/' */
+};
+int ferry_client_parse_url(const char *url, struct ferry_client_url *ret, ferry_error_t *err);
+void ferry_client_url_clear(struct ferry_client_url *u);
+
+/* Turn a non-200 answer into one line: the "error" (and "reason") of a JSON
+ * body, else the plain text trimmed and cut to fit. */
+void ferry_client_error_text(const char *body, size_t len, char *out, size_t out_size);
+
+/* Phase of one interLink PodStatus: the "phase" field when the server sends
+ * one (ferryd does), else derived from container states like the Virtual
+ * Kubelet: a failed init container -> Failed; all containers terminated ->
+ * Succeeded if all exited 0, else Failed; any started -> Running; else Pending.
+ * Returns a static string. */
+const char *ferry_client_pod_phase(const json_t *pod_status);
+/* True for Succeeded and Failed. */
+bool ferry_client_phase_done(const char *phase);
+
+#endif

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Manifests for `ferry run`: kubectl-style YAML or JSON in, interLink hop-A
+ * PodCreateRequests out.
+ *
+ * Loading (manifest_load.c) turns files into a JSON array of Kubernetes
+ * objects: YAML (libyaml, several documents per file, anchors, "<<" merges,
+ * YAML 1.1 plain scalars: 0644 is octal) or JSON; `kind: List` is unpacked.
+ *
+ * Translation (manifest.c) is pure: objects in, requests out, no I/O. It does
+ * what the Kubernetes side (the Virtual Kubelet) does before offloading: picks
+ * the ConfigMaps/Secrets that the pod's volumes use, resolves envFrom and
+ * valueFrom into literal env values, flattens each projected volume into one
+ * ConfigMap named after the volume, turns Secret stringData into data, and
+ * fills in the namespace and a UID. See doc/cli.md.
+ *
+ * Ownership: every json_t returned is a new reference owned by the caller.
+ */
+#ifndef FERRY_MANIFEST_H
+#define FERRY_MANIFEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define FERRY_MANIFEST_MAX_FILE (16u << 20) /* bytes of one manifest file */
+#define FERRY_MANIFEST_MAX_OBJECTS 20000    /* objects over all files */
+#define FERRY_MANIFEST_MAX_DEPTH 64         /* nesting of YAML/JSON values */
+
+/* Parse YAML or JSON text (JSON is YAML's subset, but a name ending in .json
+ * goes through jansson for exact numbers) and append each object to objects.
+ * name is used in messages ("pods.yaml:12:3: ..."). */
+int ferry_manifest_parse(const char *text, size_t len, const char *name, json_t *objects,
+                         ferry_error_t *err);
+
+/* Load a file, a directory (its *.yaml, *.yml and *.json, sorted by name, not
+ * recursive) or "-" (stdin) and append the objects to objects. */
+int ferry_manifest_load(const char *path, json_t *objects, ferry_error_t *err);
+
+typedef void (*ferry_manifest_uid_fn)(void *ctx, char buf[37]);
+
+struct ferry_manifest_opts {
+        const char *namespace; /* -n; NULL means "default" and objects may say otherwise */
+        ferry_manifest_uid_fn uid; /* NULL: ferry_uuid_generate */
+        void *uid_ctx;
+};
+
+/* Translate objects (Pods, ConfigMaps, Secrets) into a JSON array with one
+ * PodCreateRequests per Pod, in the order the Pods appear. */
+int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_opts *opts,
+                             json_t **ret_requests, ferry_error_t *err);
+
+/* ---- small helpers, exported for the tests ---- */
+/* Standard base64 with padding. Decoding returns -EINVAL on bad input; the
+ * result is NUL-terminated (len excludes it) and owned by the caller. */
+char *ferry_base64_encode(const unsigned char *p, size_t n);
+int ferry_base64_decode(const char *s, unsigned char **ret, size_t *ret_len);
+bool ferry_utf8_valid(const unsigned char *p, size_t n);
+
+#endif
