@@ -104,6 +104,7 @@ struct ferry_mig_request {
         char profile[FERRY_MIG_NAME_MAX]; /* "1g.10gb", or FERRY_MIG_WHOLE */
         uint32_t count;                   /* instances wanted, running ones included */
         uint32_t weight;                  /* per instance, in thousandths */
+        unsigned line;                    /* where it was read, 0 if not from a file */
 };
 
 struct ferry_mig_demand {

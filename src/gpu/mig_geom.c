@@ -69,7 +69,10 @@ const struct ferry_mig_geometry *ferry_mig_geometry_find(const char *model)
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(geometries); i++)
                 if (strcasecmp(model, geometries[i].model) == 0)
                         return &geometries[i];
-        /* NVML product names: "NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3"... */
+        /* NVML product names: "NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3"...
+         * Only names that say NVIDIA: a typo like "A100-20GB" must stay an error. */
+        if (strncasecmp(model, "NVIDIA ", 7) != 0)
+                return NULL;
         if (contains_ci(model, "A100"))
                 return contains_ci(model, "80GB") ? &geometries[1] : &geometries[0];
         if (contains_ci(model, "H100") && !contains_ci(model, "94GB") &&

@@ -497,8 +497,8 @@ static void test_large_cluster_bound(void **state)
                 }
         }
         struct ferry_mig_request req[] = {
-                {"1g.10gb", 4000, 1000}, {"3g.40gb", 300, 3000}, {"4g.40gb", 200, 4000},
-                {"gpu", 50, 7000}};
+                {"1g.10gb", 4000, 1000, 0}, {"3g.40gb", 300, 3000, 0}, {"4g.40gb", 200, 4000, 0},
+                {"gpu", 50, 7000, 0}};
         struct ferry_mig_demand d = {.n = 4, .req = req};
         struct ferry_mig_plan *p;
         ferry_error_t err;
