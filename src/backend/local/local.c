@@ -39,7 +39,7 @@ struct local_priv {
         enum local_runtime_kind kind;
         char *bwrap, *podman, *home;
         bool network;
-        const char *podman_image, *podman_pull;
+        char *podman_image, *podman_pull;
         struct local_image_map *image_map;
         size_t n_image_map;
         int64_t max_pods;
@@ -248,6 +248,8 @@ static void local_fini(struct ferry_backend *be)
         free(p->bwrap);
         free(p->podman);
         free(p->home);
+        free(p->podman_image);
+        free(p->podman_pull);
         for (size_t i = 0; i < p->n_image_map; i++) {
                 free(p->image_map[i].from);
                 free(p->image_map[i].to);
@@ -297,8 +299,9 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         const char *home = getenv("HOME");
         p->home = ferry_xstrdup(home && *home ? home : "/root");
         p->network = strcmp(ferry_backend_opt(be, "network", "false"), "true") == 0;
-        p->podman_image = ferry_backend_opt(be, "podman_image", NULL);
-        p->podman_pull = ferry_backend_opt(be, "podman_pull", "missing");
+        const char *img = ferry_backend_opt(be, "podman_image", NULL);
+        p->podman_image = img && *img ? ferry_xstrdup(img) : NULL;
+        p->podman_pull = ferry_xstrdup(ferry_backend_opt(be, "podman_pull", "missing"));
         parse_image_map(p, ferry_backend_opt(be, "image_map", NULL));
         p->max_pods = ferry_backend_opt_int(be, "max_pods", 110);
         p->start_timeout_ms = ferry_backend_opt_int(be, "shim_start_timeout_ms", 10000);

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Golden tests for the local backend's pure parts. Each directory
+ * tests/data/local/<case>/ holds pod.json (a hop-A create body) and the
+ * expected outputs:
+ *   expected-runspec.json  the translator's run spec (or "error: ...")
+ *   expected-host.json, expected-bwrap.json, expected-podman.json
+ *                          the exec of every container per runtime (or "error: ...")
+ * The bwrap builder sees a fixed fake host tree (below), the workdir is
+ * /WORK. FERRY_UPDATE_GOLDEN=1 rewrites the expected files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend/local/runspec.h"
+#include "common/util.h"
+#include "pod/pod.h"
+
+static const char *data_dir;
+
+/* ---- the fake host ---- */
+struct fake_entry {
+        const char *dir, *name;
+        char type;
+        const char *target;
+};
+static const struct fake_entry fake_tree[] = {
+        {"/", "bin", 'l', "usr/bin"},   {"/", "dev", 'd', NULL},   {"/", "etc", 'd', NULL},
+        {"/", "home", 'd', NULL},       {"/", "lib", 'l', "usr/lib"}, {"/", "proc", 'd', NULL},
+        {"/", "run", 'd', NULL},        {"/", "sys", 'd', NULL},   {"/", "tmp", 'd', NULL},
+        {"/", "usr", 'd', NULL},        {"/", "var", 'd', NULL},   {"/etc", "hosts", 'f', NULL},
+        {"/etc", "passwd", 'f', NULL},  {"/etc", "ssl", 'd', NULL}, {"/var", "lib", 'd', NULL},
+        {"/var", "run", 'l', "/run"},   {"/run", "lock", 'd', NULL}, {"/run", "systemd", 'd', NULL},
+        {"/usr", "bin", 'd', NULL},     {"/usr", "lib", 'd', NULL},
+};
+
+static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
+{
+        struct local_dirent *v = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(fake_tree); i++) {
+                if (strcmp(fake_tree[i].dir, dir) != 0)
+                        continue;
+                v = ferry_xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = (struct local_dirent){
+                        .name = ferry_xstrdup(fake_tree[i].name),
+                        .type = fake_tree[i].type,
+                        .target = fake_tree[i].target ? ferry_xstrdup(fake_tree[i].target) : NULL,
+                };
+        }
+        if (!n) {
+                free(v);
+                return -ENOENT;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static const struct local_image_map image_map[] = {
+        {(char *)"docker.io/library/busybox:1.36", (char *)"localhost/busybox:ci"},
+};
+
+/* ---- golden comparison ---- */
+
+static int compare(const char *dir, const char *file, const char *got)
+{
+        _cleanup_free_ char *path = ferry_xasprintf("%s/%s", dir, file);
+        char *want = NULL;
+        size_t len;
+
+        if (getenv("FERRY_UPDATE_GOLDEN")) {
+                ferry_write_file_atomic(path, got, strlen(got), 0644, false);
+                return 0;
+        }
+        if (ferry_read_file(path, 1 << 20, &want, &len) < 0) {
+                print_error("%s: missing (run with FERRY_UPDATE_GOLDEN=1)\n", path);
+                return 1;
+        }
+        int bad = strcmp(want, got) != 0;
+        if (bad)
+                print_error("%s differs:\n--- want\n%s\n--- got\n%s\n", path, want, got);
+        free(want);
+        return bad;
+}
+
+static int run_case(const char *dir)
+{
+        _cleanup_free_ char *pp = ferry_xasprintf("%s/pod.json", dir);
+        char *body = NULL;
+        size_t len;
+        struct ferry_pod *pod = NULL;
+        struct local_runspec *rs = NULL;
+        ferry_error_t err = {{0}};
+        struct ferry_buf b = FERRY_BUF_INIT;
+        int bad = 0;
+
+        if (ferry_read_file(pp, 1 << 20, &body, &len) < 0) {
+                print_error("%s: cannot read\n", pp);
+                return 1;
+        }
+        int r = ferry_pod_parse(body, len, FERRY_BODY_CREATE_A, &ferry_default_limits, &pod, &err);
+        free(body);
+        if (r < 0) {
+                /* the parser already refuses it: that is the expected outcome */
+                ferry_buf_printf(&b, "parse error: %s\n", err.text);
+                bad = compare(dir, "expected-runspec.json", b.data);
+                ferry_buf_free(&b);
+                return bad;
+        }
+        r = local_runspec_from_pod(pod, &rs, &err);
+        if (r < 0)
+                ferry_buf_printf(&b, "error: %s\n", err.text);
+        else
+                local_runspec_to_json(&b, rs);
+        bad += compare(dir, "expected-runspec.json", b.data);
+
+        static const enum local_runtime_kind kinds[] = {LOCAL_RT_HOST, LOCAL_RT_BWRAP,
+                                                        LOCAL_RT_PODMAN};
+        for (size_t k = 0; rs && k < FERRY_ARRAY_SIZE(kinds); k++) {
+                struct local_rtconf rc = {
+                        .kind = kinds[k],
+                        .workdir = "/WORK",
+                        .bwrap = "/usr/bin/bwrap",
+                        .podman = "/usr/bin/podman",
+                        .podman_pull = "never",
+                        .home = "/root",
+                        .image_map = image_map,
+                        .n_image_map = FERRY_ARRAY_SIZE(image_map),
+                        .hostfs = {.list = fake_list},
+                };
+                ferry_buf_reset(&b);
+                ferry_buf_adds(&b, "[\n  ");
+                for (size_t i = 0; i < rs->n_c; i++) {
+                        struct local_exec e;
+                        if (local_exec_build(&rc, rs, i, &e, &err) < 0) {
+                                ferry_buf_reset(&b);
+                                ferry_buf_printf(&b, "error: %s\n", err.text);
+                                break;
+                        }
+                        if (i)
+                                ferry_buf_adds(&b, ",\n  ");
+                        local_exec_to_json(&b, &e);
+                        local_exec_clear(&e);
+                        if (i + 1 == rs->n_c)
+                                ferry_buf_adds(&b, "\n]\n");
+                }
+                _cleanup_free_ char *name =
+                        ferry_xasprintf("expected-%s.json", local_runtime_name(kinds[k]));
+                bad += compare(dir, name, b.data);
+        }
+        ferry_buf_free(&b);
+        local_runspec_free(rs);
+        ferry_pod_free(pod);
+        return bad;
+}
+
+static void test_golden(void **state)
+{
+        DIR *d = opendir(data_dir);
+        struct dirent *de;
+        int bad = 0, n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *dir = ferry_xasprintf("%s/%s", data_dir, de->d_name);
+                bad += run_case(dir);
+                n++;
+        }
+        closedir(d);
+        print_message("%d golden cases\n", n);
+        assert_true(n > 0);
+        assert_int_equal(bad, 0);
+}
+
+static void check_expand(const char *in, const char *want)
+{
+        static const struct ferry_env env[] = {
+                {(char *)"A", (char *)"alpha"},
+                {(char *)"B", (char *)"$(A)-b"},
+                {(char *)"A", (char *)"later"},
+        };
+        char *got = local_expand(in, env, FERRY_ARRAY_SIZE(env));
+        if (strcmp(got, want) != 0)
+                print_error("expand(%s): want [%s] got [%s]\n", in, want, got);
+        assert_string_equal(got, want);
+        free(got);
+}
+
+static void test_expand(void **state)
+{
+        check_expand("plain", "plain");
+        check_expand("$(A)", "later");
+        check_expand("x$(B)y", "x$(A)-by"); /* values are not re-expanded */
+        check_expand("$$(A)", "$(A)");
+        check_expand("$$$(A)", "$later");
+        check_expand("$(UNDEF)", "$(UNDEF)");
+        check_expand("$(echo INJECTED)", "$(echo INJECTED)");
+        check_expand("$(A", "$(A");
+        check_expand("$A $", "$A $");
+        check_expand("$()", "$()");
+        check_expand("`$(A)`", "`later`");
+}
+
+int main(int argc, char **argv)
+{
+        data_dir = argc > 1 ? argv[1] : "tests/data/local";
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_expand),
+                cmocka_unit_test(test_golden),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
