@@ -1,0 +1,934 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hashmap.h"
+#include "common/log.h"
+#include "store/store.h"
+
+struct pod {
+        char uid[FERRY_UID_MAX];
+        char *ns;
+        char *name;
+        char jid[FERRY_JID_MAX];
+        int state; /* enum ferry_pod_state */
+        struct ferry_pod_status st;
+        int64_t created_ns;
+        int64_t grace_s;
+        bool submitting;
+        int attempts;
+        int64_t next_try_ns;
+};
+
+struct ferry_daemon {
+        struct ferry_daemon_config cfg;
+        struct ferry_store *store;
+        struct ferry_backend *be;
+        pthread_rwlock_t lock; /* the pod table */
+        struct ferry_hashmap *pods;
+        pthread_mutex_t wait_lock;
+        pthread_cond_t submitted; /* a submission finished */
+        pthread_t poller;
+        bool poller_started;
+        pthread_mutex_t poll_lock; /* one poll at a time */
+        pthread_mutex_t stop_lock;
+        pthread_cond_t stop_cond;
+        bool stop;
+};
+
+static bool is_transient(int r)
+{
+        return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EHOSTUNREACH ||
+               r == -ENETUNREACH || r == -EBUSY || r == -ECONNRESET;
+}
+
+static bool az_ok(const struct ferry_authz *az, const char *ns)
+{
+        return !az || !az->allowed || az->allowed(az->ctx, ns);
+}
+
+static void pod_free(struct pod *p)
+{
+        if (!p)
+                return;
+        free(p->ns);
+        free(p->name);
+        ferry_pod_status_clear(&p->st);
+        free(p);
+}
+
+static void status_init_from_pod(struct ferry_pod_status *st, const struct ferry_pod *pod)
+{
+        const char **in = ferry_xcalloc(pod->n_init + 1, sizeof(char *));
+        const char **cn = ferry_xcalloc(pod->n_containers + 1, sizeof(char *));
+        for (size_t i = 0; i < pod->n_init; i++)
+                in[i] = pod->init[i].name;
+        for (size_t i = 0; i < pod->n_containers; i++)
+                cn[i] = pod->containers[i].name;
+        ferry_pod_status_init(st, in, pod->n_init, cn, pod->n_containers);
+        free(in);
+        free(cn);
+}
+
+static void persist_status(struct ferry_daemon *d, struct pod *p, const char *event,
+                           const char *detail)
+{
+        struct ferry_buf b = FERRY_BUF_INIT;
+        ferry_pod_status_serialize(&b, &p->st);
+        ferry_store_update(d->store, p->uid, NULL, -1, b.data, event, detail);
+        ferry_buf_free(&b);
+}
+
+/* Mark every container waiting with a reason (backend unavailable). */
+static void set_waiting_reason(struct pod *p, const char *reason, const char *msg)
+{
+        for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++) {
+                struct ferry_cstatus *c = &p->st.c[i];
+                if (c->state != FERRY_C_WAITING)
+                        continue;
+                snprintf(c->reason, sizeof(c->reason), "%s", reason);
+                ferry_cstatus_set_message(c, msg);
+        }
+        snprintf(p->st.reason, sizeof(p->st.reason), "%s", reason);
+        ferry_pod_status_set_message(&p->st, msg);
+}
+
+static void set_refused(struct pod *p, const char *msg)
+{
+        p->state = FERRY_POD_REFUSED;
+        p->st.phase = FERRY_PHASE_FAILED;
+        set_waiting_reason(p, "ProviderFailed", msg);
+}
+
+/* Hand a pod to the backend. Called without the table lock, with
+ * p->submitting set by the caller. Returns the backend result. */
+static int submit_pod(struct ferry_daemon *d, struct pod *p, const struct ferry_pod *pod,
+                      ferry_error_t *err)
+{
+        char jid[FERRY_JID_MAX] = "";
+        int r;
+
+        pthread_rwlock_rdlock(&d->lock);
+        bool deleted = p->state == FERRY_POD_DELETING;
+        pthread_rwlock_unlock(&d->lock);
+        if (deleted) {
+                r = 0; /* deleted before it started: it never starts */
+                goto done;
+        }
+        r = ferry_backend_submit(d->be, pod, jid, err);
+done:
+        pthread_rwlock_wrlock(&d->lock);
+        p->submitting = false;
+        p->attempts++;
+        if (deleted) {
+                /* the reaper finishes the delete */
+        } else if (r >= 0) {
+                memcpy(p->jid, jid, sizeof(p->jid));
+                if (p->state == FERRY_POD_ACCEPTED)
+                        p->state = FERRY_POD_SUBMITTED;
+                p->st.reason[0] = '\0';
+                ferry_pod_status_set_message(&p->st, NULL);
+                for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++)
+                        if (p->st.c[i].state == FERRY_C_WAITING)
+                                ferry_cstatus_set_message(&p->st.c[i], NULL);
+                ferry_store_update(d->store, p->uid, jid, p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1,
+                                   NULL, "submitted", jid);
+        } else if (is_transient(r)) {
+                int64_t backoff = (int64_t)1000000000 << (p->attempts < 6 ? p->attempts : 6);
+                p->next_try_ns = ferry_monotonic_ns() + backoff;
+                set_waiting_reason(p, "BackendUnavailable", err ? err->text : "backend unavailable");
+                persist_status(d, p, "submit-retry", err ? err->text : NULL);
+        } else {
+                set_refused(p, err ? err->text : "the backend refused the pod");
+                struct ferry_buf b = FERRY_BUF_INIT;
+                ferry_pod_status_serialize(&b, &p->st);
+                ferry_store_update(d->store, p->uid, NULL, FERRY_POD_REFUSED, b.data, "refused",
+                                   err ? err->text : NULL);
+                ferry_buf_free(&b);
+        }
+        pthread_rwlock_unlock(&d->lock);
+        pthread_mutex_lock(&d->wait_lock);
+        pthread_cond_broadcast(&d->submitted);
+        pthread_mutex_unlock(&d->wait_lock);
+        return r;
+}
+
+int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
+                        enum ferry_body_kind kind, const struct ferry_authz *az,
+                        char ret_uid[FERRY_UID_MAX], char ret_jid[FERRY_JID_MAX],
+                        ferry_error_t *err)
+{
+        struct ferry_pod *pod = NULL;
+        struct pod *p;
+        int r;
+
+        if ((r = ferry_pod_parse(body, len, kind, &d->cfg.limits, &pod, err)) < 0)
+                return r;
+        if (!az_ok(az, pod->namespace)) {
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", pod->namespace);
+                goto out;
+        }
+        snprintf(ret_uid, FERRY_UID_MAX, "%s", pod->uid);
+
+        pthread_rwlock_wrlock(&d->lock);
+        p = ferry_hashmap_get(d->pods, pod->uid);
+        if (p) {
+                /* Same uid again: answer what we answered before; start nothing. */
+                pthread_rwlock_unlock(&d->lock);
+                int64_t deadline = ferry_monotonic_ns() + 60LL * 1000000000;
+                pthread_mutex_lock(&d->wait_lock);
+                for (;;) {
+                        pthread_rwlock_rdlock(&d->lock);
+                        p = ferry_hashmap_get(d->pods, pod->uid);
+                        bool busy = p && p->submitting;
+                        pthread_rwlock_unlock(&d->lock);
+                        if (!busy || ferry_monotonic_ns() > deadline)
+                                break;
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 50 * 1000000;
+                        if (ts.tv_nsec >= 1000000000) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000;
+                        }
+                        pthread_cond_timedwait(&d->submitted, &d->wait_lock, &ts);
+                }
+                pthread_mutex_unlock(&d->wait_lock);
+                pthread_rwlock_rdlock(&d->lock);
+                p = ferry_hashmap_get(d->pods, pod->uid);
+                if (!p)
+                        r = ferry_errprintf(err, -EEXIST, "pod %s was deleted; a new pod needs a new uid", pod->uid);
+                else if (p->state == FERRY_POD_DELETING)
+                        r = ferry_errprintf(err, -EBUSY, "pod %s is being deleted", pod->uid);
+                else if (p->state == FERRY_POD_REFUSED)
+                        r = ferry_errprintf(err, -EINVAL, "%s", p->st.message ? p->st.message : "the backend refused this pod");
+                else {
+                        snprintf(ret_jid, FERRY_JID_MAX, "%s", p->jid);
+                        r = 0;
+                }
+                pthread_rwlock_unlock(&d->lock);
+                goto out;
+        }
+        p = ferry_xcalloc(1, sizeof(*p));
+        snprintf(p->uid, sizeof(p->uid), "%s", pod->uid);
+        p->ns = ferry_xstrdup(pod->namespace);
+        p->name = ferry_xstrdup(pod->name);
+        p->state = FERRY_POD_ACCEPTED;
+        p->created_ns = ferry_now_ns();
+        p->grace_s = pod->grace_seconds;
+        p->submitting = true;
+        status_init_from_pod(&p->st, pod);
+        ferry_hashmap_put(d->pods, p->uid, p);
+        pthread_rwlock_unlock(&d->lock);
+
+        /* Durable before anything starts and before we answer. */
+        struct ferry_buf sb = FERRY_BUF_INIT;
+        ferry_pod_status_serialize(&sb, &p->st);
+        struct ferry_store_row row = {
+                .uid = p->uid, .namespace = p->ns, .name = p->name, .backend = d->be->ops->name,
+                .state = FERRY_POD_ACCEPTED, .status = sb.data, .created_ns = p->created_ns,
+        };
+        r = ferry_store_put_pod(d->store, &row, body, len, (int)kind, err);
+        ferry_buf_free(&sb);
+        if (r < 0) {
+                pthread_rwlock_wrlock(&d->lock);
+                ferry_hashmap_remove(d->pods, p->uid);
+                pthread_rwlock_unlock(&d->lock);
+                pod_free(p);
+                if (r == -EEXIST)
+                        ferry_errprintf(err, -EEXIST, "pod uid %s was used by a pod that is deleted; a new pod needs a new uid",
+                                        pod->uid);
+                pthread_mutex_lock(&d->wait_lock);
+                pthread_cond_broadcast(&d->submitted);
+                pthread_mutex_unlock(&d->wait_lock);
+                goto out;
+        }
+        r = submit_pod(d, p, pod, err);
+        if (r >= 0 || is_transient(r)) {
+                pthread_rwlock_rdlock(&d->lock);
+                snprintf(ret_jid, FERRY_JID_MAX, "%s", p->jid);
+                pthread_rwlock_unlock(&d->lock);
+                r = 0;
+        }
+out:
+        ferry_pod_free(pod);
+        return r;
+}
+
+/* Pull uid/namespace out of a Pod JSON value. */
+static int pod_ident(json_t *pod, const char **uid, const char **ns, const char **name)
+{
+        json_t *meta = json_object_get(pod, "metadata");
+        *uid = json_string_value(json_object_get(meta, "uid"));
+        *ns = json_string_value(json_object_get(meta, "namespace"));
+        *name = json_string_value(json_object_get(meta, "name"));
+        if (!*ns)
+                *ns = "default";
+        return *uid ? 0 : -EINVAL;
+}
+
+static json_t *load_json(const struct ferry_daemon *d, const char *body, size_t len,
+                         ferry_error_t *err, int *ret_r)
+{
+        json_error_t jerr;
+        if (len > d->cfg.limits.max_body) {
+                *ret_r = ferry_errprintf(err, -E2BIG, "request body of %zu bytes exceeds the limit of %zu", len,
+                                         d->cfg.limits.max_body);
+                return NULL;
+        }
+        /* depth check: reuse the pod parser's rule by a cheap scan */
+        size_t depth = 0, maxd = 0;
+        bool in_str = false;
+        for (size_t i = 0; i < len; i++) {
+                char c = body[i];
+                if (in_str) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_str = false;
+                } else if (c == '"')
+                        in_str = true;
+                else if (c == '{' || c == '[') {
+                        if (++depth > maxd)
+                                maxd = depth;
+                } else if ((c == '}' || c == ']') && depth)
+                        depth--;
+        }
+        if (maxd > d->cfg.limits.max_json_depth) {
+                *ret_r = ferry_errprintf(err, -E2BIG, "JSON nesting deeper than %zu levels", d->cfg.limits.max_json_depth);
+                return NULL;
+        }
+        json_t *j = json_loadb(body, len, 0, &jerr);
+        if (!j)
+                *ret_r = ferry_errprintf(err, -EINVAL, "malformed JSON at line %d, column %d: %s", jerr.line,
+                                         jerr.column, jerr.text);
+        return j;
+}
+
+int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
+                        const struct ferry_authz *az, ferry_error_t *err)
+{
+        const char *uid, *ns, *name;
+        int r = 0;
+        json_t *j = load_json(d, body, len, err, &r);
+
+        if (!j)
+                return r;
+        if (json_is_array(j) && json_array_size(j) == 1) { /* tolerate a one-element array */
+                json_t *e = json_incref(json_array_get(j, 0));
+                json_decref(j);
+                j = e;
+        }
+        if (!json_is_object(j) || pod_ident(j, &uid, &ns, &name) < 0) {
+                json_decref(j);
+                return ferry_errprintf(err, -EINVAL, "expected a Pod with metadata.uid");
+        }
+        pthread_rwlock_wrlock(&d->lock);
+        struct pod *p = ferry_hashmap_get(d->pods, uid);
+        if (p && !az_ok(az, p->ns)) {
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", p->ns);
+        } else if (p && p->state != FERRY_POD_DELETING) {
+                p->state = FERRY_POD_DELETING;
+                ferry_store_update(d->store, p->uid, NULL, FERRY_POD_DELETING, NULL, "delete-requested", NULL);
+        } else if (!p && !az_ok(az, ns)) {
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", ns);
+        }
+        pthread_rwlock_unlock(&d->lock);
+        json_decref(j);
+        if (r == 0 && p) {
+                ferry_store_sync(d->store); /* the delete request itself is durable */
+                ferry_daemon_poll_now(d);   /* first kill attempt right away */
+        }
+        return r;
+}
+
+static void status_one(struct ferry_buf *out, const struct pod *p, bool *first)
+{
+        if (!*first)
+                ferry_buf_addc(out, ',');
+        *first = false;
+        ferry_pod_status_to_json(out, p->name, p->uid, p->ns, p->jid, &p->st);
+}
+
+int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
+                        const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err)
+{
+        int r = 0;
+        json_t *j = load_json(d, body, len, err, &r);
+        bool first = true;
+
+        if (!j)
+                return r;
+        if (json_is_null(j)) {
+                json_decref(j);
+                j = json_array();
+        }
+        if (!json_is_array(j)) {
+                json_decref(j);
+                return ferry_errprintf(err, -EINVAL, "expected a JSON array of Pods");
+        }
+        size_t n = json_array_size(j);
+        if (n > d->cfg.limits.max_status_batch) {
+                json_decref(j);
+                return ferry_errprintf(err, -E2BIG, "%zu pods in one /status call, the limit is %zu", n,
+                                       d->cfg.limits.max_status_batch);
+        }
+        /* Check access first so that a refused request reveals nothing. */
+        pthread_rwlock_rdlock(&d->lock);
+        for (size_t i = 0; i < n; i++) {
+                const char *uid, *ns, *name;
+                json_t *e = json_array_get(j, i);
+                if (!json_is_object(e) || pod_ident(e, &uid, &ns, &name) < 0) {
+                        r = ferry_errprintf(err, -EINVAL, "pod %zu of the array has no metadata.uid", i);
+                        break;
+                }
+                struct pod *p = ferry_hashmap_get(d->pods, uid);
+                if (!az_ok(az, p ? p->ns : ns)) {
+                        r = ferry_errprintf(err, -EACCES, "this token may not read pods of namespace \"%s\"",
+                                            p ? p->ns : ns);
+                        break;
+                }
+        }
+        if (r == 0) {
+                ferry_buf_addc(out, '[');
+                if (n == 0) {
+                        size_t it = 0;
+                        void *v;
+                        /* creation order is nicer for people: collect then sort */
+                        size_t cnt = ferry_hashmap_size(d->pods), k = 0;
+                        struct pod **all = ferry_xcalloc(cnt + 1, sizeof(*all));
+                        while (ferry_hashmap_next(d->pods, &it, NULL, &v))
+                                if (((struct pod *)v)->state != FERRY_POD_DELETING && az_ok(az, ((struct pod *)v)->ns))
+                                        all[k++] = v;
+                        for (size_t a = 1; a < k; a++) { /* insertion sort on nearly-sorted data */
+                                struct pod *x = all[a];
+                                size_t b = a;
+                                while (b > 0 && all[b - 1]->created_ns > x->created_ns) {
+                                        all[b] = all[b - 1];
+                                        b--;
+                                }
+                                all[b] = x;
+                        }
+                        for (size_t a = 0; a < k; a++)
+                                status_one(out, all[a], &first);
+                        free(all);
+                } else {
+                        for (size_t i = 0; i < n; i++) {
+                                const char *uid, *ns, *name;
+                                pod_ident(json_array_get(j, i), &uid, &ns, &name);
+                                struct pod *p = ferry_hashmap_get(d->pods, uid);
+                                if (p) /* unknown UIDs are omitted */
+                                        status_one(out, p, &first);
+                        }
+                }
+                ferry_buf_addc(out, ']');
+        }
+        pthread_rwlock_unlock(&d->lock);
+        json_decref(j);
+        return r;
+}
+
+int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
+                      const struct ferry_authz *az, struct ferry_log_request *ret,
+                      ferry_error_t *err)
+{
+        int r = 0;
+        json_t *j = load_json(d, body, len, err, &r);
+        struct ferry_log_request q = {.d = d};
+
+        if (!j)
+                return r;
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return ferry_errprintf(err, -EINVAL, "expected a LogStruct object");
+        }
+        const char *ns = json_string_value(json_object_get(j, "Namespace"));
+        const char *uid = json_string_value(json_object_get(j, "PodUID"));
+        const char *cname = json_string_value(json_object_get(j, "ContainerName"));
+        json_t *o = json_object_get(j, "Opts");
+        json_int_t tail = json_integer_value(json_object_get(o, "Tail"));
+        json_int_t bytes = json_integer_value(json_object_get(o, "Bytes"));
+        json_int_t since_s = json_integer_value(json_object_get(o, "SinceSeconds"));
+        const char *since_t = json_string_value(json_object_get(o, "SinceTime"));
+        int64_t since_t_ns = 0;
+        bool since_t_set = false;
+
+        if (since_t && since_t[0] && strcmp(since_t, "0001-01-01T00:00:00Z") != 0) {
+                if (ferry_time_parse(since_t, &since_t_ns) < 0) {
+                        r = ferry_errprintf(err, -EINVAL, "Opts.SinceTime \"%.64s\" is not an RFC 3339 time", since_t);
+                        goto out;
+                }
+                since_t_set = true;
+        }
+        if (!ns || !ferry_is_dns_label(ns))
+                r = ferry_errprintf(err, -EINVAL, "Namespace must be a DNS label");
+        else if (!uid || !ferry_is_uuid(uid))
+                r = ferry_errprintf(err, -EINVAL, "PodUID must be a lowercase UUID");
+        else if (!cname || !ferry_is_dns_label(cname))
+                r = ferry_errprintf(err, -EINVAL, "ContainerName must be a DNS label");
+        else if (tail > 0 && bytes > 0)
+                r = ferry_errprintf(err, -EINVAL, "Opts.Tail and Opts.Bytes cannot both be set");
+        else if (since_s > 0 && since_t_set)
+                r = ferry_errprintf(err, -EINVAL, "Opts.SinceSeconds and Opts.SinceTime cannot both be set");
+        else if (tail < 0 || bytes < 0 || since_s < 0)
+                r = ferry_errprintf(err, -EINVAL, "Opts.Tail, Opts.Bytes and Opts.SinceSeconds must not be negative");
+        else if ((size_t)tail > d->cfg.limits.max_log_tail)
+                r = ferry_errprintf(err, -E2BIG, "Opts.Tail %lld exceeds the limit of %zu", (long long)tail,
+                                    d->cfg.limits.max_log_tail);
+        else if (json_is_true(json_object_get(o, "Previous")))
+                r = ferry_errprintf(err, -EINVAL, "previous terminated container \"%s\" not found: Ferry never restarts containers", cname);
+        if (r < 0)
+                goto out;
+
+        char jid[FERRY_JID_MAX];
+        pthread_rwlock_rdlock(&d->lock);
+        struct pod *p = ferry_hashmap_get(d->pods, uid);
+        struct ferry_cstatus *c = NULL;
+        if (!p || p->state == FERRY_POD_DELETING)
+                r = ferry_errprintf(err, -ENOENT, "pod %s is not known here", uid);
+        else if (!az_ok(az, p->ns) || strcmp(p->ns, ns) != 0)
+                r = ferry_errprintf(err, -EACCES, "this token may not read logs of namespace \"%s\"", p->ns);
+        else if (!(c = ferry_pod_status_find(&p->st, cname)))
+                r = ferry_errprintf(err, -ENOENT, "container \"%s\" is not in pod %s/%s", cname, p->ns, p->name);
+        else if (c->state == FERRY_C_WAITING && !c->started_ns)
+                r = ferry_errprintf(err, -EINVAL, "container \"%s\" in pod \"%s\" is waiting to start: %s", cname,
+                                    p->name, c->reason);
+        if (p)
+                snprintf(jid, sizeof(jid), "%s", p->jid);
+        pthread_rwlock_unlock(&d->lock);
+        if (r < 0)
+                goto out;
+        snprintf(q.uid, sizeof(q.uid), "%s", uid);
+        snprintf(q.container, sizeof(q.container), "%s", cname);
+        q.opts.tail = tail > 0 ? tail : -1;
+        q.opts.limit_bytes = bytes > 0 ? bytes : -1;
+        q.opts.timestamps = json_is_true(json_object_get(o, "Timestamps"));
+        q.opts.follow = json_is_true(json_object_get(o, "Follow"));
+        q.opts.since_ns = since_t_set ? since_t_ns : since_s > 0 ? ferry_now_ns() - since_s * 1000000000LL : 0;
+        r = ferry_backend_log_path(d->be, uid, jid, cname, q.path, sizeof(q.path), err);
+        if (r >= 0) {
+                *ret = q;
+                r = 0;
+        }
+out:
+        json_decref(j);
+        return r;
+}
+
+bool ferry_daemon_log_done(void *arg)
+{
+        struct ferry_log_request *q = arg;
+        struct ferry_daemon *d = q->d;
+        bool done = true;
+
+        pthread_rwlock_rdlock(&d->lock);
+        struct pod *p = ferry_hashmap_get(d->pods, q->uid);
+        if (p && p->state != FERRY_POD_DELETING) {
+                struct ferry_cstatus *c = ferry_pod_status_find(&p->st, q->container);
+                done = !c || c->state == FERRY_C_TERMINATED || p->state == FERRY_POD_REFUSED;
+        }
+        pthread_rwlock_unlock(&d->lock);
+        return done;
+}
+
+static void add_quantity_cpu(struct ferry_buf *b, int64_t milli)
+{
+        if (milli % 1000 == 0)
+                ferry_buf_printf(b, "\"%lld\"", (long long)(milli / 1000));
+        else
+                ferry_buf_printf(b, "\"%lldm\"", (long long)milli);
+}
+
+int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error_t *err)
+{
+        struct ferry_capacity cap;
+        int r = ferry_backend_capacity(d->be, &cap, err);
+        if (r < 0)
+                return r;
+        ferry_buf_adds(out, "{\"status\":");
+        ferry_buf_add_json_str(out, cap.status[0] ? cap.status : "ok");
+        ferry_buf_adds(out, ",\"resources\":{");
+        bool any = false;
+        if (cap.cpu_milli >= 0) {
+                ferry_buf_adds(out, "\"cpu\":");
+                add_quantity_cpu(out, cap.cpu_milli);
+                any = true;
+        }
+        if (cap.memory_bytes >= 0) {
+                ferry_buf_printf(out, "%s\"memory\":\"%lldKi\"", any ? "," : "", (long long)(cap.memory_bytes / 1024));
+                any = true;
+        }
+        if (cap.pods >= 0) {
+                ferry_buf_printf(out, "%s\"pods\":\"%lld\"", any ? "," : "", (long long)cap.pods);
+                any = true;
+        }
+        ferry_buf_printf(out, "%s\"accelerators\":[", any ? "," : "");
+        for (size_t i = 0; i < cap.n_accel && i < FERRY_ARRAY_SIZE(cap.accel); i++) {
+                if (i)
+                        ferry_buf_addc(out, ',');
+                ferry_buf_adds(out, "{\"resourceType\":");
+                ferry_buf_add_json_str(out, cap.accel[i].resource);
+                ferry_buf_printf(out, ",\"available\":\"%lld\"}", (long long)cap.accel[i].available);
+        }
+        ferry_buf_adds(out, "]}}");
+        return 0;
+}
+
+void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
+{
+        size_t by_phase[FERRY_PHASE_MAX] = {0};
+        size_t it = 0;
+        void *v;
+        const char *bn = d->be->ops->name;
+
+        pthread_rwlock_rdlock(&d->lock);
+        while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                struct pod *p = v;
+                if (p->st.phase < FERRY_PHASE_MAX)
+                        by_phase[p->st.phase]++;
+        }
+        pthread_rwlock_unlock(&d->lock);
+        ferry_buf_adds(out, "# HELP ferry_pods Pods known to ferryd, by phase and backend.\n"
+                            "# TYPE ferry_pods gauge\n");
+        for (int i = 0; i < FERRY_PHASE_MAX; i++)
+                ferry_buf_printf(out, "ferry_pods{phase=\"%s\",backend=\"%s\"} %zu\n", ferry_phase_name(i), bn,
+                                 by_phase[i]);
+
+        struct ferry_backend_stats s;
+        ferry_backend_stats_get(d->be, &s);
+        ferry_buf_adds(out, "# HELP ferry_backend_calls_total Backend operations called.\n"
+                            "# TYPE ferry_backend_calls_total counter\n");
+        for (int op = 0; op < FERRY_BOP_MAX; op++)
+                ferry_buf_printf(out, "ferry_backend_calls_total{backend=\"%s\",op=\"%s\"} %llu\n", bn,
+                                 ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
+        ferry_buf_adds(out, "# HELP ferry_backend_errors_total Backend operations that failed.\n"
+                            "# TYPE ferry_backend_errors_total counter\n");
+        for (int op = 0; op < FERRY_BOP_MAX; op++)
+                ferry_buf_printf(out, "ferry_backend_errors_total{backend=\"%s\",op=\"%s\"} %llu\n", bn,
+                                 ferry_backend_op_name(op), (unsigned long long)s.errors[op]);
+        ferry_buf_adds(out, "# HELP ferry_backend_call_duration_seconds Backend call latency.\n"
+                            "# TYPE ferry_backend_call_duration_seconds histogram\n");
+        for (int op = 0; op < FERRY_BOP_MAX; op++) {
+                uint64_t cum = 0;
+                for (int b = 0; b < 12; b++) {
+                        cum += s.buckets[op][b];
+                        if (b < 11)
+                                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_bucket{backend=\"%s\",op=\"%s\",le=\"%g\"} %llu\n",
+                                                 bn, ferry_backend_op_name(op), ferry_backend_latency_bounds[b],
+                                                 (unsigned long long)cum);
+                        else
+                                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_bucket{backend=\"%s\",op=\"%s\",le=\"+Inf\"} %llu\n",
+                                                 bn, ferry_backend_op_name(op), (unsigned long long)cum);
+                }
+                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_sum{backend=\"%s\",op=\"%s\"} %.9f\n", bn,
+                                 ferry_backend_op_name(op), (double)s.ns_total[op] / 1e9);
+                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_count{backend=\"%s\",op=\"%s\"} %llu\n", bn,
+                                 ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
+        }
+}
+
+/* ---- the poller: status, retries, deletes ---- */
+
+struct snap {
+        struct pod *p; /* valid only under the lock; compared by uid afterwards */
+        char uid[FERRY_UID_MAX];
+        char jid[FERRY_JID_MAX];
+        struct ferry_pod_status st;
+        int64_t grace_s;
+};
+
+static void resubmit(struct ferry_daemon *d, const char *uid)
+{
+        char *body = NULL;
+        size_t len = 0;
+        int kind = 0;
+        ferry_error_t err = {{0}};
+        struct ferry_pod *pod = NULL;
+
+        pthread_rwlock_wrlock(&d->lock);
+        struct pod *p = ferry_hashmap_get(d->pods, uid);
+        if (!p || p->submitting || p->state != FERRY_POD_ACCEPTED) {
+                pthread_rwlock_unlock(&d->lock);
+                return;
+        }
+        p->submitting = true;
+        pthread_rwlock_unlock(&d->lock);
+
+        if (ferry_store_get_body(d->store, uid, &body, &len, &kind, &err) < 0 ||
+            ferry_pod_parse(body, len, (enum ferry_body_kind)kind, &d->cfg.limits, &pod, &err) < 0) {
+                pthread_rwlock_wrlock(&d->lock);
+                p->submitting = false;
+                set_refused(p, err.text);
+                ferry_store_update(d->store, uid, NULL, FERRY_POD_REFUSED, NULL, "refused", err.text);
+                pthread_rwlock_unlock(&d->lock);
+                free(body);
+                return;
+        }
+        free(body);
+        submit_pod(d, p, pod, &err);
+        ferry_pod_free(pod);
+}
+
+static void poll_once(struct ferry_daemon *d)
+{
+        struct snap *live = NULL, *dying = NULL;
+        char (*retry)[FERRY_UID_MAX] = NULL;
+        size_t n_live = 0, n_dying = 0, n_retry = 0;
+        int64_t now = ferry_monotonic_ns();
+        size_t it = 0;
+        void *v;
+
+        pthread_mutex_lock(&d->poll_lock);
+        pthread_rwlock_rdlock(&d->lock);
+        size_t total = ferry_hashmap_size(d->pods);
+        live = ferry_xcalloc(total + 1, sizeof(*live));
+        dying = ferry_xcalloc(total + 1, sizeof(*dying));
+        retry = ferry_xcalloc(total + 1, sizeof(*retry));
+        while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                struct pod *p = v;
+                if (p->state == FERRY_POD_SUBMITTED &&
+                    (p->st.phase == FERRY_PHASE_PENDING || p->st.phase == FERRY_PHASE_RUNNING ||
+                     p->st.phase == FERRY_PHASE_UNKNOWN)) {
+                        struct snap *s = &live[n_live++];
+                        memcpy(s->uid, p->uid, sizeof(s->uid));
+                        memcpy(s->jid, p->jid, sizeof(s->jid));
+                        ferry_pod_status_copy(&s->st, &p->st);
+                } else if (p->state == FERRY_POD_DELETING && !p->submitting) {
+                        struct snap *s = &dying[n_dying++];
+                        memcpy(s->uid, p->uid, sizeof(s->uid));
+                        memcpy(s->jid, p->jid, sizeof(s->jid));
+                        s->grace_s = p->grace_s;
+                } else if (p->state == FERRY_POD_ACCEPTED && !p->submitting && p->next_try_ns <= now) {
+                        memcpy(retry[n_retry++], p->uid, FERRY_UID_MAX);
+                }
+        }
+        pthread_rwlock_unlock(&d->lock);
+
+        if (n_live > 0) {
+                struct ferry_poll_item *items = ferry_xcalloc(n_live, sizeof(*items));
+                ferry_error_t err = {{0}};
+                for (size_t i = 0; i < n_live; i++)
+                        items[i] = (struct ferry_poll_item){live[i].uid, live[i].jid, &live[i].st};
+                if (ferry_backend_poll(d->be, items, n_live, &err) >= 0) {
+                        pthread_rwlock_wrlock(&d->lock);
+                        for (size_t i = 0; i < n_live; i++) {
+                                struct pod *p = ferry_hashmap_get(d->pods, live[i].uid);
+                                if (!p || p->state != FERRY_POD_SUBMITTED)
+                                        continue;
+                                if (ferry_pod_status_equal(&p->st, &live[i].st))
+                                        continue;
+                                bool phase_changed = p->st.phase != live[i].st.phase;
+                                ferry_pod_status_clear(&p->st);
+                                p->st = live[i].st;
+                                memset(&live[i].st, 0, sizeof(live[i].st));
+                                persist_status(d, p, phase_changed ? "phase" : NULL,
+                                               phase_changed ? ferry_phase_name(p->st.phase) : NULL);
+                        }
+                        pthread_rwlock_unlock(&d->lock);
+                }
+                free(items);
+        }
+        for (size_t i = 0; i < n_live; i++)
+                ferry_pod_status_clear(&live[i].st);
+
+        for (size_t i = 0; i < n_dying; i++) {
+                ferry_error_t err = {{0}};
+                struct snap *s = &dying[i];
+                int r = 0;
+                if (!s->jid[0])
+                        r = ferry_backend_find(d->be, s->uid, s->jid, &err) > 0 ? 0 : 0;
+                if (s->jid[0])
+                        r = ferry_backend_kill(d->be, s->uid, s->jid, s->grace_s, &err);
+                if (r == -EINPROGRESS)
+                        continue;
+                if (r < 0) {
+                        log_warn("delete of pod %s: %s (retrying)", s->uid, err.text);
+                        continue;
+                }
+                ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
+                pthread_rwlock_wrlock(&d->lock);
+                struct pod *p = ferry_hashmap_remove(d->pods, s->uid);
+                ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, NULL, "deleted", NULL);
+                pthread_rwlock_unlock(&d->lock);
+                pod_free(p);
+        }
+        for (size_t i = 0; i < n_retry; i++)
+                resubmit(d, retry[i]);
+        free(live);
+        free(dying);
+        free(retry);
+        pthread_mutex_unlock(&d->poll_lock);
+}
+
+void ferry_daemon_poll_now(struct ferry_daemon *d)
+{
+        poll_once(d);
+}
+
+static void *poller_main(void *arg)
+{
+        struct ferry_daemon *d = arg;
+        pthread_mutex_lock(&d->stop_lock);
+        while (!d->stop) {
+                pthread_mutex_unlock(&d->stop_lock);
+                poll_once(d);
+                pthread_mutex_lock(&d->stop_lock);
+                if (d->stop)
+                        break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t ns = ts.tv_nsec + (int64_t)d->cfg.poll_interval_ms * 1000000;
+                ts.tv_sec += ns / 1000000000;
+                ts.tv_nsec = ns % 1000000000;
+                pthread_cond_timedwait(&d->stop_cond, &d->stop_lock, &ts);
+        }
+        pthread_mutex_unlock(&d->stop_lock);
+        return NULL;
+}
+
+/* ---- start-up: load and reattach ---- */
+static int load_row(void *ctx, const struct ferry_store_row *row)
+{
+        struct ferry_daemon *d = ctx;
+        struct pod *p = ferry_xcalloc(1, sizeof(*p));
+
+        snprintf(p->uid, sizeof(p->uid), "%s", row->uid);
+        p->ns = ferry_xstrdup(row->namespace);
+        p->name = ferry_xstrdup(row->name);
+        snprintf(p->jid, sizeof(p->jid), "%s", row->jid ? row->jid : "");
+        p->state = row->state;
+        p->created_ns = row->created_ns;
+        p->grace_s = 30;
+        if (!row->status || ferry_pod_status_deserialize(row->status, &p->st) < 0) {
+                const char *one = "unknown";
+                ferry_pod_status_init(&p->st, NULL, 0, &one, 1);
+        }
+        struct pod *old = ferry_hashmap_put(d->pods, p->uid, p);
+        pod_free(old);
+        return 0;
+}
+
+int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon **ret,
+                     ferry_error_t *err)
+{
+        struct ferry_daemon *d = ferry_xcalloc(1, sizeof(*d));
+        char path[4096];
+        int r;
+
+        d->cfg = *cfg;
+        if (d->cfg.poll_interval_ms <= 0)
+                d->cfg.poll_interval_ms = 1000;
+        if (d->cfg.limits.max_body == 0)
+                d->cfg.limits = ferry_default_limits;
+        pthread_rwlock_init(&d->lock, NULL);
+        pthread_mutex_init(&d->wait_lock, NULL);
+        pthread_cond_init(&d->submitted, NULL);
+        pthread_mutex_init(&d->poll_lock, NULL);
+        pthread_mutex_init(&d->stop_lock, NULL);
+        pthread_cond_init(&d->stop_cond, NULL);
+        d->pods = ferry_hashmap_new();
+
+        if ((r = ferry_mkdir_p(cfg->state_dir, 0700)) < 0) {
+                ferry_errprintf(err, r, "cannot create state directory %s: %s", cfg->state_dir, strerror(-r));
+                goto fail;
+        }
+        snprintf(path, sizeof(path), "%s/ferry.db", cfg->state_dir);
+        if ((r = ferry_store_open(path, &d->store, err)) < 0)
+                goto fail;
+        struct ferry_backend_config bc = {
+                .name = cfg->backend,
+                .state_dir = cfg->state_dir,
+                .runtime = cfg->runtime,
+                .libexec_dir = cfg->libexec_dir,
+                .options = cfg->backend_options,
+                .n_options = cfg->n_backend_options,
+        };
+        if ((r = ferry_backend_new(&bc, &d->be, err)) < 0)
+                goto fail;
+        int64_t t0 = ferry_monotonic_ns();
+        if ((r = ferry_store_load(d->store, load_row, d, err)) < 0)
+                goto fail;
+        /* Reattach: pods accepted but without a known job may have been
+         * submitted just before a crash; ask the backend before resubmitting. */
+        size_t it = 0, reattached = 0, pending = 0;
+        void *v;
+        while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                struct pod *p = v;
+                if (p->state != FERRY_POD_ACCEPTED && !(p->state == FERRY_POD_SUBMITTED && !p->jid[0]))
+                        continue;
+                ferry_error_t e2 = {{0}};
+                char jid[FERRY_JID_MAX] = "";
+                int f = ferry_backend_find(d->be, p->uid, jid, &e2);
+                if (f > 0) {
+                        memcpy(p->jid, jid, sizeof(jid));
+                        p->state = FERRY_POD_SUBMITTED;
+                        ferry_store_update(d->store, p->uid, jid, FERRY_POD_SUBMITTED, NULL, "reattached", jid);
+                        reattached++;
+                } else {
+                        p->state = FERRY_POD_ACCEPTED;
+                        p->next_try_ns = 0;
+                        pending++;
+                }
+        }
+        log_info("loaded %zu pods from the store in %.1f ms (%zu reattached, %zu to submit)",
+                 ferry_hashmap_size(d->pods), (double)(ferry_monotonic_ns() - t0) / 1e6, reattached, pending);
+        /* Status must be right before new work is accepted. */
+        poll_once(d);
+        *ret = d;
+        return 0;
+fail:
+        ferry_daemon_free(d);
+        return r;
+}
+
+int ferry_daemon_start(struct ferry_daemon *d, ferry_error_t *err)
+{
+        int r = pthread_create(&d->poller, NULL, poller_main, d);
+        if (r != 0)
+                return ferry_errprintf(err, -r, "cannot start the poller thread");
+        d->poller_started = true;
+        return 0;
+}
+
+void ferry_daemon_free(struct ferry_daemon *d)
+{
+        if (!d)
+                return;
+        if (d->poller_started) {
+                pthread_mutex_lock(&d->stop_lock);
+                d->stop = true;
+                pthread_cond_broadcast(&d->stop_cond);
+                pthread_mutex_unlock(&d->stop_lock);
+                pthread_join(d->poller, NULL);
+        }
+        if (d->store)
+                ferry_store_sync(d->store);
+        ferry_backend_free(d->be);
+        ferry_store_close(d->store);
+        size_t it = 0;
+        void *v;
+        while (d->pods && ferry_hashmap_next(d->pods, &it, NULL, &v))
+                pod_free(v);
+        ferry_hashmap_free(d->pods);
+        pthread_rwlock_destroy(&d->lock);
+        pthread_mutex_destroy(&d->wait_lock);
+        pthread_cond_destroy(&d->submitted);
+        pthread_mutex_destroy(&d->poll_lock);
+        pthread_mutex_destroy(&d->stop_lock);
+        pthread_cond_destroy(&d->stop_cond);
+        free(d);
+}
+
+size_t ferry_daemon_pod_count(struct ferry_daemon *d)
+{
+        pthread_rwlock_rdlock(&d->lock);
+        size_t n = ferry_hashmap_size(d->pods);
+        pthread_rwlock_unlock(&d->lock);
+        return n;
+}

@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: MIT */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+enum route_id {
+        R_CREATE, R_DELETE, R_STATUS, R_LOGS, R_PING, R_UPDATE, R_HEALTH, R_METRICS, R_OTHER, R_MAX
+};
+
+static const char *const route_paths[R_MAX] = {
+        [R_CREATE] = "/create",   [R_DELETE] = "/delete",   [R_STATUS] = "/status",
+        [R_LOGS] = "/getLogs",    [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
+        [R_HEALTH] = "/healthz",  [R_METRICS] = "/metrics", [R_OTHER] = "other",
+};
+
+#define N_BUCKETS 12
+static const double lat_bounds[N_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                 0.05,   0.1,   0.25,   0.5,   1.0};
+static const unsigned codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503, 504};
+#define N_CODES (sizeof(codes) / sizeof(codes[0]))
+
+struct metrics {
+        atomic_ullong req[R_MAX][N_CODES + 1];
+        atomic_ullong lat[R_MAX][N_BUCKETS];
+        atomic_ullong lat_ns[R_MAX];
+};
+
+struct listener {
+        struct ferry_server *srv;
+        struct MHD_Daemon *mhd;
+        enum ferry_listener_role role;
+        bool need_auth;
+        char *url;
+        char *unix_path;
+};
+
+struct ferry_server {
+        struct ferry_daemon *d;
+        struct ferry_auth *auth;
+        struct listener *ls;
+        size_t n;
+        struct metrics m;
+        atomic_ullong session_seq;
+};
+
+struct req {
+        struct ferry_buf body;
+        bool too_big;
+        int64_t t0;
+};
+
+static const struct {
+        int err;
+        unsigned code;
+        const char *reason;
+} error_table[] = {
+        {-EINVAL, 400, "BadRequest"},       {-E2BIG, 413, "TooLarge"},
+        {-EACCES, 403, "Forbidden"},        {-EPERM, 403, "Forbidden"},
+        {-ENOENT, 404, "NotFound"},         {-EEXIST, 409, "Conflict"},
+        {-EBUSY, 409, "Conflict"},          {-ENOTSUP, 422, "Unsupported"},
+        {-EOPNOTSUPP, 422, "Unsupported"},  {-EAGAIN, 503, "Unavailable"},
+        {-ECONNREFUSED, 503, "Unavailable"}, {-ETIMEDOUT, 504, "Timeout"},
+};
+
+unsigned ferry_http_status_for(int r, const char **ret_reason)
+{
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(error_table); i++)
+                if (error_table[i].err == r) {
+                        if (ret_reason)
+                                *ret_reason = error_table[i].reason;
+                        return error_table[i].code;
+                }
+        if (ret_reason)
+                *ret_reason = "InternalError";
+        return 500;
+}
+
+static void count(struct ferry_server *s, enum route_id rt, unsigned code, int64_t t0)
+{
+        size_t ci = N_CODES;
+        for (size_t i = 0; i < N_CODES; i++)
+                if (codes[i] == code)
+                        ci = i;
+        atomic_fetch_add(&s->m.req[rt][ci], 1);
+        int64_t dt = ferry_monotonic_ns() - t0;
+        double sec = (double)dt / 1e9;
+        size_t b = 0;
+        while (b < N_BUCKETS - 1 && sec > lat_bounds[b])
+                b++;
+        atomic_fetch_add(&s->m.lat[rt][b], 1);
+        atomic_fetch_add(&s->m.lat_ns[rt], (unsigned long long)dt);
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, const char *ctype,
+                                struct ferry_buf *b, const char *session)
+{
+        size_t len = b->len;
+        char *data = ferry_buf_steal(b);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(data);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", ctype);
+        if (session)
+                MHD_add_response_header(resp, "InterLink-Http-Session", session);
+        enum MHD_Result ret = MHD_queue_response(c, code, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static unsigned send_error(struct MHD_Connection *c, int r, const ferry_error_t *err, bool plain,
+                           const char *session, enum MHD_Result *ret)
+{
+        const char *reason;
+        unsigned code = ferry_http_status_for(r, &reason);
+        struct ferry_buf b = FERRY_BUF_INIT;
+        if (plain) {
+                ferry_buf_printf(&b, "%s\n", err->text[0] ? err->text : reason);
+                *ret = send_buf(c, code, "text/plain; charset=utf-8", &b, session);
+        } else {
+                ferry_buf_adds(&b, "{\"error\":");
+                ferry_buf_add_json_str(&b, err->text[0] ? err->text : reason);
+                ferry_buf_adds(&b, ",\"reason\":");
+                ferry_buf_add_json_str(&b, reason);
+                ferry_buf_printf(&b, ",\"code\":%u}\n", code);
+                *ret = send_buf(c, code, "application/json", &b, session);
+        }
+        return code;
+}
+
+/* ---- log streaming: a thread writes into a pipe that MHD reads ---- */
+struct log_stream {
+        struct ferry_log_request q; /* first: ferry_daemon_log_done casts ctx to it */
+        int fd;
+};
+
+static int emit_fd(void *ctx, const char *data, size_t len)
+{
+        struct log_stream *ls = ctx;
+        if (len == 0) { /* liveness probe: has the reader gone? */
+                struct pollfd p = {.fd = ls->fd, .events = 0};
+                if (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP)))
+                        return -EPIPE;
+                return 0;
+        }
+        while (len > 0) {
+                ssize_t w = write(ls->fd, data, len);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
+static void *log_thread(void *arg)
+{
+        struct log_stream *ls = arg;
+        int r = ferry_logfile_stream(ls->q.path, &ls->q.opts, emit_fd, ferry_daemon_log_done, ls);
+        if (r < 0 && r != -ENOENT)
+                log_debug("log stream of %s/%s ended: %s", ls->q.uid, ls->q.container, strerror(-r));
+        close(ls->fd);
+        free(ls);
+        return NULL;
+}
+
+static unsigned serve_logs(struct ferry_server *s, struct MHD_Connection *c,
+                           const struct ferry_log_request *q, const char *session,
+                           enum MHD_Result *ret)
+{
+        int p[2];
+        pthread_t th;
+        pthread_attr_t attr;
+
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                ferry_error_t err;
+                ferry_errprintf(&err, -errno, "cannot create a pipe: %s", strerror(errno));
+                return send_error(c, -EIO, &err, true, session, ret);
+        }
+        struct log_stream *ls = ferry_xcalloc(1, sizeof(*ls));
+        ls->q = *q;
+        ls->fd = p[1];
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &attr, log_thread, ls) != 0) {
+                close(p[0]);
+                close(p[1]);
+                free(ls);
+                pthread_attr_destroy(&attr);
+                ferry_error_t err;
+                ferry_errprintf(&err, -EAGAIN, "cannot start a log stream");
+                return send_error(c, -EAGAIN, &err, true, session, ret);
+        }
+        pthread_attr_destroy(&attr);
+        struct MHD_Response *resp = MHD_create_response_from_pipe(p[0]);
+        if (!resp) {
+                close(p[0]);
+                *ret = MHD_NO;
+                return 500;
+        }
+        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        if (session)
+                MHD_add_response_header(resp, "InterLink-Http-Session", session);
+        *ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+        return 200;
+}
+
+static void render_metrics(struct ferry_server *s, struct ferry_buf *b)
+{
+        ferry_buf_adds(b, "# HELP ferry_http_requests_total HTTP requests by path and status code.\n"
+                          "# TYPE ferry_http_requests_total counter\n");
+        for (int r = 0; r < R_MAX; r++)
+                for (size_t ci = 0; ci <= N_CODES; ci++) {
+                        unsigned long long v = atomic_load(&s->m.req[r][ci]);
+                        if (!v)
+                                continue;
+                        if (ci < N_CODES)
+                                ferry_buf_printf(b, "ferry_http_requests_total{path=\"%s\",code=\"%u\"} %llu\n",
+                                                 route_paths[r], codes[ci], v);
+                        else
+                                ferry_buf_printf(b, "ferry_http_requests_total{path=\"%s\",code=\"other\"} %llu\n",
+                                                 route_paths[r], v);
+                }
+        ferry_buf_adds(b, "# HELP ferry_http_request_duration_seconds Time to answer a request (to the first byte for streams).\n"
+                          "# TYPE ferry_http_request_duration_seconds histogram\n");
+        for (int r = 0; r < R_MAX; r++) {
+                unsigned long long cum = 0;
+                for (int k = 0; k < N_BUCKETS; k++) {
+                        cum += atomic_load(&s->m.lat[r][k]);
+                        if (k < N_BUCKETS - 1)
+                                ferry_buf_printf(b, "ferry_http_request_duration_seconds_bucket{path=\"%s\",le=\"%g\"} %llu\n",
+                                                 route_paths[r], lat_bounds[k], cum);
+                        else
+                                ferry_buf_printf(b, "ferry_http_request_duration_seconds_bucket{path=\"%s\",le=\"+Inf\"} %llu\n",
+                                                 route_paths[r], cum);
+                }
+                ferry_buf_printf(b, "ferry_http_request_duration_seconds_sum{path=\"%s\"} %.9f\n", route_paths[r],
+                                 (double)atomic_load(&s->m.lat_ns[r]) / 1e9);
+                ferry_buf_printf(b, "ferry_http_request_duration_seconds_count{path=\"%s\"} %llu\n", route_paths[r], cum);
+        }
+        ferry_daemon_metrics(s->d, b);
+}
+
+static enum route_id route_of(const char *url)
+{
+        for (int r = 0; r < R_OTHER; r++)
+                if (!strcmp(url, route_paths[r]))
+                        return (enum route_id)r;
+        return R_OTHER;
+}
+
+static bool is_empty_array(const char *s, size_t n)
+{
+        size_t i = 0;
+        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+                i++;
+        if (i >= n)
+                return true; /* no body at all: treat like [] */
+        if (n - i >= 4 && !strncmp(s + i, "null", 4))
+                return true;
+        if (s[i] != '[')
+                return false;
+        i++;
+        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+                i++;
+        return i < n && s[i] == ']';
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+        struct listener *l = cls;
+        struct ferry_server *s = l->srv;
+        struct req *rq = *con_cls;
+        const struct ferry_limits *lim = &ferry_default_limits;
+
+        if (!rq) {
+                rq = ferry_xcalloc(1, sizeof(*rq));
+                rq->t0 = ferry_monotonic_ns();
+                *con_cls = rq;
+                return MHD_YES; /* answer on a later call: keeps keep-alive working */
+        }
+        if (*upload_size > 0) {
+                if (!rq->too_big && rq->body.len + *upload_size <= lim->max_body)
+                        ferry_buf_add(&rq->body, upload, *upload_size);
+                else
+                        rq->too_big = true;
+                *upload_size = 0;
+                return MHD_YES;
+        }
+
+        enum route_id rt = route_of(url);
+        enum MHD_Result ret = MHD_YES;
+        ferry_error_t err = {{0}};
+        struct ferry_buf out = FERRY_BUF_INIT;
+        unsigned code = 200;
+        const char *hdr_session = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "InterLink-Http-Session");
+        char session_buf[64];
+        const char *session = hdr_session;
+        if (!session) {
+                snprintf(session_buf, sizeof(session_buf), "ferryd#%llu",
+                         (unsigned long long)atomic_fetch_add(&s->session_seq, 1));
+                session = session_buf;
+        }
+        const char *body = rq->body.data ? rq->body.data : "";
+        size_t blen = rq->body.len;
+
+        if (rq->too_big) {
+                int r = ferry_errprintf(&err, -E2BIG, "request body exceeds the limit of %zu bytes", lim->max_body);
+                code = send_error(c, r, &err, rt == R_LOGS, session, &ret);
+                goto done;
+        }
+
+        /* Authentication: pod routes on listeners that need it. */
+        const struct ferry_token *tok = NULL;
+        struct ferry_authz az = {0}, *azp = NULL;
+        bool open_route = rt == R_PING || rt == R_HEALTH || rt == R_METRICS || rt == R_OTHER;
+        if (l->need_auth && !open_route) {
+                tok = ferry_auth_check(s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+                if (!tok) {
+                        struct ferry_buf b = FERRY_BUF_INIT;
+                        ferry_buf_adds(&b, "{\"error\":\"missing or unknown bearer token\",\"reason\":\"Unauthorized\",\"code\":401}\n");
+                        size_t len = b.len;
+                        struct MHD_Response *resp = MHD_create_response_from_buffer(len, ferry_buf_steal(&b),
+                                                                                    MHD_RESPMEM_MUST_FREE);
+                        MHD_add_response_header(resp, "Content-Type", "application/json");
+                        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+                        ret = MHD_queue_response(c, 401, resp);
+                        MHD_destroy_response(resp);
+                        code = 401;
+                        goto done;
+                }
+                az.allowed = ferry_auth_allows;
+                az.ctx = tok;
+                azp = &az;
+        }
+
+        int r = 0;
+        switch (rt) {
+        case R_CREATE: {
+                char uid[FERRY_UID_MAX] = "", jid[FERRY_JID_MAX] = "";
+                r = ferry_daemon_create(s->d, body, blen,
+                                        l->role == FERRY_ROLE_API ? FERRY_BODY_CREATE_A : FERRY_BODY_CREATE_B, azp,
+                                        uid, jid, &err);
+                if (r >= 0) {
+                        ferry_buf_adds(&out, "{\"PodUID\":");
+                        ferry_buf_add_json_str(&out, uid);
+                        ferry_buf_adds(&out, ",\"PodJID\":");
+                        ferry_buf_add_json_str(&out, jid);
+                        ferry_buf_adds(&out, "}");
+                        log_info("%s create %s -> %s", session, uid, jid[0] ? jid : "(waiting for the backend)");
+                }
+                break;
+        }
+        case R_DELETE:
+                r = ferry_daemon_delete(s->d, body, blen, azp, &err);
+                if (r >= 0)
+                        ferry_buf_adds(&out, "Pod deleted\n");
+                break;
+        case R_STATUS:
+                if (l->role == FERRY_ROLE_PLUGIN && is_empty_array(body, blen))
+                        r = ferry_daemon_ping(s->d, &out, &err); /* hop B: [] is the ping */
+                else
+                        r = ferry_daemon_status(s->d, blen ? body : "[]", blen ? blen : 2, azp, &out, &err);
+                break;
+        case R_LOGS: {
+                struct ferry_log_request q;
+                r = ferry_daemon_logs(s->d, body, blen, azp, &q, &err);
+                if (r >= 0) {
+                        code = serve_logs(s, c, &q, session, &ret);
+                        goto done;
+                }
+                break;
+        }
+        case R_PING:
+                r = ferry_daemon_ping(s->d, &out, &err);
+                break;
+        case R_UPDATE:
+                ferry_daemon_poll_now(s->d);
+                ferry_buf_adds(&out, "Updated cache\n");
+                break;
+        case R_HEALTH:
+                ferry_buf_adds(&out, "ok\n");
+                break;
+        case R_METRICS:
+                render_metrics(s, &out);
+                ret = send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &out, NULL);
+                goto done;
+        default:
+                r = ferry_errprintf(&err, -ENOENT, "no such path %.200s (see the interLink API)", url);
+                break;
+        }
+        if (r < 0) {
+                code = send_error(c, r, &err, rt == R_LOGS, session, &ret);
+                if (code >= 500)
+                        log_warn("%s %s: %s", session, url, err.text);
+        } else {
+                bool text = rt == R_DELETE || rt == R_UPDATE || rt == R_HEALTH;
+                ret = send_buf(c, 200, text ? "text/plain; charset=utf-8" : "application/json", &out, session);
+        }
+done:
+        count(s, rt, code, rq->t0);
+        ferry_buf_free(&out);
+        (void)method;
+        (void)version;
+        return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+        struct req *rq = *con_cls;
+        if (rq) {
+                ferry_buf_free(&rq->body);
+                free(rq);
+                *con_cls = NULL;
+        }
+}
+
+static int open_unix(const char *path, unsigned mode, ferry_error_t *err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return ferry_errprintf(err, -ENAMETOOLONG, "socket path %s is too long", path);
+        strcpy(sa.sun_path, path);
+        char dir[sizeof(sa.sun_path)];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                ferry_mkdir_p(dir, 0755);
+        }
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return ferry_errprintf(err, -errno, "socket: %s", strerror(errno));
+        /* A stale socket from a crashed ferryd: remove it if nobody answers. */
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+                close(fd);
+                return ferry_errprintf(err, -EADDRINUSE, "another ferryd is listening on %s", path);
+        }
+        unlink(path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
+                int r = -errno;
+                close(fd);
+                return ferry_errprintf(err, r, "cannot listen on %s: %s", path, strerror(-r));
+        }
+        return fd;
+}
+
+static int open_tcp(const char *hostport, ferry_error_t *err)
+{
+        char host[256];
+        const char *colon = strrchr(hostport, ':');
+        if (!colon)
+                return ferry_errprintf(err, -EINVAL, "http URL needs a port: http://HOST:PORT");
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
+        char *h = host;
+        if (h[0] == '[') { /* [::1] */
+                h++;
+                h[strlen(h) - 1] = '\0';
+        }
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+        int g = getaddrinfo(h[0] ? h : NULL, colon + 1, &hints, &ai);
+        if (g != 0)
+                return ferry_errprintf(err, -EINVAL, "cannot resolve %s: %s", hostport, gai_strerror(g));
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd >= 0)
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                freeaddrinfo(ai);
+                return ferry_errprintf(err, r, "cannot listen on %s: %s", hostport, strerror(-r));
+        }
+        freeaddrinfo(ai);
+        return fd;
+}
+
+int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_config *ls, size_t n,
+                       struct ferry_auth *auth, bool allow_insecure, unsigned socket_mode,
+                       struct ferry_server **ret, ferry_error_t *err)
+{
+        struct ferry_server *s = ferry_xcalloc(1, sizeof(*s));
+        int r = 0;
+
+        s->d = d;
+        s->auth = auth;
+        s->ls = ferry_xcalloc(n, sizeof(*s->ls));
+        for (size_t i = 0; i < n; i++) {
+                struct listener *l = &s->ls[i];
+                int fd;
+                l->srv = s;
+                l->role = ls[i].role;
+                l->url = ferry_xstrdup(ls[i].url);
+                s->n++;
+                if (ferry_str_startswith(ls[i].url, "unix://")) {
+                        l->unix_path = ferry_xstrdup(ls[i].url + 7);
+                        fd = open_unix(l->unix_path, socket_mode, err);
+                        l->need_auth = false; /* file permissions decide */
+                } else if (ferry_str_startswith(ls[i].url, "http://")) {
+                        char hp[300];
+                        snprintf(hp, sizeof(hp), "%s", ls[i].url + 7);
+                        char *slash = strchr(hp, '/');
+                        if (slash)
+                                *slash = '\0';
+                        if (!auth && !allow_insecure) {
+                                r = ferry_errprintf(err, -EINVAL,
+                                                    "TCP listener %s needs a token file (--tokens FILE), or --insecure-tcp to serve without authentication",
+                                                    ls[i].url);
+                                goto fail;
+                        }
+                        fd = open_tcp(hp, err);
+                        l->need_auth = auth != NULL;
+                } else {
+                        r = ferry_errprintf(err, -EINVAL, "listen URL %s must be unix:///PATH or http://HOST:PORT", ls[i].url);
+                        goto fail;
+                }
+                if (fd < 0) {
+                        r = fd;
+                        goto fail;
+                }
+                l->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                                  MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                          0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+                                          MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                          MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                                          MHD_OPTION_END);
+                if (!l->mhd) {
+                        close(fd);
+                        r = ferry_errprintf(err, -EIO, "cannot start the HTTP server on %s", ls[i].url);
+                        goto fail;
+                }
+                log_info("listening on %s (%s)", ls[i].url, l->role == FERRY_ROLE_API ? "api, hop A" : "plugin, hop B");
+        }
+        *ret = s;
+        return 0;
+fail:
+        ferry_server_stop(s);
+        return r;
+}
+
+void ferry_server_stop(struct ferry_server *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n; i++) {
+                if (s->ls[i].mhd)
+                        MHD_stop_daemon(s->ls[i].mhd);
+                if (s->ls[i].unix_path)
+                        unlink(s->ls[i].unix_path);
+                free(s->ls[i].unix_path);
+                free(s->ls[i].url);
+        }
+        free(s->ls);
+        free(s);
+}

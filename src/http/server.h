@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ferryd's HTTP front: libmicrohttpd listeners (unix sockets and TCP), the
+ * route table for both interLink hops, authentication, the error table and
+ * request metrics. Each listener has a role:
+ *
+ *   api    (hop A)  the API a Virtual Kubelet calls: /create takes
+ *                   PodCreateRequests, /status with [] lists every known pod.
+ *   plugin (hop B)  the plugin API an interLink API server calls: /create takes
+ *                   RetrievedPodData (object or one-element array), /status
+ *                   with [] is the health ping.
+ */
+#ifndef FERRY_SERVER_H
+#define FERRY_SERVER_H
+
+#include <stdbool.h>
+
+#include "common/error.h"
+#include "daemon/daemon.h"
+#include "http/auth.h"
+
+enum ferry_listener_role { FERRY_ROLE_API, FERRY_ROLE_PLUGIN };
+
+struct ferry_listener_config {
+        const char *url; /* unix:///path or http://host:port */
+        enum ferry_listener_role role;
+};
+
+struct ferry_server;
+
+/* auth may be NULL: then TCP listeners are refused unless allow_insecure. */
+int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_config *ls, size_t n,
+                       struct ferry_auth *auth, bool allow_insecure, unsigned socket_mode,
+                       struct ferry_server **ret, ferry_error_t *err);
+void ferry_server_stop(struct ferry_server *s);
+
+/* The HTTP status for a -errno from the core (the one error table). */
+unsigned ferry_http_status_for(int r, const char **ret_reason);
+
+#endif
