@@ -133,6 +133,10 @@ static int to_string_value(json_t *parent, const char *key, json_t *v)
 {
         char buf[64];
 
+        if (!v) {
+                json_object_set_new(parent, key, json_string(""));
+                return 0;
+        }
         if (json_is_string(v))
                 return 0;
         if (json_is_integer(v))
@@ -796,6 +800,18 @@ static int check_containers(struct podctx *p, json_t *spec, json_t *all)
                                                                "named \"%s\"",
                                                                p->name, cn);
                         json_array_append_new(all, json_string(cn));
+                        /* quantities are strings in Kubernetes JSON (`nvidia.com/gpu: 1`) */
+                        for (size_t q = 0; q < 2; q++) {
+                                const char *f = q ? "requests" : "limits";
+                                char what[200];
+                                snprintf(what, sizeof(what), "container \"%s\": resources.%s",
+                                         cn, f);
+                                int r = stringify_map(
+                                        json_object_get(json_object_get(c, "resources"), f), what,
+                                        p->err);
+                                if (r < 0)
+                                        return r;
+                        }
                         json_array_foreach (json_object_get(c, "volumeMounts"), j, m)
                                 if (!has_volume(volumes, jstr(m, "name")))
                                         return ferry_errprintf(
@@ -837,7 +853,9 @@ static int translate_pod(struct objset *os, const json_t *src, const struct ferr
         p.uid = jstr(meta, "uid");
         p.name = jstr(meta, "name");
         if ((!p.name || !p.name[0]) && jstr(meta, "generateName")) {
-                char *n = ferry_xasprintf("%s%.5s", jstr(meta, "generateName"), p.uid);
+                /* the last five of the UID: its random part */
+                char *n = ferry_xasprintf("%s%s", jstr(meta, "generateName"),
+                                          p.uid + strlen(p.uid) - 5);
                 json_object_set_new(meta, "name", json_string(n));
                 free(n);
                 p.name = jstr(meta, "name");
@@ -909,12 +927,19 @@ static int translate_pod(struct objset *os, const json_t *src, const struct ferr
                         if ((r = flatten_projected(&p, vname, x, proj)) < 0)
                                 goto fail;
                 } else if ((x = json_object_get(v, "downwardAPI"))) {
-                        /* a plain downwardAPI volume travels like a projected one */
+                        /* a plain downwardAPI volume travels as a projected one, so that a
+                         * backend finds its files where it looks for projected volumes */
                         json_t *wrap = json_pack("{s[{sO}]}", "sources", "downwardAPI", x);
+                        json_t *mode = json_object_get(x, "defaultMode");
+                        if (mode)
+                                json_object_set(wrap, "defaultMode", mode);
                         r = flatten_projected(&p, vname, wrap, proj);
-                        json_decref(wrap);
-                        if (r < 0)
+                        if (r < 0) {
+                                json_decref(wrap);
                                 goto fail;
+                        }
+                        json_object_del(v, "downwardAPI");
+                        json_object_set_new(v, "projected", wrap);
                 }
         }
         json_decref(names);

@@ -173,7 +173,8 @@ static int merge_into(json_t *obj, json_t *src)
 
 static int parse_mapping(struct yctx *y, unsigned depth, json_t **ret)
 {
-        json_t *obj = json_object();
+        json_t *obj = json_object(), *merges = NULL;
+        yaml_mark_t merge_mark = {0};
         int r;
 
         for (;;) {
@@ -207,12 +208,16 @@ static int parse_mapping(struct yctx *y, unsigned depth, json_t **ret)
                 if (r < 0)
                         goto fail;
                 if (merge) {
-                        r = merge_into(obj, val);
-                        json_decref(val);
-                        if (r < 0) {
+                        /* explicit keys win over merged ones wherever they appear: merge last */
+                        if (!json_is_object(val) && !json_is_array(val)) {
+                                json_decref(val);
                                 r = yerr(y, &km, "'<<' needs a mapping or a list of mappings");
                                 goto fail;
                         }
+                        if (!merges)
+                                merges = json_array();
+                        json_array_append_new(merges, val);
+                        merge_mark = km;
                         continue;
                 }
                 if (json_object_get(obj, key)) {
@@ -224,9 +229,19 @@ static int parse_mapping(struct yctx *y, unsigned depth, json_t **ret)
                 }
                 json_object_set_new(obj, key, val);
         }
+        if (merges) {
+                r = merge_into(obj, merges);
+                json_decref(merges);
+                merges = NULL;
+                if (r < 0) {
+                        r = yerr(y, &merge_mark, "'<<' needs a mapping or a list of mappings");
+                        goto fail;
+                }
+        }
         *ret = obj;
         return 0;
 fail:
+        json_decref(merges);
         json_decref(obj);
         return r;
 }

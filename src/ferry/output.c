@@ -2,7 +2,6 @@
 #include "output.h"
 
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "client/client.h"
@@ -51,9 +50,12 @@ int ferry_parse_duration(const char *s, int64_t *ret_seconds)
                 total += v * units[i].ns;
                 p += strlen(units[i].unit);
         }
-        if (total > 1e18 || isnan(total))
+        if (!(total <= 1e18)) /* also NaN */
                 return -EINVAL;
-        *ret_seconds = (int64_t)ceil(total / 1e9);
+        int64_t secs = (int64_t)(total / 1e9);
+        if ((double)secs * 1e9 < total)
+                secs++; /* round up: 500ms is 1s, never 0 */
+        *ret_seconds = secs;
         return 0;
 }
 
