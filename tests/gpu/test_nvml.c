@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVML through the real dlopen path, against tests/gpu/fake-nvml: the library
+ * API (inventory, capacity) and, when given the ferry binary, `ferry gpu ls`.
+ * Usage: test-nvml FAKE_LIBRARY [FERRY_BINARY]
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/spawn.h"
+#include "common/util.h"
+#include "gpu/nvml.h"
+
+static const char *fake_lib, *ferry_bin;
+
+#define SCENARIO                                                                                   \
+        "NVIDIA A100-SXM4-80GB|81920|20000|0|0|on:1g.10gb/7/0/1,1g.10gb/8/0/0,3g.40gb/2/0/0;"      \
+        "NVIDIA A100-SXM4-80GB|81920|1000|35|0|off;"                                                \
+        "Quadro RTX 5000|16384|300|90|2|"
+
+static int setup(void **state)
+{
+        setenv(FERRY_NVML_ENV, fake_lib, 1);
+        setenv("FAKE_NVML_GPUS", SCENARIO, 1);
+        unsetenv("FAKE_NVML_INIT_FAIL");
+        return 0;
+}
+
+static void test_missing_library(void **state)
+{
+        struct ferry_gpu_inventory inv;
+        struct ferry_gpu_capacity cap;
+        ferry_error_t err;
+        setenv(FERRY_NVML_ENV, "/nonexistent/libnvidia-ml.so.1", 1);
+        assert_int_equal(ferry_nvml_inventory(&inv, &err), -ENOENT);
+        assert_string_equal(err.text, "no NVIDIA driver found: /nonexistent/libnvidia-ml.so.1 "
+                                      "could not be loaded");
+        assert_int_equal(ferry_nvml_capacity(&cap, &err), -ENOENT);
+}
+
+static void test_init_failure(void **state)
+{
+        struct ferry_gpu_inventory inv;
+        ferry_error_t err;
+        setenv("FAKE_NVML_INIT_FAIL", "1", 1);
+        assert_int_equal(ferry_nvml_inventory(&inv, &err), -EIO);
+        assert_non_null(strstr(err.text, "Driver Not Loaded"));
+}
+
+static void test_inventory(void **state)
+{
+        struct ferry_gpu_inventory inv;
+        ferry_error_t err;
+        assert_int_equal(ferry_nvml_inventory(&inv, &err), 0);
+        assert_string_equal(inv.driver, "550.00-fake");
+        assert_int_equal(inv.n, 3);
+        const struct ferry_gpu_device *g = &inv.dev[0];
+        assert_true(g->mig_capable && g->mig_enabled);
+        assert_string_equal(g->model, "A100-80GB");
+        assert_int_equal(g->util_gpu, -1); /* not reported with MIG on */
+        assert_int_equal(g->n_mig, 3);
+        assert_string_equal(g->mig[0].profile, "1g.10gb");
+        assert_int_equal(g->mig[0].gi_id, 7);
+        assert_int_equal(g->mig[0].busy, 1);
+        assert_int_equal(g->mig[1].busy, 0);
+        assert_string_equal(g->mig[2].profile, "3g.40gb");
+        assert_int_equal(g->mig[2].gi_slices, 3);
+        assert_int_equal(g->mig[2].mem_total_mib, 40960);
+        assert_true(inv.dev[1].mig_capable && !inv.dev[1].mig_enabled);
+        assert_int_equal(inv.dev[1].util_gpu, 35);
+        assert_int_equal(inv.dev[1].busy, 0);
+        assert_false(inv.dev[2].mig_capable);
+        assert_null(inv.dev[2].model);
+        assert_int_equal(inv.dev[2].busy, 1);
+        ferry_gpu_inventory_free(&inv);
+}
+
+static void expect_cap(const struct ferry_gpu_capacity *c, const char *res, unsigned total,
+                       unsigned free_)
+{
+        for (size_t i = 0; i < c->n; i++)
+                if (strcmp(c->item[i].resource, res) == 0) {
+                        assert_int_equal(c->item[i].total, total);
+                        assert_int_equal(c->item[i].free, free_);
+                        return;
+                }
+        fail_msg("no capacity for %s", res);
+}
+
+static void test_capacity(void **state)
+{
+        struct ferry_gpu_capacity c;
+        ferry_error_t err;
+        assert_int_equal(ferry_nvml_capacity(&c, &err), 0);
+        assert_int_equal(c.n, 3);
+        expect_cap(&c, "nvidia.com/gpu", 2, 1); /* the RTX runs processes */
+        expect_cap(&c, "nvidia.com/mig-1g.10gb", 2, 1);
+        expect_cap(&c, "nvidia.com/mig-3g.40gb", 1, 1);
+}
+
+static struct ferry_spawn_result run_ferry(const char *const *extra_env, const char *arg)
+{
+        const char *argv[] = {ferry_bin, "gpu", "ls", arg, NULL};
+        char e1[512], e2[512];
+        const char *envp[6] = {NULL};
+        size_t n = 0;
+        snprintf(e1, sizeof(e1), "%s=%s", FERRY_NVML_ENV, fake_lib);
+        snprintf(e2, sizeof(e2), "FAKE_NVML_GPUS=%s", SCENARIO);
+        envp[n++] = e1;
+        envp[n++] = e2;
+        for (; extra_env && *extra_env; extra_env++)
+                envp[n++] = *extra_env;
+        struct ferry_spawn_result r;
+        ferry_error_t err;
+        assert_int_equal(ferry_spawn_run(argv, envp, NULL, 0, 10000, 1 << 20, &r, &err), 0);
+        return r;
+}
+
+static void test_cli(void **state)
+{
+        if (!ferry_bin)
+                skip();
+        struct ferry_spawn_result r = run_ferry(NULL, NULL);
+        assert_int_equal(r.exit_code, 0);
+        assert_non_null(strstr(r.out, "NVIDIA A100-SXM4-80GB"));
+        assert_non_null(strstr(r.out, "GI 7 CI 0"));
+        assert_non_null(strstr(r.out, "3g.40gb"));
+        assert_non_null(strstr(r.out, "Quadro RTX 5000"));
+        ferry_spawn_result_free(&r);
+
+        r = run_ferry(NULL, "-ojson");
+        assert_int_equal(r.exit_code, 0);
+        json_error_t je;
+        json_t *root = json_loads(r.out, 0, &je);
+        assert_non_null(root);
+        json_t *g0 = json_array_get(json_object_get(root, "gpus"), 0);
+        assert_true(json_is_true(json_object_get(g0, "mig_enabled")));
+        json_t *m2 = json_array_get(json_object_get(g0, "mig_devices"), 2);
+        assert_string_equal(json_string_value(json_object_get(m2, "profile")), "3g.40gb");
+        json_decref(root);
+        ferry_spawn_result_free(&r);
+
+        static const char *const fail_env[] = {"FAKE_NVML_INIT_FAIL=1", NULL};
+        r = run_ferry(fail_env, NULL);
+        assert_int_equal(r.exit_code, 5);
+        assert_non_null(strstr(r.err, "Driver Not Loaded"));
+        ferry_spawn_result_free(&r);
+
+        const char *argv[] = {ferry_bin, "gpu", "ls", NULL};
+        const char *envp[] = {FERRY_NVML_ENV "=/nonexistent/libnvidia-ml.so.1", NULL};
+        ferry_error_t err;
+        assert_int_equal(ferry_spawn_run(argv, envp, NULL, 0, 10000, 1 << 20, &r, &err), 0);
+        assert_int_equal(r.exit_code, 5);
+        assert_non_null(strstr(r.err, "no NVIDIA driver found: /nonexistent/libnvidia-ml.so.1 "
+                                      "could not be loaded"));
+        ferry_spawn_result_free(&r);
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup(test_missing_library, setup),
+                cmocka_unit_test_setup(test_init_failure, setup),
+                cmocka_unit_test_setup(test_inventory, setup),
+                cmocka_unit_test_setup(test_capacity, setup),
+                cmocka_unit_test_setup(test_cli, setup),
+        };
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s FAKE_LIBRARY [FERRY_BINARY]\n", argv[0]);
+                return 2;
+        }
+        fake_lib = argv[1];
+        ferry_bin = argc > 2 ? argv[2] : NULL;
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
