@@ -514,7 +514,7 @@ int ferry_client_status(struct ferry_client *c, const char *pods_json, json_t **
 
         if (r < 0)
                 return r;
-        j = json_loadb(ans, len, 0, &je);
+        j = json_loadb(ans, len, JSON_DECODE_ANY, &je);
         if (json_is_null(j) || (!j && len == 0)) { /* Go writes an empty slice as null */
                 json_decref(j);
                 j = json_array();
