@@ -1,0 +1,48 @@
+# Thin wrapper over Meson so that the usual commands work.
+#   make                 build into build/
+#   make check           run every test (unit, golden, integration, conformance, fuzz corpus)
+#   make check-asan      the test suite under AddressSanitizer + UBSan (build-asan/)
+#   make install PREFIX=/opt/ferry
+#   make bench           benchmarks (figures go to BENCHMARKS.md by hand)
+#   make demo            start ferryd (local backend) and run a sample pod end to end
+PREFIX ?= /usr/local
+BUILD ?= build
+MESON ?= meson
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --prefix=$(abspath $(PREFIX))
+
+check: all
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+
+build-asan/build.ninja:
+	CC=clang $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+
+check-asan: build-asan/build.ninja
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(MESON) test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
+
+fuzz:
+	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug || true
+	ninja -C build-fuzz
+	build-fuzz/tests/fuzz/fuzz-pod -max_total_time=$${FUZZ_SECONDS:-60} tests/fuzz/corpus/pod
+
+install: all
+	$(MESON) configure $(BUILD) --prefix=$(abspath $(PREFIX))
+	$(MESON) install -C $(BUILD)
+
+bench: all
+	bash bench/run-core.sh
+	$(BUILD)/bench/mig/ferry-mig-bench
+
+demo: all
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
+
+.PHONY: all check check-asan fuzz install bench demo clean

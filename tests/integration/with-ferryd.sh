@@ -1,0 +1,29 @@
+#!/bin/bash
+# with-ferryd.sh FERRYD [FERRYD ARGS...] -- COMMAND [ARGS...]
+# Starts ferryd on a fresh state dir with a unix socket (and TCP when
+# FERRY_TEST_TCP_PORT is set), runs COMMAND with FERRY_SERVER, FERRY_TCP and
+# FERRY_STATE in the environment, stops ferryd and returns COMMAND's status.
+set -u
+ferryd=$1; shift
+args=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
+shift || true
+dir=$(mktemp -d /tmp/ferry-test.XXXXXX)
+sock="$dir/ferryd.sock"
+listen=(--listen "unix://$sock")
+if [ -n "${FERRY_TEST_TCP_PORT:-}" ]; then
+  listen+=(--listen "http://127.0.0.1:$FERRY_TEST_TCP_PORT")
+  export FERRY_TCP="http://127.0.0.1:$FERRY_TEST_TCP_PORT"
+fi
+if [ -n "${FERRY_TEST_PLUGIN:-}" ]; then listen+=(--plugin-listen "unix://$dir/plugin.sock"); export FERRY_PLUGIN="unix://$dir/plugin.sock"; fi
+"$ferryd" "${listen[@]}" --state-dir "$dir/state" "${args[@]}" >"$dir/ferryd.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+if [ ! -S "$sock" ]; then echo "ferryd did not start:"; cat "$dir/ferryd.log"; kill $pid 2>/dev/null; exit 1; fi
+export FERRY_SERVER="unix://$sock" FERRY_STATE="$dir/state" FERRY_DIR="$dir" FERRYD_PID=$pid
+"$@"
+rc=$?
+kill $pid 2>/dev/null; wait $pid 2>/dev/null
+if [ $rc -ne 0 ]; then echo "--- ferryd log"; tail -50 "$dir/ferryd.log"; fi
+rm -rf "$dir"
+exit $rc
