@@ -574,6 +574,9 @@ int main(int argc, char **argv)
         wd_write("shim.pid", text, false);
         wd_write("started", "", true);
 
+        /* whatever the containers leave behind is reparented to us and reaped */
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);

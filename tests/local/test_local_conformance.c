@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every conformance case (tests/data/conformance/<case>/create.json +
+ * expect.json, copied from the team's shared cases) run directly through the
+ * local backend's ops with the runtime given as argv[2] (bwrap by default):
+ * ferry_pod_parse + submit + poll + the log files. All cases are submitted at
+ * once, then polled together, as ferryd does.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "harness.h"
+
+static const char *data_dir, *runtime;
+
+struct kase {
+        char *name;
+        struct h_pod *pod;
+        json_t *expect;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+        return strcmp(((const struct kase *)a)->name, ((const struct kase *)b)->name);
+}
+
+/* Does any line of text match the ERE? */
+static bool any_line(const char *text, const char *re_s, ferry_error_t *err)
+{
+        regex_t re;
+        if (regcomp(&re, re_s, REG_EXTENDED | REG_NOSUB) != 0) {
+                ferry_errprintf(err, -EINVAL, "bad regex %s", re_s);
+                return false;
+        }
+        bool hit = false;
+        char *copy = ferry_xstrdup(text ? text : "");
+        for (char *line = copy, *next; line && !hit; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                else if (!*line)
+                        break;
+                hit = regexec(&re, line, 0, NULL, 0) == 0;
+        }
+        free(copy);
+        regfree(&re);
+        return hit;
+}
+
+static int check(struct ferry_backend *be, struct kase *k)
+{
+        json_t *e = k->expect;
+        struct h_pod *p = k->pod;
+        int bad = 0;
+        const char *key;
+        json_t *v;
+        ferry_error_t err = {{0}};
+
+#define BAD(...)                                                                                   \
+        do {                                                                                       \
+                print_error("%s: ", k->name);                                                      \
+                print_error(__VA_ARGS__);                                                          \
+                print_error("\n");                                                                 \
+                bad++;                                                                             \
+        } while (0)
+
+        const char *phase = json_string_value(json_object_get(e, "phase"));
+        if (phase && strcmp(phase, ferry_phase_name(p->st.phase)) != 0)
+                BAD("phase %s, want %s", ferry_phase_name(p->st.phase), phase);
+        json_object_foreach(json_object_get(e, "exit"), key, v) {
+                struct ferry_cstatus *c = ferry_pod_status_find(&p->st, key);
+                if (!c || c->state != FERRY_C_TERMINATED)
+                        BAD("container %s did not terminate", key);
+                else if (c->exit_code != json_integer_value(v))
+                        BAD("container %s exit %d, want %lld", key, c->exit_code,
+                            (long long)json_integer_value(v));
+        }
+        json_object_foreach(json_object_get(e, "logs"), key, v) {
+                char *log = h_log(be, p, key);
+                size_t i;
+                json_t *re;
+                json_array_foreach(v, i, re) {
+                        if (!any_line(log, json_string_value(re), &err))
+                                BAD("log of %s has no line matching %s:\n%s", key,
+                                    json_string_value(re), log ? log : "(none)");
+                }
+                free(log);
+        }
+        json_object_foreach(json_object_get(e, "logs_absent"), key, v) {
+                char *log = h_log(be, p, key);
+                size_t i;
+                json_t *re;
+                json_array_foreach(v, i, re) {
+                        if (any_line(log, json_string_value(re), &err))
+                                BAD("log of %s matches %s", key, json_string_value(re));
+                }
+                free(log);
+        }
+        json_object_foreach(json_object_get(e, "log_order"), key, v) {
+                char *log = h_log(be, p, key);
+                const char *at = log ? log : "";
+                size_t i;
+                json_t *s;
+                json_array_foreach(v, i, s) {
+                        const char *hit = strstr(at, json_string_value(s));
+                        if (!hit) {
+                                BAD("log of %s: %s missing or out of order", key,
+                                    json_string_value(s));
+                                break;
+                        }
+                        at = hit + strlen(json_string_value(s));
+                }
+                free(log);
+        }
+        size_t i;
+        json_array_foreach(json_object_get(e, "never_ran"), i, v) {
+                const char *name = json_string_value(v);
+                struct ferry_cstatus *c = ferry_pod_status_find(&p->st, name);
+                char *log = h_log(be, p, name);
+                if (log)
+                        BAD("%s has a log but must never have run", name);
+                if (c && (c->started_ns || c->state != FERRY_C_WAITING))
+                        BAD("%s has a state but must never have run", name);
+                free(log);
+        }
+        return bad;
+}
+
+static void test_conformance(void **state)
+{
+        DIR *d = opendir(data_dir);
+        struct dirent *de;
+        struct kase *ks = NULL;
+        size_t n = 0;
+        struct ferry_backend *be;
+
+        if (strcmp(runtime, "bwrap") == 0 && !h_have_bwrap()) {
+                print_message("bwrap does not work here: skipped\n");
+                skip();
+        }
+        be = h_backend(runtime, NULL);
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *cp = ferry_xasprintf("%s/%s/create.json", data_dir, de->d_name);
+                _cleanup_free_ char *ep = ferry_xasprintf("%s/%s/expect.json", data_dir, de->d_name);
+                char *body = NULL;
+                size_t len;
+                if (ferry_read_file(cp, 1 << 20, &body, &len) < 0)
+                        continue;
+                json_error_t jerr;
+                json_t *expect = json_load_file(ep, 0, &jerr);
+                assert_non_null(expect);
+                ks = ferry_xrealloc(ks, (n + 1) * sizeof(*ks));
+                ks[n] = (struct kase){ferry_xstrdup(de->d_name), h_parse(body), expect};
+                free(body);
+                n++;
+        }
+        closedir(d);
+        assert_true(n > 0);
+        qsort(ks, n, sizeof(*ks), cmp_name);
+
+        struct h_pod **pods = ferry_xcalloc(n, sizeof(*pods));
+        for (size_t i = 0; i < n; i++) {
+                ferry_error_t err = {{0}};
+                int r = h_submit(be, ks[i].pod, &err);
+                if (r < 0)
+                        print_error("%s: submit: %s\n", ks[i].name, err.text);
+                assert_int_equal(r, 0);
+                pods[i] = ks[i].pod;
+        }
+        h_wait(be, pods, n, 120);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) {
+                int b = check(be, &ks[i]);
+                print_message("%-28s %s (%s)\n", ks[i].name, b ? "FAIL" : "ok",
+                              ferry_phase_name(ks[i].pod->st.phase));
+                bad += b;
+                h_pod_free(ks[i].pod);
+                json_decref(ks[i].expect);
+                free(ks[i].name);
+        }
+        free(ks);
+        free(pods);
+        h_backend_free(be);
+        assert_int_equal(bad, 0);
+}
+
+int main(int argc, char **argv)
+{
+        data_dir = argc > 1 ? argv[1] : "tests/data/conformance";
+        runtime = argc > 2 ? argv[2] : "bwrap";
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_conformance),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
