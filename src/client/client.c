@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/util.h"
@@ -337,10 +338,30 @@ static int map_status(long code)
 static const char *status_hint(long code)
 {
         switch (code) {
-        case 401: return " (check --token-file)";
-        case 403: return " (your token may not act on this namespace)";
+        case 401: return "; check --token-file";
+        case 403: return "; use -n with a namespace your token is for";
         default: return "";
         }
+}
+
+static int unix_connect_error(struct ferry_client *c, ferry_error_t *err)
+{
+        struct stat st;
+
+        if (stat(c->url.socket_path, &st) < 0)
+                return ferry_errprintf(err, -ECONNREFUSED, "cannot reach %s: %s does not exist",
+                                       c->url_text, c->url.socket_path);
+        if (!S_ISSOCK(st.st_mode))
+                return ferry_errprintf(err, -ECONNREFUSED, "cannot reach %s: %s is not a socket",
+                                       c->url_text, c->url.socket_path);
+        if (access(c->url.socket_path, R_OK | W_OK) < 0 && errno == EACCES)
+                return ferry_errprintf(err, -EACCES,
+                                       "permission denied on %s: ask an admin to add you to "
+                                       "the group that owns it",
+                                       c->url.socket_path);
+        return ferry_errprintf(err, -ECONNREFUSED,
+                               "cannot reach %s: nothing accepts connections on %s",
+                               c->url_text, c->url.socket_path);
 }
 
 /*
@@ -411,6 +432,11 @@ static int request(struct ferry_client *c, const char *method, const char *path,
 
         if (cc != CURLE_OK) {
                 const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+                if (cc == CURLE_COULDNT_CONNECT && c->url.socket_path) {
+                        /* curl's text speaks of "port 80"; say what is wrong with the socket */
+                        r = unix_connect_error(c, err);
+                        goto out;
+                }
                 switch (cc) {
                 case CURLE_COULDNT_CONNECT:
                 case CURLE_COULDNT_RESOLVE_HOST:
