@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "common/util.h"
@@ -197,6 +198,35 @@ int ferry_cmd_logs(struct ferry_cli *cli, int argc, char **argv)
                 ferry_buf_free(&names);
                 ex = FERRY_EXIT_NOTFOUND;
                 goto out;
+        }
+        /* -f on a container that has not started yet: wait for it, like one
+         * would by hand, rather than fail with the server's 400 */
+        if (lo.follow && strcmp(ferry_cli_container_state(ps, container), "waiting") == 0) {
+                const char *uid = json_string_value(json_object_get(ps, "UID"));
+                json_t *pj = json_pack("[{s{ssssss}}]", "metadata", "name", pod, "namespace", ns,
+                                       "uid", uid ? uid : "");
+                char *pods = json_dumps(pj, JSON_COMPACT);
+                json_decref(pj);
+                fprintf(stderr, "waiting for container %s to start...\n", container);
+                for (;;) {
+                        json_t *one = NULL;
+                        r = ferry_client_status(c, pods, &one, &err);
+                        if (r < 0) {
+                                free(pods);
+                                ex = ferry_cli_fail(cli, "logs", r, &err);
+                                goto out;
+                        }
+                        json_t *st = json_array_get(one, 0);
+                        bool go = !st ||
+                                  strcmp(ferry_cli_container_state(st, container), "waiting") ||
+                                  ferry_client_phase_done(ferry_client_pod_phase(st));
+                        json_decref(one);
+                        if (go)
+                                break;
+                        struct timespec ts = {0, 500000000L};
+                        nanosleep(&ts, NULL);
+                }
+                free(pods);
         }
         body = ferry_cli_logstruct(
                 ns, json_string_value(json_object_get(ps, "UID")), pod, container, &lo);

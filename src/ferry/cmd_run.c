@@ -182,28 +182,6 @@ static int wait_all(struct run *rn, int64_t timeout_s)
         return p.failed ? FERRY_EXIT_FAIL : FERRY_EXIT_OK;
 }
 
-/* The state of one container of ps: "waiting", "running", "terminated". */
-static const char *container_state(const json_t *ps, const char *name)
-{
-        static const char *const keys[] = {"initContainers", "containers"};
-        size_t i;
-        json_t *c;
-
-        for (size_t k = 0; k < 2; k++)
-                json_array_foreach (json_object_get(ps, keys[k]), i, c) {
-                        const char *n = json_string_value(json_object_get(c, "name"));
-                        json_t *st = json_object_get(c, "state");
-                        if (!n || strcmp(n, name) != 0)
-                                continue;
-                        if (json_object_get(st, "terminated"))
-                                return "terminated";
-                        if (json_object_get(st, "running"))
-                                return "running";
-                        return "waiting";
-                }
-        return "waiting";
-}
-
 static int follow_one(struct run *rn)
 {
         static const char *const keys[] = {"initContainers", "containers"};
@@ -230,14 +208,14 @@ static int follow_one(struct run *rn)
                                 if (r < 0)
                                         goto fail;
                                 ps = status_of(rn->last, uid);
-                                if (!ps || strcmp(container_state(ps, cn), "waiting") != 0 ||
+                                if (!ps || strcmp(ferry_cli_container_state(ps, cn), "waiting") != 0 ||
                                     ferry_client_phase_done(ferry_client_pod_phase(ps)))
                                         break;
                                 sleep_ms(delay);
                         }
                         if (!ps)
                                 break;
-                        if (strcmp(container_state(ps, cn), "waiting") == 0)
+                        if (strcmp(ferry_cli_container_state(ps, cn), "waiting") == 0)
                                 continue; /* never started (an init container failed) */
                         if (total > 1)
                                 fprintf(stderr, "==> %s/%s <==\n", name, cn);

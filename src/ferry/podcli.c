@@ -122,3 +122,25 @@ int ferry_cli_stream_logs(struct ferry_client *c, const char *logstruct, ferry_e
                 return ferry_errprintf(err, r, "cannot write to standard output");
         return r;
 }
+
+/* The state of one container of ps: "waiting", "running", "terminated". */
+const char *ferry_cli_container_state(const json_t *ps, const char *name)
+{
+        static const char *const keys[] = {"initContainers", "containers"};
+        size_t i;
+        json_t *c;
+
+        for (size_t k = 0; k < 2; k++)
+                json_array_foreach (json_object_get(ps, keys[k]), i, c) {
+                        const char *n = json_string_value(json_object_get(c, "name"));
+                        json_t *st = json_object_get(c, "state");
+                        if (!n || strcmp(n, name) != 0)
+                                continue;
+                        if (json_object_get(st, "terminated"))
+                                return "terminated";
+                        if (json_object_get(st, "running"))
+                                return "running";
+                        return "waiting";
+                }
+        return "waiting";
+}

@@ -28,6 +28,10 @@ const char *ferry_cli_namespace(const char *opt);
  * Borrowed reference, or NULL. */
 json_t *ferry_cli_find_pod(json_t *all, const char *ns, const char *name);
 
+/* "waiting", "running" or "terminated" for container name of a PodStatus
+ * (init containers included); "waiting" when it is not listed. */
+const char *ferry_cli_container_state(const json_t *pod_status, const char *name);
+
 /* --output: "" (table), "json" or "wide". Returns -EINVAL on anything else. */
 int ferry_cli_output(const char *opt, const char *verb, const char **ret);
 
