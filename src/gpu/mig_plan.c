@@ -200,6 +200,14 @@ struct cand {
         bool dead;
 };
 
+static int cmp_cand(const void *a, const void *b, void *k)
+{
+        const struct cand *x = a, *y = b;
+        if (x->disrupts != y->disrupts)
+                return x->disrupts - y->disrupts;
+        return memcmp(x->v, y->v, *(const size_t *)k * sizeof(uint16_t));
+}
+
 static void build_options(struct ctx *c, struct pclass *pc)
 {
         const struct ferry_mig_geometry *g = pc->geom;
@@ -257,21 +265,30 @@ static void build_options(struct ctx *c, struct pclass *pc)
                         }
                 }
         }
-        /* drop what the current layout already gives at no cost, and the
-         * dominated (within the same disruption class: a disruptive option must
-         * not hide a gentle one) */
+        /* drop what the current layout already gives at no cost, duplicates, and
+         * the dominated (within the same disruption class: a disruptive option
+         * must not hide a gentle one). Sorting first makes duplicates adjacent
+         * and leaves few distinct vectors for the quadratic pass. */
+        qsort_r(cd, n_cand, sizeof(*cd), cmp_cand, &K);
         for (size_t i = 0; i < n_cand; i++) {
-                if (vec_le(cd[i].v, vcur, K)) {
+                if (vec_le(cd[i].v, vcur, K) ||
+                    (i > 0 && cd[i - 1].disrupts == cd[i].disrupts &&
+                     memcmp(cd[i - 1].v, cd[i].v, K * sizeof(uint16_t)) == 0)) {
                         cd[i].dead = true;
-                        continue;
                 }
-                for (size_t k = 0; k < n_cand && !cd[i].dead; k++) {
+        }
+        for (size_t i = 0; i < n_cand; i++) {
+                if (cd[i].dead)
+                        continue;
+                for (size_t k = 0; k < n_cand; k++) {
                         if (k == i || cd[k].dead || (cd[k].disrupts && !cd[i].disrupts))
                                 continue;
                         if (vec_le(cd[i].v, cd[k].v, K) &&
-                            (memcmp(cd[i].v, cd[k].v, K * sizeof(uint16_t)) != 0 || k < i ||
-                             cd[k].disrupts != cd[i].disrupts))
+                            (memcmp(cd[i].v, cd[k].v, K * sizeof(uint16_t)) != 0 ||
+                             cd[k].disrupts != cd[i].disrupts)) {
                                 cd[i].dead = true;
+                                break;
+                        }
                 }
         }
         size_t n_opts = 1;
@@ -459,7 +476,7 @@ static bool local_search(const struct ctx *c, struct sol *x)
 
 /* Pair moves: change two GPUs at once. Candidates are one GPU per (class,
  * option) group, so this stays cheap on large clusters where most GPUs repeat. */
-static bool pair_moves(const struct ctx *c, struct sol *x)
+static bool pair_moves(const struct ctx *c, struct sol *x, uint64_t *budget)
 {
         size_t *rep = ferry_xcalloc(c->n ? c->n : 1, sizeof(size_t));
         size_t *rep2 = ferry_xcalloc(c->n ? c->n : 1, sizeof(size_t));
@@ -479,12 +496,14 @@ static bool pair_moves(const struct ctx *c, struct sol *x)
                 }
         }
         uint32_t *s = ferry_xcalloc(c->K ? c->K : 1, sizeof(uint32_t));
-        for (size_t p = 0; p < nr && !improved; p++) {
-                for (size_t q = p; q < nr && !improved; q++) {
+        for (size_t p = 0; p < nr && !improved && *budget; p++) {
+                for (size_t q = p; q < nr && !improved && *budget; q++) {
                         size_t i = rep[p], k = p == q ? rep2[p] : rep[q];
                         if (k == SIZE_MAX)
                                 continue;
                         const struct pclass *pi = &c->cls[c->g[i].cls], *pk = &c->cls[c->g[k].cls];
+                        uint64_t work = (uint64_t)pi->n_opts * pk->n_opts;
+                        *budget = *budget > work ? *budget - work : 0;
                         const uint16_t *vi = vec_of(c, c->g[i].cls, x->a[i]);
                         const uint16_t *vk = vec_of(c, c->g[k].cls, x->a[k]);
                         for (size_t j = 0; j < c->K; j++)
@@ -580,11 +599,18 @@ static void greedy_start(const struct ctx *c, struct sol *x)
         sol_eval(c, x);
 }
 
+/* Pair moves are quadratic in the number of (class, option) groups: a work
+ * budget (option pairs tried) keeps a cluster of all-different GPUs fast. */
+#define PAIR_BUDGET 400000
+
 static void improve(const struct ctx *c, struct sol *x)
 {
+        uint64_t total = 0, budget = PAIR_BUDGET;
+        for (size_t j = 0; j < c->K; j++)
+                total += (uint64_t)c->w[j] * c->d[j];
         for (int it = 0; it < 32; it++) {
                 local_search(c, x);
-                if (!pair_moves(c, x))
+                if (x->value == total || !pair_moves(c, x, &budget))
                         break;
         }
         reduce_cost(c, x);
