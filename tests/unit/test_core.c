@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the core libraries: util, pod parsing, status, log files, store, auth. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/hashmap.h"
+#include "common/util.h"
+#include "http/auth.h"
+#include "logs/logfile.h"
+#include "pod/pod.h"
+#include "pod/status.h"
+#include "store/store.h"
+
+static void test_quantities(void **state)
+{
+        int64_t v;
+        assert_int_equal(ferry_quantity_milli("500m", &v), 0);
+        assert_int_equal(v, 500);
+        assert_int_equal(ferry_quantity_milli("2", &v), 0);
+        assert_int_equal(v, 2000);
+        assert_int_equal(ferry_quantity_milli("0.5", &v), 0);
+        assert_int_equal(v, 500);
+        assert_int_equal(ferry_quantity_bytes("4Gi", &v), 0);
+        assert_int_equal(v, 4LL << 30);
+        assert_int_equal(ferry_quantity_bytes("128M", &v), 0);
+        assert_int_equal(v, 128000000);
+        assert_int_equal(ferry_quantity_bytes("1e3", &v), 0);
+        assert_int_equal(v, 1000);
+        assert_int_equal(ferry_quantity_bytes("12Qi", &v), -EINVAL);
+        assert_int_equal(ferry_quantity_milli("-1", &v), -EINVAL);
+        assert_int_equal(ferry_quantity_milli("", &v), -EINVAL);
+}
+
+static void test_base64_time_strings(void **state)
+{
+        unsigned char *out;
+        size_t n;
+        assert_true(ferry_base64_decode("czNjcjN0LXZhbHVl", 16, &out, &n) >= 0);
+        assert_int_equal(n, 12);
+        assert_memory_equal(out, "s3cr3t-value", 12);
+        free(out);
+        assert_int_equal(ferry_base64_decode("!!!", 3, &out, &n), -EINVAL);
+
+        int64_t ns;
+        char buf[FERRY_TIME_MAX];
+        assert_int_equal(ferry_time_parse("2026-01-10T10:00:05Z", &ns), 0);
+        assert_string_equal(ferry_time_format(ns, 0, buf), "2026-01-10T10:00:05Z");
+        assert_int_equal(ferry_time_parse("2026-01-10T11:00:05.5+01:00", &ns), 0);
+        assert_string_equal(ferry_time_format(ns, 3, buf), "2026-01-10T10:00:05.500Z");
+        assert_int_equal(ferry_time_parse("yesterday", &ns), -EINVAL);
+
+        assert_true(ferry_is_dns_label("abc-1"));
+        assert_false(ferry_is_dns_label("-abc"));
+        assert_false(ferry_is_dns_label("Abc"));
+        assert_true(ferry_is_uuid("73796a83-a58a-575b-aff9-936cca195114"));
+        assert_false(ferry_is_uuid("73796A83-a58a-575b-aff9-936cca195114"));
+        char u[37];
+        ferry_uuid_generate(u);
+        assert_true(ferry_is_uuid(u));
+        assert_true(ferry_secret_equal("0123456789abcdef", "0123456789abcdef"));
+        assert_false(ferry_secret_equal("0123456789abcdef", "0123456789abcdeX"));
+        assert_false(ferry_secret_equal("0123456789abcdef", "0123456789abcdef0"));
+        assert_false(ferry_secret_equal("0123456789abcdef", "0123"));
+        assert_false(ferry_secret_equal("0123456789abcdef", ""));
+}
+
+static const char *POD_A =
+        "{\"pod\":{\"metadata\":{\"name\":\"hello\",\"namespace\":\"ns1\",\"uid\":\"9b2f0c8e-2d7e-4c55-9a53-0f4a8d1f7b11\","
+        "\"annotations\":{\"a\":\"b\"}},\"spec\":{\"initContainers\":[{\"name\":\"init\",\"image\":\"x\"}],"
+        "\"containers\":[{\"name\":\"main\",\"image\":\"py\",\"command\":[\"python3\",\"-c\"],\"args\":[\"print('hi')\"],"
+        "\"env\":[{\"name\":\"FOO\",\"value\":\"bar\"},{\"name\":\"E\"}],"
+        "\"resources\":{\"limits\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"nvidia.com/gpu\":\"1\",\"nvidia.com/mig-1g.10gb\":2}},"
+        "\"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/etc/app\",\"readOnly\":true}]}],"
+        "\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"app-config\",\"defaultMode\":420}}]}},"
+        "\"configmaps\":[{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"app.yaml\":\"x: 1\\n\"},\"binaryData\":{\"b\":\"AAE=\"}}],"
+        "\"secrets\":null,\"projectedvolumesmaps\":null,\"jobscriptURL\":\"\",\"extra\":{\"ignored\":true}}";
+
+static void test_pod_parse_a(void **state)
+{
+        struct ferry_pod *p;
+        ferry_error_t err = {{0}};
+        assert_int_equal(ferry_pod_parse(POD_A, strlen(POD_A), FERRY_BODY_CREATE_A, NULL, &p, &err), 0);
+        assert_string_equal(p->uid, "9b2f0c8e-2d7e-4c55-9a53-0f4a8d1f7b11");
+        assert_string_equal(p->namespace, "ns1");
+        assert_int_equal(p->n_init, 1);
+        assert_int_equal(p->n_containers, 1);
+        const struct ferry_container *c = &p->containers[0];
+        assert_int_equal(c->n_command, 2);
+        assert_string_equal(c->args[0], "print('hi')");
+        assert_null(c->args[1]);
+        assert_string_equal(c->env[1].value, "");
+        assert_int_equal(c->limits.cpu_milli, 2000);
+        assert_int_equal(c->limits.memory_bytes, 4LL << 30);
+        assert_int_equal(c->limits.gpus, 1);
+        assert_int_equal(c->limits.n_extended, 1);
+        assert_int_equal(c->limits.extended[0].count, 2);
+        assert_int_equal(c->requests.cpu_milli, -1);
+        assert_true(c->mounts[0].read_only);
+        const struct ferry_object *cm = ferry_pod_configmap(p, "app-config");
+        assert_non_null(cm);
+        assert_int_equal(cm->n, 2);
+        assert_int_equal(cm->items[1].len, 2); /* binaryData decoded */
+        assert_string_equal(ferry_pod_annotation(p, "a"), "b");
+        assert_int_equal(ferry_pod_volume(p, "cfg")->default_mode, 0644);
+        assert_int_equal(p->grace_seconds, 30);
+        ferry_pod_free(p);
+}
+
+static void expect_error(const char *body, enum ferry_body_kind kind, int want, const char *needle)
+{
+        struct ferry_pod *p = NULL;
+        ferry_error_t err = {{0}};
+        int r = ferry_pod_parse(body, strlen(body), kind, NULL, &p, &err);
+        if (r != want || !strstr(err.text, needle))
+                fail_msg("parse of %s: got %d \"%s\", want %d with \"%s\"", body, r, err.text, want, needle);
+        assert_null(p);
+}
+
+static void test_pod_parse_errors(void **state)
+{
+        expect_error("{\"pod\":", FERRY_BODY_CREATE_A, -EINVAL, "line 1");
+        expect_error("[1,2]", FERRY_BODY_CREATE_A, -EINVAL, "PodCreateRequests");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "uid");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"../etc\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "uid");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "empty");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"Bad Name\"}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "DNS label");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/a/../b\"}]}],\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "mountPath");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\",\"volumeMounts\":[{\"name\":\"nope\",\"mountPath\":\"/a\"}]}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "names no volume");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\",\"resources\":{\"limits\":{\"cpu\":\"lots\"}}}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "quantity");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"},{\"name\":\"m\"}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "two containers");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
+                     "\"secrets\":[{\"metadata\":{\"name\":\"s\"},\"data\":{\"k\":\"not base64!\"}}]}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "base64");
+        char deep[300] = "";
+        for (int i = 0; i < 100; i++)
+                strcat(deep, "[");
+        expect_error(deep, FERRY_BODY_CREATE_A, -E2BIG, "nesting");
+        expect_error("[{\"pod\":{}},{\"pod\":{}}]", FERRY_BODY_CREATE_B, -EINVAL, "one RetrievedPodData");
+}
+
+static void test_pod_parse_b(void **state)
+{
+        const char *b = "[{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"},{\"name\":\"n\"}]}},"
+                        "\"container\":[{\"name\":\"m\",\"configMaps\":[{\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":\"v\"}}],\"secrets\":null},"
+                        "{\"name\":\"n\",\"configMaps\":[{\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":\"v\"}}]}],\"jobConfig\":{}}]";
+        struct ferry_pod *p;
+        ferry_error_t err = {{0}};
+        assert_int_equal(ferry_pod_parse(b, strlen(b), FERRY_BODY_CREATE_B, NULL, &p, &err), 0);
+        assert_int_equal(p->n_configmaps, 1); /* deduplicated */
+        assert_string_equal(p->namespace, "default");
+        ferry_pod_free(p);
+}
+
+static void test_status(void **state)
+{
+        const char *in[] = {"init"}, *cs[] = {"a", "b"};
+        struct ferry_pod_status st, back;
+        ferry_pod_status_init(&st, in, 1, cs, 2);
+        assert_int_equal(ferry_pod_status_derive_phase(&st), FERRY_PHASE_PENDING);
+        st.c[0].state = FERRY_C_TERMINATED;
+        st.c[0].exit_code = 0;
+        st.c[1].state = FERRY_C_RUNNING;
+        st.c[1].started_ns = 1;
+        assert_int_equal(ferry_pod_status_derive_phase(&st), FERRY_PHASE_RUNNING);
+        st.c[1].state = FERRY_C_TERMINATED;
+        st.c[2].state = FERRY_C_TERMINATED;
+        st.c[2].exit_code = 3;
+        assert_int_equal(ferry_pod_status_derive_phase(&st), FERRY_PHASE_FAILED);
+        st.c[2].exit_code = 0;
+        assert_int_equal(ferry_pod_status_derive_phase(&st), FERRY_PHASE_SUCCEEDED);
+        st.c[0].exit_code = 1; /* a failed init container fails the pod */
+        assert_int_equal(ferry_pod_status_derive_phase(&st), FERRY_PHASE_FAILED);
+        ferry_cstatus_set_message(&st.c[1], "with \"quotes\"\n");
+        st.phase = FERRY_PHASE_FAILED;
+
+        struct ferry_buf b = FERRY_BUF_INIT;
+        ferry_pod_status_serialize(&b, &st);
+        assert_int_equal(ferry_pod_status_deserialize(b.data, &back), 0);
+        assert_true(ferry_pod_status_equal(&st, &back));
+        ferry_buf_reset(&b);
+        ferry_pod_status_to_json(&b, "p", "u", "ns", "j", &st);
+        assert_non_null(strstr(b.data, "\"initContainers\":[{\"name\":\"init\""));
+        assert_non_null(strstr(b.data, "\"phase\":\"Failed\""));
+        assert_non_null(strstr(b.data, "\"startedAt\":\"1970-01-01T00:00:00Z\""));
+        assert_int_equal(ferry_pod_status_deserialize("{\"p\":99,\"i\":0,\"c\":[]}", &back), -EINVAL);
+        ferry_buf_free(&b);
+        ferry_pod_status_clear(&st);
+        ferry_pod_status_clear(&back);
+}
+
+struct collect {
+        struct ferry_buf b;
+};
+
+static int emit(void *ctx, const char *d, size_t n)
+{
+        ferry_buf_add(&((struct collect *)ctx)->b, d, n);
+        return 0;
+}
+
+static char *stream(const char *path, struct ferry_log_opts o)
+{
+        struct collect c = {FERRY_BUF_INIT};
+        assert_int_equal(ferry_logfile_stream(path, &o, emit, NULL, &c), 0);
+        return ferry_buf_steal(&c.b);
+}
+
+static void test_logfile(void **state)
+{
+        char path[] = "/tmp/ferry-log-XXXXXX";
+        int fd = mkstemp(path);
+        int64_t t0 = 1700000000LL * 1000000000LL;
+        for (int i = 0; i < 5; i++) {
+                char line[32];
+                int n = snprintf(line, sizeof(line), "line %d", i);
+                ferry_logfile_write(fd, t0 + i * 1000000000LL, i == 2, line, (size_t)n, false);
+        }
+        ferry_logfile_write(fd, t0 + 5000000000LL, false, "part", 4, true);
+        ferry_logfile_write(fd, t0 + 5000000000LL, false, "ial", 3, false);
+        close(fd);
+        struct ferry_log_opts all = {.tail = -1, .limit_bytes = -1};
+        char *s = stream(path, all);
+        assert_string_equal(s, "line 0\nline 1\nline 2\nline 3\nline 4\npartial\n");
+        free(s);
+        struct ferry_log_opts tail = all;
+        tail.tail = 2;
+        s = stream(path, tail);
+        assert_string_equal(s, "line 4\npartial\n");
+        free(s);
+        struct ferry_log_opts bytes = all;
+        bytes.limit_bytes = 10;
+        s = stream(path, bytes);
+        assert_string_equal(s, "line 0\nlin");
+        free(s);
+        struct ferry_log_opts since = all;
+        since.since_ns = t0 + 3000000000LL;
+        s = stream(path, since);
+        assert_string_equal(s, "line 3\nline 4\npartial\n");
+        free(s);
+        struct ferry_log_opts ts = all;
+        ts.tail = 1;
+        ts.timestamps = true;
+        s = stream(path, ts);
+        assert_string_equal(s, "2023-11-14T22:13:25.000000000Z partial\n");
+        free(s);
+        unlink(path);
+}
+
+static int count_rows(void *ctx, const struct ferry_store_row *row)
+{
+        (*(int *)ctx)++;
+        assert_non_null(row->uid);
+        return 0;
+}
+
+static void test_store(void **state)
+{
+        char dir[] = "/tmp/ferry-store-XXXXXX", path[128];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/ferry.db", dir);
+        struct ferry_store *s;
+        ferry_error_t err = {{0}};
+        assert_int_equal(ferry_store_open(path, &s, &err), 0);
+        struct ferry_store_row row = {.uid = "u1", .namespace = "ns", .name = "p", .backend = "fake", .state = 0,
+                                      .created_ns = 1};
+        assert_int_equal(ferry_store_put_pod(s, &row, "{}", 2, 0, &err), 0);
+        assert_int_equal(ferry_store_put_pod(s, &row, "{}", 2, 0, &err), -EEXIST);
+        ferry_store_update(s, "u1", "job-1", FERRY_POD_SUBMITTED, NULL, "submitted", "job-1");
+        ferry_store_sync(s);
+        assert_int_equal(ferry_store_count_events(s, "u1", "submitted"), 1);
+        ferry_store_close(s);
+        /* reopen: data and schema survive */
+        assert_int_equal(ferry_store_open(path, &s, &err), 0);
+        int n = 0;
+        assert_int_equal(ferry_store_load(s, count_rows, &n, &err), 0);
+        assert_int_equal(n, 1);
+        char *body;
+        size_t len;
+        int kind;
+        assert_int_equal(ferry_store_get_body(s, "u1", &body, &len, &kind, &err), 0);
+        assert_string_equal(body, "{}");
+        free(body);
+        ferry_store_update(s, "u1", NULL, FERRY_POD_DELETED, NULL, "deleted", NULL);
+        ferry_store_sync(s);
+        n = 0;
+        ferry_store_load(s, count_rows, &n, &err);
+        assert_int_equal(n, 0); /* tombstones are not loaded */
+        ferry_store_close(s);
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_auth_file(void **state)
+{
+        char path[] = "/tmp/ferry-tokens-XXXXXX";
+        int fd = mkstemp(path);
+        const char *txt = "# comment\nphysics-token-0123456789abcdef physics, astro\n\nadmin-token-0123456789abcdef00 *\n";
+        assert_int_equal(write(fd, txt, strlen(txt)), (ssize_t)strlen(txt));
+        close(fd);
+        struct ferry_auth *a;
+        ferry_error_t err = {{0}};
+        assert_int_equal(ferry_auth_load(path, &a, &err), 0);
+        const struct ferry_token *t = ferry_auth_check(a, "Bearer physics-token-0123456789abcdef");
+        assert_non_null(t);
+        assert_true(ferry_auth_allows(t, "physics"));
+        assert_true(ferry_auth_allows(t, "astro"));
+        assert_false(ferry_auth_allows(t, "bio"));
+        assert_null(ferry_auth_check(a, "Bearer physics-token-0123456789abcdeX"));
+        assert_null(ferry_auth_check(a, "Basic physics-token-0123456789abcdef"));
+        assert_null(ferry_auth_check(a, NULL));
+        assert_true(ferry_auth_allows(ferry_auth_check(a, "Bearer admin-token-0123456789abcdef00"), "anything"));
+        ferry_auth_free(a);
+        fd = open(path, O_WRONLY | O_TRUNC);
+        assert_int_equal(write(fd, "short ns\n", 9), 9);
+        close(fd);
+        assert_int_equal(ferry_auth_load(path, &a, &err), -EINVAL);
+        assert_non_null(strstr(err.text, ":1:"));
+        unlink(path);
+}
+
+static void test_hashmap(void **state)
+{
+        struct ferry_hashmap *m = ferry_hashmap_new();
+        char keys[2000][16];
+        for (int i = 0; i < 2000; i++) {
+                snprintf(keys[i], 16, "k%d", i);
+                assert_null(ferry_hashmap_put(m, keys[i], (void *)(intptr_t)(i + 1)));
+        }
+        for (int i = 0; i < 2000; i += 2)
+                assert_int_equal((intptr_t)ferry_hashmap_remove(m, keys[i]), i + 1);
+        assert_int_equal(ferry_hashmap_size(m), 1000);
+        for (int i = 0; i < 2000; i++)
+                assert_int_equal((intptr_t)ferry_hashmap_get(m, keys[i]), i % 2 ? i + 1 : 0);
+        size_t it = 0, n = 0;
+        while (ferry_hashmap_next(m, &it, NULL, NULL))
+                n++;
+        assert_int_equal(n, 1000);
+        ferry_hashmap_free(m);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_quantities),    cmocka_unit_test(test_base64_time_strings),
+                cmocka_unit_test(test_pod_parse_a),   cmocka_unit_test(test_pod_parse_errors),
+                cmocka_unit_test(test_pod_parse_b),   cmocka_unit_test(test_status),
+                cmocka_unit_test(test_logfile),       cmocka_unit_test(test_store),
+                cmocka_unit_test(test_auth_file),     cmocka_unit_test(test_hashmap),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
