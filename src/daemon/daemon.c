@@ -10,6 +10,7 @@
 
 #include "common/hashmap.h"
 #include "common/log.h"
+#include "gpu/nvml.h"
 #include "store/store.h"
 
 struct pod {
@@ -551,6 +552,17 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
         int r = ferry_backend_capacity(d->be, &cap, err);
         if (r < 0)
                 return r;
+        if (d->be->ops == &ferry_backend_local_ops) {
+                /* GPUs of this host, when an NVIDIA driver is there (NVML loaded at run time). */
+                struct ferry_gpu_capacity g;
+                ferry_error_t gerr;
+                if (ferry_nvml_capacity(&g, &gerr) == 0)
+                        for (size_t i = 0; i < g.n && cap.n_accel < FERRY_ARRAY_SIZE(cap.accel); i++) {
+                                snprintf(cap.accel[cap.n_accel].resource, sizeof(cap.accel[0].resource), "%s",
+                                         g.item[i].resource);
+                                cap.accel[cap.n_accel++].available = g.item[i].free;
+                        }
+        }
         ferry_buf_adds(out, "{\"status\":");
         ferry_buf_add_json_str(out, cap.status[0] ? cap.status : "ok");
         ferry_buf_adds(out, ",\"resources\":{");
