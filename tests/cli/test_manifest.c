@@ -122,5 +122,12 @@ int main(int argc, char **argv)
                 tests[i].test_func = run_case;
                 tests[i].initial_state = ferry_xasprintf("%s/%s", data_dir, names[i]);
         }
-        return _cmocka_run_group_tests("manifest golden", tests, n, NULL, NULL);
+        int r = _cmocka_run_group_tests("manifest golden", tests, n, NULL, NULL);
+        for (size_t i = 0; i < n; i++) {
+                free(names[i]);
+                free((void *)tests[i].initial_state);
+        }
+        free(names);
+        free(tests);
+        return r;
 }
