@@ -37,7 +37,7 @@ install: all
 
 bench: all
 	bash bench/run-core.sh
-	$(BUILD)/bench/mig/ferry-mig-bench
+	ninja -C $(BUILD) bench/mig/bench-mig && $(BUILD)/bench/mig/bench-mig
 
 demo: all
 	bash scripts/demo.sh
