@@ -23,6 +23,16 @@ const char *h_state_dir(void)
         return state_dir;
 }
 
+void h_cleanup(void)
+{
+        /* a shim may still be writing its `done` marker after the last poll */
+        for (int i = 0; i < 50 && state_dir[0] && !getenv("FERRY_KEEP_TEST_DIR"); i++) {
+                if (ferry_rm_rf(state_dir) == 0 && access(state_dir, F_OK) < 0)
+                        break;
+                usleep(100000);
+        }
+}
+
 bool h_have_bwrap(void)
 {
         static int have = -1;

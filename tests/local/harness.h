@@ -20,6 +20,8 @@ struct h_pod {
 struct ferry_backend *h_backend(const char *runtime, const char *const *opts);
 void h_backend_free(struct ferry_backend *be);
 const char *h_state_dir(void);
+/* Remove the temp state dir (at the end of a test program). */
+void h_cleanup(void);
 bool h_have_bwrap(void);
 
 /* Parse a hop-A create body. Aborts the test on a parse error. */

@@ -457,5 +457,7 @@ int main(void)
                 cmocka_unit_test(test_bwrap_volumes),
                 cmocka_unit_test(test_bwrap_hostile_and_kill),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        h_cleanup();
+        return r;
 }
