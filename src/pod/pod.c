@@ -600,7 +600,12 @@ static int parse_object(struct pctx *c, json_t *o, bool is_secret, const char *w
                                                        what, obj->name, k);
                         const char *s = json_string_value(v);
                         size_t sl = json_string_length(v);
-                        if (strchr(k, '/') || !strcmp(k, ".") || !strcmp(k, "..") || !k[0])
+                        /* Flattened projected volumes key their data by item path
+                         * (may hold '/'); ConfigMap and Secret keys are file names. */
+                        bool projected = !strncmp(what, "projected", 9);
+                        _cleanup_free_ char *abs = ferry_xasprintf("/%s", k);
+                        if ((!projected && strchr(k, '/')) || k[0] == '/' || !safe_abs_path(abs) ||
+                            !strcmp(k, ".") || !k[0] || k[strlen(k) - 1] == '/')
                                 return ferry_errprintf(c->err, -EINVAL, "%s \"%s\": key \"%.100s\" is not a valid file name",
                                                        what, obj->name, k);
                         it->key = ferry_xstrdup(k);

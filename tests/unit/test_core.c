@@ -148,6 +148,17 @@ static void test_pod_parse_errors(void **state)
         expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
                      "\"secrets\":[{\"metadata\":{\"name\":\"s\"},\"data\":{\"k\":\"not base64!\"}}]}",
                      FERRY_BODY_CREATE_A, -EINVAL, "base64");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
+                     "\"projectedvolumesmaps\":[{\"metadata\":{\"name\":\"v\"},\"data\":{\"../evil\":\"x\"}}]}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "not a valid file name");
+        {       /* a flattened projected volume may key its data by a nested item path */
+                const char *ok = "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
+                                 "\"projectedvolumesmaps\":[{\"metadata\":{\"name\":\"v\"},\"data\":{\"conf/a.conf\":\"x\"}}]}";
+                struct ferry_pod *p = NULL;
+                ferry_error_t err = {{0}};
+                assert_int_equal(ferry_pod_parse(ok, strlen(ok), FERRY_BODY_CREATE_A, NULL, &p, &err), 0);
+                ferry_pod_free(p);
+        }
         char deep[300] = "";
         for (int i = 0; i < 100; i++)
                 strcat(deep, "[");

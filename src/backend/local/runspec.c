@@ -182,7 +182,8 @@ static int build_volume(const struct ferry_pod *pod, const struct ferry_volume *
         int defmode = v->default_mode >= 0 ? v->default_mode : 0644;
         if (v->n_items == 0) {
                 for (size_t i = 0; i < obj->n; i++) {
-                        if (!rel_path_ok(obj->items[i].key) || strchr(obj->items[i].key, '/'))
+                        if (!rel_path_ok(obj->items[i].key) ||
+                            (v->kind != FERRY_VOL_PROJECTED && strchr(obj->items[i].key, '/')))
                                 return ferry_errprintf(err, -EINVAL,
                                                        "volume \"%s\": key \"%s\" is not a valid "
                                                        "file name",
