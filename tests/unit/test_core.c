@@ -210,6 +210,7 @@ static void test_status(void **state)
         assert_non_null(strstr(b.data, "\"initContainers\":[{\"name\":\"init\""));
         assert_non_null(strstr(b.data, "\"phase\":\"Failed\""));
         assert_non_null(strstr(b.data, "\"startedAt\":\"1970-01-01T00:00:00Z\""));
+        ferry_pod_status_clear(&back);
         assert_int_equal(ferry_pod_status_deserialize("{\"p\":99,\"i\":0,\"c\":[]}", &back), -EINVAL);
         ferry_buf_free(&b);
         ferry_pod_status_clear(&st);
