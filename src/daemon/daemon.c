@@ -357,6 +357,14 @@ static void status_one(struct ferry_buf *out, const struct pod *p, bool *first)
         ferry_pod_status_to_json(out, p->name, p->uid, p->ns, p->jid, &p->st);
 }
 
+static int by_creation(const void *a, const void *b)
+{
+        const struct pod *x = *(struct pod *const *)a, *y = *(struct pod *const *)b;
+        if (x->created_ns != y->created_ns)
+                return x->created_ns < y->created_ns ? -1 : 1;
+        return strcmp(x->uid, y->uid);
+}
+
 int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                         const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err)
 {
@@ -381,6 +389,7 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                                        d->cfg.limits.max_status_batch);
         }
         /* Check access first so that a refused request reveals nothing. */
+        struct pod **found = n ? ferry_xcalloc(n, sizeof(*found)) : NULL;
         pthread_rwlock_rdlock(&d->lock);
         for (size_t i = 0; i < n; i++) {
                 const char *uid, *ns, *name;
@@ -395,41 +404,29 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                                             p ? p->ns : ns);
                         break;
                 }
+                found[i] = p;
         }
         if (r == 0) {
                 ferry_buf_addc(out, '[');
                 if (n == 0) {
-                        size_t it = 0;
+                        size_t it = 0, k = 0;
                         void *v;
-                        /* creation order is nicer for people: collect then sort */
-                        size_t cnt = ferry_hashmap_size(d->pods), k = 0;
-                        struct pod **all = ferry_xcalloc(cnt + 1, sizeof(*all));
+                        struct pod **all = ferry_xcalloc(ferry_hashmap_size(d->pods) + 1, sizeof(*all));
                         while (ferry_hashmap_next(d->pods, &it, NULL, &v))
                                 if (((struct pod *)v)->state != FERRY_POD_DELETING && az_ok(az, ((struct pod *)v)->ns))
                                         all[k++] = v;
-                        for (size_t a = 1; a < k; a++) { /* insertion sort on nearly-sorted data */
-                                struct pod *x = all[a];
-                                size_t b = a;
-                                while (b > 0 && all[b - 1]->created_ns > x->created_ns) {
-                                        all[b] = all[b - 1];
-                                        b--;
-                                }
-                                all[b] = x;
-                        }
+                        qsort(all, k, sizeof(*all), by_creation); /* creation order is nicer for people */
                         for (size_t a = 0; a < k; a++)
                                 status_one(out, all[a], &first);
                         free(all);
                 } else {
-                        for (size_t i = 0; i < n; i++) {
-                                const char *uid, *ns, *name;
-                                pod_ident(json_array_get(j, i), &uid, &ns, &name);
-                                struct pod *p = ferry_hashmap_get(d->pods, uid);
-                                if (p) /* unknown UIDs are omitted */
-                                        status_one(out, p, &first);
-                        }
+                        for (size_t i = 0; i < n; i++)
+                                if (found[i]) /* unknown UIDs are omitted */
+                                        status_one(out, found[i], &first);
                 }
                 ferry_buf_addc(out, ']');
         }
+        free(found);
         pthread_rwlock_unlock(&d->lock);
         json_decref(j);
         return r;
@@ -736,9 +733,7 @@ static void poll_once(struct ferry_daemon *d)
                                 if (ferry_pod_status_equal(&p->st, &live[i].st))
                                         continue;
                                 bool phase_changed = p->st.phase != live[i].st.phase;
-                                ferry_pod_status_clear(&p->st);
-                                p->st = live[i].st;
-                                memset(&live[i].st, 0, sizeof(live[i].st));
+                                ferry_pod_status_assign(&p->st, &live[i].st);
                                 persist_status(d, p, phase_changed ? "phase" : NULL,
                                                phase_changed ? ferry_phase_name(p->st.phase) : NULL);
                         }

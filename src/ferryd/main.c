@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ int main(int argc, char **argv)
         sigset_t sigs;
         int c, sig, rc = 1;
 
+        /* Thread-per-connection would spread long-lived pod records over many
+         * malloc arenas; two keep RSS close to the live data (BENCHMARKS.md). */
+        mallopt(M_ARENA_MAX, 2);
         ferryd_config_defaults(&cfg);
         /* Pass 1: the config file, so that flags override it. */
         while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {

@@ -69,6 +69,33 @@ void ferry_pod_status_copy(struct ferry_pod_status *dst, const struct ferry_pod_
         }
 }
 
+static void set_msg(char **dst, const char *src)
+{
+        if ((!*dst && !src) || (*dst && src && !strcmp(*dst, src)))
+                return;
+        free(*dst);
+        *dst = src ? ferry_xstrdup(src) : NULL;
+}
+
+void ferry_pod_status_assign(struct ferry_pod_status *dst, const struct ferry_pod_status *src)
+{
+        size_t n = (size_t)src->n_init + src->n_containers;
+        if (dst->n_init != src->n_init || dst->n_containers != src->n_containers || !dst->c) {
+                ferry_pod_status_clear(dst);
+                ferry_pod_status_copy(dst, src);
+                return;
+        }
+        dst->phase = src->phase;
+        memcpy(dst->reason, src->reason, sizeof(dst->reason));
+        set_msg(&dst->message, src->message);
+        for (size_t i = 0; i < n; i++) {
+                char *m = dst->c[i].message;
+                dst->c[i] = src->c[i];
+                dst->c[i].message = m;
+                set_msg(&dst->c[i].message, src->c[i].message);
+        }
+}
+
 void ferry_pod_status_clear(struct ferry_pod_status *st)
 {
         size_t n = (size_t)st->n_init + st->n_containers;

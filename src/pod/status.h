@@ -65,6 +65,9 @@ int ferry_phase_from_name(const char *s); /* -EINVAL if unknown */
 void ferry_pod_status_init(struct ferry_pod_status *st, const char *const *init_names,
                            size_t n_init, const char *const *names, size_t n);
 void ferry_pod_status_copy(struct ferry_pod_status *dst, const struct ferry_pod_status *src);
+/* Make dst equal to src, reusing dst's allocations where the layout matches
+ * (keeps long-lived statuses in the arena they were allocated in). */
+void ferry_pod_status_assign(struct ferry_pod_status *dst, const struct ferry_pod_status *src);
 void ferry_pod_status_clear(struct ferry_pod_status *st);
 bool ferry_pod_status_equal(const struct ferry_pod_status *a, const struct ferry_pod_status *b);
 void ferry_cstatus_set_message(struct ferry_cstatus *c, const char *msg);

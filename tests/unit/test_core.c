@@ -205,6 +205,17 @@ static void test_status(void **state)
         ferry_pod_status_serialize(&b, &st);
         assert_int_equal(ferry_pod_status_deserialize(b.data, &back), 0);
         assert_true(ferry_pod_status_equal(&st, &back));
+        {       /* assign over an older status of the same layout, and over a different layout */
+                struct ferry_pod_status old, other;
+                ferry_pod_status_init(&old, in, 1, cs, 2);
+                ferry_pod_status_assign(&old, &st);
+                assert_true(ferry_pod_status_equal(&old, &st));
+                ferry_pod_status_init(&other, NULL, 0, cs, 1);
+                ferry_pod_status_assign(&other, &st);
+                assert_true(ferry_pod_status_equal(&other, &st));
+                ferry_pod_status_clear(&old);
+                ferry_pod_status_clear(&other);
+        }
         ferry_buf_reset(&b);
         ferry_pod_status_to_json(&b, "p", "u", "ns", "j", &st);
         assert_non_null(strstr(b.data, "\"initContainers\":[{\"name\":\"init\""));
