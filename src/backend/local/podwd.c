@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A pod's working directory, shared by the local and Slurm backends (see
+ * podwd.h).
+ */
+#include "backend/local/podwd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/util.h"
+
+static int write_file_in(const char *dir, const char *rel, const void *data, size_t len,
+                         unsigned mode)
+{
+        _cleanup_free_ char *path = ferry_xasprintf("%s/%s", dir, rel);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        int r = ferry_mkdir_p(path, 0755);
+        *slash = '/';
+        if (r < 0)
+                return r;
+        return ferry_write_file_atomic(path, data, len, mode, false);
+}
+
+static int materialise(const struct local_runspec *rs, const struct ferry_buf *spec,
+                       const char *dir, ferry_error_t *err)
+{
+        static const char *const subdirs[] = {"volumes", "logs", "state", "cwd"};
+        int r;
+
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(subdirs); i++) {
+                _cleanup_free_ char *s = ferry_xasprintf("%s/%s", dir, subdirs[i]);
+                if ((r = ferry_mkdir_p(s, 0755)) < 0)
+                        return ferry_errprintf(err, r, "cannot create %s: %s", s, strerror(-r));
+        }
+        for (size_t i = 0; i < rs->n_volumes; i++) {
+                const struct local_volume *v = &rs->volumes[i];
+                _cleanup_free_ char *vd = ferry_xasprintf("%s/volumes/%s", dir, v->name);
+                /* emptyDirs are shared scratch space: writable by any uid in the pod */
+                r = ferry_mkdir_p(vd, v->kind == FERRY_VOL_EMPTYDIR ? 01777 : 0755);
+                if (r == 0 && v->kind == FERRY_VOL_EMPTYDIR)
+                        r = chmod(vd, 01777) < 0 ? -errno : 0;
+                for (size_t j = 0; r == 0 && j < v->n_files; j++)
+                        r = write_file_in(vd, v->files[j].path, v->files[j].data, v->files[j].len,
+                                          (unsigned)v->files[j].mode);
+                if (r < 0)
+                        return ferry_errprintf(err, r, "cannot write volume \"%s\": %s", v->name,
+                                               strerror(-r));
+        }
+        for (size_t i = 0; i < rs->n_c; i++)
+                for (size_t j = 0; j < rs->c[i].n_mounts; j++)
+                        if (rs->c[i].mounts[j].mkdir_src) {
+                                _cleanup_free_ char *s =
+                                        ferry_xasprintf("%s/%s", dir, rs->c[i].mounts[j].src);
+                                if ((r = ferry_mkdir_p(s, 01777)) < 0)
+                                        return ferry_errprintf(err, r, "cannot create %s: %s", s,
+                                                               strerror(-r));
+                        }
+        int64_t cpu, mem;
+        local_runspec_resources(rs, &cpu, &mem);
+        char res[64];
+        int n = snprintf(res, sizeof(res), "%" PRId64 " %" PRId64 "\n", cpu, mem);
+        if ((r = write_file_in(dir, "resources", res, (size_t)n, 0644)) < 0 ||
+            (r = write_file_in(dir, "spec.json", spec->data, spec->len, 0600)) < 0)
+                return ferry_errprintf(err, r, "cannot write the run spec: %s", strerror(-r));
+        return 0;
+}
+
+/* Build the shim's spec: the exact argv of every container. */
+static int build_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
+                      struct ferry_buf *b, ferry_error_t *err)
+{
+        ferry_buf_adds(b, "{\"uid\": ");
+        ferry_buf_add_json_str(b, rs->uid);
+        ferry_buf_printf(b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64
+                            ", \"deadline_s\": %" PRId64 ",\n \"containers\": [\n  ",
+                         local_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
+        for (size_t i = 0; i < rs->n_c; i++) {
+                struct local_exec e;
+                int r = local_exec_build(rc, rs, i, &e, err);
+                if (r < 0)
+                        return ferry_errprefix(err, r, "runtime %s refuses the pod",
+                                               local_runtime_name(rc->kind));
+                if (i)
+                        ferry_buf_adds(b, ",\n  ");
+                local_exec_to_json(b, &e);
+                local_exec_clear(&e);
+        }
+        ferry_buf_adds(b, "]}\n");
+        return 0;
+}
+
+int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *pod,
+                       const char *tmp_dir, int64_t *ret_cpu_milli, int64_t *ret_mem,
+                       ferry_error_t *err)
+{
+        struct local_runspec *rs = NULL;
+        struct ferry_buf spec = FERRY_BUF_INIT;
+        _cleanup_free_ char *tmpl = NULL;
+        int r;
+
+        r = local_runspec_from_pod(pod, &rs, err);
+        if (r < 0)
+                goto out;
+        r = build_spec(rc, rs, &spec, err);
+        if (r < 0)
+                goto out;
+        tmpl = ferry_xasprintf("%s/%s.XXXXXX", tmp_dir, pod->uid);
+        if (!mkdtemp(tmpl)) {
+                r = ferry_errprintf(err, -errno, "cannot create %s: %m", tmpl);
+                goto out;
+        }
+        chmod(tmpl, 0755);
+        r = materialise(rs, &spec, tmpl, err);
+        if (r == 0) {
+                if (rename(tmpl, rc->workdir) == 0) {
+                        r = 1;
+                } else if (errno == EEXIST || errno == ENOTEMPTY) {
+                        r = 0; /* a concurrent submit won: use its workdir */
+                } else {
+                        r = ferry_errprintf(err, -errno, "cannot rename %s to %s: %m", tmpl,
+                                            rc->workdir);
+                }
+        }
+        if (r <= 0)
+                ferry_rm_rf(tmpl);
+        if (r >= 0)
+                local_runspec_resources(rs, ret_cpu_milli ? ret_cpu_milli : &(int64_t){0},
+                                        ret_mem ? ret_mem : &(int64_t){0});
+out:
+        local_runspec_free(rs);
+        ferry_buf_free(&spec);
+        return r;
+}
