@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,19 +14,79 @@
 #include "gpu/nvml.h"
 #include "store/store.h"
 
+/* One record per pod, kept for as long as the pod is known: 100,000 of them
+ * must fit in well under 100 MB, so finished pods keep their container
+ * entries packed (st.c == NULL, packed != NULL; see pod_status()), and the
+ * namespace and name live in the same allocation. */
 struct pod {
         char uid[FERRY_UID_MAX];
-        char *ns;
-        char *name;
         char jid[FERRY_JID_MAX];
+        const char *ns;   /* into buf */
+        const char *name; /* into buf */
         int state; /* enum ferry_pod_state */
         struct ferry_pod_status st;
+        unsigned char *packed;
         int64_t created_ns;
         int64_t grace_s;
-        bool submitting;
-        int attempts;
         int64_t next_try_ns;
+        int attempts;
+        bool submitting;
+        char buf[];
 };
+
+static struct pod *pod_new(const char *uid, const char *ns, const char *name)
+{
+        size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
+        struct pod *p = ferry_xcalloc(1, sizeof(*p) + nl + ml);
+        snprintf(p->uid, sizeof(p->uid), "%s", uid);
+        memcpy(p->buf, ns, nl);
+        memcpy(p->buf + nl, name, ml);
+        p->ns = p->buf;
+        p->name = p->buf + nl;
+        return p;
+}
+
+static bool phase_final(int phase)
+{
+        return phase == FERRY_PHASE_SUCCEEDED || phase == FERRY_PHASE_FAILED;
+}
+
+/* Pack the container entries of a pod whose status will not change again. */
+static void pod_compact(struct pod *p)
+{
+        if (!p->st.c || !phase_final(p->st.phase) ||
+            (p->state != FERRY_POD_SUBMITTED && p->state != FERRY_POD_REFUSED))
+                return;
+        free(p->packed);
+        p->packed = ferry_pod_status_pack(&p->st);
+        for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++)
+                free(p->st.c[i].message);
+        free(p->st.c);
+        p->st.c = NULL;
+}
+
+/* The full status of a pod: its own, or unpacked into scratch (release it
+ * with scratch_release). Call with the table lock held. */
+static struct ferry_pod_status *pod_status(struct pod *p, struct ferry_pod_status *scratch)
+{
+        if (p->st.c || !p->packed)
+                return &p->st;
+        *scratch = p->st; /* shares reason/message: scratch_release leaves them */
+        scratch->c = NULL;
+        if (ferry_pod_status_unpack(p->packed, scratch) < 0)
+                scratch->n_init = scratch->n_containers = 0;
+        return scratch;
+}
+
+static void scratch_release(struct ferry_pod_status *st, struct ferry_pod_status *scratch)
+{
+        if (st != scratch)
+                return;
+        for (size_t i = 0; scratch->c && i < (size_t)scratch->n_init + scratch->n_containers; i++)
+                free(scratch->c[i].message);
+        free(scratch->c);
+        scratch->c = NULL;
+}
 
 struct ferry_daemon {
         struct ferry_daemon_config cfg;
@@ -58,8 +119,7 @@ static void pod_free(struct pod *p)
 {
         if (!p)
                 return;
-        free(p->ns);
-        free(p->name);
+        free(p->packed);
         ferry_pod_status_clear(&p->st);
         free(p);
 }
@@ -152,6 +212,7 @@ done:
                 ferry_store_update(d->store, p->uid, NULL, FERRY_POD_REFUSED, b.data, "refused",
                                    err ? err->text : NULL);
                 ferry_buf_free(&b);
+                pod_compact(p);
         }
         pthread_rwlock_unlock(&d->lock);
         pthread_mutex_lock(&d->wait_lock);
@@ -216,10 +277,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 pthread_rwlock_unlock(&d->lock);
                 goto out;
         }
-        p = ferry_xcalloc(1, sizeof(*p));
-        snprintf(p->uid, sizeof(p->uid), "%s", pod->uid);
-        p->ns = ferry_xstrdup(pod->namespace);
-        p->name = ferry_xstrdup(pod->name);
+        p = pod_new(pod->uid, pod->namespace, pod->name);
         p->state = FERRY_POD_ACCEPTED;
         p->created_ns = ferry_now_ns();
         p->grace_s = pod->grace_seconds;
@@ -349,12 +407,15 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
         return r;
 }
 
-static void status_one(struct ferry_buf *out, const struct pod *p, bool *first)
+static void status_one(struct ferry_buf *out, struct pod *p, bool *first)
 {
+        struct ferry_pod_status scratch;
+        struct ferry_pod_status *st = pod_status(p, &scratch);
         if (!*first)
                 ferry_buf_addc(out, ',');
         *first = false;
-        ferry_pod_status_to_json(out, p->name, p->uid, p->ns, p->jid, &p->st);
+        ferry_pod_status_to_json(out, p->name, p->uid, p->ns, p->jid, st);
+        scratch_release(st, &scratch);
 }
 
 static int by_creation(const void *a, const void *b)
@@ -488,17 +549,20 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         pthread_rwlock_rdlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, uid);
         struct ferry_cstatus *c = NULL;
+        struct ferry_pod_status scratch, *pst = p ? pod_status(p, &scratch) : NULL;
         if (!p || p->state == FERRY_POD_DELETING)
                 r = ferry_errprintf(err, -ENOENT, "pod %s is not known here", uid);
         else if (!az_ok(az, p->ns) || strcmp(p->ns, ns) != 0)
                 r = ferry_errprintf(err, -EACCES, "this token may not read logs of namespace \"%s\"", p->ns);
-        else if (!(c = ferry_pod_status_find(&p->st, cname)))
+        else if (!(c = ferry_pod_status_find(pst, cname)))
                 r = ferry_errprintf(err, -ENOENT, "container \"%s\" is not in pod %s/%s", cname, p->ns, p->name);
         else if (c->state == FERRY_C_WAITING && !c->started_ns)
                 r = ferry_errprintf(err, -EINVAL, "container \"%s\" in pod \"%s\" is waiting to start: %s", cname,
                                     p->name, c->reason);
-        if (p)
+        if (p) {
                 snprintf(jid, sizeof(jid), "%s", p->jid);
+                scratch_release(pst, &scratch);
+        }
         pthread_rwlock_unlock(&d->lock);
         if (r < 0)
                 goto out;
@@ -527,7 +591,7 @@ bool ferry_daemon_log_done(void *arg)
 
         pthread_rwlock_rdlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, q->uid);
-        if (p && p->state != FERRY_POD_DELETING) {
+        if (p && p->state != FERRY_POD_DELETING && !p->packed) { /* packed = finished */
                 struct ferry_cstatus *c = ferry_pod_status_find(&p->st, q->container);
                 done = !c || c->state == FERRY_C_TERMINATED || p->state == FERRY_POD_REFUSED;
         }
@@ -736,6 +800,7 @@ static void poll_once(struct ferry_daemon *d)
                                 ferry_pod_status_assign(&p->st, &live[i].st);
                                 persist_status(d, p, phase_changed ? "phase" : NULL,
                                                phase_changed ? ferry_phase_name(p->st.phase) : NULL);
+                                pod_compact(p);
                         }
                         pthread_rwlock_unlock(&d->lock);
                 }
@@ -781,10 +846,18 @@ void ferry_daemon_poll_now(struct ferry_daemon *d)
 static void *poller_main(void *arg)
 {
         struct ferry_daemon *d = arg;
+        size_t trimmed_at = 0;
         pthread_mutex_lock(&d->stop_lock);
         while (!d->stop) {
                 pthread_mutex_unlock(&d->stop_lock);
                 poll_once(d);
+                /* Request bodies and snapshots are freed in bursts; hand the
+                 * free pages back once the pod count has moved. */
+                size_t n = ferry_daemon_pod_count(d);
+                if (n != trimmed_at) {
+                        malloc_trim(0);
+                        trimmed_at = n;
+                }
                 pthread_mutex_lock(&d->stop_lock);
                 if (d->stop)
                         break;
@@ -803,11 +876,8 @@ static void *poller_main(void *arg)
 static int load_row(void *ctx, const struct ferry_store_row *row)
 {
         struct ferry_daemon *d = ctx;
-        struct pod *p = ferry_xcalloc(1, sizeof(*p));
+        struct pod *p = pod_new(row->uid, row->namespace, row->name);
 
-        snprintf(p->uid, sizeof(p->uid), "%s", row->uid);
-        p->ns = ferry_xstrdup(row->namespace);
-        p->name = ferry_xstrdup(row->name);
         snprintf(p->jid, sizeof(p->jid), "%s", row->jid ? row->jid : "");
         p->state = row->state;
         p->created_ns = row->created_ns;
@@ -816,6 +886,7 @@ static int load_row(void *ctx, const struct ferry_store_row *row)
                 const char *one = "unknown";
                 ferry_pod_status_init(&p->st, NULL, 0, &one, 1);
         }
+        pod_compact(p);
         struct pod *old = ferry_hashmap_put(d->pods, p->uid, p);
         pod_free(old);
         return 0;

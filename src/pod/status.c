@@ -361,3 +361,86 @@ out:
         json_decref(root);
         return r;
 }
+
+/* Packed layout per container: u8 state, u8 ready, i16 signal, i32 exit,
+ * i32 restarts, i64 started, i64 finished, u8 name len, name, u8 reason len,
+ * reason, u16 message len, message. Prefixed by a u16 container count. */
+static unsigned char *put(unsigned char *o, const void *v, size_t n)
+{
+        memcpy(o, v, n);
+        return o + n;
+}
+
+unsigned char *ferry_pod_status_pack(const struct ferry_pod_status *st)
+{
+        size_t n = (size_t)st->n_init + st->n_containers, size = 2;
+        for (size_t i = 0; i < n; i++) {
+                const struct ferry_cstatus *c = &st->c[i];
+                size_t ml = c->message ? strlen(c->message) : 0;
+                size += 28 + 1 + strlen(c->name) + 1 + strlen(c->reason) + 2 + (ml > 65535 ? 65535 : ml);
+        }
+        unsigned char *b = ferry_xmalloc(size), *o = b;
+        uint16_t cnt = (uint16_t)n;
+        o = put(o, &cnt, 2);
+        for (size_t i = 0; i < n; i++) {
+                const struct ferry_cstatus *c = &st->c[i];
+                uint8_t state = c->state, ready = c->ready;
+                uint8_t nl = (uint8_t)strlen(c->name), rl = (uint8_t)strlen(c->reason);
+                size_t ml0 = c->message ? strlen(c->message) : 0;
+                uint16_t ml = (uint16_t)(ml0 > 65535 ? 65535 : ml0);
+                o = put(o, &state, 1);
+                o = put(o, &ready, 1);
+                o = put(o, &c->signal, 2);
+                o = put(o, &c->exit_code, 4);
+                o = put(o, &c->restart_count, 4);
+                o = put(o, &c->started_ns, 8);
+                o = put(o, &c->finished_ns, 8);
+                o = put(o, &nl, 1);
+                o = put(o, c->name, nl);
+                o = put(o, &rl, 1);
+                o = put(o, c->reason, rl);
+                o = put(o, &ml, 2);
+                if (ml)
+                        o = put(o, c->message, ml);
+        }
+        return b;
+}
+
+int ferry_pod_status_unpack(const unsigned char *b, struct ferry_pod_status *st)
+{
+        uint16_t cnt;
+        const unsigned char *p = b;
+
+        memcpy(&cnt, p, 2);
+        p += 2;
+        if (cnt != (size_t)st->n_init + st->n_containers)
+                return -EINVAL;
+        st->c = ferry_xcalloc(cnt, sizeof(*st->c));
+        for (size_t i = 0; i < cnt; i++) {
+                struct ferry_cstatus *c = &st->c[i];
+                uint8_t nl, rl;
+                uint16_t ml;
+                c->state = p[0];
+                c->ready = p[1] != 0;
+                p += 2;
+                memcpy(&c->signal, p, 2);
+                memcpy(&c->exit_code, p + 2, 4);
+                memcpy(&c->restart_count, p + 6, 4);
+                memcpy(&c->started_ns, p + 10, 8);
+                memcpy(&c->finished_ns, p + 18, 8);
+                p += 26;
+                nl = *p++;
+                memcpy(c->name, p, nl < FERRY_NAME_MAX ? nl : FERRY_NAME_MAX - 1);
+                p += nl;
+                rl = *p++;
+                memcpy(c->reason, p, rl < FERRY_REASON_MAX ? rl : FERRY_REASON_MAX - 1);
+                p += rl;
+                memcpy(&ml, p, 2);
+                p += 2;
+                if (ml) {
+                        c->message = ferry_xstrndup((const char *)p, ml);
+                        p += ml;
+                }
+        }
+        return 0;
+}

@@ -79,6 +79,13 @@ struct ferry_cstatus *ferry_pod_status_find(struct ferry_pod_status *st, const c
  * terminated -> Succeeded if all exited 0, else Failed; any started -> Running. */
 enum ferry_phase ferry_pod_status_derive_phase(const struct ferry_pod_status *st);
 
+/* Compact form of the container entries (about 40 bytes per container
+ * instead of ~150), for the long-lived records of finished pods. pack returns a
+ * heap block; unpack fills st->c (allocated) for st->n_init + st->n_containers
+ * entries; -EINVAL on a corrupt block. */
+unsigned char *ferry_pod_status_pack(const struct ferry_pod_status *st);
+int ferry_pod_status_unpack(const unsigned char *packed, struct ferry_pod_status *st);
+
 /* Append one interLink PodStatus JSON object. */
 void ferry_pod_status_to_json(struct ferry_buf *b, const char *name, const char *uid,
                               const char *ns, const char *jid,

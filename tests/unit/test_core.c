@@ -216,6 +216,29 @@ static void test_status(void **state)
                 ferry_pod_status_clear(&old);
                 ferry_pod_status_clear(&other);
         }
+        {       /* the packed form of finished pods round-trips */
+                unsigned char *packed = ferry_pod_status_pack(&st);
+                struct ferry_pod_status un = st;
+                un.c = NULL;
+                assert_int_equal(ferry_pod_status_unpack(packed, &un), 0);
+                for (size_t i = 0; i < 3; i++) {
+                        assert_string_equal(un.c[i].name, st.c[i].name);
+                        assert_string_equal(un.c[i].reason, st.c[i].reason);
+                        assert_int_equal(un.c[i].exit_code, st.c[i].exit_code);
+                        assert_int_equal(un.c[i].started_ns, st.c[i].started_ns);
+                        assert_int_equal(un.c[i].state, st.c[i].state);
+                        if (st.c[i].message)
+                                assert_string_equal(un.c[i].message, st.c[i].message);
+                        else
+                                assert_null(un.c[i].message);
+                        free(un.c[i].message);
+                }
+                free(un.c);
+                un.n_containers = 5; /* wrong layout is refused */
+                un.c = NULL;
+                assert_int_equal(ferry_pod_status_unpack(packed, &un), -EINVAL);
+                free(packed);
+        }
         ferry_buf_reset(&b);
         ferry_pod_status_to_json(&b, "p", "u", "ns", "j", &st);
         assert_non_null(strstr(b.data, "\"initContainers\":[{\"name\":\"init\""));
