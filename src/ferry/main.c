@@ -12,9 +12,9 @@ static const struct verb {
         int (*fn)(struct ferry_cli *, int, char **);
         const char *help;
 } verbs[] = {
-        {"run", ferry_cmd_run, "run pods from YAML/JSON manifests (-f FILE|DIR [--wait] [--follow])"},
-        {"get", ferry_cmd_get, "list pods, or show one (get [POD] [-o json])"},
-        {"logs", ferry_cmd_logs, "print a container's logs (logs [-f] [-c CONTAINER] [--tail N] POD)"},
+        {"run", ferry_cmd_run, "run pods from YAML/JSON manifests (-f FILE|DIR [--wait [--timeout D]] [--follow] [--dry-run])"},
+        {"get", ferry_cmd_get, "list pods, or show one (get [POD] [-n NS | -A] [-o json|wide])"},
+        {"logs", ferry_cmd_logs, "print a container's logs (logs [-f] [-c C] [--tail N] [--since D] [--timestamps] POD)"},
         {"delete", ferry_cmd_delete, "delete pods (delete POD...)"},
         {"ping", ferry_cmd_ping, "check the server and show its free capacity"},
         {"mig", ferry_cmd_mig, "plan MIG layouts (mig plan --inventory F --demand F)"},
@@ -31,6 +31,7 @@ static void usage(FILE *f, const char *prog)
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
                 fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].help);
         fprintf(f,
+                "\n'%s COMMAND --help' describes a command and all its options.\n"
                 "\nOptions:\n"
                 "  --server URL       unix:///path/to.sock or http(s)://host:port\n"
                 "                     (default $FERRY_SERVER, else unix://" FERRY_DEFAULT_SOCKET ")\n"
@@ -38,7 +39,8 @@ static void usage(FILE *f, const char *prog)
                 "  -v, --verbose      print HTTP exchanges\n"
                 "  --version          print the version\n\n"
                 "Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 not found,\n"
-                "            5 not available on this machine.\n");
+                "            5 not available on this machine.\n",
+                prog);
 }
 
 int main(int argc, char **argv)
