@@ -813,8 +813,8 @@ static void poll_once(struct ferry_daemon *d)
                 ferry_error_t err = {{0}};
                 struct snap *s = &dying[i];
                 int r = 0;
-                if (!s->jid[0])
-                        r = ferry_backend_find(d->be, s->uid, s->jid, &err) > 0 ? 0 : 0;
+                if (!s->jid[0]) /* deleted before its job id was known: ask the backend */
+                        ferry_backend_find(d->be, s->uid, s->jid, &err);
                 if (s->jid[0])
                         r = ferry_backend_kill(d->be, s->uid, s->jid, s->grace_s, &err);
                 if (r == -EINPROGRESS)

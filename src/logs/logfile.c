@@ -141,21 +141,32 @@ static size_t for_lines(const char *buf, size_t len, struct out *s, int64_t skip
         return off;
 }
 
-/* Count full (logical) lines newer than since in a file. */
-static int64_t count_lines(const char *data, size_t len, int64_t since)
+/* Count full (logical) lines newer than since, streaming (logs can be large). */
+static int64_t count_lines(int fd, int64_t since)
 {
+        struct ferry_buf pend = FERRY_BUF_INIT;
+        char chunk[65536];
         int64_t n = 0;
-        size_t off = 0;
-        while (off < len) {
-                const char *nl = memchr(data + off, '\n', len - off);
-                if (!nl)
-                        break;
-                struct ferry_log_record rec;
-                if (ferry_logfile_parse(data + off, (size_t)(nl - data - off), &rec) == 0 &&
-                    !rec.partial && rec.ns >= since)
-                        n++;
-                off = (size_t)(nl - data) + 1;
+        ssize_t got;
+
+        while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
+                ferry_buf_add(&pend, chunk, (size_t)got);
+                size_t off = 0;
+                for (;;) {
+                        const char *nl = memchr(pend.data + off, '\n', pend.len - off);
+                        if (!nl)
+                                break;
+                        struct ferry_log_record rec;
+                        if (ferry_logfile_parse(pend.data + off, (size_t)(nl - pend.data - off), &rec) == 0 &&
+                            !rec.partial && rec.ns >= since)
+                                n++;
+                        off = (size_t)(nl - pend.data) + 1;
+                }
+                memmove(pend.data, pend.data + off, pend.len - off);
+                pend.len -= off;
         }
+        ferry_buf_free(&pend);
+        lseek(fd, 0, SEEK_SET);
         return n;
 }
 
@@ -173,20 +184,10 @@ int ferry_logfile_stream(const char *path, const struct ferry_log_opts *opts,
                 return -errno;
 
         if (opts->tail >= 0) {
-                /* Tail needs the count of lines first; logs are bounded by the
-                 * backend's rotation limit, so one read pass is fine. */
-                struct stat st;
-                if (fstat(fd, &st) == 0 && st.st_size > 0) {
-                        char *all = NULL;
-                        size_t alen = 0;
-                        if (ferry_read_file(path, (size_t)st.st_size + 65536, &all, &alen) == 0) {
-                                int64_t total = count_lines(all, alen, opts->since_ns);
-                                free(all);
-                                skip = total > opts->tail ? total - opts->tail : 0;
-                        }
-                }
-                /* count_lines counts lines newer than since; numbering below
-                 * counts only those too, so keep both consistent. */
+                /* Tail needs the number of lines first: one counting pass.
+                 * Both passes count only lines at or after since. */
+                int64_t total = count_lines(fd, opts->since_ns);
+                skip = total > opts->tail ? total - opts->tail : 0;
         }
 
         for (;;) {
