@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ferry-node's pure parts (no I/O), linked by ferry-node and by the tests:
+ *
+ *   podspec.c    what a pod needs (ConfigMaps, Secrets, service-account
+ *                tokens) and the hop-A PodCreateRequests built from it: env
+ *                resolved (envFrom, valueFrom), projected volumes flattened
+ *                into one ConfigMap per volume.
+ *   podstatus.c  ferryd PodStatus -> Kubernetes pod status (phase,
+ *                conditions, container statuses) and the merge patch that
+ *                takes the stored status to the new one (NULL: no change).
+ *   nodeobj.c    the Node object and its status from the last /pinglink.
+ *
+ * Ownership: every json_t returned is a new reference owned by the caller;
+ * json_t arguments are borrowed.
+ */
+#ifndef FERRY_NODE_H
+#define FERRY_NODE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* ---- podspec.c ---- */
+
+/* What must be fetched before the pod can be created:
+ *   {"configmaps": {NAME: REQUIRED, ...}, "secrets": {NAME: REQUIRED, ...},
+ *    "tokens": {KEY: {"audience": A|null, "expirationSeconds": N}, ...}}
+ * REQUIRED is true unless every reference is optional. KEY is
+ * ferry_node_token_key(audience, seconds). kube-root-ca.crt is an ordinary
+ * ConfigMap here. */
+json_t *ferry_node_pod_needs(const json_t *pod);
+/* "AUDIENCE|SECONDS" (audience "" for the API server's default). */
+char *ferry_node_token_key(const char *audience, json_int_t seconds);
+/* Service-account tokens default to 1 hour, like the kubelet; Kubernetes
+ * refuses less than 10 minutes. Never 100 years. */
+#define FERRY_NODE_TOKEN_DEFAULT_S 3600
+#define FERRY_NODE_TOKEN_MIN_S 600
+
+struct ferry_node_objects {
+        const json_t *configmaps; /* name -> ConfigMap; a missing name = not found */
+        const json_t *secrets;    /* name -> Secret */
+        const json_t *tokens;     /* token key -> token string */
+        const char *node_name;
+        const char *host_ip;      /* status.hostIP for fieldRef; may be NULL */
+};
+
+/* Build the PodCreateRequests body. Errors: -ENOENT when a required object or
+ * key is missing (err names it, as the kubelet's CreateContainerConfigError
+ * would), -EINVAL for what cannot be offloaded (unsupported fieldRef,
+ * clusterTrustBundle), -E2BIG when a limit is exceeded. */
+int ferry_node_build_create(const json_t *pod, const struct ferry_node_objects *o,
+                            json_t **ret, ferry_error_t *err);
+
+/* ---- podstatus.c ---- */
+
+/* The Kubernetes pod status for pod given ferryd's PodStatus ps (NULL: not
+ * known yet -> Pending, containers Waiting/ContainerCreating). Transition
+ * times and startTime are kept from pod.status when nothing changed; now is
+ * RFC 3339. */
+json_t *ferry_node_pod_status(const json_t *pod, const json_t *ps, const char *now);
+/* The status of a pod that waits for something before it can be created
+ * (reason e.g. CreateContainerConfigError) or failed before it ran (phase
+ * "Failed", reason ProviderFailed): containers Waiting with that reason. */
+json_t *ferry_node_pod_status_local(const json_t *pod, const char *phase, const char *reason,
+                                    const char *message, const char *now);
+/* The merge patch {"status": {...}} that turns old into new (keys old has and
+ * new lacks become null), or NULL when they are equal. old may be NULL. */
+json_t *ferry_node_status_patch(const json_t *old_status, const json_t *new_status);
+/* The pod phase of a status object ("" when none). */
+const char *ferry_node_status_phase(const json_t *status);
+
+/* ---- nodeobj.c ---- */
+
+struct ferry_node_params {
+        const char *name;
+        const char *internal_ip;
+        int kubelet_port;
+        const json_t *labels; /* extra labels (object) or NULL */
+        const json_t *taints; /* configured taints (array); NULL = the default taint */
+        const char *version;  /* kubeletVersion */
+};
+
+/* The Node object to create: metadata (labels), spec (taints), status. */
+json_t *ferry_node_object(const struct ferry_node_params *p, const json_t *status,
+                          const json_t *ping_taints);
+/* spec.taints: the configured taints plus those of the PingResponse
+ * (ping_taints may be NULL). */
+json_t *ferry_node_taints(const struct ferry_node_params *p, const json_t *ping_taints);
+
+struct ferry_node_ping {
+        bool reachable;      /* an HTTP answer came */
+        long code;           /* its status */
+        const char *body;    /* PingResponse or NULL/"" */
+        const char *error;   /* why not reachable, or NULL */
+};
+
+/* Node status from a ping. last_capacity (may be NULL) is kept for resources
+ * the site reports as zero or omits: such a site gets condition SiteCapacity
+ * False/NoCapacityReported with a message instead of silently draining.
+ * prev_conditions (may be NULL) keeps lastTransitionTime stable.
+ * *ret_ping_taints: the PingResponse's taints (NULL when absent). */
+json_t *ferry_node_status(const struct ferry_node_params *p, const struct ferry_node_ping *ping,
+                          const json_t *last_capacity, const json_t *prev_conditions,
+                          const char *now, json_t **ret_ping_taints);
+
+/* Defaults when a site has never reported anything (the upstream VK's). */
+#define FERRY_NODE_DEFAULT_CPU "100"
+#define FERRY_NODE_DEFAULT_MEMORY "3000G"
+#define FERRY_NODE_DEFAULT_PODS "10000"
+
+#endif
