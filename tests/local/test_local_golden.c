@@ -4,8 +4,10 @@
  * tests/data/local/<case>/ holds pod.json (a hop-A create body) and the
  * expected outputs:
  *   expected-runspec.json  the translator's run spec (or "error: ...")
- *   expected-host.json, expected-bwrap.json, expected-podman.json
- *                          the exec of every container per runtime (or "error: ...")
+ *   expected-host.json, expected-bwrap.json, expected-podman.json,
+ *   expected-apptainer.json, expected-enroot.json
+ *                          the exec of every container per runtime (or "error: ...");
+ *                          enroot images live under /IMAGES
  * The bwrap builder sees a fixed fake host tree (below), the workdir is
  * /WORK. FERRY_UPDATE_GOLDEN=1 rewrites the expected files.
  */
@@ -123,7 +125,8 @@ static int run_case(const char *dir)
         bad += compare(dir, "expected-runspec.json", b.data);
 
         static const enum local_runtime_kind kinds[] = {LOCAL_RT_HOST, LOCAL_RT_BWRAP,
-                                                        LOCAL_RT_PODMAN};
+                                                        LOCAL_RT_PODMAN, LOCAL_RT_APPTAINER,
+                                                        LOCAL_RT_ENROOT};
         for (size_t k = 0; rs && k < FERRY_ARRAY_SIZE(kinds); k++) {
                 struct local_rtconf rc = {
                         .kind = kinds[k],
@@ -135,6 +138,7 @@ static int run_case(const char *dir)
                         .image_map = image_map,
                         .n_image_map = FERRY_ARRAY_SIZE(image_map),
                         .hostfs = {.list = fake_list},
+                        .image_root = kinds[k] == LOCAL_RT_ENROOT ? "/IMAGES" : NULL,
                 };
                 ferry_buf_reset(&b);
                 ferry_buf_adds(&b, "[\n  ");

@@ -41,6 +41,7 @@ struct local_priv {
         char *bwrap, *podman, *home;
         bool network;
         char *podman_image, *podman_pull;
+        char *apptainer, *enroot, *image_root; /* apptainer/singularity/enroot runtimes */
         struct local_image_map *image_map;
         size_t n_image_map;
         int64_t max_pods;
@@ -251,6 +252,9 @@ static void local_fini(struct ferry_backend *be)
         free(p->home);
         free(p->podman_image);
         free(p->podman_pull);
+        free(p->apptainer);
+        free(p->enroot);
+        free(p->image_root);
         for (size_t i = 0; i < p->n_image_map; i++) {
                 free(p->image_map[i].from);
                 free(p->image_map[i].to);
@@ -275,7 +279,7 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         if (local_runtime_parse(rt, &p->kind) < 0) {
                 r = ferry_errprintf(err, -EINVAL,
                                     "unknown runtime \"%s\" for the local backend (use bwrap, "
-                                    "podman or host)",
+                                    "podman, host, apptainer, singularity or enroot)",
                                     rt);
                 goto fail;
         }
@@ -303,6 +307,10 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         const char *img = ferry_backend_opt(be, "podman_image", NULL);
         p->podman_image = img && *img ? ferry_xstrdup(img) : NULL;
         p->podman_pull = ferry_xstrdup(ferry_backend_opt(be, "podman_pull", "missing"));
+        p->apptainer = which(ferry_backend_opt(be, "apptainer", local_runtime_name(p->kind)));
+        p->enroot = which(ferry_backend_opt(be, "enroot", "enroot"));
+        const char *iroot = ferry_backend_opt(be, "image_root", NULL);
+        p->image_root = iroot && *iroot ? ferry_xstrdup(iroot) : NULL;
         parse_image_map(p, ferry_backend_opt(be, "image_map", NULL));
         p->max_pods = ferry_backend_opt_int(be, "max_pods", 110);
         p->start_timeout_ms = ferry_backend_opt_int(be, "shim_start_timeout_ms", 10000);
@@ -352,6 +360,9 @@ static struct local_rtconf rtconf(const struct local_priv *p, const char *wd)
                 .network = p->network,
                 .podman_image = p->podman_image,
                 .podman_pull = p->podman_pull,
+                .apptainer = p->apptainer,
+                .enroot = p->enroot,
+                .image_root = p->image_root,
                 .home = p->home,
                 .image_map = p->image_map,
                 .n_image_map = p->n_image_map,

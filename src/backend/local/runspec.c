@@ -264,6 +264,26 @@ static int64_t amount(int64_t req, int64_t lim)
         return req >= 0 ? req : lim >= 0 ? lim : 0;
 }
 
+/* GPUs a container holds: nvidia.com/gpu plus every nvidia.com/mig-* slice,
+ * each from its limit, else its request (Kubernetes sets both equal for
+ * extended resources). */
+static int64_t gpu_count(const struct ferry_container *pc)
+{
+        int64_t n = pc->limits.gpus >= 0 ? pc->limits.gpus : pc->requests.gpus >= 0 ? pc->requests.gpus : 0;
+        for (size_t i = 0; i < pc->limits.n_extended; i++)
+                if (ferry_str_startswith(pc->limits.extended[i].name, "nvidia.com/mig-"))
+                        n += pc->limits.extended[i].count;
+        for (size_t i = 0; i < pc->requests.n_extended; i++) {
+                const struct ferry_extended *e = &pc->requests.extended[i];
+                bool in_limits = false;
+                for (size_t j = 0; j < pc->limits.n_extended && !in_limits; j++)
+                        in_limits = strcmp(pc->limits.extended[j].name, e->name) == 0;
+                if (!in_limits && ferry_str_startswith(e->name, "nvidia.com/mig-"))
+                        n += e->count;
+        }
+        return n;
+}
+
 static int build_container(const struct ferry_pod *pod, struct local_runspec *rs,
                            const struct ferry_container *pc, struct local_container *c,
                            ferry_error_t *err)
@@ -275,6 +295,7 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
         c->init = pc->is_init;
         c->cpu_milli = amount(pc->requests.cpu_milli, pc->limits.cpu_milli);
         c->memory_bytes = amount(pc->requests.memory_bytes, pc->limits.memory_bytes);
+        c->gpus = gpu_count(pc);
         c->cwd = pc->working_dir ? ferry_xstrdup(pc->working_dir) : NULL;
         if (c->cwd && c->cwd[0] != '/')
                 return ferry_errprintf(err, -EINVAL,
@@ -485,6 +506,8 @@ void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs)
                 ferry_buf_printf(b, ", \"init\": %s, \"cpu_milli\": %lld, \"memory\": %lld,",
                                  c->init ? "true" : "false", (long long)c->cpu_milli,
                                  (long long)c->memory_bytes);
+                if (c->gpus > 0) /* only when set: older golden files stay valid */
+                        ferry_buf_printf(b, " \"gpus\": %lld,", (long long)c->gpus);
                 ferry_buf_adds(b, "\n     \"argv\": [");
                 for (size_t j = 0; j < c->n_argv; j++) {
                         if (j)

@@ -60,6 +60,7 @@ struct local_container {
         size_t n_mounts;
         int64_t cpu_milli;    /* request, else limit, else 0 */
         int64_t memory_bytes; /* request, else limit, else 0 */
+        int64_t gpus; /* nvidia.com/gpu + nvidia.com/mig-*, limit else request, else 0 */
 };
 
 struct local_runspec {
@@ -104,7 +105,21 @@ void local_dirents_free(struct local_dirent *d, size_t n);
 /* The real host, via opendir/readlink. */
 extern const struct local_hostfs local_hostfs_real;
 
-enum local_runtime_kind { LOCAL_RT_HOST, LOCAL_RT_BWRAP, LOCAL_RT_PODMAN };
+enum local_runtime_kind {
+        LOCAL_RT_HOST,
+        LOCAL_RT_BWRAP,
+        LOCAL_RT_PODMAN,
+        LOCAL_RT_APPTAINER,   /* apptainer exec|run (doc/slurm-backend.md) */
+        LOCAL_RT_SINGULARITY, /* the same with the singularity binary and SINGULARITYENV_ */
+        LOCAL_RT_ENROOT,      /* enroot start */
+};
+
+/* An extra bind mount the admin allowed (slurm-job.vk.io/singularity-mounts):
+ * src is an absolute host path. */
+struct local_bind {
+        char *src, *dst;
+        bool ro;
+};
 
 struct local_image_map {
         char *from, *to;
@@ -122,6 +137,17 @@ struct local_rtconf {
         const struct local_image_map *image_map;
         size_t n_image_map;
         struct local_hostfs hostfs;
+        /* apptainer / singularity / enroot */
+        const char *apptainer; /* binary (apptainer, singularity); NULL = by runtime name */
+        const char *enroot;    /* binary; NULL = "enroot" */
+        /* apptainer: prefix for images without a scheme (NULL = "docker://");
+         * enroot: directory of pre-imported squashfs images (NULL = only
+         * absolute image paths work) */
+        const char *image_root;
+        char *const *rt_options; /* extra runtime options, already checked, after the defaults */
+        size_t n_rt_options;
+        const struct local_bind *binds; /* extra binds for every container */
+        size_t n_binds;
 };
 
 /* What ferry-shim executes for one container. */

@@ -51,6 +51,12 @@ int local_runtime_parse(const char *name, enum local_runtime_kind *ret)
                 *ret = LOCAL_RT_HOST;
         else if (strcmp(name, "podman") == 0)
                 *ret = LOCAL_RT_PODMAN;
+        else if (strcmp(name, "apptainer") == 0)
+                *ret = LOCAL_RT_APPTAINER;
+        else if (strcmp(name, "singularity") == 0)
+                *ret = LOCAL_RT_SINGULARITY;
+        else if (strcmp(name, "enroot") == 0)
+                *ret = LOCAL_RT_ENROOT;
         else
                 return -EINVAL;
         return 0;
@@ -61,6 +67,9 @@ const char *local_runtime_name(enum local_runtime_kind k)
         switch (k) {
         case LOCAL_RT_HOST: return "host";
         case LOCAL_RT_PODMAN: return "podman";
+        case LOCAL_RT_APPTAINER: return "apptainer";
+        case LOCAL_RT_SINGULARITY: return "singularity";
+        case LOCAL_RT_ENROOT: return "enroot";
         default: return "bwrap";
         }
 }
@@ -388,6 +397,316 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
         return 0;
 }
 
+/* ---- apptainer / singularity / enroot (doc/slurm-backend.md, "Runtimes") ---- */
+
+static bool env_name_portable(const char *n)
+{
+        if (!n || !((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || *n == '_'))
+                return false;
+        return strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+               strlen(n);
+}
+
+/* The pod's env with later definitions winning (first position kept), as
+ * index pairs into c->env: ret[k] is the index of the value to use. */
+static size_t env_dedup(const struct local_container *c, size_t *idx)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < c->n_env; i++) {
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = strcmp(c->env[j].name, c->env[i].name) == 0;
+                if (seen)
+                        continue;
+                size_t last = i;
+                for (size_t j = i + 1; j < c->n_env; j++)
+                        if (strcmp(c->env[j].name, c->env[i].name) == 0)
+                                last = j;
+                idx[n++] = last;
+        }
+        return n;
+}
+
+static bool has_dotdot(const char *p)
+{
+        size_t l = strlen(p);
+        return strstr(p, "/../") || strncmp(p, "../", 3) == 0 || strcmp(p, "..") == 0 ||
+               (l >= 3 && strcmp(p + l - 3, "/..") == 0);
+}
+
+/* Image URI for apptainer: a scheme we allow, an absolute path on the node,
+ * or the image root (default docker://) + the pod's image. */
+static char *apptainer_image(const struct local_rtconf *rc, const struct local_container *c,
+                             ferry_error_t *err)
+{
+        static const char *const schemes[] = {"docker", "oras", "library", "shub", "http", "https"};
+        const char *img = c->image;
+
+        if (!img || !*img) {
+                ferry_errprintf(err, -EINVAL, "container \"%s\": no image", c->name);
+                return NULL;
+        }
+        if (img[0] == '-' || strpbrk(img, " \t\n,") || has_dotdot(img)) {
+                ferry_errprintf(err, -EINVAL,
+                                "container \"%s\": image \"%s\" is not an image reference",
+                                c->name, img);
+                return NULL;
+        }
+        const char *sep = strstr(img, "://");
+        if (sep) {
+                for (size_t i = 0; i < FERRY_ARRAY_SIZE(schemes); i++)
+                        if (strlen(schemes[i]) == (size_t)(sep - img) &&
+                            strncmp(img, schemes[i], (size_t)(sep - img)) == 0)
+                                return ferry_xstrdup(img);
+                ferry_errprintf(err, -EINVAL,
+                                "container \"%s\": image scheme \"%.*s://\" is not allowed (use "
+                                "docker, oras, library, shub, http or https)",
+                                c->name, (int)(sep - img), img);
+                return NULL;
+        }
+        if (img[0] == '/')
+                return ferry_xstrdup(img);
+        return ferry_xasprintf("%s%s", rc->image_root && *rc->image_root ? rc->image_root
+                                                                          : "docker://",
+                               img);
+}
+
+static int bind_path_check(const struct local_container *c, const char *p, const char *bad,
+                           const char *rt, ferry_error_t *err)
+{
+        if (strpbrk(p, bad))
+                return ferry_errprintf(err, -EINVAL,
+                                       "container \"%s\": the %s runtime cannot mount %s (%s)",
+                                       c->name, rt, p,
+                                       bad[0] == ':' ? "':' and ',' are not allowed in mount paths"
+                                                     : "whitespace, ':' and ',' are not allowed "
+                                                       "in mount paths");
+        return 0;
+}
+
+static int build_apptainer(const struct local_rtconf *rc, const struct local_runspec *rs,
+                           const struct local_container *c, struct strv *a, struct strv *envp,
+                           ferry_error_t *err)
+{
+        bool sing = rc->kind == LOCAL_RT_SINGULARITY;
+        const char *rt = sing ? "singularity" : "apptainer";
+        const char *prefix = sing ? "SINGULARITYENV_" : "APPTAINERENV_";
+        _cleanup_free_ char *image = apptainer_image(rc, c, err);
+        int r;
+
+        if (!image)
+                return -EINVAL;
+        strv_add(a, rc->apptainer ? rc->apptainer : rt);
+        /* exec when the pod sets command, run otherwise so the image's
+         * entrypoint/runscript is honoured (as upstream) */
+        strv_add(a, c->n_command > 0 ? "exec" : "run");
+        strv_add(a, "--no-eval");
+        strv_add(a, "--containall");
+        if (c->gpus > 0)
+                strv_add(a, "--nv");
+        for (size_t i = 0; i < rc->n_rt_options; i++)
+                strv_add(a, rc->rt_options[i]);
+        if (c->cwd) {
+                strv_add(a, "--pwd");
+                strv_add(a, c->cwd);
+        }
+        if ((r = bind_path_check(c, rc->workdir, ":,", rt, err)) < 0)
+                return r;
+        /* parents before children, as for bwrap */
+        const struct local_mount **ms = ferry_xcalloc(c->n_mounts + 1, sizeof(*ms));
+        for (size_t i = 0; i < c->n_mounts; i++)
+                ms[i] = &c->mounts[i];
+        qsort(ms, c->n_mounts, sizeof(*ms), mount_cmp);
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const struct local_mount *m = ms[i];
+                if ((r = bind_path_check(c, m->dst, ":,", rt, err)) < 0 ||
+                    (r = bind_path_check(c, m->src, ":,", rt, err)) < 0) {
+                        free(ms);
+                        return r;
+                }
+                strv_add(a, "--bind");
+                strv_addf(a, ferry_xasprintf("%s/%s:%s%s", rc->workdir, m->src, m->dst,
+                                             m->ro ? ":ro" : ""));
+        }
+        free(ms);
+        for (size_t i = 0; i < rc->n_binds; i++) {
+                const struct local_bind *b = &rc->binds[i];
+                if ((r = bind_path_check(c, b->src, ":,", rt, err)) < 0 ||
+                    (r = bind_path_check(c, b->dst, ":,", rt, err)) < 0)
+                        return r;
+                strv_add(a, "--bind");
+                strv_addf(a, ferry_xasprintf("%s:%s%s", b->src, b->dst, b->ro ? ":ro" : ""));
+        }
+        strv_add(a, image);
+        for (size_t i = 0; i < c->n_argv; i++)
+                strv_add(a, c->argv[i]);
+
+        /* The pod's env reaches the container as <PREFIX>NAME=VALUE in
+         * apptainer's own environment: with --no-eval nothing evaluates the
+         * value, and unlike --env (a comma-separated CSV list) no value can
+         * split into a second variable. apptainer itself gets a plain env. */
+        strv_free(envp);
+        strv_add(envp, "PATH=" DEFAULT_PATH);
+        if (rc->home)
+                strv_addf(envp, ferry_xasprintf("HOME=%s", rc->home));
+        size_t *idx = ferry_xcalloc(c->n_env + 1, sizeof(size_t));
+        size_t n = env_dedup(c, idx);
+        for (size_t k = 0; k < n; k++) {
+                const struct ferry_env *v = &c->env[idx[k]];
+                if (!env_name_portable(v->name)) {
+                        free(idx);
+                        return ferry_errprintf(err, -EINVAL,
+                                               "container \"%s\": env name \"%s\" cannot be passed "
+                                               "by %s (letters, digits and '_' only)",
+                                               c->name, v->name, rt);
+                }
+                strv_addf(envp, ferry_xasprintf("%s%s=%s", prefix, v->name, v->value));
+        }
+        free(idx);
+        (void)rs;
+        return 0;
+}
+
+/* Image for enroot: an absolute squashfs path, or <image_root>/<image>.sqsh
+ * with '/' and ':' turned into '+' (images imported beforehand). */
+static char *enroot_image(const struct local_rtconf *rc, const struct local_container *c,
+                          ferry_error_t *err)
+{
+        const char *img = c->image;
+        if (!img || !*img || img[0] == '-' || strpbrk(img, " \t\n") || has_dotdot(img) ||
+            strstr(img, "://")) {
+                ferry_errprintf(err, -EINVAL,
+                                "container \"%s\": image \"%s\" cannot be used by enroot (an "
+                                "absolute .sqsh path, or a name imported under the image root)",
+                                c->name, img ? img : "");
+                return NULL;
+        }
+        if (img[0] == '/')
+                return ferry_xstrdup(img);
+        if (!rc->image_root || !*rc->image_root) {
+                ferry_errprintf(err, -EINVAL,
+                                "container \"%s\": image \"%s\" is not a path, and the site has "
+                                "no image_root of imported enroot images",
+                                c->name, img);
+                return NULL;
+        }
+        char *name = ferry_xstrdup(img);
+        for (char *p = name; *p; p++)
+                if (*p == '/' || *p == ':')
+                        *p = '+';
+        char *out = ferry_xasprintf("%s/%s.sqsh", rc->image_root, name);
+        free(name);
+        return out;
+}
+
+static int build_enroot(const struct local_rtconf *rc, const struct local_runspec *rs,
+                        const struct local_container *c, struct strv *a, struct strv *envp,
+                        ferry_error_t *err)
+{
+        _cleanup_free_ char *image = enroot_image(rc, c, err);
+        int r;
+
+        if (!image)
+                return -EINVAL;
+        strv_add(a, rc->enroot ? rc->enroot : "enroot");
+        strv_add(a, "start");
+        strv_add(a, "--rw"); /* a Kubernetes root file system is writable */
+        for (size_t i = 0; i < rc->n_rt_options; i++)
+                strv_add(a, rc->rt_options[i]);
+        /* enroot parses mounts as fstab lines split on ':' and whitespace */
+        if ((r = bind_path_check(c, rc->workdir, " \t\n:,", "enroot", err)) < 0)
+                return r;
+        const struct local_mount **ms = ferry_xcalloc(c->n_mounts + 1, sizeof(*ms));
+        for (size_t i = 0; i < c->n_mounts; i++)
+                ms[i] = &c->mounts[i];
+        qsort(ms, c->n_mounts, sizeof(*ms), mount_cmp); /* parents first */
+        for (size_t i = 0; i < c->n_mounts + rc->n_binds; i++) {
+                _cleanup_free_ char *src = NULL;
+                const char *dst;
+                bool ro;
+                if (i < c->n_mounts) {
+                        src = ferry_xasprintf("%s/%s", rc->workdir, ms[i]->src);
+                        dst = ms[i]->dst;
+                        ro = ms[i]->ro;
+                } else {
+                        src = ferry_xstrdup(rc->binds[i - c->n_mounts].src);
+                        dst = rc->binds[i - c->n_mounts].dst;
+                        ro = rc->binds[i - c->n_mounts].ro;
+                }
+                if ((r = bind_path_check(c, src, " \t\n:,", "enroot", err)) < 0 ||
+                    (r = bind_path_check(c, dst, " \t\n:,", "enroot", err)) < 0) {
+                        free(ms);
+                        return r;
+                }
+                strv_add(a, "--mount");
+                strv_addf(a, ferry_xasprintf("%s:%s:none:x-create=auto,bind%s", src, dst,
+                                             ro ? ",ro" : ""));
+        }
+        free(ms);
+        /* --env NAME=VALUE: the value travels as an argument, so the pod's env
+         * never becomes enroot's own (PATH, LD_PRELOAD, ENROOT_* would steer
+         * enroot itself). enroot writes one line per variable and strips one
+         * pair of surrounding quotes: such values are refused, not mangled. */
+        size_t *idx = ferry_xcalloc(c->n_env + 1, sizeof(size_t));
+        size_t n = env_dedup(c, idx);
+        bool have_nvd = false;
+        for (size_t k = 0; k < n; k++) {
+                const struct ferry_env *v = &c->env[idx[k]];
+                size_t vl = strlen(v->value);
+                const char *why = NULL;
+                if (!env_name_portable(v->name))
+                        why = "its name must be letters, digits and '_'";
+                else if (strncmp(v->name, "ENROOT_", 7) == 0)
+                        why = "enroot drops ENROOT_ variables";
+                else if (strpbrk(v->value, "\n\r"))
+                        why = "its value has a line break";
+                else if (vl >= 2 && (v->value[0] == '"' || v->value[0] == '\'') &&
+                         (v->value[vl - 1] == '"' || v->value[vl - 1] == '\''))
+                        why = "enroot would strip the quotes around its value";
+                if (why) {
+                        free(idx);
+                        return ferry_errprintf(err, -EINVAL,
+                                               "container \"%s\": env \"%s\" cannot be passed by "
+                                               "enroot: %s",
+                                               c->name, v->name, why);
+                }
+                have_nvd |= strcmp(v->name, "NVIDIA_VISIBLE_DEVICES") == 0;
+                strv_add(a, "--env");
+                strv_addf(a, ferry_xasprintf("%s=%s", v->name, v->value));
+        }
+        free(idx);
+        if (c->gpus > 0 && !have_nvd) {
+                /* enroot's nvidia hook acts on this; the job's cgroup limits
+                 * the devices to the GPUs Slurm allocated */
+                strv_add(a, "--env");
+                strv_add(a, "NVIDIA_VISIBLE_DEVICES=all");
+        }
+        strv_add(a, image);
+        if (c->cwd) {
+                /* enroot has no working-directory option: a constant script
+                 * with the directory and the command as its arguments */
+                if (c->n_command == 0)
+                        return ferry_errprintf(err, -EINVAL,
+                                               "container \"%s\": enroot can honour workingDir only "
+                                               "when the container sets command",
+                                               c->name);
+                strv_add(a, "/bin/sh");
+                strv_add(a, "-c");
+                strv_add(a, "cd -- \"$1\" && shift && exec \"$@\"");
+                strv_add(a, "sh");
+                strv_add(a, c->cwd);
+        }
+        for (size_t i = 0; i < c->n_argv; i++)
+                strv_add(a, c->argv[i]);
+
+        strv_free(envp);
+        strv_add(envp, "PATH=" DEFAULT_PATH);
+        if (rc->home)
+                strv_addf(envp, ferry_xasprintf("HOME=%s", rc->home));
+        (void)rs;
+        return 0;
+}
+
 int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *rs, size_t ci,
                      struct local_exec *ret, ferry_error_t *err)
 {
@@ -397,7 +716,9 @@ int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *
         int r = 0;
 
         build_envp(rs, c, &envp);
-        if (rc->kind != LOCAL_RT_PODMAN && c->n_argv == 0) {
+        bool image_runtime = rc->kind == LOCAL_RT_PODMAN || rc->kind == LOCAL_RT_APPTAINER ||
+                             rc->kind == LOCAL_RT_SINGULARITY || rc->kind == LOCAL_RT_ENROOT;
+        if (!image_runtime && c->n_argv == 0) {
                 r = ferry_errprintf(err, -EINVAL,
                                     "container \"%s\" has neither command nor args: the %s runtime "
                                     "does not run image entrypoints",
@@ -424,6 +745,13 @@ int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *
                 break;
         case LOCAL_RT_PODMAN:
                 r = build_podman(rc, rs, c, &e, &a, &envp, err);
+                break;
+        case LOCAL_RT_APPTAINER:
+        case LOCAL_RT_SINGULARITY:
+                r = build_apptainer(rc, rs, c, &a, &envp, err);
+                break;
+        case LOCAL_RT_ENROOT:
+                r = build_enroot(rc, rs, c, &a, &envp, err);
                 break;
         }
         if (r < 0)

@@ -25,7 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/local/runspec.h"
 #include "common/error.h"
+#include "common/util.h"
 #include "pod/pod.h"
 
 /* A named set of scheduling choices, selected by annotation
@@ -63,9 +65,22 @@ struct slurm_site {
         int64_t default_uid;   /* -1 = ferryd's own */
         int64_t default_cpu_milli;   /* when a pod gives neither limits nor requests */
         int64_t default_memory_bytes;
+        /* added by the translator (doc/slurm-backend.md): */
+        char *runtime_path;    /* the runtime's binary on compute nodes; NULL = by name in PATH */
+        char *image_root;      /* apptainer: prefix for images without a scheme ("docker://");
+                                  enroot: directory of pre-imported squashfs images */
+        char **allowed_runtime_options; /* allow-list for .../singularity-options */
+        size_t n_allowed_runtime_options;
+        char **allowed_mount_roots; /* .../singularity-mounts sources must lie under one */
+        size_t n_allowed_mount_roots;
+        char **allowed_image_roots; /* .../image-root values must start with one */
+        size_t n_allowed_image_roots;
 };
 
+/* Errors name the line: "site config:12: unknown key \"x\"" (slurm_site_load:
+ * "<path>:12: ..."). Unknown keys are errors. */
 int slurm_site_parse(const char *yaml, size_t len, struct slurm_site **ret, ferry_error_t *err);
+int slurm_site_load(const char *path, struct slurm_site **ret, ferry_error_t *err);
 void slurm_site_free(struct slurm_site *s);
 
 struct slurm_job {
@@ -79,10 +94,32 @@ struct slurm_job {
         int64_t cpus, memory_mb, time_limit_min; /* -1 = unset */
         char *gres;        /* "gpu:2" / "gpu:a100:1" or NULL */
         int64_t uid;       /* -1 = ferryd's own */
+        /* added by the translator (doc/slurm-backend.md): */
+        char *flavor;      /* the chosen flavor, NULL = none */
+        char *pre_exec;    /* admin-enabled slurm-job.vk.io/pre-exec: the shim runs it with
+                              /bin/sh -c before any container; NULL = none */
+        char **runtime_options; /* checked slurm-job.vk.io/singularity-options, argv items */
+        size_t n_runtime_options;
+        struct local_bind *binds; /* checked slurm-job.vk.io/singularity-mounts */
+        size_t n_binds;
+        char *image_root;  /* the site's, or the checked slurm-job.vk.io/image-root */
+        char **notes;      /* sentences worth an event, e.g. "runAsUser 1000 is ignored ..." */
+        size_t n_notes;
+        struct local_runspec *spec; /* the pod's run spec (already checked against the runtime) */
+        enum local_runtime_kind runtime;
 };
 
 int slurm_job_from_pod(const struct ferry_pod *pod, const struct slurm_site *site,
                        struct slurm_job **ret, ferry_error_t *err);
 void slurm_job_free(struct slurm_job *j);
+/* Canonical JSON of the job without spec (golden files). */
+void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j);
+/* The runtime configuration for building the execs of j->spec with
+ * local_exec_build(): pointers borrow from j and site; hostfs is left empty
+ * (the caller sets it: bwrap needs the compute node's tree). */
+void slurm_job_rtconf(const struct slurm_job *j, const struct slurm_site *site,
+                      struct local_rtconf *ret);
+/* POSIX single-quote quoting ('it'\''s'); returns a new string. */
+char *slurm_shell_quote(const char *s);
 
 #endif
