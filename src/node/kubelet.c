@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kubelet endpoint: what the API server calls on a node's kubelet port,
+ * as far as a virtual node can answer it.
+ *
+ *   GET /containerLogs/{ns}/{pod}/{container}?tailLines&limitBytes&timestamps
+ *       &follow&previous&sinceSeconds&sinceTime  -> ferryd /getLogs, streamed
+ *   GET /healthz -> ok;   GET /metrics -> Prometheus text
+ *   anything else (exec, attach, portForward...) -> 501 with a reason
+ *
+ * HTTPS (libmicrohttpd + GnuTLS) with the certificate and key from files; with
+ * a client CA, a client certificate signed by it is required (the API server
+ * presents its kubelet-client certificate). Plain HTTP only with
+ * kubelet_insecure_http (tests).
+ *
+ * Streaming: a thread per log request reads ferryd's answer and writes it
+ * into a pipe that libmicrohttpd sends on (thread-per-connection mode, so a
+ * blocking read is fine). The status code is chosen once the first bytes or
+ * the error arrive; when the client goes away the pipe breaks and the ferryd
+ * stream is closed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vk.h"
+
+struct ferry_kubelet {
+        struct MHD_Daemon *mhd;
+        struct ferry_vk *vk;
+        char *cert, *key, *ca;
+        bool verify_client;
+};
+
+/* ---- LogStruct ---- */
+
+static int parse_nonneg(const char *s, int64_t *ret)
+{
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v < 0)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static bool truthy(const char *s)
+{
+        return s && (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "True"));
+}
+
+int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid,
+                            const char *container, const char *(*get)(void *ctx, const char *key),
+                            void *ctx, char **ret_json, int64_t *ret_limit_bytes,
+                            ferry_error_t *err)
+{
+        int64_t tail = -1, bytes = 0, since_s = 0;
+        const char *v;
+        int64_t since_ns = 0;
+
+        if ((v = get(ctx, "tailLines")) && parse_nonneg(v, &tail) < 0)
+                return ferry_errprintf(err, -EINVAL, "tailLines must be a non-negative integer");
+        if ((v = get(ctx, "limitBytes")) && (parse_nonneg(v, &bytes) < 0 || bytes == 0))
+                return ferry_errprintf(err, -EINVAL, "limitBytes must be a positive integer");
+        if ((v = get(ctx, "sinceSeconds")) && (parse_nonneg(v, &since_s) < 0 || since_s == 0))
+                return ferry_errprintf(err, -EINVAL, "sinceSeconds must be a positive integer");
+        const char *since_time = get(ctx, "sinceTime");
+        if (since_time && ferry_time_parse(since_time, &since_ns) < 0)
+                return ferry_errprintf(err, -EINVAL, "sinceTime must be an RFC 3339 time");
+        if (since_s && since_time)
+                return ferry_errprintf(err, -EINVAL, "at most one of sinceTime or sinceSeconds may be specified");
+        json_t *opts = json_pack("{s:b,s:b,s:b}", "Timestamps", truthy(get(ctx, "timestamps")), "Follow",
+                                 truthy(get(ctx, "follow")), "Previous", truthy(get(ctx, "previous")));
+        int64_t limit = 0;
+        if (tail >= 0)
+                json_object_set_new(opts, "Tail", json_integer(tail));
+        if (bytes) {
+                if (tail >= 0)
+                        limit = bytes; /* interLink refuses both: we cut the stream ourselves */
+                else
+                        json_object_set_new(opts, "Bytes", json_integer(bytes));
+        }
+        if (since_s)
+                json_object_set_new(opts, "SinceSeconds", json_integer(since_s));
+        if (since_time) {
+                char buf[FERRY_TIME_MAX];
+                json_object_set_new(opts, "SinceTime", json_string(ferry_time_format(since_ns, 0, buf)));
+        }
+        json_t *ls = json_pack("{s:s,s:s,s:s,s:s,s:o}", "Namespace", ns, "PodUID", uid, "PodName", pod,
+                               "ContainerName", container, "Opts", opts);
+        *ret_json = json_dumps(ls, JSON_COMPACT);
+        json_decref(ls);
+        *ret_limit_bytes = limit;
+        return 0;
+}
+
+/* ---- streaming ---- */
+
+struct logjob {
+        pthread_mutex_t lock;
+        pthread_cond_t cv;
+        int refs;
+        bool started, done;
+        int r;
+        ferry_error_t err;
+        int wfd;
+        int64_t left; /* byte limit, or -1 */
+        char *body;
+        struct ferry_vk *vk;
+};
+
+static void job_unref(struct logjob *j)
+{
+        pthread_mutex_lock(&j->lock);
+        int left = --j->refs;
+        pthread_mutex_unlock(&j->lock);
+        if (left)
+                return;
+        pthread_mutex_destroy(&j->lock);
+        pthread_cond_destroy(&j->cv);
+        free(j->body);
+        free(j);
+}
+
+static int on_bytes(void *ctx, const char *data, size_t len)
+{
+        struct logjob *j = ctx;
+        if (!j->started) {
+                pthread_mutex_lock(&j->lock);
+                j->started = true;
+                pthread_cond_broadcast(&j->cv);
+                pthread_mutex_unlock(&j->lock);
+        }
+        if (j->left >= 0 && (int64_t)len > j->left)
+                len = (size_t)j->left;
+        while (len > 0) {
+                ssize_t n = write(j->wfd, data, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -EPIPE; /* the client went away */
+                }
+                data += n;
+                len -= (size_t)n;
+                if (j->left >= 0)
+                        j->left -= n;
+        }
+        return j->left == 0 ? -ECANCELED : 0;
+}
+
+static void *log_thread(void *arg)
+{
+        struct logjob *j = arg;
+        struct ferry_client *fc = NULL;
+        ferry_error_t err = {{0}};
+        int r = ferry_vk_ferryd(j->vk, &fc, &err);
+        if (r == 0) {
+                int64_t t0 = ferry_monotonic_ns();
+                r = ferry_client_logs(fc, j->body, on_bytes, j, &err);
+                ferry_vk_account_ferryd(j->vk, "logs", t0, r < 0 && r != -EPIPE && r != -ECANCELED);
+        }
+        ferry_client_free(fc);
+        close(j->wfd);
+        pthread_mutex_lock(&j->lock);
+        j->done = true;
+        j->r = r == -ECANCELED ? 0 : r;
+        j->err = err;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->lock);
+        job_unref(j);
+        return NULL;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype, const char *text)
+{
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(resp, "Content-Type", ctype);
+        enum MHD_Result ret = MHD_queue_response(c, code, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static const char *mhd_get(void *ctx, const char *key)
+{
+        return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static unsigned code_of(int r)
+{
+        switch (r) {
+        case -EINVAL:
+                return 400;
+        case -ENOENT:
+                return 404;
+        case -EACCES:
+                return 403;
+        case -ECONNREFUSED:
+        case -ETIMEDOUT:
+                return 503;
+        default:
+                return 502;
+        }
+}
+
+static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connection *c, const char *rest)
+{
+        char ns[256], pod[256], ctr[256];
+        _cleanup_free_ char *uid = NULL, *body = NULL;
+        int64_t limit = 0;
+        ferry_error_t err;
+
+        if (sscanf(rest, "%255[^/]/%255[^/]/%255[^/]", ns, pod, ctr) != 3)
+                return reply(c, 400, "text/plain", "expected /containerLogs/{namespace}/{pod}/{container}\n");
+        if (ferry_vk_pod_uid(k->vk, ns, pod, &uid) < 0) {
+                _cleanup_free_ char *m = ferry_xasprintf("pod %s/%s is not on this node\n", ns, pod);
+                return reply(c, 404, "text/plain", m);
+        }
+        if (ferry_kubelet_logstruct(ns, pod, uid, ctr, mhd_get, c, &body, &limit, &err) < 0) {
+                _cleanup_free_ char *m = ferry_xasprintf("%s\n", err.text);
+                return reply(c, 400, "text/plain", m);
+        }
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return reply(c, 500, "text/plain", "cannot create a pipe\n");
+        struct logjob *j = ferry_xcalloc(1, sizeof(*j));
+        pthread_mutex_init(&j->lock, NULL);
+        pthread_cond_init(&j->cv, NULL);
+        j->refs = 2;
+        j->wfd = fds[1];
+        j->left = limit > 0 ? limit : -1;
+        j->body = TAKE_PTR(body);
+        j->vk = k->vk;
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, log_thread, j) != 0) {
+                pthread_attr_destroy(&attr);
+                close(fds[0]);
+                close(fds[1]);
+                j->refs = 1;
+                job_unref(j);
+                return reply(c, 500, "text/plain", "cannot start a thread\n");
+        }
+        pthread_attr_destroy(&attr);
+        pthread_mutex_lock(&j->lock);
+        while (!j->started && !j->done)
+                pthread_cond_wait(&j->cv, &j->lock);
+        bool failed = !j->started && j->done && j->r < 0;
+        int r = j->r;
+        ferry_error_t jerr = j->err;
+        pthread_mutex_unlock(&j->lock);
+        job_unref(j);
+        if (failed) {
+                close(fds[0]);
+                _cleanup_free_ char *m = ferry_xasprintf("%s\n", jerr.text);
+                return reply(c, code_of(r), "text/plain", m);
+        }
+        struct MHD_Response *resp = MHD_create_response_from_pipe(fds[0]);
+        if (!resp) {
+                close(fds[0]);
+                return reply(c, 500, "text/plain", "cannot stream\n");
+        }
+        MHD_add_response_header(resp, "Content-Type", "text/plain");
+        enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static bool client_ok(struct ferry_kubelet *k, struct MHD_Connection *c)
+{
+        if (!k->verify_client)
+                return true;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!ci || !ci->tls_session)
+                return false;
+        gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+        unsigned status = 0;
+        unsigned n = 0;
+        if (!gnutls_certificate_get_peers(s, &n) || n == 0)
+                return false;
+        return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              void **con_cls)
+{
+        struct ferry_kubelet *k = cls;
+        static int first;
+        if (*con_cls == NULL) {
+                *con_cls = &first;
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                *upload_data_size = 0; /* bodies are ignored */
+                return MHD_YES;
+        }
+        if (!strcmp(url, "/healthz"))
+                return reply(c, ferry_vk_healthy(k->vk) ? 200 : 503, "text/plain",
+                             ferry_vk_healthy(k->vk) ? "ok" : "pods not listed yet");
+        if (!client_ok(k, c))
+                return reply(c, 401, "text/plain", "a client certificate signed by the configured CA is required\n");
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+                return reply(c, 405, "text/plain", "method not allowed\n");
+        if (!strcmp(url, "/metrics")) {
+                struct ferry_buf b = FERRY_BUF_INIT;
+                ferry_vk_metrics(k->vk, &b);
+                enum MHD_Result ret = reply(c, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
+                ferry_buf_free(&b);
+                return ret;
+        }
+        if (ferry_str_startswith(url, "/containerLogs/"))
+                return container_logs(k, c, url + strlen("/containerLogs/"));
+        if (ferry_str_startswith(url, "/exec/") || ferry_str_startswith(url, "/attach/") ||
+            ferry_str_startswith(url, "/portForward/") || ferry_str_startswith(url, "/run/"))
+                return reply(c, 501, "text/plain",
+                             "not available on a virtual node: the pod runs on a remote site\n");
+        return reply(c, 404, "text/plain", "not found\n");
+}
+
+int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
+                        struct ferry_kubelet **ret, ferry_error_t *err)
+{
+        struct ferry_kubelet *k = ferry_xcalloc(1, sizeof(*k));
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->kubelet_port)};
+        size_t len;
+        int r;
+
+        signal(SIGPIPE, SIG_IGN);
+        k->vk = vk;
+        if (inet_pton(AF_INET, cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0", &sa.sin_addr) != 1) {
+                free(k);
+                return ferry_errprintf(err, -EINVAL, "kubelet_listen %s is not an IPv4 address", cfg->kubelet_listen);
+        }
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        if (cfg->kubelet_insecure_http) {
+                k->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR, &sa,
+                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+        } else {
+                if (!cfg->kubelet_cert || !cfg->kubelet_key) {
+                        free(k);
+                        return ferry_errprintf(err, -EINVAL,
+                                               "the kubelet endpoint needs kubelet_cert and kubelet_key "
+                                               "(or kubelet_port 0 to turn it off)");
+                }
+                if ((r = ferry_read_file(cfg->kubelet_cert, 1 << 20, &k->cert, &len)) < 0 ||
+                    (r = ferry_read_file(cfg->kubelet_key, 1 << 20, &k->key, &len)) < 0 ||
+                    (cfg->kubelet_client_ca && (r = ferry_read_file(cfg->kubelet_client_ca, 1 << 20, &k->ca, &len)) < 0)) {
+                        ferry_kubelet_stop(k);
+                        return ferry_errprintf(err, r, "cannot read the kubelet certificate, key or client CA: %s",
+                                               strerror(-r));
+                }
+                k->verify_client = k->ca != NULL;
+                if (k->ca)
+                        k->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
+                                                  &sa, MHD_OPTION_HTTPS_MEM_KEY, k->key, MHD_OPTION_HTTPS_MEM_CERT,
+                                                  k->cert, MHD_OPTION_HTTPS_MEM_TRUST, k->ca,
+                                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+                else
+                        k->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
+                                                  &sa, MHD_OPTION_HTTPS_MEM_KEY, k->key, MHD_OPTION_HTTPS_MEM_CERT,
+                                                  k->cert, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+        }
+        if (!k->mhd) {
+                ferry_kubelet_stop(k);
+                return ferry_errprintf(err, -EADDRINUSE, "cannot serve the kubelet endpoint on %s:%d",
+                                       cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0", cfg->kubelet_port);
+        }
+        *ret = k;
+        return 0;
+}
+
+void ferry_kubelet_stop(struct ferry_kubelet *k)
+{
+        if (!k)
+                return;
+        if (k->mhd)
+                MHD_stop_daemon(k->mhd);
+        free(k->cert);
+        if (k->key) {
+                explicit_bzero(k->key, strlen(k->key));
+                free(k->key);
+        }
+        free(k->ca);
+        free(k);
+}

@@ -1,0 +1,1198 @@
+/* SPDX-License-Identifier: MIT */
+/* The ferry-node engine; see vk.h. */
+#include "vk.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hashmap.h"
+#include "common/log.h"
+#include "kube/watch.h"
+#include "node.h"
+
+#define FERRY_VK_VERSION "v1.29.0-ferry-0.1.0"
+#define LEASE_NS "kube-node-lease"
+#define ORPHAN_MISSES 3
+
+enum vpod_state {
+        VP_NEW,      /* to create (or waiting for its objects) */
+        VP_CREATED,  /* ferryd has it; polled */
+        VP_DONE,     /* finished: not polled */
+        VP_DELETING, /* /delete until confirmed, then the API object */
+        VP_GONE,     /* deleted everywhere; waits for the DELETED event */
+};
+
+struct vpod {
+        char *uid, *ns, *name;
+        json_t *pod;    /* latest object from the API */
+        json_t *status; /* the status we know is stored */
+        char *jid;      /* NULL until known */
+        enum vpod_state state;
+        bool queued;
+        bool busy;      /* a worker is on it: no second worker may be */
+        bool patched;   /* status was written by us at least once */
+        bool api_deleted; /* the API object is gone: only ferryd's copy remains */
+        int64_t first_seen_ns;
+        int64_t wait_since_ns; /* waiting for objects since */
+        int backoff_ms;
+        int misses;
+        char *wait_reason; /* the message last shown while waiting */
+};
+
+struct work {
+        char *uid;
+        int64_t not_before_ns;
+};
+
+#define LAT_BUCKETS 12
+static const double lat_bounds[LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+static const char *const ferryd_ops[] = {"create", "status", "delete", "ping", "logs"};
+#define N_OPS 5
+
+struct ferry_vk {
+        const struct ferry_vk_config *cfg;
+        struct ferry_kube *kube;
+        struct ferry_node_params params;
+
+        pthread_mutex_t lock; /* pods, queue, metrics */
+        pthread_cond_t work_cv, loop_cv;
+        struct ferry_hashmap *pods; /* uid -> struct vpod */
+        struct work *queue;
+        size_t n_queue, cap_queue;
+        bool stopping;
+
+        struct ferry_kube_informer *informer;
+        pthread_t *workers;
+        int n_workers;
+        pthread_t status_thread, node_thread;
+        bool status_started, node_started;
+
+        /* node state (node thread) */
+        json_t *last_capacity;
+        json_t *node_status; /* last published */
+        json_t *ping_taints;
+        int64_t node_sent_ns;
+        char *node_uid;
+        atomic_bool site_ok;
+
+        /* metrics */
+        uint64_t ferryd_calls[N_OPS], ferryd_errors[N_OPS];
+        uint64_t ferryd_lat[N_OPS][LAT_BUCKETS + 1];
+        double ferryd_lat_sum[N_OPS];
+        uint64_t creates, create_failures, status_patches, deletes, adoptions;
+};
+
+static const char *sget(const json_t *o, const char *k)
+{
+        return json_string_value(json_object_get(o, k));
+}
+
+static void now_text(char buf[FERRY_TIME_MAX])
+{
+        ferry_time_format(ferry_now_ns(), 0, buf);
+}
+
+static void sleep_until(struct ferry_vk *vk, int64_t deadline_mono_ns)
+{
+        pthread_mutex_lock(&vk->lock);
+        while (!vk->stopping && ferry_monotonic_ns() < deadline_mono_ns) {
+                struct timespec ts;
+                int64_t left = deadline_mono_ns - ferry_monotonic_ns();
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
+                ts.tv_sec = t / 1000000000;
+                ts.tv_nsec = t % 1000000000;
+                pthread_cond_timedwait(&vk->loop_cv, &vk->lock, &ts);
+        }
+        pthread_mutex_unlock(&vk->lock);
+}
+
+static bool stopping(struct ferry_vk *vk)
+{
+        pthread_mutex_lock(&vk->lock);
+        bool s = vk->stopping;
+        pthread_mutex_unlock(&vk->lock);
+        return s;
+}
+
+/* ---- metrics ---- */
+
+void ferry_vk_account_ferryd(struct ferry_vk *vk, const char *op, int64_t start_ns, bool failed)
+{
+        double secs = (double)(ferry_monotonic_ns() - start_ns) / 1e9;
+        int o = 0;
+        while (o < N_OPS && strcmp(ferryd_ops[o], op))
+                o++;
+        if (o == N_OPS)
+                return;
+        size_t b = 0;
+        while (b < LAT_BUCKETS && secs > lat_bounds[b])
+                b++;
+        pthread_mutex_lock(&vk->lock);
+        vk->ferryd_calls[o]++;
+        if (failed)
+                vk->ferryd_errors[o]++;
+        vk->ferryd_lat[o][b]++;
+        vk->ferryd_lat_sum[o] += secs;
+        pthread_mutex_unlock(&vk->lock);
+}
+
+void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
+{
+        static const char *const phases[] = {"Pending", "Running", "Succeeded", "Failed", "Unknown"};
+        size_t by_phase[5] = {0};
+        size_t it = 0;
+        void *v;
+
+        pthread_mutex_lock(&vk->lock);
+        while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
+                struct vpod *p = v;
+                const char *ph = ferry_node_status_phase(p->status);
+                size_t i = 0;
+                while (i < 4 && strcmp(phases[i], ph))
+                        i++;
+                by_phase[i]++;
+        }
+        ferry_buf_adds(out, "# HELP ferry_node_pods Pods bound to this node, by phase.\n"
+                            "# TYPE ferry_node_pods gauge\n");
+        for (size_t i = 0; i < 5; i++)
+                ferry_buf_printf(out, "ferry_node_pods{phase=\"%s\"} %zu\n", phases[i], by_phase[i]);
+        ferry_buf_printf(out,
+                         "# HELP ferry_node_work_queue Pods waiting for a worker.\n"
+                         "# TYPE ferry_node_work_queue gauge\nferry_node_work_queue %zu\n"
+                         "# HELP ferry_node_creates_total Pods sent to /create.\n"
+                         "# TYPE ferry_node_creates_total counter\nferry_node_creates_total %llu\n"
+                         "# HELP ferry_node_create_failures_total Pods made Failed at creation.\n"
+                         "# TYPE ferry_node_create_failures_total counter\nferry_node_create_failures_total %llu\n"
+                         "# HELP ferry_node_status_patches_total Pod status patches sent.\n"
+                         "# TYPE ferry_node_status_patches_total counter\nferry_node_status_patches_total %llu\n"
+                         "# HELP ferry_node_deletes_total Pods deleted at the site and in the API.\n"
+                         "# TYPE ferry_node_deletes_total counter\nferry_node_deletes_total %llu\n"
+                         "# HELP ferry_node_adopted_total Pods found with a JobID at start.\n"
+                         "# TYPE ferry_node_adopted_total counter\nferry_node_adopted_total %llu\n",
+                         vk->n_queue, (unsigned long long)vk->creates,
+                         (unsigned long long)vk->create_failures, (unsigned long long)vk->status_patches,
+                         (unsigned long long)vk->deletes, (unsigned long long)vk->adoptions);
+        ferry_buf_adds(out, "# HELP ferry_node_ferryd_requests_total Calls to the interLink API by operation.\n"
+                            "# TYPE ferry_node_ferryd_requests_total counter\n");
+        for (int o = 0; o < N_OPS; o++)
+                ferry_buf_printf(out, "ferry_node_ferryd_requests_total{op=\"%s\"} %llu\n", ferryd_ops[o],
+                                 (unsigned long long)vk->ferryd_calls[o]);
+        ferry_buf_adds(out, "# HELP ferry_node_ferryd_errors_total Failed calls to the interLink API.\n"
+                            "# TYPE ferry_node_ferryd_errors_total counter\n");
+        for (int o = 0; o < N_OPS; o++)
+                ferry_buf_printf(out, "ferry_node_ferryd_errors_total{op=\"%s\"} %llu\n", ferryd_ops[o],
+                                 (unsigned long long)vk->ferryd_errors[o]);
+        ferry_buf_adds(out, "# HELP ferry_node_ferryd_request_duration_seconds interLink API latency.\n"
+                            "# TYPE ferry_node_ferryd_request_duration_seconds histogram\n");
+        for (int o = 0; o < N_OPS; o++) {
+                uint64_t cum = 0;
+                for (int b = 0; b < LAT_BUCKETS; b++) {
+                        cum += vk->ferryd_lat[o][b];
+                        ferry_buf_printf(out,
+                                         "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"%g\"} %llu\n",
+                                         ferryd_ops[o], lat_bounds[b], (unsigned long long)cum);
+                }
+                cum += vk->ferryd_lat[o][LAT_BUCKETS];
+                ferry_buf_printf(out,
+                                 "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"+Inf\"} %llu\n"
+                                 "ferry_node_ferryd_request_duration_seconds_sum{op=\"%s\"} %.6f\n"
+                                 "ferry_node_ferryd_request_duration_seconds_count{op=\"%s\"} %llu\n",
+                                 ferryd_ops[o], (unsigned long long)cum, ferryd_ops[o], vk->ferryd_lat_sum[o],
+                                 ferryd_ops[o], (unsigned long long)cum);
+        }
+        pthread_mutex_unlock(&vk->lock);
+        ferry_buf_printf(out,
+                         "# HELP ferry_node_watch_restarts_total Pod watch streams reopened.\n"
+                         "# TYPE ferry_node_watch_restarts_total counter\nferry_node_watch_restarts_total %llu\n"
+                         "# HELP ferry_node_watch_relists_total Pod lists after the first (410 Gone, errors).\n"
+                         "# TYPE ferry_node_watch_relists_total counter\nferry_node_watch_relists_total %llu\n"
+                         "# HELP ferry_node_site_up Whether the last /pinglink succeeded.\n"
+                         "# TYPE ferry_node_site_up gauge\nferry_node_site_up %d\n",
+                         vk->informer ? (unsigned long long)ferry_kube_informer_restarts(vk->informer) : 0ULL,
+                         vk->informer ? (unsigned long long)ferry_kube_informer_relists(vk->informer) : 0ULL,
+                         atomic_load(&vk->site_ok) ? 1 : 0);
+        ferry_kube_metrics(vk->kube, out);
+}
+
+bool ferry_vk_healthy(struct ferry_vk *vk)
+{
+        return vk->informer && ferry_kube_informer_synced(vk->informer);
+}
+
+/* ---- pod table and queue (lock held) ---- */
+
+static void vpod_free(struct vpod *p)
+{
+        if (!p)
+                return;
+        free(p->uid);
+        free(p->ns);
+        free(p->name);
+        free(p->jid);
+        free(p->wait_reason);
+        json_decref(p->pod);
+        json_decref(p->status);
+        free(p);
+}
+
+static void enqueue_locked(struct ferry_vk *vk, struct vpod *p, int delay_ms)
+{
+        if (p->queued)
+                return;
+        if (vk->n_queue == vk->cap_queue) {
+                vk->cap_queue = vk->cap_queue ? vk->cap_queue * 2 : 256;
+                vk->queue = ferry_xrealloc(vk->queue, vk->cap_queue * sizeof(*vk->queue));
+        }
+        vk->queue[vk->n_queue++] = (struct work){ferry_xstrdup(p->uid),
+                                                 ferry_monotonic_ns() + (int64_t)delay_ms * 1000000};
+        p->queued = true;
+        pthread_cond_signal(&vk->work_cv);
+}
+
+static const char *annotation(const json_t *pod, const char *key)
+{
+        return sget(json_object_get(json_object_get(pod, "metadata"), "annotations"), key);
+}
+
+static void observe_locked(struct ferry_vk *vk, json_t *pod)
+{
+        json_t *meta = json_object_get(pod, "metadata");
+        const char *uid = sget(meta, "uid");
+        if (!uid)
+                return;
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        bool deleting = json_object_get(meta, "deletionTimestamp") &&
+                        !json_is_null(json_object_get(meta, "deletionTimestamp"));
+        if (!p) {
+                const char *ns = sget(meta, "namespace"), *name = sget(meta, "name");
+                p = ferry_xcalloc(1, sizeof(*p));
+                p->uid = ferry_xstrdup(uid);
+                p->ns = ferry_xstrdup(ns ? ns : "default");
+                p->name = ferry_xstrdup(name ? name : "");
+                p->first_seen_ns = ferry_monotonic_ns();
+                p->status = json_incref(json_object_get(pod, "status"));
+                const char *jid = annotation(pod, "JobID");
+                const char *phase = ferry_node_status_phase(p->status);
+                if (jid && jid[0]) {
+                        p->jid = ferry_xstrdup(jid);
+                        p->state = VP_CREATED;
+                        vk->adoptions++;
+                } else {
+                        p->state = VP_NEW;
+                }
+                if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
+                        p->state = VP_DONE;
+                ferry_hashmap_put(vk->pods, p->uid, p);
+                if (p->state == VP_NEW && !deleting)
+                        enqueue_locked(vk, p, 0);
+        }
+        json_decref(p->pod);
+        p->pod = json_incref(pod);
+        if (!p->patched) {
+                json_decref(p->status);
+                p->status = json_incref(json_object_get(pod, "status"));
+        }
+        if (deleting && p->state != VP_DELETING && p->state != VP_GONE) {
+                p->state = VP_DELETING;
+                p->backoff_ms = 0;
+                enqueue_locked(vk, p, 0);
+        }
+}
+
+static void forget_locked(struct ferry_vk *vk, const char *uid)
+{
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        if (!p)
+                return;
+        if (p->state == VP_GONE || p->state == VP_DONE) {
+                /* a finished pod removed without our help: ferryd keeps its record
+                 * until told; tell it, but nothing else is needed */
+                if (p->state == VP_DONE) {
+                        p->api_deleted = true;
+                        p->state = VP_DELETING;
+                        enqueue_locked(vk, p, 0);
+                        return;
+                }
+                if (!p->queued && !p->busy) {
+                        ferry_hashmap_remove(vk->pods, uid);
+                        vpod_free(p);
+                }
+                return;
+        }
+        /* force-deleted (or deleted while we were not watching): the site copy must go */
+        p->api_deleted = true;
+        if (p->state != VP_DELETING) {
+                p->state = VP_DELETING;
+                p->backoff_ms = 0;
+        }
+        enqueue_locked(vk, p, 0);
+}
+
+static void on_event(void *ctx, const char *type, json_t *obj)
+{
+        struct ferry_vk *vk = ctx;
+        pthread_mutex_lock(&vk->lock);
+        if (!strcmp(type, "DELETED")) {
+                const char *uid = sget(json_object_get(obj, "metadata"), "uid");
+                if (uid)
+                        forget_locked(vk, uid);
+        } else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
+                observe_locked(vk, obj);
+        }
+        pthread_mutex_unlock(&vk->lock);
+}
+
+static void on_sync(void *ctx, json_t *items)
+{
+        struct ferry_vk *vk = ctx;
+        json_t *seen = json_object();
+        size_t i;
+        json_t *pod;
+
+        pthread_mutex_lock(&vk->lock);
+        json_array_foreach(items, i, pod) {
+                const char *uid = sget(json_object_get(pod, "metadata"), "uid");
+                if (uid)
+                        json_object_set_new(seen, uid, json_true());
+                observe_locked(vk, pod);
+        }
+        /* what we knew but the list lacks was deleted while the watch was down */
+        size_t it = 0, n = 0;
+        const char *key;
+        void *v;
+        char **gone = ferry_xcalloc(ferry_hashmap_size(vk->pods) + 1, sizeof(char *));
+        while (ferry_hashmap_next(vk->pods, &it, &key, &v))
+                if (!json_object_get(seen, key))
+                        gone[n++] = ferry_xstrdup(key);
+        for (size_t j = 0; j < n; j++) {
+                forget_locked(vk, gone[j]);
+                free(gone[j]);
+        }
+        free(gone);
+        pthread_mutex_unlock(&vk->lock);
+        json_decref(seen);
+        log_info("pods: listed %zu bound to %s", json_array_size(items), vk->cfg->node_name);
+}
+
+/* ---- API helpers ---- */
+
+static char *pod_path(const struct vpod *p, const char *sub)
+{
+        return ferry_xasprintf("/api/v1/namespaces/%s/pods/%s%s", p->ns, p->name, sub ? sub : "");
+}
+
+/* Patch the status if it changed from what is stored. Takes ownership of st. */
+static void set_status(struct ferry_vk *vk, const char *uid, json_t *st)
+{
+        pthread_mutex_lock(&vk->lock);
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        json_t *patch = p ? ferry_node_status_patch(p->status, st) : NULL;
+        char *path = p && patch ? pod_path(p, "/status") : NULL;
+        pthread_mutex_unlock(&vk->lock);
+        if (!patch) {
+                json_decref(st);
+                return;
+        }
+        ferry_error_t err;
+        int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err);
+        json_decref(patch);
+        free(path);
+        pthread_mutex_lock(&vk->lock);
+        p = ferry_hashmap_get(vk->pods, uid);
+        if (r == 0 && p) {
+                /* what is stored now: the old status with our keys replaced */
+                json_t *merged = json_is_object(p->status) ? json_deep_copy(p->status) : json_object();
+                json_object_update(merged, st);
+                const char *keys[] = {"reason", "message", "initContainerStatuses"};
+                for (size_t i = 0; i < FERRY_ARRAY_SIZE(keys); i++)
+                        if (!json_object_get(st, keys[i]))
+                                json_object_del(merged, keys[i]);
+                json_decref(p->status);
+                p->status = merged;
+                p->patched = true;
+                vk->status_patches++;
+        }
+        pthread_mutex_unlock(&vk->lock);
+        if (r < 0 && r != -ENOENT)
+                log_warn("status of pod %s: %s", uid, err.text);
+        json_decref(st);
+}
+
+static void set_local_status(struct ferry_vk *vk, const char *uid, json_t *pod, const char *phase,
+                             const char *reason, const char *message)
+{
+        char now[FERRY_TIME_MAX];
+        now_text(now);
+        pthread_mutex_lock(&vk->lock);
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        json_t *view = json_deep_copy(pod);
+        if (p && p->status)
+                json_object_set(view, "status", p->status);
+        pthread_mutex_unlock(&vk->lock);
+        set_status(vk, uid, ferry_node_pod_status_local(view, phase, reason, message, now));
+        json_decref(view);
+}
+
+/* ---- create ---- */
+
+static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *needs, json_t *cms,
+                         json_t *secs, json_t *toks, ferry_error_t *err)
+{
+        json_t *meta = json_object_get(pod, "metadata");
+        const char *ns = sget(meta, "namespace");
+        const char *kinds[] = {"configmaps", "secrets"};
+        json_t *dest[] = {cms, secs};
+        const char *name;
+        json_t *req;
+
+        for (int k = 0; k < 2; k++) {
+                json_object_foreach(json_object_get(needs, kinds[k]), name, req) {
+                        _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/%s/%s", ns, kinds[k], name);
+                        json_t *obj = NULL;
+                        int r = ferry_kube_get(vk->kube, path, &obj, err);
+                        if (r == -ENOENT) {
+                                if (json_is_true(req))
+                                        return ferry_errprintf(err, -ENOENT, "%s \"%s\" not found",
+                                                               k ? "secret" : "configmap", name);
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                        json_object_set_new(dest[k], name, obj);
+                }
+        }
+        json_t *tok;
+        json_object_foreach(json_object_get(needs, "tokens"), name, tok) {
+                const char *sa = sget(json_object_get(pod, "spec"), "serviceAccountName");
+                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/serviceaccounts/%s/token", ns,
+                                                            sa && sa[0] ? sa : "default");
+                const char *aud = sget(tok, "audience");
+                /* bound to the pod: the token dies with it, and expires when the pod asked */
+                json_t *tr = json_pack("{s:s,s:s,s:{s:o,s:I,s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
+                                       "authentication.k8s.io/v1", "kind", "TokenRequest", "spec",
+                                       "audiences", aud ? json_pack("[s]", aud) : json_array(),
+                                       "expirationSeconds",
+                                       json_integer_value(json_object_get(tok, "expirationSeconds")),
+                                       "boundObjectRef", "kind", "Pod", "apiVersion", "v1", "name",
+                                       sget(meta, "name"), "uid", sget(meta, "uid"));
+                if (!aud)
+                        json_object_del(json_object_get(tr, "spec"), "audiences");
+                json_t *ans = NULL;
+                int r = ferry_kube_create(vk->kube, path, tr, &ans, err);
+                json_decref(tr);
+                if (r < 0)
+                        return ferry_errprefix(err, r, "service-account token");
+                const char *t = sget(json_object_get(ans, "status"), "token");
+                if (!t) {
+                        json_decref(ans);
+                        return ferry_errprintf(err, -EPROTO, "TokenRequest answered without a token");
+                }
+                json_object_set_new(toks, name, json_string(t));
+                json_decref(ans);
+        }
+        return 0;
+}
+
+static void patch_jobid(struct ferry_vk *vk, const char *uid, const char *jid)
+{
+        pthread_mutex_lock(&vk->lock);
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        char *path = p ? pod_path(p, NULL) : NULL;
+        if (p) {
+                free(p->jid);
+                p->jid = ferry_xstrdup(jid);
+        }
+        pthread_mutex_unlock(&vk->lock);
+        if (!path)
+                return;
+        json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "JobID", jid);
+        ferry_error_t err;
+        int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err);
+        if (r < 0 && r != -ENOENT)
+                log_warn("JobID of pod %s: %s", uid, err.text);
+        json_decref(patch);
+        free(path);
+}
+
+/* Returns the delay before a retry in ms, or -1 when done. */
+static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *uid, json_t *pod,
+                     int64_t wait_since)
+{
+        ferry_error_t err = {{0}};
+        json_t *needs = ferry_node_pod_needs(pod);
+        json_t *cms = json_object(), *secs = json_object(), *toks = json_object();
+        json_t *req = NULL;
+        _cleanup_free_ char *body = NULL, *ruid = NULL, *jid = NULL;
+        int delay = -1;
+        struct ferry_node_objects o = {.configmaps = cms, .secrets = secs, .tokens = toks,
+                                       .node_name = vk->cfg->node_name, .host_ip = vk->cfg->internal_ip};
+        int r = fetch_objects(vk, pod, needs, cms, secs, toks, &err);
+        if (r == 0)
+                r = ferry_node_build_create(pod, &o, &req, &err);
+        if (r == -ENOENT) {
+                int64_t waited = (ferry_monotonic_ns() - wait_since) / 1000000000;
+                if (waited >= vk->cfg->config_wait_s) {
+                        _cleanup_free_ char *m = ferry_xasprintf("%s (gave up after %d s)", err.text, vk->cfg->config_wait_s);
+                        set_local_status(vk, uid, pod, "Failed", "CreateContainerConfigError", m);
+                        pthread_mutex_lock(&vk->lock);
+                        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                        if (p && p->state == VP_NEW)
+                                p->state = VP_DONE;
+                        vk->create_failures++;
+                        pthread_mutex_unlock(&vk->lock);
+                } else {
+                        set_local_status(vk, uid, pod, "Pending", "CreateContainerConfigError", err.text);
+                        delay = 2000;
+                }
+                goto out;
+        }
+        if (r == -EINVAL || r == -E2BIG) {
+                set_local_status(vk, uid, pod, "Failed", "ProviderFailed", err.text);
+                pthread_mutex_lock(&vk->lock);
+                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                if (p && p->state == VP_NEW)
+                        p->state = VP_DONE;
+                vk->create_failures++;
+                pthread_mutex_unlock(&vk->lock);
+                goto out;
+        }
+        if (r < 0) { /* the API server is unwell: try again */
+                log_warn("pod %s: %s", uid, err.text);
+                delay = 2000;
+                goto out;
+        }
+        body = json_dumps(req, JSON_COMPACT);
+        int64_t t0 = ferry_monotonic_ns();
+        r = ferry_client_create(fc, body, &ruid, &jid, &err);
+        ferry_vk_account_ferryd(vk, "create", t0, r < 0);
+        if (ferry_client_unreachable(r) || r == -ECONNRESET) {
+                log_warn("pod %s: %s (retrying)", uid, err.text);
+                delay = 2000;
+                goto out;
+        }
+        pthread_mutex_lock(&vk->lock);
+        vk->creates++;
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        if (p && p->state == VP_NEW)
+                p->state = r < 0 ? VP_DONE : VP_CREATED;
+        if (r < 0)
+                vk->create_failures++;
+        pthread_mutex_unlock(&vk->lock);
+        if (r < 0) {
+                log_info("pod %s: /create failed: %s", uid, err.text);
+                set_local_status(vk, uid, pod, "Failed", "ProviderFailed", err.text);
+                goto out;
+        }
+        log_debug("pod %s created as job %s", uid, jid);
+        if (jid && jid[0] && (!annotation(pod, "JobID") || strcmp(annotation(pod, "JobID"), jid)))
+                patch_jobid(vk, uid, jid);
+out:
+        json_decref(needs);
+        json_decref(cms);
+        json_decref(secs);
+        json_decref(toks);
+        json_decref(req);
+        return delay;
+}
+
+/* ---- delete ---- */
+
+static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *uid, json_t *pod,
+                     bool api_deleted, int backoff_ms)
+{
+        ferry_error_t err = {{0}};
+        _cleanup_free_ char *body = json_dumps(pod, JSON_COMPACT);
+        int64_t t0 = ferry_monotonic_ns();
+        int r = ferry_client_delete(fc, body, &err);
+        ferry_vk_account_ferryd(vk, "delete", t0, r < 0 && r != -ENOENT);
+        if (r < 0 && r != -ENOENT) {
+                int next = backoff_ms ? backoff_ms * 2 : 500;
+                if (next > 30000)
+                        next = 30000;
+                log_info("pod %s: /delete: %s (retrying in %d ms)", uid, err.text, next);
+                pthread_mutex_lock(&vk->lock);
+                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                if (p)
+                        p->backoff_ms = next;
+                pthread_mutex_unlock(&vk->lock);
+                return next;
+        }
+        if (!api_deleted) {
+                const json_t *meta = json_object_get(pod, "metadata");
+                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/pods/%s", sget(meta, "namespace"),
+                                                            sget(meta, "name"));
+                json_t *opts = json_pack("{s:s,s:s,s:i,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
+                                         "gracePeriodSeconds", 0, "preconditions", "uid", uid);
+                r = ferry_kube_delete(vk->kube, path, opts, &err);
+                json_decref(opts);
+                if (r < 0 && r != -ENOENT && r != -EEXIST) {
+                        log_warn("pod %s: %s (retrying)", uid, err.text);
+                        return 2000;
+                }
+        }
+        pthread_mutex_lock(&vk->lock);
+        vk->deletes++;
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        if (p) {
+                if (p->api_deleted) {
+                        /* the worker still holds it (busy): mark it, the worker drops it */
+                        p->state = VP_GONE;
+                } else {
+                        p->state = VP_GONE;
+                }
+        }
+        pthread_mutex_unlock(&vk->lock);
+        log_debug("pod %s deleted", uid);
+        return -1;
+}
+
+/* ---- workers ---- */
+
+static void *worker(void *arg)
+{
+        struct ferry_vk *vk = arg;
+        struct ferry_client *fc = NULL;
+        ferry_error_t err;
+
+        if (ferry_vk_ferryd(vk, &fc, &err) < 0) {
+                log_err("worker: %s", err.text);
+                return NULL;
+        }
+        pthread_mutex_lock(&vk->lock);
+        while (!vk->stopping) {
+                int64_t now = ferry_monotonic_ns(), next = INT64_MAX;
+                size_t pick = SIZE_MAX;
+                for (size_t i = 0; i < vk->n_queue; i++) {
+                        struct vpod *q = ferry_hashmap_get(vk->pods, vk->queue[i].uid);
+                        if (q && q->busy) {
+                                if (now + 20000000 < next)
+                                        next = now + 20000000;
+                                continue;
+                        }
+                        if (vk->queue[i].not_before_ns <= now) {
+                                pick = i;
+                                break;
+                        }
+                        if (vk->queue[i].not_before_ns < next)
+                                next = vk->queue[i].not_before_ns;
+                }
+                if (pick == SIZE_MAX) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        int64_t wait = next == INT64_MAX ? 1000000000 : next - now;
+                        if (wait > 1000000000)
+                                wait = 1000000000;
+                        int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + wait;
+                        ts.tv_sec = t / 1000000000;
+                        ts.tv_nsec = t % 1000000000;
+                        pthread_cond_timedwait(&vk->work_cv, &vk->lock, &ts);
+                        continue;
+                }
+                char *uid = vk->queue[pick].uid;
+                memmove(&vk->queue[pick], &vk->queue[pick + 1], (vk->n_queue - pick - 1) * sizeof(*vk->queue));
+                vk->n_queue--;
+                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                if (!p) {
+                        free(uid);
+                        continue;
+                }
+                p->queued = false;
+                p->busy = true;
+                enum vpod_state st = p->state;
+                json_t *pod = json_incref(p->pod);
+                bool api_deleted = p->api_deleted;
+                int backoff = p->backoff_ms;
+                if (st == VP_NEW && !p->wait_since_ns)
+                        p->wait_since_ns = ferry_monotonic_ns();
+                int64_t wait_since = p->wait_since_ns;
+                pthread_mutex_unlock(&vk->lock);
+
+                int delay = -1;
+                if (st == VP_NEW)
+                        delay = do_create(vk, fc, uid, pod, wait_since);
+                else if (st == VP_DELETING)
+                        delay = do_delete(vk, fc, uid, pod, api_deleted, backoff);
+                json_decref(pod);
+
+                pthread_mutex_lock(&vk->lock);
+                p = ferry_hashmap_get(vk->pods, uid);
+                if (p)
+                        p->busy = false;
+                if (p && p->state == VP_GONE && p->api_deleted) {
+                        ferry_hashmap_remove(vk->pods, uid);
+                        vpod_free(p);
+                        p = NULL;
+                }
+                if (p && (delay >= 0 || (p->state == VP_DELETING && st != VP_DELETING)))
+                        enqueue_locked(vk, p, delay >= 0 && p->state == st ? delay : 0);
+                free(uid);
+        }
+        pthread_mutex_unlock(&vk->lock);
+        ferry_client_free(fc);
+        return NULL;
+}
+
+/* ---- status loop ---- */
+
+static json_t *status_view(const json_t *pod)
+{
+        /* the pod as upstream servers expect it, minus what only costs bytes */
+        json_t *v = json_deep_copy(pod);
+        json_object_del(v, "status");
+        json_object_del(json_object_get(v, "metadata"), "managedFields");
+        return v;
+}
+
+static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
+{
+        json_t *req = json_array();
+        size_t it = 0;
+        void *v;
+
+        pthread_mutex_lock(&vk->lock);
+        while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
+                struct vpod *p = v;
+                if (p->state == VP_CREATED && p->pod)
+                        json_array_append_new(req, status_view(p->pod));
+        }
+        pthread_mutex_unlock(&vk->lock);
+        if (json_array_size(req) == 0) {
+                json_decref(req);
+                return;
+        }
+        _cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
+        json_t *seen = json_object();
+        json_t *ans = NULL;
+        ferry_error_t err;
+        int64_t t0 = ferry_monotonic_ns();
+        int r = ferry_client_status(fc, body, &ans, &err);
+        ferry_vk_account_ferryd(vk, "status", t0, r < 0);
+        if (r < 0) {
+                log_warn("/status: %s", err.text);
+                json_decref(req);
+                json_decref(seen);
+                return;
+        }
+        char now[FERRY_TIME_MAX];
+        now_text(now);
+        size_t i;
+        json_t *ps;
+        json_array_foreach(ans, i, ps) {
+                const char *uid = sget(ps, "UID");
+                if (!uid)
+                        continue;
+                json_object_set_new(seen, uid, json_true());
+                pthread_mutex_lock(&vk->lock);
+                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                json_t *view = NULL;
+                bool need_jid = false;
+                const char *jid = sget(ps, "JID");
+                if (p && p->state == VP_CREATED) {
+                        p->misses = 0;
+                        view = json_deep_copy(p->pod);
+                        if (p->status)
+                                json_object_set(view, "status", p->status);
+                        need_jid = jid && jid[0] && (!p->jid || strcmp(p->jid, jid));
+                }
+                pthread_mutex_unlock(&vk->lock);
+                if (!view)
+                        continue;
+                json_t *st = ferry_node_pod_status(view, ps, now);
+                const char *phase = ferry_node_status_phase(st);
+                bool done = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
+                set_status(vk, uid, st);
+                if (need_jid)
+                        patch_jobid(vk, uid, jid);
+                if (done) {
+                        pthread_mutex_lock(&vk->lock);
+                        struct vpod *q = ferry_hashmap_get(vk->pods, uid);
+                        if (q && q->state == VP_CREATED && q->patched)
+                                q->state = VP_DONE;
+                        pthread_mutex_unlock(&vk->lock);
+                }
+                json_decref(view);
+        }
+        /* pods the site does not know: recreate after a few misses (/create is
+         * idempotent per UID: a pod the site has will not start twice) */
+        json_t *pod;
+        json_array_foreach(req, i, pod) {
+                const char *uid = sget(json_object_get(pod, "metadata"), "uid");
+                if (!uid || json_object_get(seen, uid))
+                        continue;
+                pthread_mutex_lock(&vk->lock);
+                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                if (p && p->state == VP_CREATED && ++p->misses >= ORPHAN_MISSES) {
+                        log_warn("pod %s/%s: the site does not know job %s; creating it again", p->ns,
+                                 p->name, p->jid ? p->jid : "");
+                        p->state = VP_NEW;
+                        p->misses = 0;
+                        p->wait_since_ns = 0;
+                        enqueue_locked(vk, p, 0);
+                }
+                pthread_mutex_unlock(&vk->lock);
+        }
+        json_decref(ans);
+        json_decref(req);
+        json_decref(seen);
+}
+
+static void *status_loop(void *arg)
+{
+        struct ferry_vk *vk = arg;
+        struct ferry_client *fc = NULL;
+        ferry_error_t err;
+        if (ferry_vk_ferryd(vk, &fc, &err) < 0) {
+                log_err("status loop: %s", err.text);
+                return NULL;
+        }
+        int64_t next = ferry_monotonic_ns();
+        while (!stopping(vk)) {
+                next += (int64_t)vk->cfg->status_interval_ms * 1000000;
+                poll_status(vk, fc);
+                if (next < ferry_monotonic_ns())
+                        next = ferry_monotonic_ns();
+                sleep_until(vk, next);
+        }
+        ferry_client_free(fc);
+        return NULL;
+}
+
+/* ---- node loop ---- */
+
+static json_t *without_heartbeats(const json_t *st)
+{
+        json_t *c = json_deep_copy(st);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(c, "conditions"), i, e)
+                json_object_del(e, "lastHeartbeatTime");
+        return c;
+}
+
+static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t **ret_taints)
+{
+        _cleanup_free_ char *body = NULL;
+        long code = 0;
+        ferry_error_t err = {{0}};
+        int64_t t0 = ferry_monotonic_ns();
+        int r = ferry_client_ping(fc, &body, &code, &err);
+        ferry_vk_account_ferryd(vk, "ping", t0, r < 0 || code != 200);
+        struct ferry_node_ping pg = {.reachable = r == 0, .code = code, .body = body,
+                                     .error = r < 0 ? err.text : NULL};
+        char now[FERRY_TIME_MAX];
+        now_text(now);
+        bool was_ok = atomic_load(&vk->site_ok);
+        bool ok = r == 0 && code == 200;
+        atomic_store(&vk->site_ok, ok);
+        if (ok != was_ok)
+                log_info("site %s: %s", vk->cfg->ferryd_url, ok ? "answers" : pg.error ? pg.error : "unhealthy");
+        if (ok && !was_ok) {
+                /* the site is back: deletions that waited go now */
+                pthread_mutex_lock(&vk->lock);
+                for (size_t i = 0; i < vk->n_queue; i++)
+                        vk->queue[i].not_before_ns = 0;
+                size_t it = 0;
+                void *v;
+                while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
+                        struct vpod *p = v;
+                        p->backoff_ms = 0;
+                }
+                pthread_cond_broadcast(&vk->work_cv);
+                pthread_mutex_unlock(&vk->lock);
+        }
+        json_t *prev = json_object_get(vk->node_status, "conditions");
+        json_t *st = ferry_node_status(&vk->params, &pg, vk->last_capacity, prev, now, ret_taints);
+        if (ok) {
+                json_decref(vk->last_capacity);
+                vk->last_capacity = json_incref(json_object_get(st, "capacity"));
+        }
+        return st;
+}
+
+static int register_node(struct ferry_vk *vk, struct ferry_client *fc, ferry_error_t *err)
+{
+        json_t *taints = NULL;
+        json_t *st = ping_status(vk, fc, &taints);
+        json_t *node = ferry_node_object(&vk->params, st, taints);
+        _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s", vk->cfg->node_name);
+        json_t *ans = NULL;
+        int r = ferry_kube_create(vk->kube, "/api/v1/nodes", node, &ans, err);
+        if (r == -EEXIST) {
+                /* ours from an earlier run (or a stale one): take it over */
+                json_t *patch = json_pack("{s:{s:O},s:{s:O}}", "metadata", "labels",
+                                          json_object_get(json_object_get(node, "metadata"), "labels"),
+                                          "spec", "taints", json_object_get(json_object_get(node, "spec"), "taints"));
+                r = ferry_kube_merge_patch(vk->kube, path, patch, &ans, err);
+                json_decref(patch);
+        }
+        if (r == 0) {
+                _cleanup_free_ char *spath = ferry_xasprintf("%s/status", path);
+                json_t *sp = json_pack("{s:O}", "status", st);
+                json_t *ans2 = NULL;
+                r = ferry_kube_merge_patch(vk->kube, spath, sp, &ans2, err);
+                json_decref(sp);
+                json_decref(ans2);
+        }
+        if (r == 0) {
+                const char *uid = sget(json_object_get(ans, "metadata"), "uid");
+                free(vk->node_uid);
+                vk->node_uid = uid ? ferry_xstrdup(uid) : NULL;
+                json_decref(vk->node_status);
+                vk->node_status = json_incref(st);
+                vk->ping_taints = taints;
+                taints = NULL;
+                vk->node_sent_ns = ferry_monotonic_ns();
+                log_info("node %s registered (site %s)", vk->cfg->node_name,
+                         atomic_load(&vk->site_ok) ? "answers" : "not answering");
+        }
+        json_decref(taints);
+        json_decref(ans);
+        json_decref(node);
+        json_decref(st);
+        return r;
+}
+
+static int renew_lease(struct ferry_vk *vk, ferry_error_t *err)
+{
+        char now[FERRY_TIME_MAX];
+        ferry_time_format(ferry_now_ns(), 6, now);
+        _cleanup_free_ char *path = ferry_xasprintf("/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases/%s",
+                                                    vk->cfg->node_name);
+        json_t *patch = json_pack("{s:{s:s,s:i,s:s}}", "spec", "holderIdentity", vk->cfg->node_name,
+                                  "leaseDurationSeconds", vk->cfg->lease_duration_s, "renewTime", now);
+        int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, err);
+        json_decref(patch);
+        if (r != -ENOENT)
+                return r;
+        json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion", "coordination.k8s.io/v1",
+                                  "kind", "Lease", "metadata", "name", vk->cfg->node_name, "namespace", LEASE_NS,
+                                  "spec", "holderIdentity", vk->cfg->node_name, "leaseDurationSeconds",
+                                  vk->cfg->lease_duration_s, "renewTime", now);
+        if (vk->node_uid)
+                json_object_set_new(json_object_get(lease, "metadata"), "ownerReferences",
+                                    json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind", "Node", "name",
+                                              vk->cfg->node_name, "uid", vk->node_uid));
+        r = ferry_kube_create(vk->kube, "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases", lease, NULL, err);
+        json_decref(lease);
+        return r == -EEXIST ? 0 : r;
+}
+
+static void update_node(struct ferry_vk *vk, struct ferry_client *fc)
+{
+        json_t *taints = NULL;
+        json_t *st = ping_status(vk, fc, &taints);
+        json_t *a = without_heartbeats(st), *b = without_heartbeats(vk->node_status);
+        bool changed = !json_equal(a, b);
+        bool taints_changed = !json_equal(taints ? taints : json_null(), vk->ping_taints ? vk->ping_taints : json_null());
+        bool heartbeat = ferry_monotonic_ns() - vk->node_sent_ns >= (int64_t)vk->cfg->node_heartbeat_s * 1000000000;
+        json_decref(a);
+        json_decref(b);
+        ferry_error_t err;
+        if (changed || heartbeat) {
+                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s/status", vk->cfg->node_name);
+                json_t *patch = json_pack("{s:O}", "status", st);
+                int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err);
+                json_decref(patch);
+                if (r == -ENOENT) {
+                        log_warn("node %s was deleted; registering it again", vk->cfg->node_name);
+                        register_node(vk, fc, &err);
+                } else if (r < 0) {
+                        log_warn("node status: %s", err.text);
+                } else {
+                        json_decref(vk->node_status);
+                        vk->node_status = json_incref(st);
+                        vk->node_sent_ns = ferry_monotonic_ns();
+                }
+        }
+        if (taints_changed) {
+                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s", vk->cfg->node_name);
+                json_t *patch = json_pack("{s:{s:o}}", "spec", "taints", ferry_node_taints(&vk->params, taints));
+                if (ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err) == 0) {
+                        json_decref(vk->ping_taints);
+                        vk->ping_taints = json_incref(taints);
+                } else {
+                        log_warn("node taints: %s", err.text);
+                }
+                json_decref(patch);
+        }
+        json_decref(taints);
+        json_decref(st);
+}
+
+static void *node_loop(void *arg)
+{
+        struct ferry_vk *vk = arg;
+        struct ferry_client *fc = NULL;
+        ferry_error_t err;
+        if (ferry_vk_ferryd(vk, &fc, &err) < 0) {
+                log_err("node loop: %s", err.text);
+                return NULL;
+        }
+        int64_t now = ferry_monotonic_ns();
+        int64_t next_ping = now + (int64_t)vk->cfg->ping_interval_s * 1000000000;
+        int64_t next_lease = now + (int64_t)vk->cfg->lease_renew_s * 1000000000;
+        while (!stopping(vk)) {
+                int64_t next = next_ping < next_lease ? next_ping : next_lease;
+                sleep_until(vk, next);
+                if (stopping(vk))
+                        break;
+                now = ferry_monotonic_ns();
+                if (now >= next_lease) {
+                        if (renew_lease(vk, &err) < 0)
+                                log_warn("lease: %s", err.text);
+                        next_lease = now + (int64_t)vk->cfg->lease_renew_s * 1000000000;
+                }
+                if (now >= next_ping) {
+                        update_node(vk, fc);
+                        next_ping = now + (int64_t)vk->cfg->ping_interval_s * 1000000000;
+                }
+        }
+        ferry_client_free(fc);
+        return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int ferry_vk_ferryd(struct ferry_vk *vk, struct ferry_client **ret, ferry_error_t *err)
+{
+        struct ferry_client *c;
+        int r = ferry_client_new(vk->cfg->ferryd_url, vk->cfg->ferryd_token_file, &c, err);
+        if (r < 0)
+                return r;
+        if (vk->cfg->ferryd_ca)
+                ferry_client_set_ca_file(c, vk->cfg->ferryd_ca);
+        *ret = c;
+        return 0;
+}
+
+int ferry_vk_pod_uid(struct ferry_vk *vk, const char *ns, const char *name, char **ret_uid)
+{
+        size_t it = 0;
+        void *v;
+        int r = -ENOENT;
+        pthread_mutex_lock(&vk->lock);
+        while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
+                struct vpod *p = v;
+                if (!strcmp(p->ns, ns) && !strcmp(p->name, name) && p->state != VP_GONE) {
+                        *ret_uid = ferry_xstrdup(p->uid);
+                        r = 0;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&vk->lock);
+        return r;
+}
+
+int ferry_vk_new(const struct ferry_vk_config *cfg, struct ferry_kube *kube, struct ferry_vk **ret,
+                 ferry_error_t *err)
+{
+        struct ferry_vk *vk = ferry_xcalloc(1, sizeof(*vk));
+        vk->cfg = cfg;
+        vk->kube = kube;
+        vk->params = (struct ferry_node_params){
+                .name = cfg->node_name,
+                .internal_ip = cfg->internal_ip,
+                .kubelet_port = cfg->kubelet_port,
+                .labels = cfg->labels,
+                .taints = cfg->taints,
+                .version = FERRY_VK_VERSION,
+        };
+        pthread_mutex_init(&vk->lock, NULL);
+        pthread_cond_init(&vk->work_cv, NULL);
+        pthread_cond_init(&vk->loop_cv, NULL);
+        vk->pods = ferry_hashmap_new();
+        *ret = vk;
+        return 0;
+}
+
+int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
+{
+        struct ferry_client *fc = NULL;
+        int r = ferry_vk_ferryd(vk, &fc, err);
+        if (r < 0)
+                return r;
+        /* the Node must exist before pods can be bound to it; retry until the API answers */
+        for (int attempt = 0;; attempt++) {
+                r = register_node(vk, fc, err);
+                if (r == 0 || r == -EACCES || r == -EINVAL || attempt >= 30 || stopping(vk))
+                        break;
+                log_warn("registering node %s: %s (retrying)", vk->cfg->node_name, err->text);
+                sleep_until(vk, ferry_monotonic_ns() + 1000000000);
+        }
+        ferry_client_free(fc);
+        if (r < 0)
+                return ferry_errprefix(err, r, "cannot register node %s", vk->cfg->node_name);
+        if ((r = renew_lease(vk, err)) < 0)
+                log_warn("lease: %s", err->text);
+
+        vk->n_workers = vk->cfg->workers;
+        vk->workers = ferry_xcalloc((size_t)vk->n_workers, sizeof(pthread_t));
+        for (int i = 0; i < vk->n_workers; i++) {
+                r = -pthread_create(&vk->workers[i], NULL, worker, vk);
+                if (r < 0) {
+                        vk->n_workers = i;
+                        return ferry_errprintf(err, r, "cannot start worker threads");
+                }
+        }
+        _cleanup_free_ char *sel = ferry_xasprintf("spec.nodeName=%s", vk->cfg->node_name);
+        struct ferry_kube_informer_ops ops = {.on_sync = on_sync, .on_event = on_event};
+        if ((r = ferry_kube_informer_start(vk->kube, "/api/v1/pods", sel, &ops, vk, &vk->informer, err)) < 0)
+                return r;
+        if ((r = -pthread_create(&vk->status_thread, NULL, status_loop, vk)) < 0)
+                return ferry_errprintf(err, r, "cannot start the status loop");
+        vk->status_started = true;
+        if ((r = -pthread_create(&vk->node_thread, NULL, node_loop, vk)) < 0)
+                return ferry_errprintf(err, r, "cannot start the node loop");
+        vk->node_started = true;
+        return 0;
+}
+
+void ferry_vk_stop(struct ferry_vk *vk)
+{
+        if (!vk)
+                return;
+        pthread_mutex_lock(&vk->lock);
+        vk->stopping = true;
+        pthread_cond_broadcast(&vk->work_cv);
+        pthread_cond_broadcast(&vk->loop_cv);
+        pthread_mutex_unlock(&vk->lock);
+        if (vk->node_started)
+                pthread_join(vk->node_thread, NULL);
+        if (vk->status_started)
+                pthread_join(vk->status_thread, NULL);
+        vk->node_started = vk->status_started = false;
+        ferry_kube_informer_stop(vk->informer);
+        vk->informer = NULL;
+        for (int i = 0; i < vk->n_workers; i++)
+                pthread_join(vk->workers[i], NULL);
+        vk->n_workers = 0;
+}
+
+void ferry_vk_free(struct ferry_vk *vk)
+{
+        if (!vk)
+                return;
+        ferry_vk_stop(vk);
+        size_t it = 0;
+        void *v;
+        while (ferry_hashmap_next(vk->pods, &it, NULL, &v))
+                vpod_free(v);
+        ferry_hashmap_free(vk->pods);
+        for (size_t i = 0; i < vk->n_queue; i++)
+                free(vk->queue[i].uid);
+        free(vk->queue);
+        free(vk->workers);
+        json_decref(vk->last_capacity);
+        json_decref(vk->node_status);
+        json_decref(vk->ping_taints);
+        free(vk->node_uid);
+        pthread_mutex_destroy(&vk->lock);
+        pthread_cond_destroy(&vk->work_cv);
+        pthread_cond_destroy(&vk->loop_cv);
+        free(vk);
+}
