@@ -24,6 +24,7 @@ struct ferry_client {
         unsigned long seq;
         long last_code;
         bool verbose;
+        char *ca_file; /* NULL: the system CAs */
 };
 
 /* ---- URL parsing ---- */
@@ -270,7 +271,14 @@ void ferry_client_free(struct ferry_client *c)
                 free(c->token);
         }
         free(c->url_text);
+        free(c->ca_file);
         free(c);
+}
+
+void ferry_client_set_ca_file(struct ferry_client *c, const char *ca_file)
+{
+        free(c->ca_file);
+        c->ca_file = ca_file && ca_file[0] ? ferry_xstrdup(ca_file) : NULL;
 }
 
 void ferry_client_set_verbose(struct ferry_client *c, bool verbose)
@@ -419,6 +427,8 @@ static int request(struct ferry_client *c, const char *method, const char *path,
         if (!stream)
                 curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 130L);
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (c->ca_file)
+                curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
         if (c->verbose)
                 fprintf(stderr, "> %s %s%s%s%s (%s)\n", method, c->url.base, path,
                         c->url.socket_path ? " via " : "",

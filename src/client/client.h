@@ -48,6 +48,9 @@ void ferry_client_free(struct ferry_client *c);
 /* Print one line per exchange ("> POST /create", "< 200 (12 bytes)") to stderr. */
 void ferry_client_set_verbose(struct ferry_client *c, bool verbose);
 const char *ferry_client_url(const struct ferry_client *c);
+/* Trust the CA certificates in this PEM file for https:// servers instead of
+ * the system's (NULL or "" goes back to the system's). */
+void ferry_client_set_ca_file(struct ferry_client *c, const char *ca_file);
 long ferry_client_last_http_code(const struct ferry_client *c);
 
 static inline bool ferry_client_unreachable(int r)
