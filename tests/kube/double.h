@@ -35,6 +35,7 @@ struct kd_err {
         const char *kind;       /* details.kind (resource plural, or Kind for Invalid) */
         const char *group;      /* details.group */
         const char *field;      /* details.causes[0].field for Invalid */
+        char cause[400];        /* details.causes[0].message for Invalid */
 };
 /* Fill e and return -1. */
 int kd_fail(struct kd_err *e, unsigned code, const char *reason, const char *fmt, ...)

@@ -325,7 +325,7 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
                                 acc &= (1u << bits) - 1;
                         }
                 }
-                json_t *tok = json_loadb((char *)dec, dl, 0, NULL);
+                json_t *tok = json_loadb((char *)dec, dl, JSON_ALLOW_NUL, NULL);
                 free(dec);
                 const char *start = json_string_value(json_object_get(tok, "start"));
                 json_t *trv = json_object_get(tok, "rv");
@@ -388,9 +388,10 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
         snprintf(rvb, sizeof(rvb), "%llu", (unsigned long long)list_rv);
         json_t *meta = json_pack("{s:s}", "resourceVersion", rvb);
         if (remaining && last) {
+                /* like the real token: the key to continue after, with a NUL appended */
                 char *start = ferry_xasprintf("%s/%s", kd_meta_str(last, "namespace"), kd_meta_str(last, "name"));
-                json_t *tok = json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)list_rv,
-                                        "start", start);
+                json_t *tok = json_pack("{s:s, s:I, s:s%}", "v", "meta.k8s.io/v1", "rv", (json_int_t)list_rv,
+                                        "start", start, strlen(start) + 1);
                 char *ts = json_dumps(tok, JSON_COMPACT);
                 char *b64 = kd_base64(ts, strlen(ts), false);
                 json_object_set_new(meta, "continue", json_string(b64));

@@ -216,6 +216,7 @@ static int invalid(struct kd_err *e, enum kd_res r, const char *name, const char
         e->kind = kd_resources[r].kind;
         e->group = kd_resources[r].group;
         e->field = field;
+        snprintf(e->cause, sizeof(e->cause), "%s", detail);
         return -1;
 }
 
@@ -369,8 +370,9 @@ static int admit_service_account(struct kd_store *s, json_t *pod, const char *ns
         const char *sa = json_string_value(json_object_get(spec, "serviceAccountName"));
         if (!sa || !sa[0])
                 sa = json_string_value(json_object_get(spec, "serviceAccount"));
-        if (!sa || !sa[0])
-                sa = "default";
+        char sab[KD_NAME_MAX];
+        snprintf(sab, sizeof(sab), "%s", sa && sa[0] ? sa : "default");
+        sa = sab; /* the setters below free the strings sa may point into */
         json_object_set_new(spec, "serviceAccountName", json_string(sa));
         json_object_set_new(spec, "serviceAccount", json_string(sa));
         json_t *acct = kd_store_get(s, KD_SERVICEACCOUNTS, ns, sa);
@@ -543,6 +545,7 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
                 goto fail;
         json_t *meta = json_object_get(obj, "metadata");
         const char *bns = kd_meta_str(obj, "namespace");
+        char nsb[KD_NAME_MAX];
         if (rs->namespaced) {
                 if (bns[0] && ns && ns[0] && strcmp(bns, ns)) {
                         kd_fail(e, 400, "BadRequest",
@@ -551,6 +554,8 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
                 }
                 if (!ns || !ns[0])
                         ns = bns[0] ? bns : "default";
+                snprintf(nsb, sizeof(nsb), "%s", ns);
+                ns = nsb; /* the setter below frees the string ns may point into */
                 kd_set_meta_str(obj, "namespace", ns);
         } else {
                 json_object_del(meta, "namespace");

@@ -36,10 +36,15 @@ json_t *kd_status_json(const struct kd_err *e)
                         json_object_set_new(d, "group", json_string(e->group));
                 if (e->kind)
                         json_object_set_new(d, "kind", json_string(e->kind));
-                if (e->field)
+                if (e->field) {
+                        const char *why = ferry_str_startswith(e->cause, "Forbidden")          ? "FieldValueForbidden"
+                                          : ferry_str_startswith(e->cause, "Required value")   ? "FieldValueRequired"
+                                          : ferry_str_startswith(e->cause, "Unsupported value") ? "FieldValueNotSupported"
+                                                                                                : "FieldValueInvalid";
                         json_object_set_new(d, "causes",
-                                            json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid",
-                                                      "message", e->message, "field", e->field));
+                                            json_pack("[{s:s, s:s, s:s}]", "reason", why, "message",
+                                                      e->cause[0] ? e->cause : e->message, "field", e->field));
+                }
                 json_object_set_new(st, "details", d);
         }
         /* The real API puts details before code; key order does not matter to JSON. */
