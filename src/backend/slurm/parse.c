@@ -652,7 +652,8 @@ int slurm_parse_sinfo(const char *out, size_t len, struct slurm_capacity *ret, s
         for (size_t k = 0; k < n_seen; k++)
                 free(seen[k]);
         free(seen);
-        qsort(c.gpus, c.n_gpus, sizeof(*c.gpus), gpu_cmp);
+        if (c.n_gpus) /* qsort(NULL, 0) is undefined */
+                qsort(c.gpus, c.n_gpus, sizeof(*c.gpus), gpu_cmp);
         *ret = c;
         if (ret_bad)
                 *ret_bad = bad;
