@@ -17,6 +17,7 @@
 static const struct ferry_backend_ops *const builtin[] = {
         &ferry_backend_local_ops,
         &ferry_backend_fake_ops,
+        &ferry_backend_slurm_ops,
 };
 
 const double ferry_backend_latency_bounds[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

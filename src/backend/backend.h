@@ -157,5 +157,6 @@ extern const double ferry_backend_latency_bounds[12]; /* seconds, last = +Inf */
 /* Built-ins (defined in their own files). */
 extern const struct ferry_backend_ops ferry_backend_fake_ops;
 extern const struct ferry_backend_ops ferry_backend_local_ops;
+extern const struct ferry_backend_ops ferry_backend_slurm_ops;
 
 #endif

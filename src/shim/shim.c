@@ -106,6 +106,34 @@ static char **strv_from_json(json_t *a)
         return n ? v : (free(v), (char **)NULL);
 }
 
+/* Inside a Slurm job the allocation's devices are named in our environment
+ * (Slurm sets CUDA_VISIBLE_DEVICES for --gres=gpu); containers see them unless
+ * the pod sets the variable itself. Started by the local backend, the shim's
+ * environment is PATH only, so nothing passes. */
+static void add_passthrough(char ***envp)
+{
+        static const char *const names[] = {"CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL",
+                                            "ROCR_VISIBLE_DEVICES", "SLURM_JOB_ID",
+                                            "SLURM_JOB_GPUS"};
+        size_t n = 0;
+        while ((*envp)[n])
+                n++;
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(names); i++) {
+                const char *v = getenv(names[i]);
+                size_t l = strlen(names[i]);
+                bool set = false;
+                if (!v)
+                        continue;
+                for (size_t k = 0; k < n && !set; k++)
+                        set = !strncmp((*envp)[k], names[i], l) && (*envp)[k][l] == '=';
+                if (set)
+                        continue;
+                *envp = ferry_xrealloc(*envp, (n + 2) * sizeof(char *));
+                (*envp)[n++] = ferry_xasprintf("%s=%s", names[i], v);
+                (*envp)[n] = NULL;
+        }
+}
+
 static void load_spec(void)
 {
         char p[PATH_MAX];
@@ -135,6 +163,7 @@ static void load_spec(void)
                 x->envp = strv_from_json(json_object_get(c, "envp"));
                 if (!x->envp)
                         x->envp = ferry_xcalloc(1, sizeof(char *));
+                add_passthrough(&x->envp);
                 x->stop_argv = strv_from_json(json_object_get(c, "stop_argv"));
                 const char *cwd = json_string_value(json_object_get(c, "cwd"));
                 x->cwd = cwd ? ferry_xstrdup(cwd) : NULL;

@@ -95,22 +95,17 @@ static int build_spec(const struct local_rtconf *rc, const struct local_runspec 
         return 0;
 }
 
-int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *pod,
-                       const char *tmp_dir, int64_t *ret_cpu_milli, int64_t *ret_mem,
-                       ferry_error_t *err)
+int local_podwd_create_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
+                            const char *tmp_dir, ferry_error_t *err)
 {
-        struct local_runspec *rs = NULL;
         struct ferry_buf spec = FERRY_BUF_INIT;
         _cleanup_free_ char *tmpl = NULL;
         int r;
 
-        r = local_runspec_from_pod(pod, &rs, err);
-        if (r < 0)
-                goto out;
         r = build_spec(rc, rs, &spec, err);
         if (r < 0)
                 goto out;
-        tmpl = ferry_xasprintf("%s/%s.XXXXXX", tmp_dir, pod->uid);
+        tmpl = ferry_xasprintf("%s/%s.XXXXXX", tmp_dir, rs->uid);
         if (!mkdtemp(tmpl)) {
                 r = ferry_errprintf(err, -errno, "cannot create %s: %m", tmpl);
                 goto out;
@@ -129,11 +124,23 @@ int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *po
         }
         if (r <= 0)
                 ferry_rm_rf(tmpl);
+out:
+        ferry_buf_free(&spec);
+        return r;
+}
+
+int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *pod,
+                       const char *tmp_dir, int64_t *ret_cpu_milli, int64_t *ret_mem,
+                       ferry_error_t *err)
+{
+        struct local_runspec *rs = NULL;
+        int r = local_runspec_from_pod(pod, &rs, err);
+        if (r < 0)
+                return r;
+        r = local_podwd_create_spec(rc, rs, tmp_dir, err);
         if (r >= 0)
                 local_runspec_resources(rs, ret_cpu_milli ? ret_cpu_milli : &(int64_t){0},
                                         ret_mem ? ret_mem : &(int64_t){0});
-out:
         local_runspec_free(rs);
-        ferry_buf_free(&spec);
         return r;
 }

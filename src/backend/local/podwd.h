@@ -24,4 +24,8 @@ int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *po
                        const char *tmp_dir, int64_t *ret_cpu_milli, int64_t *ret_mem,
                        ferry_error_t *err);
 
+/* The same from a run spec already made (the Slurm translator makes one). */
+int local_podwd_create_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
+                            const char *tmp_dir, ferry_error_t *err);
+
 #endif
