@@ -289,6 +289,22 @@ int ferry_time_parse(const char *s, int64_t *ret_ns)
 }
 
 /* ---- files ---- */
+int ferry_write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+        while (len > 0) {
+                ssize_t w = write(fd, p, len);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
 int ferry_mkdir_p(const char *path, unsigned mode)
 {
         char tmp[4096];
@@ -322,17 +338,7 @@ int ferry_write_file_atomic(const char *path, const void *data, size_t len, unsi
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
-        while (len > 0) {
-                ssize_t w = write(fd, p, len);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                p += w;
-                len -= (size_t)w;
-        }
+        r = ferry_write_all(fd, p, len);
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = -errno;
         if (r == 0 && durable && fsync(fd) < 0)

@@ -82,6 +82,8 @@ char *ferry_time_format(int64_t ns, int frac_digits, char buf[FERRY_TIME_MAX]);
 int ferry_time_parse(const char *s, int64_t *ret_ns);
 
 /* ---- files ---- */
+/* write(2) all of buf, retrying short writes and EINTR. 0 or -errno. */
+int ferry_write_all(int fd, const void *buf, size_t len);
 int ferry_mkdir_p(const char *path, unsigned mode);
 /* Write via a temp file + fsync + rename (+ fsync of the directory when
  * durable is true), so readers see all or nothing. */

@@ -160,17 +160,7 @@ static int emit_fd(void *ctx, const char *data, size_t len)
                         return -EPIPE;
                 return 0;
         }
-        while (len > 0) {
-                ssize_t w = write(ls->fd, data, len);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                data += w;
-                len -= (size_t)w;
-        }
-        return 0;
+        return ferry_write_all(ls->fd, data, len);
 }
 
 static void *log_thread(void *arg)

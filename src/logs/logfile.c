@@ -34,19 +34,7 @@ int ferry_logfile_write(int fd, int64_t ns, bool is_stderr, const char *text, si
                 len -= FERRY_LOG_LINE_MAX;
         }
         ferry_logfile_format(&b, ns, is_stderr, text, len, partial);
-        const char *p = b.data;
-        size_t left = b.len;
-        while (left > 0) {
-                ssize_t w = write(fd, p, left);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                p += w;
-                left -= (size_t)w;
-        }
+        r = ferry_write_all(fd, b.data, b.len);
         ferry_buf_free(&b);
         return r;
 }

@@ -279,6 +279,18 @@ static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, ferry_error_t *
         return 0;
 }
 
+static void close_dbs(struct ferry_store *s)
+{
+        sqlite3_finalize(s->ins);
+        sqlite3_finalize(s->upd_jid);
+        sqlite3_finalize(s->upd_state);
+        sqlite3_finalize(s->upd_status);
+        sqlite3_finalize(s->upd_time);
+        sqlite3_finalize(s->ins_event);
+        sqlite3_close(s->wdb);
+        sqlite3_close(s->rdb);
+}
+
 static int open_db(const char *path, sqlite3 **db, ferry_error_t *err)
 {
         if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -326,14 +338,7 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
         *ret = s;
         return 0;
 fail:
-        sqlite3_finalize(s->ins);
-        sqlite3_finalize(s->upd_jid);
-        sqlite3_finalize(s->upd_state);
-        sqlite3_finalize(s->upd_status);
-        sqlite3_finalize(s->upd_time);
-        sqlite3_finalize(s->ins_event);
-        sqlite3_close(s->wdb);
-        sqlite3_close(s->rdb);
+        close_dbs(s);
         free(s);
         return r;
 }
@@ -347,14 +352,7 @@ void ferry_store_close(struct ferry_store *s)
         pthread_cond_signal(&s->cond);
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->writer, NULL);
-        sqlite3_finalize(s->ins);
-        sqlite3_finalize(s->upd_jid);
-        sqlite3_finalize(s->upd_state);
-        sqlite3_finalize(s->upd_status);
-        sqlite3_finalize(s->upd_time);
-        sqlite3_finalize(s->ins_event);
-        sqlite3_close(s->wdb);
-        sqlite3_close(s->rdb);
+        close_dbs(s);
         pthread_mutex_destroy(&s->rlock);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->cond);
