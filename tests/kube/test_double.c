@@ -340,8 +340,8 @@ static void test_versions_and_conflicts(void **state)
 
 static void test_patches(void **state)
 {
-        call(&plain, "POST", "/api/v1/namespaces/default/configmaps", NULL,
-             "{\"metadata\":{\"name\":\"mp\",\"labels\":{\"x\":\"1\"}},\"data\":{\"a\":\"1\",\"b\":\"2\"}}", 201);
+        json_decref(call(&plain, "POST", "/api/v1/namespaces/default/configmaps", NULL,
+                         "{\"metadata\":{\"name\":\"mp\",\"labels\":{\"x\":\"1\"}},\"data\":{\"a\":\"1\",\"b\":\"2\"}}", 201));
         json_t *p = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp", "application/merge-patch+json",
                          "{\"metadata\":{\"labels\":{\"x\":null,\"y\":\"2\"}},\"data\":{\"a\":null,\"c\":\"3\"}}",
                          200);
