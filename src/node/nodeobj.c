@@ -140,10 +140,10 @@ json_t *ferry_node_status(const struct ferry_node_params *p, const struct ferry_
                                             ping->body && ping->body[0] ? ": " : "",
                                             ping->body ? ping->body : "");
         } else {
+                /* the PingResponse's status text often counts pods: kept out of the
+                 * message so that the Node is not rewritten each time it moves */
                 reason = "PingOK";
-                const char *st = sget(pr, "status");
-                reach_msg = ferry_xasprintf("the interLink API answers /pinglink%s%s",
-                                            st ? ": " : "", st ? st : "");
+                reach_msg = ferry_xstrdup("the interLink API answers /pinglink");
         }
         json_array_append_new(conds, condition(prev_conditions, "Ready", healthy ? "True" : "False",
                                                healthy ? "KubeletReady" : reason,

@@ -874,6 +874,48 @@ static json_t *without_heartbeats(const json_t *st)
         return c;
 }
 
+/* Whether a capacity change is worth a Node write now: a resource appeared or
+ * went, an accelerator count moved, or cpu/memory/pods moved by 10% or more.
+ * Smaller drift (a site's free memory) waits for the heartbeat. */
+static double qty(const char *s)
+{
+        char *end;
+        double v = s ? strtod(s, &end) : 0;
+        if (!s || end == s)
+                return 0;
+        switch (*end) {
+        case 'K': case 'k': return v * 1e3;
+        case 'M': return v * 1e6;
+        case 'G': return v * 1e9;
+        case 'T': return v * 1e12;
+        case 'm': return v / 1e3;
+        default: return v;
+        }
+}
+
+static bool capacity_moved(const json_t *a, const json_t *b)
+{
+        const char *k;
+        json_t *v;
+        if (json_object_size(a) != json_object_size(b))
+                return true;
+        json_object_foreach((json_t *)a, k, v) {
+                const char *x = json_string_value(v), *y = sget(b, k);
+                if (!y)
+                        return true;
+                if (strchr(k, '/')) {
+                        if (strcmp(x, y))
+                                return true;
+                        continue;
+                }
+                double p = qty(x), q = qty(y);
+                double big = p > q ? p : q;
+                if (big > 0 && (p > q ? p - q : q - p) / big >= 0.1)
+                        return true;
+        }
+        return false;
+}
+
 static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t **ret_taints)
 {
         _cleanup_free_ char *body = NULL;
@@ -987,7 +1029,8 @@ static void update_node(struct ferry_vk *vk, struct ferry_client *fc)
         json_t *taints = NULL;
         json_t *st = ping_status(vk, fc, &taints);
         json_t *a = without_heartbeats(st), *b = without_heartbeats(vk->node_status);
-        bool changed = !json_equal(a, b);
+        bool changed = !json_equal(json_object_get(a, "conditions"), json_object_get(b, "conditions")) ||
+                       capacity_moved(json_object_get(a, "capacity"), json_object_get(b, "capacity"));
         bool taints_changed = !json_equal(taints ? taints : json_null(), vk->ping_taints ? vk->ping_taints : json_null());
         bool heartbeat = ferry_monotonic_ns() - vk->node_sent_ns >= (int64_t)vk->cfg->node_heartbeat_s * 1000000000;
         json_decref(a);

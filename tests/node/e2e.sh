@@ -1,0 +1,97 @@
+#!/bin/bash
+# e2e.sh DOUBLE FERRYD FERRY_NODE NODE_E2E CASES_DIR [FERRYD ARGS...]
+# ferry-node end to end: the Kubernetes API double, ferryd (arguments given,
+# e.g. --backend local --runtime bwrap) and ferry-node, then node-e2e steps:
+# registration + lease, the conformance pods, deletion, a ferry-node restart
+# that adopts its pods without creating them twice, ferryd down then up.
+set -u
+double=$1 ferryd=$2 fnode=$3 e2e=$4 cases=$5; shift 5
+ferryd_args=("$@")
+dir=$(mktemp -d /tmp/ferry-node-e2e.XXXXXX)
+pids=()
+fail=0
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [ $fail -ne 0 ] || [ -n "${FERRY_KEEP_TEST_DIR:-}" ]; then
+    echo "--- ferry-node log (tail)"; tail -40 "$dir/node.log"
+    echo "--- ferryd log (tail)"; tail -20 "$dir/ferryd.log"
+    [ -n "${FERRY_KEEP_TEST_DIR:-}" ] && { echo "kept $dir"; return; }
+  fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+step() { echo "# $*"; "$e2e" "$@" || fail=1; }
+
+"$double" --listen 127.0.0.1:0 --kubeconfig-out "$dir/kubeconfig" >"$dir/double.out" 2>"$dir/double.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready ' "$dir/double.out" 2>/dev/null && break; sleep 0.05; done
+url=$(sed -n 's/^ready //p' "$dir/double.out")
+[ -n "$url" ] || { echo "the API double did not start"; cat "$dir/double.log"; fail=1; exit 1; }
+
+start_ferryd() {
+  "$ferryd" --listen "unix://$dir/ferryd.sock" --state-dir "$dir/state" --poll-interval-ms 200 \
+    "${ferryd_args[@]}" >>"$dir/ferryd.log" 2>&1 &
+  ferryd_pid=$!; pids+=($ferryd_pid)
+  for _ in $(seq 100); do [ -S "$dir/ferryd.sock" ] && return 0; sleep 0.05; done
+  echo "ferryd did not start"; fail=1; exit 1
+}
+port=$((20000 + RANDOM % 20000))
+start_node() {
+  "$fnode" --node-name ferry-e2e --kubeconfig "$dir/kubeconfig" --ferryd-url "unix://$dir/ferryd.sock" \
+    --kubelet-listen 127.0.0.1 --kubelet-port $port --kubelet-insecure-http \
+    --status-interval-ms 200 --ping-interval-s 1 --lease-duration-s 10 --lease-renew-s 2 \
+    --config-wait-s 20 --log-level info >>"$dir/node.out" 2>>"$dir/node.log" &
+  node_pid=$!; pids+=($node_pid)
+  for _ in $(seq 200); do [ "$(grep -c 'ferry-node ready' "$dir/node.out" 2>/dev/null)" -ge "$1" ] && return 0; sleep 0.05; done
+  echo "ferry-node did not start"; fail=1; exit 1
+}
+submits() {
+  curl -s --unix-socket "$dir/ferryd.sock" http://unix/metrics | sed -n 's/^ferry_backend_calls_total{.*op="submit"} //p'
+}
+backend_deletes() {
+  curl -s --unix-socket "$dir/ferryd.sock" http://unix/metrics | sed -n 's/^ferry_backend_calls_total{.*op="kill"} //p;s/^ferry_backend_calls_total{.*op="delete"} //p' | head -1
+}
+
+start_ferryd
+start_node 1
+export KUBECONFIG="$dir/kubeconfig" NODE=ferry-e2e KUBELET="http://127.0.0.1:$port" NS=e2e
+
+step node
+step conformance "$cases"
+
+echo "# deletion: a running pod is deleted at the site, then in the API with grace 0"
+step create sleeper "echo started; sleep 300"
+step wait-phase sleeper Running
+step delete sleeper
+
+echo "# restart: ferry-node adopts its pods; nothing is created twice"
+s1=$(submits)
+kill "$node_pid"; wait "$node_pid" 2>/dev/null
+step create while-down "echo created while ferry-node was down"
+start_node 2
+step wait-phase while-down Succeeded
+NS=conformance "$e2e" wait-phase hello Succeeded || fail=1
+s2=$(submits)
+if [ "$s2" = "$((s1 + 1))" ]; then echo "ok - restart: $s1 -> $s2 backend submissions (only the new pod)"
+else echo "not ok - restart: backend submissions went from $s1 to $s2 (expected $((s1 + 1)))"; fail=1; fi
+NS=conformance "$e2e" jobid hello >/dev/null || { echo "not ok - hello lost its JobID"; fail=1; }
+
+echo "# the site goes away and comes back; a pod deleted meanwhile is deleted when it is back"
+step create doomed "sleep 300"
+step wait-phase doomed Running
+kill "$ferryd_pid"; wait "$ferryd_pid" 2>/dev/null
+step condition FerryConnectivity False
+step condition Ready False
+curl -s -XDELETE "$url/api/v1/namespaces/e2e/pods/doomed" >/dev/null
+sleep 2
+if curl -s "$url/api/v1/namespaces/e2e/pods/doomed" | grep -q deletionTimestamp; then
+  echo "ok - doomed waits for the site (deletionTimestamp set, still in the API)"
+else echo "not ok - doomed vanished while the site was down"; fail=1; fi
+start_ferryd
+step condition FerryConnectivity True
+step gone doomed
+
+curl -s "$KUBELET/metrics" | grep -E '^ferry_node_(pods|creates_total|deletes_total|watch_restarts_total|adopted_total)' | sed 's/^/# /'
+curl -s "$url/debug/requests" | sed 's/^/# API requests: /'; echo
+exit $fail
