@@ -18,8 +18,8 @@ void ferry_vk_config_defaults(struct ferry_vk_config *c)
         c->lease_renew_s = 10;
         c->config_wait_s = 300;
         c->workers = 8;
-        c->qps = 100;
-        c->burst = 200;
+        c->qps = 500;
+        c->burst = 1000;
         c->kubelet_port = 10250;
         c->kubelet_listen = ferry_xstrdup("0.0.0.0");
 }

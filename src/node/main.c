@@ -36,7 +36,7 @@ static void usage(FILE *f)
                 "  --kubelet-port N (10250, 0 = off)  --kubelet-listen ADDR (0.0.0.0)\n"
                 "  --kubelet-cert F --kubelet-key F --kubelet-client-ca F\n"
                 "  --kubelet-insecure-http     plain HTTP on the kubelet port (tests only)\n"
-                "  --qps N (100) --burst N (200)  Kubernetes API client rate limit\n"
+                "  --qps N (500) --burst N (1000)  Kubernetes API client rate limit\n"
                 "  --workers N (8)  --config-wait-s N (300)  --log-level LEVEL\n");
 }
 

@@ -17,6 +17,7 @@
 #define FERRY_VK_VERSION "v1.29.0-ferry-0.1.0"
 #define LEASE_NS "kube-node-lease"
 #define ORPHAN_MISSES 3
+#define ROOTCA_TTL_S 60
 
 enum vpod_state {
         VP_NEW,      /* to create (or waiting for its objects) */
@@ -78,6 +79,10 @@ struct ferry_vk {
         int64_t node_sent_ns;
         char *node_uid;
         atomic_bool site_ok;
+
+        /* kube-root-ca.crt by namespace: every pod with a service-account volume
+         * needs it and it changes only when the cluster CA rotates */
+        json_t *rootca;      /* ns -> {"obj": ConfigMap, "at": monotonic seconds} */
 
         /* metrics */
         uint64_t ferryd_calls[N_OPS], ferryd_errors[N_OPS];
@@ -452,6 +457,17 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
 
         for (int k = 0; k < 2; k++) {
                 json_object_foreach(json_object_get(needs, kinds[k]), name, req) {
+                        bool rootca = k == 0 && !strcmp(name, "kube-root-ca.crt");
+                        if (rootca) {
+                                pthread_mutex_lock(&vk->lock);
+                                json_t *e = json_object_get(vk->rootca, ns);
+                                if (e && ferry_monotonic_ns() / 1000000000 -
+                                                 json_integer_value(json_object_get(e, "at")) < ROOTCA_TTL_S)
+                                        json_object_set(dest[k], name, json_object_get(e, "obj"));
+                                pthread_mutex_unlock(&vk->lock);
+                                if (json_object_get(dest[k], name))
+                                        continue;
+                        }
                         _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/%s/%s", ns, kinds[k], name);
                         json_t *obj = NULL;
                         int r = ferry_kube_get(vk->kube, path, &obj, err);
@@ -463,6 +479,12 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
                         }
                         if (r < 0)
                                 return r;
+                        if (rootca) {
+                                pthread_mutex_lock(&vk->lock);
+                                json_object_set_new(vk->rootca, ns, json_pack("{s:O,s:I}", "obj", obj, "at",
+                                                                              (json_int_t)(ferry_monotonic_ns() / 1000000000)));
+                                pthread_mutex_unlock(&vk->lock);
+                        }
                         json_object_set_new(dest[k], name, obj);
                 }
         }
@@ -1149,6 +1171,7 @@ int ferry_vk_new(const struct ferry_vk_config *cfg, struct ferry_kube *kube, str
         pthread_cond_init(&vk->work_cv, NULL);
         pthread_cond_init(&vk->loop_cv, NULL);
         vk->pods = ferry_hashmap_new();
+        vk->rootca = json_object();
         *ret = vk;
         return 0;
 }
@@ -1233,6 +1256,7 @@ void ferry_vk_free(struct ferry_vk *vk)
         json_decref(vk->last_capacity);
         json_decref(vk->node_status);
         json_decref(vk->ping_taints);
+        json_decref(vk->rootca);
         free(vk->node_uid);
         pthread_mutex_destroy(&vk->lock);
         pthread_cond_destroy(&vk->work_cv);

@@ -42,8 +42,8 @@ struct ferry_vk_config {
         int lease_renew_s;        /* default 10 */
         int config_wait_s;        /* how long a pod waits for its ConfigMaps/Secrets; default 300 */
         int workers;              /* default 8 */
-        double qps;               /* default 100 */
-        int burst;                /* default 200 */
+        double qps;               /* default 500 */
+        int burst;                /* default 1000 */
         json_t *labels;           /* extra labels (object) */
         json_t *taints;           /* NULL: the default taint; [] none */
         char *internal_ip;        /* the Node's InternalIP (where the API server reaches the kubelet port) */
