@@ -35,9 +35,13 @@ install: all
 	$(MESON) configure $(BUILD) --prefix=$(abspath $(PREFIX))
 	$(MESON) install -C $(BUILD)
 
+# Figures are written into BENCHMARKS.md by hand, with machine and date.
+# The Slurm bench needs root (it starts a single-node Slurm); it is skipped otherwise.
 bench: all
-	bash bench/run-core.sh
-	ninja -C $(BUILD) bench/mig/bench-mig && $(BUILD)/bench/mig/bench-mig
+	BUILD_DIR=$(BUILD) bash bench/run-core.sh
+	$(BUILD)/bench/mig/bench-mig
+	bash bench/node/run.sh $(BUILD) 1000 100
+	if [ "$$(id -u)" = 0 ]; then BUILD_DIR=$(BUILD) bash bench/slurm/run.sh; else echo "bench: Slurm bench skipped (needs root)"; fi
 
 demo: all
 	bash scripts/demo.sh
