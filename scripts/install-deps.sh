@@ -4,10 +4,10 @@
 #   scripts/install-deps.sh          build + run + test dependencies
 #   FERRY_DEPS=build scripts/install-deps.sh   only what building needs
 set -eu
-BUILD="build-essential meson ninja-build pkg-config libmicrohttpd-dev libcurl4-openssl-dev \
+BUILD="build-essential meson ninja-build pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev \
 libjansson-dev libyaml-dev libsqlite3-dev"
 RUN="bubblewrap curl"
-TEST="libcmocka-dev sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev"
+TEST="libcmocka-dev openssl sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev"
 BENCH="wrk nginx-light"
 case "${FERRY_DEPS:-all}" in
   build) PKGS="$BUILD" ;;

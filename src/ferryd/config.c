@@ -162,6 +162,12 @@ int ferryd_config_load(struct ferryd_config *c, const char *path, ferry_error_t 
                         replace(&c->libexec_dir, v);
                 else if (!strcmp(k, "tokens"))
                         replace(&c->tokens, v);
+                else if (!strcmp(k, "tls_cert"))
+                        replace(&c->tls_cert, v);
+                else if (!strcmp(k, "tls_key"))
+                        replace(&c->tls_key, v);
+                else if (!strcmp(k, "tls_client_ca"))
+                        replace(&c->tls_client_ca, v);
                 else if (!strcmp(k, "log_level"))
                         replace(&c->log_level, v);
                 else if (!strcmp(k, "insecure_tcp")) {
@@ -188,7 +194,7 @@ int ferryd_config_load(struct ferryd_config *c, const char *path, ferry_error_t 
                 } else {
                         r = ferry_errprintf(err, -EINVAL,
                                             "%s:%zu: unknown key \"%s\" (known: listen, plugin_listen, state_dir, backend, runtime, "
-                                            "backend_options, tokens, insecure_tcp, socket_mode, poll_interval_ms, log_level, libexec_dir)",
+                                            "backend_options, tokens, tls_cert, tls_key, tls_client_ca, insecure_tcp, socket_mode, poll_interval_ms, log_level, libexec_dir)",
                                             path, line, k);
                         goto out;
                 }
@@ -210,6 +216,9 @@ void ferryd_config_free(struct ferryd_config *c)
         free(c->runtime);
         free(c->libexec_dir);
         free(c->tokens);
+        free(c->tls_cert);
+        free(c->tls_key);
+        free(c->tls_client_ca);
         free(c->log_level);
         for (size_t i = 0; i < c->n_backend_options; i++) {
                 free(c->backend_options[i].key);

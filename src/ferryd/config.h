@@ -18,6 +18,7 @@ struct ferryd_config {
         char *runtime;
         char *libexec_dir;
         char *tokens;
+        char *tls_cert, *tls_key, *tls_client_ca;
         bool insecure_tcp;
         unsigned socket_mode;
         int poll_interval_ms;

@@ -28,7 +28,8 @@ static void usage(FILE *f)
                 "Usage: ferryd [OPTIONS]\n\n"
                 "Ferry site daemon: serves the interLink API and runs pods through a backend.\n\n"
                 "  -c, --config FILE         YAML config file (keys as the long options, with _)\n"
-                "  -l, --listen URL          hop-A API listener, repeatable: unix:///PATH or http://HOST:PORT\n"
+                "  -l, --listen URL          hop-A API listener, repeatable: unix:///PATH, http://HOST:PORT\n"
+                "                            or https://HOST:PORT\n"
                 "                            (default unix:///run/ferry/ferryd.sock)\n"
                 "  -p, --plugin-listen URL   hop-B plugin listener (an interLink API server calls it)\n"
                 "  -s, --state-dir DIR       state directory (default /var/lib/ferry)\n"
@@ -37,6 +38,9 @@ static void usage(FILE *f)
                 "  -o, --backend-opt K=V     backend option, repeatable\n"
                 "  -t, --tokens FILE         bearer tokens for TCP listeners (TOKEN NS[,NS]) per line)\n"
                 "      --insecure-tcp        allow TCP listeners without tokens\n"
+                "      --tls-cert FILE       PEM certificate (chain) for https:// listeners\n"
+                "      --tls-key FILE        its PEM private key\n"
+                "      --tls-client-ca FILE  require client certificates signed by this CA (https)\n"
                 "      --socket-mode MODE    unix socket mode (default 0660)\n"
                 "      --poll-interval-ms N  backend status poll interval (default 1000)\n"
                 "      --log-level LEVEL     error, warning, info, debug (default info)\n"
@@ -85,6 +89,9 @@ int main(int argc, char **argv)
                 {"log-level", required_argument, NULL, 4},
                 {"libexec-dir", required_argument, NULL, 5},
                 {"version", no_argument, NULL, 6},
+                {"tls-cert", required_argument, NULL, 7},
+                {"tls-key", required_argument, NULL, 8},
+                {"tls-client-ca", required_argument, NULL, 9},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -167,6 +174,9 @@ int main(int argc, char **argv)
                         break;
                 case 4: free(cfg.log_level); cfg.log_level = ferry_xstrdup(optarg); break;
                 case 5: free(cfg.libexec_dir); cfg.libexec_dir = ferry_xstrdup(optarg); break;
+                case 7: free(cfg.tls_cert); cfg.tls_cert = ferry_xstrdup(optarg); break;
+                case 8: free(cfg.tls_key); cfg.tls_key = ferry_xstrdup(optarg); break;
+                case 9: free(cfg.tls_client_ca); cfg.tls_client_ca = ferry_xstrdup(optarg); break;
                 default: break;
                 }
         }
@@ -207,8 +217,15 @@ int main(int argc, char **argv)
                 log_err("%s", err.text);
                 goto out_auth;
         }
-        if (ferry_server_start(d, cfg.listen, cfg.n_listen, auth, cfg.insecure_tcp, cfg.socket_mode, &srv,
-                               &err) < 0) {
+        struct ferry_server_options so = {
+                .auth = auth,
+                .allow_insecure = cfg.insecure_tcp,
+                .socket_mode = cfg.socket_mode,
+                .tls_cert = cfg.tls_cert,
+                .tls_key = cfg.tls_key,
+                .tls_client_ca = cfg.tls_client_ca,
+        };
+        if (ferry_server_start(d, cfg.listen, cfg.n_listen, &so, &srv, &err) < 0) {
                 log_err("%s", err.text);
                 goto out_daemon;
         }

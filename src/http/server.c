@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -46,6 +47,7 @@ struct listener {
         struct MHD_Daemon *mhd;
         enum ferry_listener_role role;
         bool need_auth;
+        bool verify_client; /* https with a client CA: a verified certificate is required */
         char *url;
         char *unix_path;
 };
@@ -53,6 +55,7 @@ struct listener {
 struct ferry_server {
         struct ferry_daemon *d;
         struct ferry_auth *auth;
+        char *tls_cert, *tls_key, *tls_ca; /* PEM contents */
         struct listener *ls;
         size_t n;
         struct metrics m;
@@ -252,6 +255,18 @@ static void render_metrics(struct ferry_server *s, struct ferry_buf *b)
         ferry_daemon_metrics(s->d, b);
 }
 
+static bool client_cert_ok(struct MHD_Connection *c)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        unsigned status = 0, n = 0;
+        if (!ci || !ci->tls_session)
+                return false;
+        gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+        if (!gnutls_certificate_get_peers(s, &n) || n == 0)
+                return false;
+        return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+}
+
 static enum route_id route_of(const char *url)
 {
         for (int r = 0; r < R_OTHER; r++)
@@ -320,6 +335,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (rq->too_big) {
                 int r = ferry_errprintf(&err, -E2BIG, "request body exceeds the limit of %zu bytes", lim->max_body);
                 code = send_error(c, r, &err, rt == R_LOGS, session, &ret);
+                goto done;
+        }
+
+        /* TLS client certificates, when the listener requires them (MHD asks for
+         * the certificate; verifying it is ours). */
+        if (l->verify_client && !client_cert_ok(c)) {
+                struct ferry_buf b = FERRY_BUF_INIT;
+                ferry_buf_adds(&b, "{\"error\":\"a client certificate signed by the configured CA is required\",\"reason\":\"Unauthorized\",\"code\":401}\n");
+                ret = send_buf(c, 401, "application/json", &b, session);
+                code = 401;
                 goto done;
         }
 
@@ -490,18 +515,28 @@ static int open_tcp(const char *hostport, ferry_error_t *err)
         return fd;
 }
 
+static int load_pem(const char *path, const char *what, char **ret, ferry_error_t *err)
+{
+        size_t len;
+        int r = ferry_read_file(path, 1 << 20, ret, &len);
+        if (r < 0)
+                return ferry_errprintf(err, r, "cannot read the TLS %s %s: %s", what, path, strerror(-r));
+        return 0;
+}
+
 int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_config *ls, size_t n,
-                       struct ferry_auth *auth, bool allow_insecure, unsigned socket_mode,
-                       struct ferry_server **ret, ferry_error_t *err)
+                       const struct ferry_server_options *opt, struct ferry_server **ret,
+                       ferry_error_t *err)
 {
         struct ferry_server *s = ferry_xcalloc(1, sizeof(*s));
         int r = 0;
 
         s->d = d;
-        s->auth = auth;
+        s->auth = opt->auth;
         s->ls = ferry_xcalloc(n, sizeof(*s->ls));
         for (size_t i = 0; i < n; i++) {
                 struct listener *l = &s->ls[i];
+                bool tls = ferry_str_startswith(ls[i].url, "https://");
                 int fd;
                 l->srv = s;
                 l->role = ls[i].role;
@@ -509,39 +544,67 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                 s->n++;
                 if (ferry_str_startswith(ls[i].url, "unix://")) {
                         l->unix_path = ferry_xstrdup(ls[i].url + 7);
-                        fd = open_unix(l->unix_path, socket_mode, err);
+                        fd = open_unix(l->unix_path, opt->socket_mode, err);
                         l->need_auth = false; /* file permissions decide */
-                } else if (ferry_str_startswith(ls[i].url, "http://")) {
+                } else if (tls || ferry_str_startswith(ls[i].url, "http://")) {
                         char hp[300];
-                        snprintf(hp, sizeof(hp), "%s", ls[i].url + 7);
+                        snprintf(hp, sizeof(hp), "%s", ls[i].url + (tls ? 8 : 7));
                         char *slash = strchr(hp, '/');
                         if (slash)
                                 *slash = '\0';
-                        if (!auth && !allow_insecure) {
+                        if (!opt->auth && !opt->allow_insecure) {
                                 r = ferry_errprintf(err, -EINVAL,
                                                     "TCP listener %s needs a token file (--tokens FILE), or --insecure-tcp to serve without authentication",
                                                     ls[i].url);
                                 goto fail;
                         }
+                        if (tls && (!opt->tls_cert || !opt->tls_key)) {
+                                r = ferry_errprintf(err, -EINVAL, "https listener %s needs --tls-cert and --tls-key",
+                                                    ls[i].url);
+                                goto fail;
+                        }
+                        if (tls && !s->tls_cert &&
+                            ((r = load_pem(opt->tls_cert, "certificate", &s->tls_cert, err)) < 0 ||
+                             (r = load_pem(opt->tls_key, "key", &s->tls_key, err)) < 0 ||
+                             (opt->tls_client_ca && (r = load_pem(opt->tls_client_ca, "client CA", &s->tls_ca, err)) < 0)))
+                                goto fail;
                         fd = open_tcp(hp, err);
-                        l->need_auth = auth != NULL;
+                        l->need_auth = opt->auth != NULL;
+                        l->verify_client = tls && opt->tls_client_ca;
                 } else {
-                        r = ferry_errprintf(err, -EINVAL, "listen URL %s must be unix:///PATH or http://HOST:PORT", ls[i].url);
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "listen URL %s must be unix:///PATH, http://HOST:PORT or https://HOST:PORT",
+                                            ls[i].url);
                         goto fail;
                 }
                 if (fd < 0) {
                         r = fd;
                         goto fail;
                 }
-                l->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                                  MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                                          0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                                          MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                          MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
-                                          MHD_OPTION_END);
+                unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                                 MHD_USE_ERROR_LOG;
+                if (!tls)
+                        l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+                                                  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                                  MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+                                                  3600u, MHD_OPTION_END);
+                else if (!s->tls_ca)
+                        l->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                                                  fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
+                                                  s->tls_cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                                  MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+                                                  3600u, MHD_OPTION_END);
+                else
+                        l->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                                                  fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
+                                                  s->tls_cert, MHD_OPTION_HTTPS_MEM_TRUST, s->tls_ca,
+                                                  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                                  MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+                                                  3600u, MHD_OPTION_END);
                 if (!l->mhd) {
                         close(fd);
-                        r = ferry_errprintf(err, -EIO, "cannot start the HTTP server on %s", ls[i].url);
+                        r = ferry_errprintf(err, -EIO, "cannot start the HTTP server on %s%s", ls[i].url,
+                                            tls ? " (check the TLS certificate and key)" : "");
                         goto fail;
                 }
                 log_info("listening on %s (%s)", ls[i].url, l->role == FERRY_ROLE_API ? "api, hop A" : "plugin, hop B");
@@ -566,5 +629,8 @@ void ferry_server_stop(struct ferry_server *s)
                 free(s->ls[i].url);
         }
         free(s->ls);
+        free(s->tls_cert);
+        free(s->tls_key);
+        free(s->tls_ca);
         free(s);
 }

@@ -28,10 +28,18 @@ struct ferry_listener_config {
 
 struct ferry_server;
 
-/* auth may be NULL: then TCP listeners are refused unless allow_insecure. */
+struct ferry_server_options {
+        struct ferry_auth *auth; /* NULL: TCP listeners are refused unless allow_insecure */
+        bool allow_insecure;
+        unsigned socket_mode;    /* of unix sockets */
+        const char *tls_cert;    /* PEM files for https:// listeners */
+        const char *tls_key;
+        const char *tls_client_ca; /* optional: require client certificates signed by it */
+};
+
 int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_config *ls, size_t n,
-                       struct ferry_auth *auth, bool allow_insecure, unsigned socket_mode,
-                       struct ferry_server **ret, ferry_error_t *err);
+                       const struct ferry_server_options *opt, struct ferry_server **ret,
+                       ferry_error_t *err);
 void ferry_server_stop(struct ferry_server *s);
 
 /* The HTTP status for a -errno from the core (the one error table). */
