@@ -25,6 +25,7 @@ enum {
 struct ferry_cli {
         const char *server;     /* --server URL, $FERRY_SERVER, or the default socket */
         const char *token_file; /* --token-file, $FERRY_TOKEN_FILE */
+        const char *ca_file;    /* --cacert, $FERRY_CA_FILE: CA for https:// servers */
         bool verbose;
         const char *prog;
 };

@@ -36,6 +36,8 @@ static void usage(FILE *f, const char *prog)
                 "  --server URL       unix:///path/to.sock or http(s)://host:port\n"
                 "                     (default $FERRY_SERVER, else unix://" FERRY_DEFAULT_SOCKET ")\n"
                 "  --token-file FILE  bearer token for TCP servers (default $FERRY_TOKEN_FILE)\n"
+                "  --cacert FILE      CA certificate for https:// servers (default $FERRY_CA_FILE,\n"
+                "                     else the system's CAs)\n"
                 "  -v, --verbose      print HTTP exchanges\n"
                 "  --version          print the version\n\n"
                 "Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 not found,\n"
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
                 {"server", required_argument, NULL, 's'},
                 {"token-file", required_argument, NULL, 't'},
+                {"cacert", required_argument, NULL, 'C'},
                 {"verbose", no_argument, NULL, 'v'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
         struct ferry_cli cli = {
                 .server = getenv("FERRY_SERVER"),
                 .token_file = getenv("FERRY_TOKEN_FILE"),
+                .ca_file = getenv("FERRY_CA_FILE"),
                 .prog = "ferry",
         };
         int c;
@@ -65,6 +69,7 @@ int main(int argc, char **argv)
                 switch (c) {
                 case 's': cli.server = optarg; break;
                 case 't': cli.token_file = optarg; break;
+                case 'C': cli.ca_file = optarg; break;
                 case 'v': cli.verbose = true; break;
                 case 'h': usage(stdout, cli.prog); return FERRY_EXIT_OK;
                 case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;

@@ -22,6 +22,8 @@ struct ferry_client *ferry_cli_connect(struct ferry_cli *cli, const char *verb, 
                 return NULL;
         }
         ferry_client_set_verbose(c, cli->verbose);
+        if (cli->ca_file)
+                ferry_client_set_ca_file(c, cli->ca_file);
         return c;
 }
 

@@ -37,6 +37,14 @@ check "status with a token" 200 "$(code --cacert ca.pem -H "Authorization: Beare
 check "status without a token" 401 "$(code --cacert ca.pem -d '[]' https://127.0.0.1:$port/status)"
 check "untrusted certificate refused by the client" 000 "$(code https://127.0.0.1:$port/healthz)"
 check "plain http on the TLS port fails" 000 "$(code --max-time 3 http://127.0.0.1:$port/healthz)"
+if [ -n "${FERRY_CLI:-}" ]; then  # the CLI with --cacert and a token file
+  echo "$T" > tok
+  "$FERRY_CLI" --server "https://127.0.0.1:$port" --cacert ca.pem --token-file tok ping >/dev/null
+  check "ferry ping --cacert over https" 0 "$?"
+  msg=$("$FERRY_CLI" --server "https://127.0.0.1:$port" --token-file tok ping 2>&1 >/dev/null)
+  check "ferry without --cacert refuses the unknown CA" 1 "$?"
+  case "$msg" in *certificate*) check "and says it is the certificate" y y ;; *) check "and says it is the certificate" y "$msg" ;; esac
+fi
 kill $pid; wait $pid 2>/dev/null; pid=
 CLIENT="--cert cli.pem --key cli.key" start --tls-client-ca ca.pem
 check "client certificate accepted" 200 "$(code --cacert ca.pem --cert cli.pem --key cli.key -H "Authorization: Bearer $T" -d '[]' https://127.0.0.1:$port/status)"
