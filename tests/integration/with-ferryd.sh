@@ -24,6 +24,9 @@ export FERRY_SERVER="unix://$sock" FERRY_STATE="$dir/state" FERRY_DIR="$dir" FER
 "$@"
 rc=$?
 kill $pid 2>/dev/null; wait $pid 2>/dev/null
-if [ $rc -ne 0 ]; then echo "--- ferryd log"; tail -50 "$dir/ferryd.log"; fi
+frc=$?
+# ferryd must shut down cleanly on SIGTERM (under ASan this also catches leaks)
+if [ $rc -eq 0 ] && [ $frc -ne 0 ]; then echo "ferryd exited with status $frc on SIGTERM"; rc=1; fi
+if [ $rc -ne 0 ]; then echo "--- ferryd log"; tail -80 "$dir/ferryd.log"; fi
 rm -rf "$dir"
 exit $rc
