@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "common/hashmap.h"
 #include "common/log.h"
+#include "events.h"
 #include "kube/watch.h"
 #include "node.h"
 
@@ -79,6 +81,10 @@ struct ferry_vk {
         int64_t node_sent_ns;
         char *node_uid;
         atomic_bool site_ok;
+        const char *node_transition; /* NodeReady/NodeNotReady to report, or NULL */
+        char node_transition_msg[512];
+
+        struct ferry_events *events;
 
         /* kube-root-ca.crt by namespace: every pod with a service-account volume
          * needs it and it changes only when the cluster CA rotates */
@@ -221,6 +227,17 @@ void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
                          vk->informer ? (unsigned long long)ferry_kube_informer_restarts(vk->informer) : 0ULL,
                          vk->informer ? (unsigned long long)ferry_kube_informer_relists(vk->informer) : 0ULL,
                          atomic_load(&vk->site_ok) ? 1 : 0);
+        struct ferry_events_stats es;
+        ferry_events_stats(vk->events, &es);
+        ferry_buf_printf(out,
+                         "# HELP ferry_node_events_total Kubernetes Events written, by action.\n"
+                         "# TYPE ferry_node_events_total counter\n"
+                         "ferry_node_events_total{action=\"create\"} %llu\n"
+                         "ferry_node_events_total{action=\"update\"} %llu\n"
+                         "ferry_node_events_total{action=\"failed\"} %llu\n"
+                         "ferry_node_events_total{action=\"dropped\"} %llu\n",
+                         (unsigned long long)es.created, (unsigned long long)es.updated,
+                         (unsigned long long)es.failed, (unsigned long long)es.dropped);
         ferry_kube_metrics(vk->kube, out);
 }
 
@@ -385,6 +402,21 @@ static void on_sync(void *ctx, json_t *items)
 }
 
 /* ---- API helpers ---- */
+
+static void pod_event(struct ferry_vk *vk, const json_t *pod, const char *type, const char *reason,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void pod_event(struct ferry_vk *vk, const json_t *pod, const char *type, const char *reason,
+                      const char *fmt, ...)
+{
+        char msg[FERRY_EVENTS_MAX_MESSAGE + 1];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_t *ref = ferry_events_pod_ref(pod);
+        ferry_events_emit_at(vk->events, ferry_now_ns(), ref, type, reason, msg);
+        json_decref(ref);
+}
 
 static char *pod_path(const struct vpod *p, const char *sub)
 {
@@ -560,6 +592,7 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                 int64_t waited = (ferry_monotonic_ns() - wait_since) / 1000000000;
                 if (waited >= vk->cfg->config_wait_s) {
                         _cleanup_free_ char *m = ferry_xasprintf("%s (gave up after %d s)", err.text, vk->cfg->config_wait_s);
+                        pod_event(vk, pod, "Warning", "FailedMount", "%s", m);
                         set_local_status(vk, uid, pod, "Failed", "CreateContainerConfigError", m);
                         pthread_mutex_lock(&vk->lock);
                         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
@@ -568,12 +601,15 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                         vk->create_failures++;
                         pthread_mutex_unlock(&vk->lock);
                 } else {
+                        /* every retry is an occurrence: the recorder counts them on one Event */
+                        pod_event(vk, pod, "Warning", "FailedMount", "%s", err.text);
                         set_local_status(vk, uid, pod, "Pending", "CreateContainerConfigError", err.text);
                         delay = 2000;
                 }
                 goto out;
         }
         if (r == -EINVAL || r == -E2BIG) {
+                pod_event(vk, pod, "Warning", "ProviderFailed", "%s", err.text);
                 set_local_status(vk, uid, pod, "Failed", "ProviderFailed", err.text);
                 pthread_mutex_lock(&vk->lock);
                 struct vpod *p = ferry_hashmap_get(vk->pods, uid);
@@ -607,10 +643,13 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         pthread_mutex_unlock(&vk->lock);
         if (r < 0) {
                 log_info("pod %s: /create failed: %s", uid, err.text);
+                pod_event(vk, pod, "Warning", "ProviderFailed", "%s", err.text);
                 set_local_status(vk, uid, pod, "Failed", "ProviderFailed", err.text);
                 goto out;
         }
         log_debug("pod %s created as job %s", uid, jid);
+        pod_event(vk, pod, "Normal", "Submitted", "Submitted to %s as job %s", vk->cfg->ferryd_url,
+                  jid && jid[0] ? jid : "(none)");
         if (jid && jid[0] && (!annotation(pod, "JobID") || strcmp(annotation(pod, "JobID"), jid)))
                 patch_jobid(vk, uid, jid);
 out:
@@ -657,6 +696,9 @@ static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                         return 2000;
                 }
         }
+        const char *djid = annotation(pod, "JobID");
+        pod_event(vk, pod, "Normal", "Deleted", "Deleted at %s (job %s)", vk->cfg->ferryd_url,
+                  djid && djid[0] ? djid : "unknown");
         pthread_mutex_lock(&vk->lock);
         vk->deletes++;
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
@@ -953,8 +995,19 @@ static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t 
         bool was_ok = atomic_load(&vk->site_ok);
         bool ok = r == 0 && code == 200;
         atomic_store(&vk->site_ok, ok);
-        if (ok != was_ok)
+        if (ok != was_ok) {
                 log_info("site %s: %s", vk->cfg->ferryd_url, ok ? "answers" : pg.error ? pg.error : "unhealthy");
+                /* reported once the Node write is done (its uid is known then) */
+                vk->node_transition = ok ? "NodeReady" : "NodeNotReady";
+                if (ok)
+                        snprintf(vk->node_transition_msg, sizeof(vk->node_transition_msg),
+                                 "Node %s status is now: NodeReady (site %s answers)", vk->cfg->node_name,
+                                 vk->cfg->ferryd_url);
+                else
+                        snprintf(vk->node_transition_msg, sizeof(vk->node_transition_msg),
+                                 "Node %s status is now: NodeNotReady (site %s: %s)", vk->cfg->node_name,
+                                 vk->cfg->ferryd_url, pg.error ? pg.error : "unhealthy");
+        }
         if (ok && !was_ok) {
                 /* the site is back: deletions that waited go now */
                 pthread_mutex_lock(&vk->lock);
@@ -976,6 +1029,17 @@ static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t 
                 vk->last_capacity = json_incref(json_object_get(st, "capacity"));
         }
         return st;
+}
+
+static void node_event(struct ferry_vk *vk)
+{
+        if (!vk->node_transition)
+                return;
+        json_t *ref = ferry_events_node_ref(vk->cfg->node_name, vk->node_uid);
+        ferry_events_emit_at(vk->events, ferry_now_ns(), ref, strcmp(vk->node_transition, "NodeReady") ? "Warning" : "Normal",
+                             vk->node_transition, vk->node_transition_msg);
+        json_decref(ref);
+        vk->node_transition = NULL;
 }
 
 static int register_node(struct ferry_vk *vk, struct ferry_client *fc, ferry_error_t *err)
@@ -1013,6 +1077,7 @@ static int register_node(struct ferry_vk *vk, struct ferry_client *fc, ferry_err
                 vk->node_sent_ns = ferry_monotonic_ns();
                 log_info("node %s registered (site %s)", vk->cfg->node_name,
                          atomic_load(&vk->site_ok) ? "answers" : "not answering");
+                node_event(vk);
         }
         json_decref(taints);
         json_decref(ans);
@@ -1085,6 +1150,7 @@ static void update_node(struct ferry_vk *vk, struct ferry_client *fc)
                 }
                 json_decref(patch);
         }
+        node_event(vk);
         json_decref(taints);
         json_decref(st);
 }
@@ -1172,6 +1238,7 @@ int ferry_vk_new(const struct ferry_vk_config *cfg, struct ferry_kube *kube, str
         pthread_cond_init(&vk->loop_cv, NULL);
         vk->pods = ferry_hashmap_new();
         vk->rootca = json_object();
+        vk->events = ferry_events_new(kube, "ferry-node", cfg->node_name);
         *ret = vk;
         return 0;
 }
@@ -1193,6 +1260,8 @@ int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
         ferry_client_free(fc);
         if (r < 0)
                 return ferry_errprefix(err, r, "cannot register node %s", vk->cfg->node_name);
+        if ((r = ferry_events_start(vk->events, err)) < 0)
+                return r;
         if ((r = renew_lease(vk, err)) < 0)
                 log_warn("lease: %s", err->text);
 
@@ -1237,6 +1306,8 @@ void ferry_vk_stop(struct ferry_vk *vk)
         for (int i = 0; i < vk->n_workers; i++)
                 pthread_join(vk->workers[i], NULL);
         vk->n_workers = 0;
+        /* last: what the threads above reported is written before we go */
+        ferry_events_stop(vk->events);
 }
 
 void ferry_vk_free(struct ferry_vk *vk)
@@ -1257,6 +1328,7 @@ void ferry_vk_free(struct ferry_vk *vk)
         json_decref(vk->node_status);
         json_decref(vk->ping_taints);
         json_decref(vk->rootca);
+        ferry_events_free(vk->events);
         free(vk->node_uid);
         pthread_mutex_destroy(&vk->lock);
         pthread_cond_destroy(&vk->work_cv);

@@ -15,6 +15,15 @@
  *   node-e2e gone NAME                wait until the API object is gone
  *   node-e2e condition TYPE STATUS    wait for a Node condition
  *   node-e2e jobid NAME               print the JobID annotation
+ *   node-e2e create-special NAME KIND a pod that cannot start: KIND missing-cm (mounts a
+ *                                     ConfigMap that does not exist) or bad-fieldref (an env
+ *                                     fieldRef a virtual node refuses)
+ *   node-e2e event KIND NAME TYPE REASON MINCOUNT [MAXEVENTS]
+ *                          wait for core/v1 Events about the Pod (in NS) or Node (in default)
+ *                          NAME with that reason whose counts add up to MINCOUNT; check
+ *                          involvedObject (kind, apiVersion, namespace, uid), source
+ *                          (ferry-node, NODE), type, timestamps, and that repeats were
+ *                          aggregated into at most MAXEVENTS (1) Event objects
  *
  * Environment: KUBECONFIG, NODE (node name), KUBELET (http://127.0.0.1:PORT),
  * NS (namespace, default "e2e"). Prints "ok - ..." / "not ok - ..." lines;
@@ -488,6 +497,110 @@ static int check_node(void)
         return rc;
 }
 
+static int create_special(const char *name, const char *kind)
+{
+        json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:b,s:[{s:s,s:s,s:[s,s,s]}]}}", "apiVersion", "v1",
+                                "kind", "Pod", "metadata", "name", name, "spec", "nodeName", node, "restartPolicy",
+                                "Never", "automountServiceAccountToken", 0, "containers", "name", "main", "image",
+                                "docker.io/library/busybox:1.36", "command", "sh", "-c", "true");
+        json_t *spec = json_object_get(pod, "spec");
+        json_t *ctr = json_array_get(json_object_get(spec, "containers"), 0);
+        if (!strcmp(kind, "missing-cm")) {
+                json_object_set_new(spec, "volumes", json_pack("[{s:s,s:{s:s}}]", "name", "cfg", "configMap", "name",
+                                                               "absent-cm"));
+                json_object_set_new(ctr, "volumeMounts", json_pack("[{s:s,s:s}]", "name", "cfg", "mountPath", "/cfg"));
+        } else {
+                json_object_set_new(ctr, "env", json_pack("[{s:s,s:{s:{s:s}}}]", "name", "IPS", "valueFrom", "fieldRef",
+                                                          "fieldPath", "spec.schedulerName"));
+        }
+        char path[512];
+        ferry_error_t err;
+        ensure_ns(ns);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+        int rc = ferry_kube_create(kube, path, pod, NULL, &err) < 0 ? bad("create %s: %s", name, err.text) : 0;
+        if (!rc)
+                printf("ok - created pod %s (%s)\n", name, kind);
+        json_decref(pod);
+        return rc;
+}
+
+static bool str_is(const json_t *o, const char *k, const char *want)
+{
+        const char *v = sget(o, k);
+        return v && !strcmp(v, want);
+}
+
+static int check_events(const char *kind, const char *name, const char *type, const char *reason, int min_count,
+                        int max_events)
+{
+        bool is_pod = !strcmp(kind, "Pod");
+        const char *ens = is_pod ? ns : "default";
+        char path[1024];
+        ferry_error_t err;
+        json_t *list = NULL;
+        long total = 0;
+        for (int i = 0; i < 300; i++) {
+                json_decref(list);
+                list = NULL;
+                total = 0;
+                snprintf(path, sizeof(path),
+                         "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3D%s,reason%%3D%s", ens,
+                         name, reason);
+                if (ferry_kube_get(kube, path, &list, &err) == 0) {
+                        size_t j;
+                        json_t *e;
+                        json_array_foreach(json_object_get(list, "items"), j, e)
+                                total += (long)json_integer_value(json_object_get(e, "count"));
+                        if (total >= min_count)
+                                break;
+                }
+                msleep(100);
+        }
+        if (total < min_count) {
+                char want[64];
+                snprintf(want, sizeof(want), "%s %ld < %d", reason, total, min_count);
+                json_decref(list);
+                return bad("events about %s: count of %s", name, want);
+        }
+        /* the object as it is now, for its uid */
+        json_t *obj = NULL;
+        if (is_pod)
+                snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, name);
+        else
+                snprintf(path, sizeof(path), "/api/v1/nodes/%s", name);
+        ferry_kube_get(kube, path, &obj, &err);
+        const char *uid = sget(json_object_get(obj, "metadata"), "uid");
+        int rc = 0;
+        size_t j, n = json_array_size(json_object_get(list, "items"));
+        json_t *e;
+        json_array_foreach(json_object_get(list, "items"), j, e) {
+                const json_t *io = json_object_get(e, "involvedObject"), *src = json_object_get(e, "source");
+                const char *first = sget(e, "firstTimestamp"), *last = sget(e, "lastTimestamp");
+                if (!str_is(io, "kind", kind) || !str_is(io, "apiVersion", "v1") ||
+                    (is_pod && (!str_is(io, "namespace", ns) || !sget(io, "resourceVersion"))) ||
+                    (uid && !str_is(io, "uid", uid)))
+                        rc |= bad("event %s: involvedObject does not name the object%s", sget(json_object_get(e, "metadata"), "name"),
+                                  NULL);
+                if (!str_is(src, "component", "ferry-node") || !str_is(src, "host", node))
+                        rc |= bad("event %s: source is not ferry-node on this node%s", sget(json_object_get(e, "metadata"), "name"), NULL);
+                if (!str_is(e, "type", type))
+                        rc |= bad("event %s: type is not %s", sget(json_object_get(e, "metadata"), "name"), type);
+                if (!first || !last || !first[0] || strcmp(first, last) > 0)
+                        rc |= bad("event %s: bad first/lastTimestamp%s", sget(json_object_get(e, "metadata"), "name"), NULL);
+        }
+        if ((int)n > max_events) {
+                char m[64];
+                snprintf(m, sizeof(m), "%zu Event objects for %s", n, reason);
+                rc |= bad("events about %s not aggregated: %s", name, m);
+        }
+        if (!rc)
+                printf("ok - %s %s: %zu %s Event(s) of type %s, count %ld (%s)\n", kind, name, n, reason, type, total,
+                       sget(json_array_get(json_object_get(list, "items"), 0), "message"));
+        json_decref(obj);
+        json_decref(list);
+        return rc;
+}
+
 static int wait_condition(const char *type, const char *status)
 {
         char path[512];
@@ -569,6 +682,10 @@ int main(int argc, char **argv)
                 }
         } else if (!strcmp(cmd, "condition") && argc == 4) {
                 rc = wait_condition(argv[2], argv[3]);
+        } else if (!strcmp(cmd, "create-special") && argc == 4) {
+                rc = create_special(argv[2], argv[3]);
+        } else if (!strcmp(cmd, "event") && (argc == 7 || argc == 8)) {
+                rc = check_events(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), argc == 8 ? atoi(argv[7]) : 1);
         } else if (!strcmp(cmd, "jobid") && argc == 3) {
                 json_t *p = get_pod(ns, argv[2]);
                 const char *j = sget(json_object_get(json_object_get(p, "metadata"), "annotations"), "JobID");

@@ -60,10 +60,19 @@ export KUBECONFIG="$dir/kubeconfig" NODE=ferry-e2e KUBELET="http://127.0.0.1:$po
 step node
 step conformance "$cases"
 
+echo "# events: what the kubelet would report, aggregated"
+step event Node ferry-e2e Normal NodeReady 1
+NS=conformance step event Pod hello Normal Submitted 1
+step create-special missing missing-cm
+step event Pod missing Warning FailedMount 3     # retried every 2 s: one Event, its count grows
+step create-special badref bad-fieldref
+step event Pod badref Warning ProviderFailed 1
+
 echo "# deletion: a running pod is deleted at the site, then in the API with grace 0"
 step create sleeper "echo started; sleep 300"
 step wait-phase sleeper Running
 step delete sleeper
+step event Pod sleeper Normal Deleted 1
 
 echo "# restart: ferry-node adopts its pods; nothing is created twice"
 s1=$(submits)
@@ -83,6 +92,7 @@ step wait-phase doomed Running
 kill "$ferryd_pid"; wait "$ferryd_pid" 2>/dev/null
 step condition FerryConnectivity False
 step condition Ready False
+step event Node ferry-e2e Warning NodeNotReady 1
 curl -s -XDELETE "$url/api/v1/namespaces/e2e/pods/doomed" >/dev/null
 sleep 2
 if curl -s "$url/api/v1/namespaces/e2e/pods/doomed" | grep -q deletionTimestamp; then
@@ -91,6 +101,8 @@ else echo "not ok - doomed vanished while the site was down"; fail=1; fi
 start_ferryd
 step condition FerryConnectivity True
 step gone doomed
+# one NodeReady per ferry-node process at start, the second process's aggregates the return
+step event Node ferry-e2e Normal NodeReady 3 2
 
 curl -s "$KUBELET/metrics" | grep -E '^ferry_node_(pods|creates_total|deletes_total|watch_restarts_total|adopted_total)' | sed 's/^/# /'
 curl -s "$url/debug/requests" | sed 's/^/# API requests: /'; echo
