@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ferry-shim WORKDIR: the per-pod supervisor of the local backend (like
- * conmon). Started detached by ferryd; survives it. Runs the init containers
- * one after another, then the containers together; writes their logs and a
- * state file per container; stops everything on SIGTERM (SIGKILL after the
- * grace period) or at activeDeadlineSeconds. See doc/local-backend.md and
- * src/backend/local/state.h for the files it reads and writes.
+ * conmon). Started detached by ferryd; survives it. Runs the spec's pre-exec
+ * snippet when it has one (Slurm pods whose site allows it), then the init
+ * containers one after another, then the containers together; writes their
+ * logs and a state file per container; stops everything on SIGTERM (SIGKILL
+ * after the grace period) or at activeDeadlineSeconds. See
+ * doc/local-backend.md and src/backend/local/state.h for the files it reads
+ * and writes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +34,9 @@
 #include "logs/logfile.h"
 
 #define DRAIN_NS (1000LL * 1000 * 1000) /* read pipes this long after the process ended */
+/* The pre-exec step's name: its log is logs/pre_exec.log. Not a DNS label, so
+ * no container of the pod can have it. */
+#define PRE_EXEC_NAME "pre_exec"
 
 struct stream {
         int fd;
@@ -46,6 +51,7 @@ struct ctr {
         char **argv, **envp, **stop_argv;
         char *cwd;
         bool term_skip_leader;
+        bool pre_exec; /* the pre-exec step: logged like a container, no state file */
 
         pid_t pid;
         bool started, reaped, recorded;
@@ -57,8 +63,9 @@ struct ctr {
 };
 
 static const char *wd;
-static struct ctr *ctrs;
+static struct ctr *ctrs; /* the pre-exec step first when there is one, then init containers */
 static size_t n_ctrs;
+static size_t n_pre; /* 1 when ctrs[0] is the pre-exec step */
 static int64_t grace_s = 30, deadline_s = -1;
 static bool stopping;
 static const char *stop_reason; /* NULL, or "DeadlineExceeded" */
@@ -147,15 +154,35 @@ static void load_spec(void)
         deadline_s = json_is_integer(json_object_get(root, "deadline_s"))
                              ? json_integer_value(json_object_get(root, "deadline_s"))
                              : -1;
+        json_t *pre = json_object_get(root, "pre_exec");
+        if (pre && !json_is_null(pre) && (!json_is_string(pre) || !*json_string_value(pre)))
+                die("spec: pre_exec must be a non-empty string");
+        n_pre = json_is_string(pre) ? 1 : 0;
         json_t *cs = json_object_get(root, "containers");
-        n_ctrs = json_array_size(cs);
+        n_ctrs = n_pre + json_array_size(cs);
         ctrs = ferry_xcalloc(n_ctrs + 1, sizeof(*ctrs));
-        for (size_t i = 0; i < n_ctrs; i++) {
-                json_t *c = json_array_get(cs, i);
+        if (n_pre) {
+                /* argv items, no quoting layer: the snippet is sh's one script
+                 * argument. The environment is the shim's own (inside a Slurm
+                 * job: the job's), not a container's. */
+                struct ctr *x = &ctrs[0];
+                x->name = ferry_xstrdup(PRE_EXEC_NAME);
+                x->pre_exec = x->init = true;
+                x->argv = ferry_xcalloc(4, sizeof(char *));
+                x->argv[0] = ferry_xstrdup("/bin/sh");
+                x->argv[1] = ferry_xstrdup("-c");
+                x->argv[2] = ferry_xstrdup(json_string_value(pre));
+                x->envp = environ;
+                x->cwd = ferry_xstrdup(wd);
+                x->log_fd = x->out.fd = x->err.fd = -1;
+                x->err.is_stderr = true;
+        }
+        for (size_t i = n_pre; i < n_ctrs; i++) {
+                json_t *c = json_array_get(cs, i - n_pre);
                 struct ctr *x = &ctrs[i];
                 const char *name = json_string_value(json_object_get(c, "name"));
                 if (!name || !ferry_is_dns_label(name))
-                        die("spec: container %zu has no valid name", i);
+                        die("spec: container %zu has no valid name", i - n_pre);
                 x->name = ferry_xstrdup(name);
                 x->init = json_is_true(json_object_get(c, "init"));
                 x->term_skip_leader = json_is_true(json_object_get(c, "term_skip_leader"));
@@ -256,7 +283,8 @@ static char *resolve(const struct ctr *c)
 
 static void record(struct ctr *c)
 {
-        local_cstate_write(wd, c->name, &c->st);
+        if (!c->pre_exec) /* a pod status has no place for it: it fails the pod instead */
+                local_cstate_write(wd, c->name, &c->st);
 }
 
 static void start_error(struct ctr *c, const char *msg)
@@ -563,6 +591,53 @@ static void run_group(int sfd, size_t from, size_t to)
         }
 }
 
+/* The pre-exec step ran and did not succeed: no container will start. Each
+ * is recorded as ended with the step's reason, so the pod fails (rather than
+ * staying Pending once the shim is done) and /status says why. A deletion
+ * records nothing, as it does for containers after an init container. */
+static void pre_exec_failed(const struct ctr *h)
+{
+        char msg[256];
+        const char *reason = stop_reason ? stop_reason : "PreExecFailed";
+        /* a step that exited 0 just as the deadline hit still stopped the pod */
+        int code = h->st.exit_code ? h->st.exit_code : 128 + SIGTERM;
+
+        if (stopping && !stop_reason)
+                return;
+        if (stop_reason)
+                snprintf(msg, sizeof(msg),
+                         "the pod's deadline passed during pre-exec; no container was started");
+        else if (!strcmp(h->st.reason, "StartError"))
+                snprintf(msg, sizeof(msg),
+                         "pre-exec could not start (%.200s); no container was started",
+                         h->st.message);
+        else if (h->st.signal)
+                snprintf(msg, sizeof(msg),
+                         "pre-exec (/bin/sh -c) was killed by signal %d; no container was started "
+                         "(its output: logs/" PRE_EXEC_NAME ".log)",
+                         h->st.signal);
+        else
+                snprintf(msg, sizeof(msg),
+                         "pre-exec (/bin/sh -c) exited with code %d; no container was started "
+                         "(its output: logs/" PRE_EXEC_NAME ".log)",
+                         h->st.exit_code);
+        if (!stop_reason) {
+                char text[320];
+                snprintf(text, sizeof(text), "%s\n%s\n", reason, msg);
+                wd_write("pod.state", text, false);
+        }
+        for (size_t i = n_pre; i < n_ctrs; i++) {
+                struct ctr *c = &ctrs[i];
+                c->st.state = LOCAL_CS_TERMINATED;
+                c->st.finished_ns = ferry_now_ns();
+                c->st.exit_code = code;
+                snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
+                snprintf(c->st.message, sizeof(c->st.message), "%s", msg);
+                c->recorded = true;
+                record(c);
+        }
+}
+
 static void notify(const char *msg)
 {
         /* fd 3 is the launcher's pipe when it is one */
@@ -627,6 +702,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n_init && !failed && !stopping; i++) {
                 run_group(sfd, i, i + 1);
                 failed = !ctrs[i].started || ctrs[i].st.exit_code != 0;
+                if (ctrs[i].pre_exec && ctrs[i].started && (failed || stopping))
+                        pre_exec_failed(&ctrs[i]);
         }
         if (!failed && !stopping)
                 run_group(sfd, n_init, n_ctrs);

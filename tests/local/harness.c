@@ -179,11 +179,17 @@ char *h_log(struct ferry_backend *be, struct h_pod *p, const char *container)
 {
         char path[4096];
         ferry_error_t err = {{0}};
-        struct ferry_log_opts o = {.tail = -1, .limit_bytes = -1};
-        struct ferry_buf b = FERRY_BUF_INIT;
 
         if (ferry_backend_log_path(be, p->pod->uid, p->jid, container, path, sizeof(path), &err) < 0)
                 return NULL;
+        return h_log_file(path);
+}
+
+char *h_log_file(const char *path)
+{
+        struct ferry_log_opts o = {.tail = -1, .limit_bytes = -1};
+        struct ferry_buf b = FERRY_BUF_INIT;
+
         ferry_buf_adds(&b, "");
         if (ferry_logfile_stream(path, &o, emit, NULL, &b) < 0) {
                 ferry_buf_free(&b);

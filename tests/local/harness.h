@@ -37,6 +37,8 @@ int h_wait(struct ferry_backend *be, struct h_pod **pods, size_t n, int timeout_
 bool h_wait_running(struct ferry_backend *be, struct h_pod *p, const char *name, int timeout_s);
 /* The text of a container's log (records joined, "\n" after full ones); NULL when no log. */
 char *h_log(struct ferry_backend *be, struct h_pod *p, const char *container);
+/* The same for a log file named by path (logs/logfile.h format). */
+char *h_log_file(const char *path);
 /* kill until it returns 0; returns the number of -EINPROGRESS answers, -1 on timeout. */
 int h_kill(struct ferry_backend *be, struct h_pod *p, int64_t grace, int timeout_s);
 void h_pod_free(struct h_pod *p);

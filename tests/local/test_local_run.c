@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "backend/local/podwd.h"
+#include "backend/local/runspec.h"
 #include "common/util.h"
 #include "harness.h"
 
@@ -440,6 +442,131 @@ static void test_bwrap_hostile_and_kill(void **state)
         h_backend_free(be);
 }
 
+/* ---- pre-exec (set by the Slurm translator; here put into the run spec by
+ * hand, since the local backend never sets it) ---- */
+
+/* Write the pod's workdir with a pre-exec snippet; the backend's submit finds
+ * it there and launches ferry-shim on it. Returns the workdir. */
+static char *submit_pre_exec(struct ferry_backend *be, struct h_pod *p, const char *snippet)
+{
+        struct local_runspec *rs = NULL;
+        ferry_error_t err = {{0}};
+        char *wd = ferry_xasprintf("%s/local/pods/%s", h_state_dir(), p->pod->uid);
+        _cleanup_free_ char *tmp = ferry_xasprintf("%s/local/tmp", h_state_dir());
+        struct local_rtconf rc = {.kind = LOCAL_RT_HOST, .workdir = wd,
+                                  .hostfs = local_hostfs_real};
+
+        assert_int_equal(local_runspec_from_pod(p->pod, &rs, &err), 0);
+        rs->pre_exec = ferry_xstrdup(snippet);
+        int r = local_podwd_create_spec(&rc, rs, tmp, &err);
+        if (r < 0)
+                print_error("workdir: %s\n", err.text);
+        assert_int_equal(r, 1);
+        local_runspec_free(rs);
+        r = h_submit(be, p, &err);
+        if (r < 0)
+                print_error("submit: %s\n", err.text);
+        assert_int_equal(r, 0);
+        return wd;
+}
+
+static void test_pre_exec_runs_first(void **state)
+{
+        struct ferry_backend *be = h_backend("host", NULL);
+        char spec[2048];
+        /* the containers print the marker the snippet left in the workdir: it ran first, there */
+        snprintf(spec, sizeof(spec),
+                 "{\"initContainers\": [{\"name\": \"one\", \"command\": [\"sh\", \"-c\", "
+                 "\"cat ../pre-exec.marker\"]}],"
+                 " \"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\", "
+                 "\"cat ../pre-exec.marker\"]}]}");
+        struct h_pod *p = pod("preexec", spec);
+        /* quotes and $ reach sh as they are: one argv item, no quoting layer */
+        _cleanup_free_ char *wd = submit_pre_exec(
+                be, p,
+                "x='it'\"'\"'s'; echo \"$x in $(basename \"$PWD\")\" > pre-exec.marker\n"
+                "echo pre-exec out; echo pre-exec err >&2");
+        h_wait(be, &p, 1, 20);
+        assert_int_equal(p->st.phase, FERRY_PHASE_SUCCEEDED);
+        char *log = h_log(be, p, "one");
+        assert_contains(log, "it's in ");
+        assert_contains(log, p->pod->uid);
+        free(log);
+        log = h_log(be, p, "main");
+        assert_contains(log, "it's in ");
+        free(log);
+        _cleanup_free_ char *pl = ferry_xasprintf("%s/logs/pre_exec.log", wd);
+        log = h_log_file(pl);
+        assert_contains(log, "pre-exec out\n");
+        assert_contains(log, "pre-exec err\n");
+        free(log);
+        /* not a container: no state file, and the pod status has no entry for it */
+        _cleanup_free_ char *sp = ferry_xasprintf("%s/state/pre_exec", wd);
+        assert_int_not_equal(access(sp, F_OK), 0);
+        assert_string_equal(p->st.reason, "");
+        h_pod_free(p);
+        h_backend_free(be);
+}
+
+static void test_pre_exec_failure(void **state)
+{
+        struct ferry_backend *be = h_backend("host", NULL);
+        char spec[2048];
+        snprintf(spec, sizeof(spec),
+                 "{\"initContainers\": [{\"name\": \"one\", \"command\": [\"touch\", "
+                 "\"../ran-one\"]}],"
+                 " \"containers\": [{\"name\": \"main\", \"command\": [\"touch\", "
+                 "\"../ran-main\"]}, {\"name\": \"side\", \"command\": [\"touch\", "
+                 "\"../ran-side\"]}]}");
+        struct h_pod *p = pod("preexecfail", spec);
+        _cleanup_free_ char *wd = submit_pre_exec(be, p, "echo cannot load module >&2; exit 7");
+        h_wait(be, &p, 1, 20);
+        assert_int_equal(p->st.phase, FERRY_PHASE_FAILED);
+        assert_string_equal(p->st.reason, "PreExecFailed");
+        assert_non_null(p->st.message);
+        assert_contains(p->st.message, "exited with code 7");
+        const char *names[] = {"one", "main", "side"};
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(names); i++) {
+                struct ferry_cstatus *c = h_c(p, names[i]);
+                assert_int_equal(c->state, FERRY_C_TERMINATED);
+                assert_string_equal(c->reason, "PreExecFailed");
+                assert_int_equal(c->exit_code, 7);
+                assert_int_equal(c->started_ns, 0);
+                assert_contains(c->message, "no container was started");
+                assert_null(h_log(be, p, names[i]));
+                _cleanup_free_ char *ran = ferry_xasprintf("%s/ran-%s", wd, names[i]);
+                assert_int_not_equal(access(ran, F_OK), 0);
+        }
+        _cleanup_free_ char *pl = ferry_xasprintf("%s/logs/pre_exec.log", wd);
+        char *log = h_log_file(pl);
+        assert_contains(log, "cannot load module\n");
+        free(log);
+        h_pod_free(p);
+
+        /* killed by a signal: said so */
+        p = pod("preexeckilled", spec);
+        free(submit_pre_exec(be, p, "kill -9 $$"));
+        h_wait(be, &p, 1, 20);
+        assert_int_equal(p->st.phase, FERRY_PHASE_FAILED);
+        assert_string_equal(p->st.reason, "PreExecFailed");
+        assert_contains(p->st.message, "killed by signal 9");
+        assert_int_equal(h_c(p, "main")->exit_code, 137);
+        h_pod_free(p);
+
+        /* activeDeadlineSeconds counts the pre-exec step too */
+        p = pod("preexecdeadline",
+                "{\"activeDeadlineSeconds\": 1, \"terminationGracePeriodSeconds\": 1,"
+                " \"containers\": [{\"name\": \"main\", \"command\": [\"true\"]}]}");
+        free(submit_pre_exec(be, p, "sleep 30"));
+        h_wait(be, &p, 1, 20);
+        assert_int_equal(p->st.phase, FERRY_PHASE_FAILED);
+        assert_string_equal(p->st.reason, "DeadlineExceeded");
+        assert_string_equal(h_c(p, "main")->reason, "DeadlineExceeded");
+        assert_int_equal(h_c(p, "main")->started_ns, 0);
+        h_pod_free(p);
+        h_backend_free(be);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -456,6 +583,8 @@ int main(void)
                 cmocka_unit_test(test_shim_dies),
                 cmocka_unit_test(test_bwrap_volumes),
                 cmocka_unit_test(test_bwrap_hostile_and_kill),
+                cmocka_unit_test(test_pre_exec_runs_first),
+                cmocka_unit_test(test_pre_exec_failure),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         h_cleanup();

@@ -71,15 +71,22 @@ static int materialise(const struct local_runspec *rs, const struct ferry_buf *s
         return 0;
 }
 
-/* Build the shim's spec: the exact argv of every container. */
+/* Build the shim's spec: the exact argv of every container, and the pre-exec
+ * snippet when the Slurm translator set one. */
 static int build_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
                       struct ferry_buf *b, ferry_error_t *err)
 {
         ferry_buf_adds(b, "{\"uid\": ");
         ferry_buf_add_json_str(b, rs->uid);
         ferry_buf_printf(b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64
-                            ", \"deadline_s\": %" PRId64 ",\n \"containers\": [\n  ",
+                            ", \"deadline_s\": %" PRId64 ",\n",
                          local_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
+        if (rs->pre_exec) {
+                ferry_buf_adds(b, " \"pre_exec\": ");
+                ferry_buf_add_json_str(b, rs->pre_exec);
+                ferry_buf_adds(b, ",\n");
+        }
+        ferry_buf_adds(b, " \"containers\": [\n  ");
         for (size_t i = 0; i < rs->n_c; i++) {
                 struct local_exec e;
                 int r = local_exec_build(rc, rs, i, &e, err);

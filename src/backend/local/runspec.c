@@ -256,6 +256,7 @@ void local_runspec_free(struct local_runspec *rs)
         for (size_t i = 0; i < rs->n_c; i++)
                 container_free(&rs->c[i]);
         free(rs->c);
+        free(rs->pre_exec);
         free(rs);
 }
 
@@ -482,8 +483,14 @@ void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs)
 {
         ferry_buf_adds(b, "{\n  \"uid\": ");
         ferry_buf_add_json_str(b, rs->uid);
-        ferry_buf_printf(b, ",\n  \"grace_s\": %lld,\n  \"deadline_s\": %lld,\n  \"volumes\": [",
+        ferry_buf_printf(b, ",\n  \"grace_s\": %lld,\n  \"deadline_s\": %lld,",
                          (long long)rs->grace_s, (long long)rs->deadline_s);
+        if (rs->pre_exec) { /* only when set: older golden files stay valid */
+                ferry_buf_adds(b, "\n  \"pre_exec\": ");
+                ferry_buf_add_json_str(b, rs->pre_exec);
+                ferry_buf_addc(b, ',');
+        }
+        ferry_buf_adds(b, "\n  \"volumes\": [");
         for (size_t i = 0; i < rs->n_volumes; i++) {
                 const struct local_volume *v = &rs->volumes[i];
                 ferry_buf_adds(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");

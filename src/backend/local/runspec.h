@@ -72,6 +72,10 @@ struct local_runspec {
         struct local_container *c; /* init containers first */
         size_t n_c;
         size_t n_init;
+        /* Slurm only (admin-enabled slurm-job.vk.io/pre-exec, set by the Slurm
+         * translator; the local backend never sets it): ferry-shim runs it with
+         * /bin/sh -c in the workdir before the init containers. NULL = none. */
+        char *pre_exec;
 };
 
 /* Kubernetes' $(VAR) expansion over env[0..n): $$ -> $, undefined references

@@ -16,6 +16,7 @@
  *   pod.state      pod-level reason (DeadlineExceeded), when any
  *   state/<name>   container state (struct local_cstate), written atomically
  *   logs/<name>.log container log in the logs/logfile.h format
+ *   logs/pre_exec.log output of the spec's pre-exec step (Slurm), same format
  *   shim.out       the shim's own stderr
  */
 #ifndef FERRY_LOCAL_STATE_H

@@ -613,8 +613,8 @@ static int annotations(struct tr *t)
                                                     "annotation %s is empty or longer than %d "
                                                     "bytes",
                                                     k, PRE_EXEC_MAX_BYTES);
-                        else
-                                t->j->pre_exec = ferry_xstrdup(v);
+                        else /* annotation keys are unique (a JSON object) */
+                                t->j->spec->pre_exec = ferry_xstrdup(v);
                 } else
                         note(t->j, ferry_xasprintf("annotation %s is not used by the Slurm "
                                                    "backend",
@@ -1044,7 +1044,6 @@ void slurm_job_free(struct slurm_job *j)
         free(j->qos);
         free(j->gres);
         free(j->flavor);
-        free(j->pre_exec);
         slurm_strv_free(j->runtime_options, j->n_runtime_options);
         for (size_t i = 0; i < j->n_binds; i++) {
                 free(j->binds[i].src);
@@ -1112,7 +1111,7 @@ void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
                 ferry_buf_printf(b, ", \"ro\": %s}", j->binds[i].ro ? "true" : "false");
         }
         ferry_buf_adds(b, "],\n  \"pre_exec\": ");
-        json_str_or_null(b, j->pre_exec);
+        json_str_or_null(b, j->spec ? j->spec->pre_exec : NULL);
         ferry_buf_adds(b, ",\n  \"notes\": ");
         json_strv(b, j->notes, j->n_notes);
         ferry_buf_adds(b, "\n}\n");

@@ -96,8 +96,6 @@ struct slurm_job {
         int64_t uid;       /* -1 = ferryd's own */
         /* added by the translator (doc/slurm-backend.md): */
         char *flavor;      /* the chosen flavor, NULL = none */
-        char *pre_exec;    /* admin-enabled slurm-job.vk.io/pre-exec: the shim runs it with
-                              /bin/sh -c before any container; NULL = none */
         char **runtime_options; /* checked slurm-job.vk.io/singularity-options, argv items */
         size_t n_runtime_options;
         struct local_bind *binds; /* checked slurm-job.vk.io/singularity-mounts */
@@ -105,7 +103,10 @@ struct slurm_job {
         char *image_root;  /* the site's, or the checked slurm-job.vk.io/image-root */
         char **notes;      /* sentences worth an event, e.g. "runAsUser 1000 is ignored ..." */
         size_t n_notes;
-        struct local_runspec *spec; /* the pod's run spec (already checked against the runtime) */
+        /* the pod's run spec (already checked against the runtime); spec->pre_exec is the
+         * admin-enabled slurm-job.vk.io/pre-exec, which ferry-shim runs with /bin/sh -c
+         * before any container (NULL = none) */
+        struct local_runspec *spec;
         enum local_runtime_kind runtime;
 };
 

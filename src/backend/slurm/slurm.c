@@ -820,7 +820,7 @@ static bool job_lib_ok(const struct slurm_job *j)
         }
         for (size_t k = 0; k < n; k++)
                 free(mine[k]);
-        return ok && !j->pre_exec;
+        return ok;
 }
 
 static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32_t *ret_id, ferry_error_t *err)
