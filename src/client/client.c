@@ -21,6 +21,8 @@ struct ferry_client {
         struct ferry_client_url url;
         char *url_text;
         char *token; /* NULL when no token file */
+        char *token_path;
+        struct stat token_st; /* the file as last read: re-read when it changes */
         unsigned long seq;
         long last_code;
         bool verbose;
@@ -243,6 +245,9 @@ int ferry_client_new(const char *url, const char *token_file, struct ferry_clien
                 r = read_token(token_file, &c->token, err);
                 if (r < 0)
                         goto fail;
+                c->token_path = ferry_xstrdup(token_file);
+                if (stat(token_file, &c->token_st) < 0)
+                        memset(&c->token_st, 0, sizeof(c->token_st));
         }
         c->curl = curl_easy_init();
         if (!c->curl) {
@@ -272,7 +277,31 @@ void ferry_client_free(struct ferry_client *c)
         }
         free(c->url_text);
         free(c->ca_file);
+        free(c->token_path);
         free(c);
+}
+
+/* Rotation without a restart: a token file that changed on disk (a mounted
+ * Secret is swapped through a symlink, so its inode changes; an edited file
+ * changes its mtime or size) is read again before the next request. A file
+ * that cannot be read now (mid-rotation) keeps the old token. */
+static void reload_token(struct ferry_client *c)
+{
+        struct stat st;
+        if (!c->token_path || stat(c->token_path, &st) < 0)
+                return;
+        if (st.st_ino == c->token_st.st_ino && st.st_dev == c->token_st.st_dev &&
+            st.st_size == c->token_st.st_size && st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec)
+                return;
+        char *tok = NULL;
+        ferry_error_t err;
+        if (read_token(c->token_path, &tok, &err) < 0)
+                return;
+        explicit_bzero(c->token, strlen(c->token));
+        free(c->token);
+        c->token = tok;
+        c->token_st = st;
 }
 
 void ferry_client_set_ca_file(struct ferry_client *c, const char *ca_file)
@@ -392,6 +421,7 @@ static int request(struct ferry_client *c, const char *method, const char *path,
         int r = 0;
 
         c->last_code = 0;
+        reload_token(c);
         curl_easy_reset(c->curl);
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         hdrs = curl_slist_append(hdrs, "Accept: application/json, text/plain");

@@ -10,6 +10,8 @@
  *
  * Every call sends Content-Type: application/json, InterLink-Http-Session:
  * <Verb>#<n>, and Authorization: Bearer <token> when a token file was given.
+ * The token file is checked (stat) before each request and read again when it
+ * changed (inode, size or mtime), so a rotated token is used without a restart.
  *
  * Errors (all calls return 0 or -errno and fill err with one sentence):
  *   -ECONNREFUSED  the server cannot be reached (refused, no such socket,

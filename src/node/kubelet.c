@@ -13,6 +13,13 @@
  * presents its kubelet-client certificate). Plain HTTP only with
  * kubelet_insecure_http (tests).
  *
+ * Certificate rotation: the certificate and key are served through GnuTLS's
+ * retrieve callback, which looks at the files (stat, at most once a second)
+ * on each handshake and loads them again when either changed; a pair that
+ * does not load (half-written) keeps the old one. Pairs are kept until the
+ * endpoint stops, since a handshake in flight may still use the old one. The
+ * callback has no user pointer, so one endpoint per process.
+ *
  * Streaming: a thread per log request reads ferryd's answer and writes it
  * into a pipe that libmicrohttpd sends on (thread-per-connection mode, so a
  * blocking read is fine). The status code is chosen once the first bytes or
@@ -22,6 +29,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -30,17 +38,129 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "vk.h"
 
+#define MAX_CHAIN 16
+
+struct certpair {
+        gnutls_pcert_st pcert[MAX_CHAIN];
+        unsigned n;
+        gnutls_privkey_t key;
+        struct certpair *older;
+};
+
 struct ferry_kubelet {
         struct MHD_Daemon *mhd;
         struct ferry_vk *vk;
-        char *cert, *key, *ca;
+        char *ca;
         bool verify_client;
+        /* certificate + key, reloaded when the files change (cert_lock) */
+        char *cert_path, *key_path;
+        struct stat cert_st, key_st;
+        int64_t checked_ns;
+        struct certpair *pair; /* current; ->older the ones it replaced */
 };
+
+static pthread_mutex_t cert_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ferry_kubelet *cert_owner;
+
+static void pair_free(struct certpair *p)
+{
+        while (p) {
+                struct certpair *o = p->older;
+                for (unsigned i = 0; i < p->n; i++)
+                        gnutls_pcert_deinit(&p->pcert[i]);
+                if (p->key)
+                        gnutls_privkey_deinit(p->key);
+                free(p);
+                p = o;
+        }
+}
+
+static int load_pair(const char *cert_path, const char *key_path, struct certpair **ret, ferry_error_t *err)
+{
+        _cleanup_free_ char *cert = NULL, *key = NULL;
+        size_t cl, kl;
+        int r;
+        if ((r = ferry_read_file(cert_path, 1 << 20, &cert, &cl)) < 0)
+                return ferry_errprintf(err, r, "cannot read the kubelet certificate %s: %s", cert_path, strerror(-r));
+        if ((r = ferry_read_file(key_path, 1 << 20, &key, &kl)) < 0)
+                return ferry_errprintf(err, r, "cannot read the kubelet key %s: %s", key_path, strerror(-r));
+        struct certpair *p = ferry_xcalloc(1, sizeof(*p));
+        gnutls_datum_t cd = {(unsigned char *)cert, (unsigned)cl}, kd = {(unsigned char *)key, (unsigned)kl};
+        p->n = MAX_CHAIN;
+        int g = gnutls_pcert_list_import_x509_raw(p->pcert, &p->n, &cd, GNUTLS_X509_FMT_PEM, 0);
+        if (g < 0 || p->n == 0) {
+                p->n = 0;
+                pair_free(p);
+                explicit_bzero(key, kl);
+                return ferry_errprintf(err, -EINVAL, "kubelet certificate %s: %s", cert_path, gnutls_strerror(g));
+        }
+        g = gnutls_privkey_init(&p->key);
+        if (g >= 0)
+                g = gnutls_privkey_import_x509_raw(p->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+        explicit_bzero(key, kl);
+        if (g < 0) {
+                pair_free(p);
+                return ferry_errprintf(err, -EINVAL, "kubelet key %s: %s", key_path, gnutls_strerror(g));
+        }
+        *ret = p;
+        return 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+        return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* cert_lock held */
+static void maybe_reload(struct ferry_kubelet *k)
+{
+        int64_t now = ferry_monotonic_ns();
+        if (now - k->checked_ns < 1000000000)
+                return;
+        k->checked_ns = now;
+        struct stat cs, ks;
+        if (stat(k->cert_path, &cs) < 0 || stat(k->key_path, &ks) < 0)
+                return;
+        if (same_file(&cs, &k->cert_st) && same_file(&ks, &k->key_st))
+                return;
+        struct certpair *p;
+        ferry_error_t err;
+        if (load_pair(k->cert_path, k->key_path, &p, &err) < 0) {
+                log_warn("kubelet certificate changed but does not load (keeping the old one): %s", err.text);
+                return;
+        }
+        p->older = k->pair;
+        k->pair = p;
+        k->cert_st = cs;
+        k->key_st = ks;
+        log_info("kubelet certificate %s reloaded", k->cert_path);
+}
+
+static int retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq,
+                         const gnutls_pk_algorithm_t *algos, int nalgos, gnutls_pcert_st **pcert,
+                         unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+        (void)s, (void)req_ca, (void)nreq, (void)algos, (void)nalgos;
+        pthread_mutex_lock(&cert_lock);
+        struct ferry_kubelet *k = cert_owner;
+        if (!k || !k->pair) {
+                pthread_mutex_unlock(&cert_lock);
+                return -1;
+        }
+        maybe_reload(k);
+        *pcert = k->pair->pcert;
+        *pcert_length = k->pair->n;
+        *pkey = k->pair->key;
+        pthread_mutex_unlock(&cert_lock);
+        return 0;
+}
 
 /* ---- LogStruct ---- */
 
@@ -355,23 +475,42 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
                                                "the kubelet endpoint needs kubelet_cert and kubelet_key "
                                                "(or kubelet_port 0 to turn it off)");
                 }
-                if ((r = ferry_read_file(cfg->kubelet_cert, 1 << 20, &k->cert, &len)) < 0 ||
-                    (r = ferry_read_file(cfg->kubelet_key, 1 << 20, &k->key, &len)) < 0 ||
-                    (cfg->kubelet_client_ca && (r = ferry_read_file(cfg->kubelet_client_ca, 1 << 20, &k->ca, &len)) < 0)) {
+                pthread_mutex_lock(&cert_lock);
+                bool taken = cert_owner != NULL;
+                pthread_mutex_unlock(&cert_lock);
+                if (taken) {
+                        free(k);
+                        return ferry_errprintf(err, -EBUSY, "one kubelet endpoint per process");
+                }
+                k->cert_path = ferry_xstrdup(cfg->kubelet_cert);
+                k->key_path = ferry_xstrdup(cfg->kubelet_key);
+                if (stat(k->cert_path, &k->cert_st) < 0 || stat(k->key_path, &k->key_st) < 0 ||
+                    (r = load_pair(k->cert_path, k->key_path, &k->pair, err)) < 0) {
+                        r = errno && !k->pair ? -errno : -EINVAL;
+                        if (!err->text[0])
+                                ferry_errprintf(err, r, "cannot read the kubelet certificate or key: %s", strerror(-r));
                         ferry_kubelet_stop(k);
-                        return ferry_errprintf(err, r, "cannot read the kubelet certificate, key or client CA: %s",
+                        return r;
+                }
+                if (cfg->kubelet_client_ca && (r = ferry_read_file(cfg->kubelet_client_ca, 1 << 20, &k->ca, &len)) < 0) {
+                        ferry_kubelet_stop(k);
+                        return ferry_errprintf(err, r, "cannot read the kubelet client CA %s: %s", cfg->kubelet_client_ca,
                                                strerror(-r));
                 }
                 k->verify_client = k->ca != NULL;
+                pthread_mutex_lock(&cert_lock);
+                cert_owner = k;
+                k->checked_ns = ferry_monotonic_ns();
+                pthread_mutex_unlock(&cert_lock);
                 if (k->ca)
                         k->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
-                                                  &sa, MHD_OPTION_HTTPS_MEM_KEY, k->key, MHD_OPTION_HTTPS_MEM_CERT,
-                                                  k->cert, MHD_OPTION_HTTPS_MEM_TRUST, k->ca,
+                                                  &sa, MHD_OPTION_HTTPS_CERT_CALLBACK, retrieve_cert,
+                                                  MHD_OPTION_HTTPS_MEM_TRUST, k->ca,
                                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
                 else
                         k->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
-                                                  &sa, MHD_OPTION_HTTPS_MEM_KEY, k->key, MHD_OPTION_HTTPS_MEM_CERT,
-                                                  k->cert, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+                                                  &sa, MHD_OPTION_HTTPS_CERT_CALLBACK, retrieve_cert,
+                                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         }
         if (!k->mhd) {
                 ferry_kubelet_stop(k);
@@ -388,11 +527,13 @@ void ferry_kubelet_stop(struct ferry_kubelet *k)
                 return;
         if (k->mhd)
                 MHD_stop_daemon(k->mhd);
-        free(k->cert);
-        if (k->key) {
-                explicit_bzero(k->key, strlen(k->key));
-                free(k->key);
-        }
+        pthread_mutex_lock(&cert_lock);
+        if (cert_owner == k)
+                cert_owner = NULL;
+        pthread_mutex_unlock(&cert_lock);
+        pair_free(k->pair);
+        free(k->cert_path);
+        free(k->key_path);
         free(k->ca);
         free(k);
 }

@@ -633,6 +633,13 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                 delay = 2000;
                 goto out;
         }
+        if (r == -EACCES && ferry_client_last_http_code(fc) == 401) {
+                /* the node's credentials, not the pod: wait for a rotated token */
+                log_warn("pod %s: %s (retrying)", uid, err.text);
+                pod_event(vk, pod, "Warning", "FailedCreate", "the site refused the token: %s (retrying)", err.text);
+                delay = 2000;
+                goto out;
+        }
         pthread_mutex_lock(&vk->lock);
         vk->creates++;
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
