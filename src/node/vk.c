@@ -81,6 +81,8 @@ struct ferry_vk {
         int64_t node_sent_ns;
         char *node_uid;
         atomic_bool site_ok;
+        atomic_bool orphan_scan; /* a full list arrived: look for orphans at the site */
+        uint64_t orphans_deleted;
         const char *node_transition; /* NodeReady/NodeNotReady to report, or NULL */
         char node_transition_msg[512];
 
@@ -184,10 +186,13 @@ void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
                          "# HELP ferry_node_deletes_total Pods deleted at the site and in the API.\n"
                          "# TYPE ferry_node_deletes_total counter\nferry_node_deletes_total %llu\n"
                          "# HELP ferry_node_adopted_total Pods found with a JobID at start.\n"
-                         "# TYPE ferry_node_adopted_total counter\nferry_node_adopted_total %llu\n",
+                         "# TYPE ferry_node_adopted_total counter\nferry_node_adopted_total %llu\n"
+                         "# HELP ferry_node_orphans_deleted_total Site pods deleted because their API objects were gone.\n"
+                         "# TYPE ferry_node_orphans_deleted_total counter\nferry_node_orphans_deleted_total %llu\n",
                          vk->n_queue, (unsigned long long)vk->creates,
                          (unsigned long long)vk->create_failures, (unsigned long long)vk->status_patches,
-                         (unsigned long long)vk->deletes, (unsigned long long)vk->adoptions);
+                         (unsigned long long)vk->deletes, (unsigned long long)vk->adoptions,
+                         (unsigned long long)vk->orphans_deleted);
         ferry_buf_adds(out, "# HELP ferry_node_ferryd_requests_total Calls to the interLink API by operation.\n"
                             "# TYPE ferry_node_ferryd_requests_total counter\n");
         for (int o = 0; o < N_OPS; o++)
@@ -398,6 +403,7 @@ static void on_sync(void *ctx, json_t *items)
         free(gone);
         pthread_mutex_unlock(&vk->lock);
         json_decref(seen);
+        atomic_store(&vk->orphan_scan, true);
         log_info("pods: listed %zu bound to %s", json_array_size(items), vk->cfg->node_name);
 }
 
@@ -924,6 +930,14 @@ static void *status_loop(void *arg)
         int64_t next = ferry_monotonic_ns();
         while (!stopping(vk)) {
                 next += (int64_t)vk->cfg->status_interval_ms * 1000000;
+                if (atomic_exchange(&vk->orphan_scan, false)) {
+                        int n = ferry_vk_collect_orphans(vk, vk->kube, fc, vk->cfg->node_name);
+                        if (n > 0) {
+                                pthread_mutex_lock(&vk->lock);
+                                vk->orphans_deleted += (uint64_t)n;
+                                pthread_mutex_unlock(&vk->lock);
+                        }
+                }
                 poll_status(vk, fc);
                 if (next < ferry_monotonic_ns())
                         next = ferry_monotonic_ns();
@@ -1206,6 +1220,14 @@ int ferry_vk_ferryd(struct ferry_vk *vk, struct ferry_client **ret, ferry_error_
                 ferry_client_set_ca_file(c, vk->cfg->ferryd_ca);
         *ret = c;
         return 0;
+}
+
+bool ferry_vk_pod_known(struct ferry_vk *vk, const char *uid)
+{
+        pthread_mutex_lock(&vk->lock);
+        bool known = ferry_hashmap_get(vk->pods, uid) != NULL;
+        pthread_mutex_unlock(&vk->lock);
+        return known;
 }
 
 int ferry_vk_pod_uid(struct ferry_vk *vk, const char *ns, const char *name, char **ret_uid)

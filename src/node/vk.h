@@ -78,6 +78,13 @@ int ferry_vk_ferryd(struct ferry_vk *vk, struct ferry_client **ret, ferry_error_
 /* For /containerLogs: the pod's uid (caller frees) or -ENOENT. */
 int ferry_vk_pod_uid(struct ferry_vk *vk, const char *ns, const char *name, char **ret_uid);
 void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out);
+/* Whether the pod table has this uid. */
+bool ferry_vk_pod_known(struct ferry_vk *vk, const char *uid);
+
+/* orphans.c: delete at the site the pods whose API objects are gone and that
+ * this node created (see there). Returns how many were deleted, or -errno. */
+int ferry_vk_collect_orphans(struct ferry_vk *vk, struct ferry_kube *kube, struct ferry_client *fc,
+                             const char *node);
 /* Time a ferryd call for /metrics. */
 void ferry_vk_account_ferryd(struct ferry_vk *vk, const char *op, int64_t start_ns, bool failed);
 bool ferry_vk_healthy(struct ferry_vk *vk);

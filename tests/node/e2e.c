@@ -15,6 +15,7 @@
  *   node-e2e gone NAME                wait until the API object is gone
  *   node-e2e condition TYPE STATUS    wait for a Node condition
  *   node-e2e jobid NAME               print the JobID annotation
+ *   node-e2e uid NAME                 print the pod's uid
  *   node-e2e create-special NAME KIND a pod that cannot start: KIND missing-cm (mounts a
  *                                     ConfigMap that does not exist) or bad-fieldref (an env
  *                                     fieldRef a virtual node refuses)
@@ -686,6 +687,12 @@ int main(int argc, char **argv)
                 rc = create_special(argv[2], argv[3]);
         } else if (!strcmp(cmd, "event") && (argc == 7 || argc == 8)) {
                 rc = check_events(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), argc == 8 ? atoi(argv[7]) : 1);
+        } else if (!strcmp(cmd, "uid") && argc == 3) {
+                json_t *p = get_pod(ns, argv[2]);
+                const char *u = sget(json_object_get(p, "metadata"), "uid");
+                printf("%s\n", u ? u : "");
+                rc = u ? 0 : 1;
+                json_decref(p);
         } else if (!strcmp(cmd, "jobid") && argc == 3) {
                 json_t *p = get_pod(ns, argv[2]);
                 const char *j = sget(json_object_get(json_object_get(p, "metadata"), "annotations"), "JobID");

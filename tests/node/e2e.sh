@@ -74,11 +74,30 @@ step wait-phase sleeper Running
 step delete sleeper
 step event Pod sleeper Normal Deleted 1
 
+site_uids() {
+  curl -s --unix-socket "$dir/ferryd.sock" -X GET -d '[]' http://unix/status | grep -o '"UID":"[^"]*"'
+}
+echo "# orphans: a pod force-deleted while ferry-node is down goes from the site; a stranger stays"
+step create orphan "sleep 300"
+step wait-phase orphan Running
+orphan_uid=$("$e2e" uid orphan)
+stranger_uid=$(cat /proc/sys/kernel/random/uuid)
+sed -e "s/73796a83-a58a-575b-aff9-936cca195114/$stranger_uid/" -e 's/"name": "hello"/"name": "stranger"/' \
+  "$cases/000-hello/create.json" |
+  curl -s -o /dev/null -w '%{http_code}' --unix-socket "$dir/ferryd.sock" -X POST -d @- http://unix/create |
+  grep -q 200 || { echo "not ok - could not submit the stranger pod to ferryd"; fail=1; }
+
 echo "# restart: ferry-node adopts its pods; nothing is created twice"
 s1=$(submits)
 kill "$node_pid"; wait "$node_pid" 2>/dev/null
 step create while-down "echo created while ferry-node was down"
+curl -s -o /dev/null -XDELETE "$url/api/v1/namespaces/e2e/pods/orphan?gracePeriodSeconds=0"
 start_node 2
+for _ in $(seq 100); do site_uids | grep -q "$orphan_uid" || break; sleep 0.2; done
+if site_uids | grep -q "$orphan_uid"; then echo "not ok - orphan $orphan_uid still at the site"; fail=1
+else echo "ok - orphan deleted at the site after the restart"; fi
+if site_uids | grep -q "$stranger_uid"; then echo "ok - a site pod ferry-node did not create is left alone"
+else echo "not ok - the stranger pod $stranger_uid was deleted"; fail=1; fi
 step wait-phase while-down Succeeded
 NS=conformance "$e2e" wait-phase hello Succeeded || fail=1
 s2=$(submits)
@@ -104,6 +123,6 @@ step gone doomed
 # one NodeReady per ferry-node process at start, the second process's aggregates the return
 step event Node ferry-e2e Normal NodeReady 3 2
 
-curl -s "$KUBELET/metrics" | grep -E '^ferry_node_(pods|creates_total|deletes_total|watch_restarts_total|adopted_total)' | sed 's/^/# /'
+curl -s "$KUBELET/metrics" | grep -E '^ferry_node_(pods|creates_total|deletes_total|watch_restarts_total|adopted_total|orphans_deleted_total|events_total)' | sed 's/^/# /'
 curl -s "$url/debug/requests" | sed 's/^/# API requests: /'; echo
 exit $fail
