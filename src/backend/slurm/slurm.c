@@ -13,10 +13,12 @@
  *  - an unreachable controller is found by a TCP probe first (an RPC to a
  *    dead controller blocks ~9 s in libslurm and sbatch alike), and turns
  *    into -EAGAIN (submit) or "keep the last status" (poll), never a failure.
+ *
+ * The libslurm loader is libslurm.c, capacity (node queries, GPU counting) is
+ * capacity.c; what they share with this file is in slurm_internal.h.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -38,42 +40,16 @@
 #include "backend/local/runspec.h"
 #include "backend/local/state.h"
 #include "backend/slurm/job.h"
+#include "backend/slurm/slurm_internal.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/util.h"
 
-#if defined(__has_include)
-#if __has_include(<slurm/slurm.h>)
-#include <slurm/slurm.h>
-#include <slurm/slurm_errno.h>
-#define FERRY_HAVE_SLURM_H 1
-#endif
-#endif
-
 #define SHIM_NAME "ferry-shim"
-#define TOOL_TIMEOUT_MS 30000
-#define TOOL_OUT_MAX (16u << 20)
 /* trust a good RPC this long before probing again (each probe is a line in
  * slurmctld's log); an RPC sent to a controller that died within this window
  * blocks ~9 s in libslurm's connect retries, then the pod waits like the rest */
 #define UP_CACHE_NS (250LL * 1000 * 1000)
-
-/* Job states, the same for both ways of asking Slurm. */
-enum sstate {
-        S_PENDING,
-        S_RUNNING,
-        S_SUSPENDED,
-        S_COMPLETED,
-        S_CANCELLED,
-        S_FAILED,
-        S_TIMEOUT,
-        S_NODE_FAIL,
-        S_PREEMPTED,
-        S_BOOT_FAIL,
-        S_DEADLINE,
-        S_OOM,
-        S_OTHER,
-};
 
 static const char *const sstate_names[] = {
         [S_PENDING] = "PENDING",     [S_RUNNING] = "RUNNING",     [S_SUSPENDED] = "SUSPENDED",
@@ -82,205 +58,6 @@ static const char *const sstate_names[] = {
         [S_BOOT_FAIL] = "BOOT_FAIL", [S_DEADLINE] = "DEADLINE",   [S_OOM] = "OUT_OF_MEMORY",
         [S_OTHER] = "OTHER",
 };
-
-static bool sstate_terminal(int s)
-{
-        return s >= S_COMPLETED && s <= S_OOM;
-}
-
-struct sjob {
-        uint32_t id;
-        int state; /* enum sstate */
-        bool completing;
-        int restarts;
-        char name[FERRY_JID_MAX];
-        char reason[48]; /* pending reason */
-};
-
-/* All jobs Slurm knows, at one moment; shared read-only, refcounted. */
-struct snap {
-        atomic_int refs;
-        int64_t at_ns; /* monotonic time the query started */
-        struct sjob *v; /* sorted by id */
-        size_t n;
-};
-
-enum submit_mode { SUBMIT_AUTO, SUBMIT_LIBSLURM, SUBMIT_SBATCH };
-
-struct slurm_priv {
-        struct slurm_site *site;
-        char *root, *pods, *tmp;
-        bool use_lib; /* libslurm loaded and chosen */
-        enum submit_mode mode;
-        int64_t max_pods;
-        /* controller address for the reachability probe */
-        char *ctld_host[4];
-        char ctld_port[16];
-        size_t n_ctld;
-
-        pthread_mutex_t lock; /* protects everything below */
-        struct snap *snap;
-        int64_t last_ok_ns;     /* monotonic: last RPC/tool call that reached the controller */
-        int64_t last_submit_ns; /* monotonic: end of the last submit call */
-        bool down;              /* controller seen unreachable */
-        char down_msg[256];
-        pthread_mutex_t refresh_lock; /* one snapshot query at a time */
-};
-
-/* ---- libslurm, loaded at run time ---- */
-
-#ifdef FERRY_HAVE_SLURM_H
-static struct {
-        void *h;
-        bool ok;
-        char why[256];
-        typeof(slurm_init) *init;
-        typeof(slurm_init_job_desc_msg) *init_job_desc_msg;
-        typeof(slurm_submit_batch_job) *submit_batch_job;
-        typeof(slurm_free_submit_response_response_msg) *free_submit_response;
-        typeof(slurm_load_jobs) *load_jobs;
-        typeof(slurm_free_job_info_msg) *free_job_info_msg;
-        typeof(slurm_kill_job) *kill_job;
-        typeof(slurm_load_node) *load_node;
-        typeof(slurm_free_node_info_msg) *free_node_info_msg;
-        typeof(slurm_get_select_nodeinfo) *get_select_nodeinfo;
-        typeof(slurm_get_errno) *get_errno;
-        typeof(slurm_strerror) *strerror;
-        typeof(slurm_api_version) *api_version;
-        char *(*reason_string)(int); /* slurm_job_reason_string, not in slurm.h */
-} lib;
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-
-static const char *slurm_conf_path(void)
-{
-        const char *c = getenv("SLURM_CONF");
-        return c && *c ? c : "/etc/slurm/slurm.conf";
-}
-
-static void lib_load(void)
-{
-        /* 22.05 headers <-> libslurm.so.38; other versions: the unversioned name */
-        const char *names[] = {
-#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 5, 0) && SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 0, 0)
-                "libslurm.so.38",
-#endif
-                "libslurm.so",
-        };
-        const char *lp = getenv("FERRY_LIBSLURM");
-        if (lp && !strcmp(lp, "none")) {
-                snprintf(lib.why, sizeof(lib.why), "FERRY_LIBSLURM=none");
-                return;
-        }
-        /* slurm_init() exits the process when it finds no configuration */
-        if (access(slurm_conf_path(), R_OK) < 0) {
-                snprintf(lib.why, sizeof(lib.why), "cannot read %s: %s", slurm_conf_path(),
-                         strerror(errno));
-                return;
-        }
-        /* GLOBAL: the plugins libslurm loads (select/cons_tres) resolve symbols in it */
-        for (size_t i = 0; i < FERRY_ARRAY_SIZE(names) && !lib.h; i++)
-                lib.h = dlopen(lp && *lp ? lp : names[i], RTLD_NOW | RTLD_GLOBAL);
-        if (!lib.h) {
-                snprintf(lib.why, sizeof(lib.why), "cannot load libslurm: %s", dlerror());
-                return;
-        }
-#define SYM(field, name)                                                                           \
-        do {                                                                                       \
-                *(void **)&lib.field = dlsym(lib.h, name);                                         \
-                if (!lib.field) {                                                                  \
-                        snprintf(lib.why, sizeof(lib.why), "libslurm lacks %s", name);             \
-                        return;                                                                    \
-                }                                                                                  \
-        } while (0)
-        SYM(init, "slurm_init");
-        SYM(init_job_desc_msg, "slurm_init_job_desc_msg");
-        SYM(submit_batch_job, "slurm_submit_batch_job");
-        SYM(free_submit_response, "slurm_free_submit_response_response_msg");
-        SYM(load_jobs, "slurm_load_jobs");
-        SYM(free_job_info_msg, "slurm_free_job_info_msg");
-        SYM(kill_job, "slurm_kill_job");
-        SYM(load_node, "slurm_load_node");
-        SYM(free_node_info_msg, "slurm_free_node_info_msg");
-        SYM(get_select_nodeinfo, "slurm_get_select_nodeinfo");
-        SYM(get_errno, "slurm_get_errno");
-        SYM(strerror, "slurm_strerror");
-        SYM(api_version, "slurm_api_version");
-#undef SYM
-        *(void **)&lib.reason_string = dlsym(lib.h, "slurm_job_reason_string");
-#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 5, 0) && SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 0, 0)
-        long v = lib.api_version();
-        if (SLURM_VERSION_MAJOR(v) != 38) {
-                snprintf(lib.why, sizeof(lib.why),
-                         "libslurm API %ld does not match the 22.05 headers Ferry was built with",
-                         SLURM_VERSION_MAJOR(v));
-                return;
-        }
-#endif
-        lib.init(NULL);
-        lib.ok = true;
-}
-
-static bool lib_available(char *why, size_t size)
-{
-        pthread_once(&lib_once, lib_load);
-        if (!lib.ok && why)
-                snprintf(why, size, "%s", lib.why);
-        return lib.ok;
-}
-
-/* A libslurm error as -errno: unreachable controller -> -EAGAIN. */
-static int lib_error(int e)
-{
-        switch (e) {
-        case SLURM_COMMUNICATIONS_CONNECTION_ERROR:
-        case SLURM_COMMUNICATIONS_SEND_ERROR:
-        case SLURM_COMMUNICATIONS_RECEIVE_ERROR:
-        case SLURM_COMMUNICATIONS_SHUTDOWN_ERROR:
-        case SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR:
-        case SLURMCTLD_COMMUNICATIONS_SEND_ERROR:
-        case SLURMCTLD_COMMUNICATIONS_RECEIVE_ERROR:
-        case SLURMCTLD_COMMUNICATIONS_SHUTDOWN_ERROR:
-        case SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT:
-        case ESLURM_ERROR_ON_DESC_TO_RECORD_COPY: /* controller busy: sbatch retries too */
-        case EAGAIN:
-        case ETIMEDOUT:
-        case ECONNREFUSED:
-        case ECONNRESET:
-                return -EAGAIN;
-        case ESLURM_INVALID_JOB_ID:
-        case ESLURM_ALREADY_DONE:
-                return -ENOENT;
-        default:
-                return -EINVAL;
-        }
-}
-
-static int lib_state(uint32_t s)
-{
-        switch (s & JOB_STATE_BASE) {
-        case JOB_PENDING: return S_PENDING;
-        case JOB_RUNNING: return S_RUNNING;
-        case JOB_SUSPENDED: return S_SUSPENDED;
-        case JOB_COMPLETE: return S_COMPLETED;
-        case JOB_CANCELLED: return S_CANCELLED;
-        case JOB_FAILED: return S_FAILED;
-        case JOB_TIMEOUT: return S_TIMEOUT;
-        case JOB_NODE_FAIL: return S_NODE_FAIL;
-        case JOB_PREEMPTED: return S_PREEMPTED;
-        case JOB_BOOT_FAIL: return S_BOOT_FAIL;
-        case JOB_DEADLINE: return S_DEADLINE;
-        case JOB_OOM: return S_OOM;
-        default: return S_OTHER;
-        }
-}
-#else
-static bool lib_available(char *why, size_t size)
-{
-        if (why)
-                snprintf(why, size, "Ferry was built without <slurm/slurm.h> (libslurm-dev)");
-        return false;
-}
-#endif
 
 /* ---- helpers ---- */
 
@@ -414,7 +191,7 @@ static int ctld_probe(const struct slurm_priv *p, char *why, size_t size)
         return 0;
 }
 
-static void ctld_ok(struct slurm_priv *p)
+void slurm_ctld_ok(struct slurm_priv *p)
 {
         pthread_mutex_lock(&p->lock);
         p->last_ok_ns = ferry_monotonic_ns();
@@ -424,7 +201,7 @@ static void ctld_ok(struct slurm_priv *p)
         pthread_mutex_unlock(&p->lock);
 }
 
-static int ctld_failed(struct slurm_priv *p, ferry_error_t *err, const char *why)
+int slurm_ctld_failed(struct slurm_priv *p, ferry_error_t *err, const char *why)
 {
         pthread_mutex_lock(&p->lock);
         if (!p->down)
@@ -439,7 +216,7 @@ static int ctld_failed(struct slurm_priv *p, ferry_error_t *err, const char *why
 
 /* 0 when an RPC may go out now, -EAGAIN (err set) when the controller is
  * known to be unreachable: a dead controller costs a probe, not ~9 s. */
-static int ctld_check(struct slurm_priv *p, ferry_error_t *err)
+int slurm_ctld_check(struct slurm_priv *p, ferry_error_t *err)
 {
         pthread_mutex_lock(&p->lock);
         bool fresh = p->last_ok_ns && ferry_monotonic_ns() - p->last_ok_ns < UP_CACHE_NS;
@@ -449,18 +226,18 @@ static int ctld_check(struct slurm_priv *p, ferry_error_t *err)
         char why[200] = "";
         if (ctld_probe(p, why, sizeof(why)) > 0)
                 return 0;
-        return ctld_failed(p, err, why);
+        return slurm_ctld_failed(p, err, why);
 }
 
 /* stderr of a Slurm tool that means "try later" */
-static bool tool_transient(const char *s)
+bool slurm_tool_transient(const char *s)
 {
         return s && (strstr(s, "Unable to contact slurm controller") ||
                      strstr(s, "Socket timed out") || strstr(s, "Connection refused") ||
                      strstr(s, "temporarily unable") || strstr(s, "Zero Bytes were transmitted"));
 }
 
-static void last_line(const char *s, char *out, size_t size)
+void slurm_last_line(const char *s, char *out, size_t size)
 {
         size_t n = s ? strlen(s) : 0;
         while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
@@ -529,8 +306,8 @@ static int query_squeue(struct slurm_priv *p, struct snap *s, ferry_error_t *err
                 return r;
         if (res.exit_code != 0) {
                 char line[256];
-                last_line(res.err, line, sizeof(line));
-                r = tool_transient(res.err) ? ctld_failed(p, err, line)
+                slurm_last_line(res.err, line, sizeof(line));
+                r = slurm_tool_transient(res.err) ? slurm_ctld_failed(p, err, line)
                                             : ferry_errprintf(err, -EIO, "squeue failed: %s", line);
                 ferry_spawn_result_free(&res);
                 return r;
@@ -572,9 +349,9 @@ static int query_squeue(struct slurm_priv *p, struct snap *s, ferry_error_t *err
 static int query_lib(struct snap *s, ferry_error_t *err)
 {
         job_info_msg_t *m = NULL;
-        if (lib.load_jobs((time_t)0, &m, SHOW_ALL) != SLURM_SUCCESS) {
-                int e = lib.get_errno();
-                return ferry_errprintf(err, lib_error(e), "slurm_load_jobs: %s", lib.strerror(e));
+        if (slurm_lib.load_jobs((time_t)0, &m, SHOW_ALL) != SLURM_SUCCESS) {
+                int e = slurm_lib.get_errno();
+                return ferry_errprintf(err, slurm_lib_error(e), "slurm_load_jobs: %s", slurm_lib.strerror(e));
         }
         s->v = ferry_xcalloc(m->record_count + 1, sizeof(*s->v));
         for (uint32_t i = 0; i < m->record_count; i++) {
@@ -583,17 +360,17 @@ static int query_lib(struct snap *s, ferry_error_t *err)
                         continue; /* not ours */
                 struct sjob *j = &s->v[s->n++];
                 j->id = ji->job_id;
-                j->state = lib_state(ji->job_state);
+                j->state = slurm_lib_state(ji->job_state);
                 j->completing = ji->job_state & JOB_COMPLETING;
                 j->restarts = ji->restart_cnt;
                 snprintf(j->name, sizeof(j->name), "%s", ji->name ? ji->name : "");
-                const char *rs = lib.reason_string ? lib.reason_string(ji->state_reason) : NULL;
+                const char *rs = slurm_lib.reason_string ? slurm_lib.reason_string(ji->state_reason) : NULL;
                 if (rs)
                         snprintf(j->reason, sizeof(j->reason), "%s", rs);
                 else
                         snprintf(j->reason, sizeof(j->reason), "reason %u", ji->state_reason);
         }
-        lib.free_job_info_msg(m);
+        slurm_lib.free_job_info_msg(m);
         return 0;
 }
 #endif
@@ -613,7 +390,7 @@ static int snap_get(struct slurm_priv *p, int64_t since, struct snap **ret, ferr
                 return 0;
         }
         pthread_mutex_unlock(&p->lock);
-        int r = ctld_check(p, err);
+        int r = slurm_ctld_check(p, err);
         if (r < 0) {
                 pthread_mutex_unlock(&p->refresh_lock);
                 return r;
@@ -632,11 +409,11 @@ static int snap_get(struct slurm_priv *p, int64_t since, struct snap **ret, ferr
                 free(s->v);
                 free(s);
                 if (r == -EAGAIN)
-                        ctld_failed(p, NULL, err ? err->text : "query failed");
+                        slurm_ctld_failed(p, NULL, err ? err->text : "query failed");
                 return r;
         }
         qsort(s->v, s->n, sizeof(*s->v), sjob_cmp);
-        ctld_ok(p);
+        slurm_ctld_ok(p);
         pthread_mutex_lock(&p->lock);
         struct snap *old = p->snap;
         p->snap = s;
@@ -773,7 +550,7 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
                 goto fail;
         }
         if (p->mode != SUBMIT_SBATCH)
-                p->use_lib = lib_available(why, sizeof(why));
+                p->use_lib = slurm_lib_available(why, sizeof(why));
         if (p->mode == SUBMIT_LIBSLURM && !p->use_lib) {
                 r = ferry_errprintf(err, -ENOENT, "submit=libslurm: %s", why);
                 goto fail;
@@ -793,6 +570,7 @@ fail:
 
 /* ---- submit ---- */
 
+#ifdef FERRY_HAVE_SLURM_H
 /* libslurm takes struct slurm_job's fields; that is exact only when every
  * sbatch option is one the fields say (no flavor extras, no user flags),
  * else the job goes through sbatch, which knows every option. */
@@ -822,6 +600,7 @@ static bool job_lib_ok(const struct slurm_job *j)
                 free(mine[k]);
         return ok;
 }
+#endif
 
 static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32_t *ret_id, ferry_error_t *err)
 {
@@ -840,9 +619,9 @@ static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32
                 return r;
         char line[400];
         if (res.exit_code != 0) {
-                last_line(res.err, line, sizeof(line));
-                r = tool_transient(res.err)
-                            ? ctld_failed(p, err, line)
+                slurm_last_line(res.err, line, sizeof(line));
+                r = slurm_tool_transient(res.err)
+                            ? slurm_ctld_failed(p, err, line)
                             : ferry_errprintf(err, -EINVAL, "Slurm refused the job: %s", line);
                 ferry_spawn_result_free(&res);
                 return r;
@@ -851,12 +630,12 @@ static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32
         char *end;
         unsigned long id = strtoul(res.out ? res.out : "", &end, 10);
         if (!res.out || end == res.out || (*end && *end != ';' && *end != '\n')) {
-                last_line(res.out, line, sizeof(line));
+                slurm_last_line(res.out, line, sizeof(line));
                 ferry_spawn_result_free(&res);
                 return ferry_errprintf(err, -EIO, "sbatch printed no job id (\"%s\")", line);
         }
         if (res.err && res.err[0]) {
-                last_line(res.err, line, sizeof(line));
+                slurm_last_line(res.err, line, sizeof(line));
                 log_debug("sbatch for %s: %s", j->name, line);
         }
         ferry_spawn_result_free(&res);
@@ -875,7 +654,7 @@ static int submit_lib(const struct slurm_job *j, const char *wd, uint32_t *ret_i
                        NULL};
         submit_response_msg_t *resp = NULL;
 
-        lib.init_job_desc_msg(&d);
+        slurm_lib.init_job_desc_msg(&d);
         d.name = j->name;
         d.script = j->script;
         d.work_dir = (char *)wd;
@@ -899,15 +678,15 @@ static int submit_lib(const struct slurm_job *j, const char *wd, uint32_t *ret_i
         if (j->time_limit_min > 0)
                 d.time_limit = (uint32_t)j->time_limit_min;
         d.tres_per_node = tres;
-        if (lib.submit_batch_job(&d, &resp) != SLURM_SUCCESS) {
-                int e = lib.get_errno();
-                return ferry_errprintf(err, lib_error(e), "Slurm refused the job: %s",
-                                       lib.strerror(e));
+        if (slurm_lib.submit_batch_job(&d, &resp) != SLURM_SUCCESS) {
+                int e = slurm_lib.get_errno();
+                return ferry_errprintf(err, slurm_lib_error(e), "Slurm refused the job: %s",
+                                       slurm_lib.strerror(e));
         }
         if (resp->job_submit_user_msg && *resp->job_submit_user_msg)
                 log_debug("slurm: job %u: %s", resp->job_id, resp->job_submit_user_msg);
         *ret_id = resp->job_id;
-        lib.free_submit_response(resp);
+        slurm_lib.free_submit_response(resp);
         return 0;
 }
 #endif
@@ -967,7 +746,7 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                 if (r < 0)
                         goto out;
         }
-        if ((r = ctld_check(p, err)) < 0)
+        if ((r = slurm_ctld_check(p, err)) < 0)
                 goto out;
 #ifdef FERRY_HAVE_SLURM_H
         if (p->use_lib && job_lib_ok(j))
@@ -976,10 +755,10 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
 #endif
                 r = submit_sbatch(p, j, &id, err);
         if (r == -EAGAIN)
-                ctld_failed(p, NULL, err ? err->text : "submit failed");
+                slurm_ctld_failed(p, NULL, err ? err->text : "submit failed");
         if (r < 0)
                 goto out;
-        ctld_ok(p);
+        slurm_ctld_ok(p);
         record_jobid(wd, id);
 answer:
         snprintf(ret_jid, FERRY_JID_MAX, "%u", id);
@@ -1201,19 +980,19 @@ static int slurm_be_poll(struct ferry_backend *be, struct ferry_poll_item *items
 
 static int cancel(struct slurm_priv *p, uint32_t id, int sig, bool batch_only, ferry_error_t *err)
 {
-        int r = ctld_check(p, err);
+        int r = slurm_ctld_check(p, err);
         if (r < 0)
                 return r;
 #ifdef FERRY_HAVE_SLURM_H
         if (p->use_lib) {
-                if (lib.kill_job(id, (uint16_t)sig, batch_only ? KILL_JOB_BATCH : 0) ==
+                if (slurm_lib.kill_job(id, (uint16_t)sig, batch_only ? KILL_JOB_BATCH : 0) ==
                     SLURM_SUCCESS)
                         return 0;
-                int e = lib.get_errno();
-                r = lib_error(e);
+                int e = slurm_lib.get_errno();
+                r = slurm_lib_error(e);
                 if (r == -ENOENT)
                         return 0;
-                return ferry_errprintf(err, r, "scancel %u: %s", id, lib.strerror(e));
+                return ferry_errprintf(err, r, "scancel %u: %s", id, slurm_lib.strerror(e));
         }
 #endif
         char ids[16], sigs[16];
@@ -1230,8 +1009,8 @@ static int cancel(struct slurm_priv *p, uint32_t id, int sig, bool batch_only, f
                 return r;
         if (res.exit_code != 0) {
                 char line[256];
-                last_line(res.err, line, sizeof(line));
-                r = tool_transient(res.err) ? -EAGAIN
+                slurm_last_line(res.err, line, sizeof(line));
+                r = slurm_tool_transient(res.err) ? -EAGAIN
                     : strstr(res.err, "already completing") || strstr(res.err, "Invalid job id")
                             ? 0
                             : -EIO;
@@ -1302,245 +1081,6 @@ static int slurm_be_cleanup(struct ferry_backend *be, const char *uid, const cha
         return 0;
 }
 
-/* ---- capacity ---- */
-
-struct gres_count {
-        char type[48]; /* "" for untyped */
-        int64_t total, used;
-};
-
-/* "gpu:2,gpu:a100:4(S:0-1)" / "gpu:a100:1(IDX:0)": add counts of name "gpu". */
-static void gres_add(struct gres_count *g, size_t *ng, size_t max, const char *list, bool used)
-{
-        while (list && *list) {
-                size_t l = strcspn(list, ",");
-                char item[128];
-                snprintf(item, sizeof(item), "%.*s", (int)(l < 127 ? l : 127), list);
-                list += l + (list[l] == ',');
-                item[strcspn(item, "(")] = '\0';
-                char *f1 = strchr(item, ':');
-                if (!f1 || strncmp(item, "gpu:", 4))
-                        continue;
-                char *f2 = strchr(f1 + 1, ':');
-                char type[48] = "";
-                const char *num = f1 + 1;
-                if (f2) {
-                        snprintf(type, sizeof(type), "%.*s", (int)(f2 - f1 - 1), f1 + 1);
-                        num = f2 + 1;
-                }
-                if (!isdigit((unsigned char)*num))
-                        continue;
-                int64_t c = strtoll(num, NULL, 10);
-                size_t k;
-                for (k = 0; k < *ng; k++)
-                        if (!strcmp(g[k].type, type))
-                                break;
-                if (k == *ng) {
-                        if (*ng == max)
-                                continue;
-                        memset(&g[k], 0, sizeof(g[k]));
-                        snprintf(g[k].type, sizeof(g[k].type), "%s", type);
-                        (*ng)++;
-                }
-                if (used)
-                        g[k].used += c;
-                else
-                        g[k].total += c;
-        }
-}
-
-static void capacity_gpus(const struct slurm_priv *p, const struct gres_count *g, size_t ng,
-                          struct ferry_capacity *ret)
-{
-        for (size_t k = 0; k < ng; k++) {
-                char gres[64];
-                const char *res = "nvidia.com/gpu";
-                snprintf(gres, sizeof(gres), "gpu%s%s", g[k].type[0] ? ":" : "", g[k].type);
-                for (size_t i = 0; i < p->site->n_gres; i++)
-                        if (p->site->gres[i].gres && !strcmp(p->site->gres[i].gres, gres))
-                                res = p->site->gres[i].resource;
-                size_t a;
-                for (a = 0; a < ret->n_accel; a++)
-                        if (!strcmp(ret->accel[a].resource, res))
-                                break;
-                if (a == ret->n_accel) {
-                        if (a == FERRY_ARRAY_SIZE(ret->accel))
-                                continue;
-                        snprintf(ret->accel[a].resource, sizeof(ret->accel[a].resource), "%s",
-                                 res);
-                        ret->accel[a].available = 0;
-                        ret->n_accel++;
-                }
-                int64_t free_n = g[k].total - g[k].used;
-                ret->accel[a].available += free_n > 0 ? free_n : 0;
-        }
-}
-
-struct node_sum {
-        int64_t cpus, alloc_cpus, mem_mb, alloc_mem_mb;
-        size_t up, total;
-        struct gres_count g[16];
-        size_t ng;
-};
-
-static bool node_state_usable(const char *s)
-{
-        /* sinfo %T: idle, mixed, allocated, completing (+ "*" when not responding, "~" etc.) */
-        if (strchr(s, '*'))
-                return false;
-        return !strncmp(s, "idle", 4) || !strncmp(s, "mixed", 5) ||
-               !strncmp(s, "allocated", 9) || !strncmp(s, "completing", 10);
-}
-
-static int nodes_sinfo(struct slurm_priv *p, struct node_sum *ns, ferry_error_t *err)
-{
-        /* one line per node: name|state|CPUs A/I/O/T|memory|allocmem|gres|gresused */
-        const char *argv[] = {"sinfo", "-h", "-N", "-O",
-                              "NodeList:|,StateLong:|,CPUsState:|,Memory:|,AllocMem:|,Gres:|,GresUsed:",
-                              NULL};
-        struct ferry_spawn_result res;
-        int r = ferry_spawn_run(argv, NULL, NULL, 0, TOOL_TIMEOUT_MS, TOOL_OUT_MAX, &res, err);
-        if (r < 0)
-                return r;
-        if (res.exit_code != 0) {
-                char line[256];
-                last_line(res.err, line, sizeof(line));
-                r = tool_transient(res.err) ? ctld_failed(p, err, line)
-                                            : ferry_errprintf(err, -EIO, "sinfo failed: %s", line);
-                ferry_spawn_result_free(&res);
-                return r;
-        }
-        for (char *save = NULL, *line = strtok_r(res.out, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-                char *f[7];
-                size_t nf = 0;
-                for (char *q = line; nf < 7 && q; nf++) {
-                        f[nf] = q;
-                        q = strchr(q, '|');
-                        if (q)
-                                *q++ = '\0';
-                }
-                if (nf < 7)
-                        continue;
-                for (size_t i = 0; i < 7; i++) {
-                        char *e = f[i] + strlen(f[i]);
-                        while (e > f[i] && isspace((unsigned char)e[-1]))
-                                *--e = '\0';
-                }
-                ns->total++;
-                if (!node_state_usable(f[1]))
-                        continue;
-                ns->up++;
-                long long a = 0, i_ = 0, o = 0, t = 0;
-                if (sscanf(f[2], "%lld/%lld/%lld/%lld", &a, &i_, &o, &t) == 4) {
-                        ns->cpus += t - o;
-                        ns->alloc_cpus += a;
-                }
-                ns->mem_mb += strtoll(f[3], NULL, 10);
-                ns->alloc_mem_mb += strtoll(f[4], NULL, 10);
-                gres_add(ns->g, &ns->ng, FERRY_ARRAY_SIZE(ns->g), f[5], false);
-                gres_add(ns->g, &ns->ng, FERRY_ARRAY_SIZE(ns->g), f[6], true);
-        }
-        ferry_spawn_result_free(&res);
-        return 0;
-}
-
-#ifdef FERRY_HAVE_SLURM_H
-static int nodes_lib(struct node_sum *ns, ferry_error_t *err)
-{
-        node_info_msg_t *m = NULL;
-        if (lib.load_node((time_t)0, &m, SHOW_ALL) != SLURM_SUCCESS) {
-                int e = lib.get_errno();
-                return ferry_errprintf(err, lib_error(e), "slurm_load_node: %s", lib.strerror(e));
-        }
-        for (uint32_t i = 0; i < m->record_count; i++) {
-                node_info_t *n = &m->node_array[i];
-                if (!n->name)
-                        continue;
-                ns->total++;
-                uint32_t base = n->node_state & NODE_STATE_BASE;
-                if (base == NODE_STATE_DOWN || base == NODE_STATE_FUTURE ||
-                    (n->node_state & (NODE_STATE_DRAIN | NODE_STATE_FAIL | NODE_STATE_NO_RESPOND)))
-                        continue;
-                ns->up++;
-                uint16_t alloc = 0;
-                uint64_t amem = 0;
-                lib.get_select_nodeinfo(n->select_nodeinfo, SELECT_NODEDATA_SUBCNT,
-                                        NODE_STATE_ALLOCATED, &alloc);
-                lib.get_select_nodeinfo(n->select_nodeinfo, SELECT_NODEDATA_MEM_ALLOC,
-                                        NODE_STATE_ALLOCATED, &amem);
-                ns->cpus += n->cpus_efctv ? n->cpus_efctv : n->cpus;
-                ns->alloc_cpus += alloc;
-                ns->mem_mb += (int64_t)n->real_memory;
-                ns->alloc_mem_mb += (int64_t)amem;
-                gres_add(ns->g, &ns->ng, FERRY_ARRAY_SIZE(ns->g), n->gres, false);
-                gres_add(ns->g, &ns->ng, FERRY_ARRAY_SIZE(ns->g), n->gres_used, true);
-        }
-        lib.free_node_info_msg(m);
-        return 0;
-}
-#endif
-
-static int slurm_be_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
-                             ferry_error_t *err)
-{
-        struct slurm_priv *p = be->priv;
-        struct node_sum ns = {0};
-        ferry_error_t qerr = {{0}};
-        memset(ret, 0, sizeof(*ret));
-        /* unknown stays unknown (-1: not advertised), never 0: a zero would drain the node */
-        ret->cpu_milli = ret->memory_bytes = ret->pods = -1;
-        int r = ctld_check(p, &qerr);
-        if (r == 0) {
-#ifdef FERRY_HAVE_SLURM_H
-                if (p->use_lib)
-                        r = nodes_lib(&ns, &qerr);
-                else
-#endif
-                        r = nodes_sinfo(p, &ns, &qerr);
-        }
-        if (r < 0) {
-                snprintf(ret->status, sizeof(ret->status),
-                         "slurm: cannot ask the cluster for free resources (%.120s); pods are kept "
-                         "and submitted when it answers",
-                         qerr.text);
-                return 0;
-        }
-        ctld_ok(p);
-        if (ns.up == 0) {
-                snprintf(ret->status, sizeof(ret->status),
-                         "slurm: the cluster reports %zu nodes and none is usable (down, "
-                         "drained or not responding); pods will wait in Slurm's queue",
-                         ns.total);
-                return 0;
-        }
-        ret->cpu_milli = (ns.cpus - ns.alloc_cpus) * 1000;
-        ret->memory_bytes = (ns.mem_mb - ns.alloc_mem_mb) * 1024 * 1024;
-        if (ret->cpu_milli < 0)
-                ret->cpu_milli = 0;
-        if (ret->memory_bytes < 0)
-                ret->memory_bytes = 0;
-        size_t queued = 0;
-        pthread_mutex_lock(&p->lock);
-        if (p->snap)
-                for (size_t i = 0; i < p->snap->n; i++)
-                        queued += !sstate_terminal(p->snap->v[i].state);
-        pthread_mutex_unlock(&p->lock);
-        ret->pods = p->max_pods - (int64_t)queued;
-        if (ret->pods < 0)
-                ret->pods = 0;
-        capacity_gpus(p, ns.g, ns.ng, ret);
-        if (ns.cpus == 0 && ns.mem_mb == 0)
-                snprintf(ret->status, sizeof(ret->status),
-                         "slurm: %zu usable nodes report no CPUs and no memory", ns.up);
-        else
-                snprintf(ret->status, sizeof(ret->status),
-                         "slurm: %zu of %zu nodes usable, %" PRId64 " of %" PRId64
-                         " CPUs allocated, %zu jobs queued or running",
-                         ns.up, ns.total, ns.alloc_cpus, ns.cpus, queued);
-        return 0;
-}
-
 static int slurm_be_log_path(struct ferry_backend *be, const char *uid, const char *jid,
                              const char *container, char *ret_path, size_t size,
                              ferry_error_t *err)
@@ -1566,6 +1106,6 @@ const struct ferry_backend_ops ferry_backend_slurm_ops = {
         .poll = slurm_be_poll,
         .kill = slurm_be_kill,
         .cleanup = slurm_be_cleanup,
-        .capacity = slurm_be_capacity,
+        .capacity = slurm_capacity,
         .log_path = slurm_be_log_path,
 };
