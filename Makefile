@@ -24,6 +24,7 @@ build-asan/build.ninja:
 check-asan: build-asan/build.ninja
 	ninja -C build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  $(MESON) test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
 
 fuzz:
