@@ -6,6 +6,8 @@
 #   make bench           benchmarks (figures go to BENCHMARKS.md by hand)
 #   make demo            start ferryd (local backend) and run a sample pod end to end
 PREFIX ?= /usr/local
+# WERROR=1 (CI) turns warnings into errors
+MESON_EXTRA = $(if $(WERROR),-Dwerror=true)
 BUILD ?= build
 MESON ?= meson
 
@@ -13,13 +15,13 @@ all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 $(BUILD)/build.ninja:
-	$(MESON) setup $(BUILD) --prefix=$(abspath $(PREFIX))
+	$(MESON) setup $(BUILD) --prefix=$(abspath $(PREFIX)) $(MESON_EXTRA)
 
 check: all
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
 
 build-asan/build.ninja:
-	CC=clang $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+	CC=clang $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug $(MESON_EXTRA)
 
 check-asan: build-asan/build.ninja
 	ninja -C build-asan

@@ -459,7 +459,7 @@ static int open_unix(const char *path, unsigned mode, ferry_error_t *err)
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(sa.sun_path))
                 return ferry_errprintf(err, -ENAMETOOLONG, "socket path %s is too long", path);
-        strcpy(sa.sun_path, path);
+        memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
         char dir[sizeof(sa.sun_path)];
         snprintf(dir, sizeof(dir), "%s", path);
         char *slash = strrchr(dir, '/');

@@ -403,7 +403,7 @@ static void signal_group(struct ctr *c, int sig)
         DIR *d = opendir("/proc");
         struct dirent *de;
         while (d && (de = readdir(d))) {
-                pid_t p = (pid_t)atoi(de->d_name);
+                pid_t p = (pid_t)strtol(de->d_name, NULL, 10); /* non-numeric names give 0 */
                 if (p <= 0 || p == c->pid)
                         continue;
                 if (getpgid(p) == c->pid)

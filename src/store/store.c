@@ -88,7 +88,7 @@ static int migrate(sqlite3 *db, ferry_error_t *err)
         if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) != SQLITE_OK)
                 return ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(db));
         if (sqlite3_step(st) == SQLITE_ROW)
-                version = atoi((const char *)sqlite3_column_text(st, 0));
+                version = (int)strtol((const char *)sqlite3_column_text(st, 0), NULL, 10);
         sqlite3_finalize(st);
         if (version > (int)FERRY_ARRAY_SIZE(migrations))
                 return ferry_errprintf(err, -EPROTO,

@@ -123,7 +123,8 @@ static void ctld_parse_conf(struct slurm_priv *p)
         if (ferry_read_file(conf && *conf ? conf : "/etc/slurm/slurm.conf", 1 << 20, &text,
                             &len) < 0)
                 return;
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 while (isspace((unsigned char)*line))
                         line++;
                 if (!strncasecmp(line, "SlurmctldPort=", 14)) {
