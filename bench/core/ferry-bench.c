@@ -802,60 +802,24 @@ int main(int argc, char **argv)
         argc--;
         while ((c = getopt_long(argc, argv, "+n:c:d:h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'u':
-                        unix_path = optarg;
-                        break;
-                case 'T':
-                        tcp = optarg;
-                        break;
-                case 'S':
-                        seed = (uint32_t)strtoul(optarg, NULL, 0);
-                        break;
-                case 'F':
-                        first = strtoll(optarg, NULL, 10);
-                        break;
-                case 'O':
-                        uids_out = optarg;
-                        break;
-                case 'U':
-                        uids = optarg;
-                        break;
-                case 'A':
-                        all = true;
-                        break;
-                case 'E':
-                        expect = strtoull(optarg, NULL, 10);
-                        break;
-                case 'i':
-                        uid = optarg;
-                        break;
-                case 'W':
-                        timeout_ms = atoi(optarg);
-                        break;
-                case 'L':
-                        log = optarg;
-                        break;
-                case 'P':
-                        pidfile = optarg;
-                        break;
-                case 'p':
-                        path = optarg;
-                        break;
-                case 'n':
-                        n = strtoll(optarg, NULL, 10);
-                        break;
-                case 'c':
-                        conns = atoi(optarg);
-                        break;
-                case 'd':
-                        secs = strtod(optarg, NULL);
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                default:
-                        usage(stderr);
-                        return 2;
+                case 'u': unix_path = optarg; break;
+                case 'T': tcp = optarg; break;
+                case 'S': seed = (uint32_t)strtoul(optarg, NULL, 0); break;
+                case 'F': first = strtoll(optarg, NULL, 10); break;
+                case 'O': uids_out = optarg; break;
+                case 'U': uids = optarg; break;
+                case 'A': all = true; break;
+                case 'E': expect = strtoull(optarg, NULL, 10); break;
+                case 'i': uid = optarg; break;
+                case 'W': timeout_ms = atoi(optarg); break;
+                case 'L': log = optarg; break;
+                case 'P': pidfile = optarg; break;
+                case 'p': path = optarg; break;
+                case 'n': n = strtoll(optarg, NULL, 10); break;
+                case 'c': conns = atoi(optarg); break;
+                case 'd': secs = strtod(optarg, NULL); break;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
                 }
         }
         if (n < 1 || n > 10000000 || conns < 1 || conns > MAX_CONNS || secs <= 0 || secs > 600 ||

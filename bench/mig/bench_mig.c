@@ -65,7 +65,8 @@ static void set_req(struct ferry_mig_request *r, const char *p, uint32_t count, 
 /* AI_INFN-like: many 1g, a few 2g/3g/4g and whole GPUs, scaled to n GPUs. */
 static struct ferry_mig_demand aiinfn_demand(size_t n, bool weighted)
 {
-        struct ferry_mig_demand d = {.n = 5, .req = ferry_xcalloc(5, sizeof(struct ferry_mig_request))};
+        struct ferry_mig_demand d = {.n = 5,
+                                     .req = ferry_xcalloc(5, sizeof(struct ferry_mig_request))};
         double s = (double)n / 16.0;
         set_req(&d.req[0], "1g.10gb", (uint32_t)(s * (40 + rnd(40))), 1000);
         set_req(&d.req[1], "2g.20gb", (uint32_t)(s * rnd(6)), weighted ? 2000 : 1000);
@@ -114,7 +115,8 @@ static void bench_small(int trials)
                 ferry_mig_inventory_free(&inv);
                 ferry_mig_demand_free(&d);
         }
-        printf("1. small random clusters (1-9 A100-80GB, random layouts, 20%% in use): %d proven optima\n"
+        printf("1. small random clusters (1-9 A100-80GB, random layouts, 20%% in use): %d proven "
+               "optima\n"
                "   heuristic/optimum: mean %.4f, worst %.4f; within 1%%: %d/%d; equal: %d/%d\n",
                done, done ? sum / done : 0, worst, within, done, exact_hits, done);
 }
@@ -134,7 +136,8 @@ struct mix {
 
 static struct ferry_mig_demand mix_demand(const struct mix *m, bool weighted)
 {
-        struct ferry_mig_demand d = {.n = NP, .req = ferry_xcalloc(NP, sizeof(struct ferry_mig_request))};
+        struct ferry_mig_demand d = {.n = NP,
+                                     .req = ferry_xcalloc(NP, sizeof(struct ferry_mig_request))};
         for (size_t j = 0; j < NP; j++)
                 set_req(&d.req[j], prof[j], m->c[j], weighted ? 1000 * slices[j] : 1000);
         return d;
@@ -170,7 +173,8 @@ static struct statics statics_make(void)
                 else
                         for (unsigned q = 0; q < all[e].n; q++)
                                 for (size_t j = 0; j < 4; j++)
-                                        if (strcmp(A100->profiles[all[e].inst[q].profile].name, prof[j]) == 0)
+                                        if (strcmp(A100->profiles[all[e].inst[q].profile].name,
+                                                   prof[j]) == 0)
                                                 v[j]++;
                 if (static_find(&st, v) < 0)
                         memcpy(st.v[st.n++], v, sizeof(v));
@@ -272,7 +276,8 @@ static uint64_t fam_print(struct fam *f, const struct statics *st)
 {
         uint64_t ret = 0;
         static const char *const metric[2] = {"requests", "slices  "};
-        printf("   %s: %d mix%s on %zu GPUs\n", f->name, f->mixes, f->mixes == 1 ? "" : "es", f->gpus);
+        printf("   %s: %d mix%s on %zu GPUs\n", f->name, f->mixes, f->mixes == 1 ? "" : "es",
+               f->gpus);
         for (int w = 0; w < 2; w++) {
                 uint64_t fixed = 0;
                 size_t fe = 0;
@@ -284,17 +289,19 @@ static uint64_t fam_print(struct fam *f, const struct statics *st)
                         if (f->fixed[w][e] > fixed || (f->fixed[w][e] == fixed && ce > cf))
                                 fixed = f->fixed[w][e], fe = e;
                 }
-                printf("     %s demanded %5llu  planner %5llu  best-static/mix %5llu  "
-                       "best-static/family %5llu [%u,%u,%u,%u,%u]  all-1g %5llu  all-balanced %5llu  "
-                       "planner vs best/mix %+.1f%% (per-mix mean %+.1f%%, worst %+.1f%%), vs family %+.1f%%, "
-                       "vs all-1g %+.1f%%, vs balanced %+.1f%%\n",
-                       metric[w], (unsigned long long)f->dem[w], (unsigned long long)f->plan[w],
-                       (unsigned long long)f->best[w], (unsigned long long)fixed, st->v[fe][0],
-                       st->v[fe][1], st->v[fe][2], st->v[fe][3], st->v[fe][4],
-                       (unsigned long long)f->ones[w], (unsigned long long)f->bal[w],
-                       pct(f->plan[w], f->best[w]), 100 * (f->rsum[w] / f->mixes - 1),
-                       100 * (f->rworst[w] - 1), pct(f->plan[w], fixed), pct(f->plan[w], f->ones[w]),
-                       pct(f->plan[w], f->bal[w]));
+                printf(
+                    "     %s demanded %5llu  planner %5llu  best-static/mix %5llu  "
+                    "best-static/family %5llu [%u,%u,%u,%u,%u]  all-1g %5llu  all-balanced %5llu  "
+                    "planner vs best/mix %+.1f%% (per-mix mean %+.1f%%, worst %+.1f%%), vs family "
+                    "%+.1f%%, "
+                    "vs all-1g %+.1f%%, vs balanced %+.1f%%\n",
+                    metric[w], (unsigned long long)f->dem[w], (unsigned long long)f->plan[w],
+                    (unsigned long long)f->best[w], (unsigned long long)fixed, st->v[fe][0],
+                    st->v[fe][1], st->v[fe][2], st->v[fe][3], st->v[fe][4],
+                    (unsigned long long)f->ones[w], (unsigned long long)f->bal[w],
+                    pct(f->plan[w], f->best[w]), 100 * (f->rsum[w] / f->mixes - 1),
+                    100 * (f->rworst[w] - 1), pct(f->plan[w], fixed), pct(f->plan[w], f->ones[w]),
+                    pct(f->plan[w], f->bal[w]));
                 if (w == 0)
                         ret = fixed;
                 free(f->fixed[w]);
@@ -310,11 +317,8 @@ static uint64_t fam_print(struct fam *f, const struct statics *st)
 static struct mix mix_aiinfn_load(size_t gpus, double load)
 {
         double s = (double)gpus / 16.0;
-        struct mix m = {{0,
-                         (uint32_t)(s * rnd(6)),
-                         (uint32_t)(s * (1 + rnd(5))),
-                         (uint32_t)(s * (1 + rnd(3))),
-                         (uint32_t)(s * (1 + rnd(2)))}};
+        struct mix m = {{0, (uint32_t)(s * rnd(6)), (uint32_t)(s * (1 + rnd(5))),
+                         (uint32_t)(s * (1 + rnd(3))), (uint32_t)(s * (1 + rnd(2)))}};
         int64_t rest = (int64_t)(load * 7.0 * (double)gpus + 0.5);
         for (size_t j = 1; j < NP; j++)
                 rest -= (int64_t)m.c[j] * slices[j];
@@ -327,11 +331,8 @@ static struct mix mix_aiinfn_load(size_t gpus, double load)
 static struct mix mix_3g_load(size_t gpus, double load)
 {
         double s = (double)gpus / 16.0;
-        struct mix m = {{(uint32_t)(s * rnd(8)),
-                         (uint32_t)(s * rnd(6)),
-                         0,
-                         (uint32_t)(s * (2 + rnd(5))),
-                         (uint32_t)(s * (1 + rnd(3)))}};
+        struct mix m = {{(uint32_t)(s * rnd(8)), (uint32_t)(s * rnd(6)), 0,
+                         (uint32_t)(s * (2 + rnd(5))), (uint32_t)(s * (1 + rnd(3)))}};
         int64_t rest = (int64_t)(load * 7.0 * (double)gpus + 0.5);
         for (size_t j = 0; j < NP; j++)
                 rest -= (int64_t)m.c[j] * slices[j];
@@ -343,8 +344,9 @@ static void bench_static(int trials)
 {
         struct statics st = statics_make();
         /* (a) the original family, drawn from the shared generator exactly as before */
-        struct fam fa = {.name = "(a) AI_INFN-like, original draw (1g 40-79, 2g 0-5, 3g 1-5, 4g 1-3, gpu 1-2)",
-                         .gpus = 16};
+        struct fam fa = {
+            .name = "(a) AI_INFN-like, original draw (1g 40-79, 2g 0-5, 3g 1-5, 4g 1-3, gpu 1-2)",
+            .gpus = 16};
         double sum = 0, worst = 1e9;
         uint64_t tot_p = 0, tot_s = 0, tot_d = 0;
         for (int t = 0; t < trials; t++) {
@@ -372,15 +374,21 @@ static void bench_static(int trials)
         /* (b)-(e) from their own stream, so that sections 3 and 4 draw what they drew before */
         uint64_t saved = rs;
         rs = (saved ^ 0x9e3779b97f4a7c15ull) | 1;
-        printf("   by family (requests = instances served, planner with unit weights; slices = compute slices\n"
-               "   served, planner with weights 1/2/3/4/7; best-static/mix = best single layout on every GPU,\n"
-               "   chosen per mix with hindsight; best-static/family = one layout kept for the whole family,\n"
-               "   chosen with hindsight [1g,2g,3g,4g,gpu per GPU]; all-1g = 7x1g.10gb; all-balanced =\n"
+        printf("   by family (requests = instances served, planner with unit weights; slices = "
+               "compute slices\n"
+               "   served, planner with weights 1/2/3/4/7; best-static/mix = best single layout on "
+               "every GPU,\n"
+               "   chosen per mix with hindsight; best-static/family = one layout kept for the "
+               "whole family,\n"
+               "   chosen with hindsight [1g,2g,3g,4g,gpu per GPU]; all-1g = 7x1g.10gb; "
+               "all-balanced =\n"
                "   2x1g.10gb+1x2g.20gb+1x3g.40gb, the GPU Operator's stock configs):\n");
         fam_print(&fa, &st);
-        struct fam fb = {.name = "(b) AI_INFN-like shapes, demand = 1.0x capacity (7 slices/GPU)", .gpus = 16};
-        struct fam fc = {.name = "(c) AI_INFN-like shapes, demand = 1.5x capacity ((b) draw, every count x 1.5)",
+        struct fam fb = {.name = "(b) AI_INFN-like shapes, demand = 1.0x capacity (7 slices/GPU)",
                          .gpus = 16};
+        struct fam fc = {
+            .name = "(c) AI_INFN-like shapes, demand = 1.5x capacity ((b) draw, every count x 1.5)",
+            .gpus = 16};
         for (int t = 0; t < trials; t++) {
                 struct mix mb = mix_aiinfn_load(16, 1.0);
                 fam_add(&fb, &st, &mb);
@@ -396,8 +404,9 @@ static void bench_static(int trials)
 
         /* (d) demand shifting: even mixes 1g-dominant, odd mixes 3g-dominant, both at 1.0x. Also
          * re-planned in sequence from the previous plan with a third of its instances in use. */
-        struct fam fd = {.name = "(d) shifting demand, alternating 1g-dominant (b) and 3g-dominant mixes, 1.0x",
-                         .gpus = 16};
+        struct fam fd = {
+            .name = "(d) shifting demand, alternating 1g-dominant (b) and 3g-dominant mixes, 1.0x",
+            .gpus = 16};
         struct fam fdr[2] = {{.name = "(d) 1g-dominant mixes only", .gpus = 16},
                              {.name = "(d) 3g-dominant mixes only", .gpus = 16}};
         struct ferry_mig_inventory inv = make_cluster(4, 4, false, false);
@@ -412,7 +421,8 @@ static void bench_static(int trials)
                 changed += p->gpus_changed;
                 vb += p->bound ? (double)p->value / (double)p->bound : 1;
                 for (size_t i = 0; i < p->n_targets; i++) {
-                        struct ferry_mig_gpu *g = &inv.nodes[p->targets[i].node].gpus[p->targets[i].gpu];
+                        struct ferry_mig_gpu *g =
+                            &inv.nodes[p->targets[i].node].gpus[p->targets[i].gpu];
                         g->current = p->targets[i].layout;
                         g->busy = !g->current.mig && rnd(3) == 0;
                         for (unsigned q = 0; q < g->current.n; q++)
@@ -424,8 +434,10 @@ static void bench_static(int trials)
         /* A static layout never changes, so running work does not constrain it: the fair static
          * for the re-planned sequence is the one layout kept for the family. */
         uint64_t fam_best = fam_print(&fd, &st);
-        printf("     re-planned in sequence (each plan starts from the previous one with 1/3 of its instances\n"
-               "     in use and kept): requests served %llu, %+.1f%% vs best-static/family, %+.1f%% vs "
+        printf("     re-planned in sequence (each plan starts from the previous one with 1/3 of "
+               "its instances\n"
+               "     in use and kept): requests served %llu, %+.1f%% vs best-static/family, "
+               "%+.1f%% vs "
                "best-static/mix; value/bound mean %.4f; GPUs changed per re-plan mean %.1f of 16\n",
                (unsigned long long)carried, pct(carried, fam_best), pct(carried, fd.best[0]),
                vb / trials, (double)changed / trials);
@@ -438,9 +450,10 @@ static void bench_static(int trials)
         for (size_t k = 0; k < FERRY_ARRAY_SIZE(per); k++) {
                 char name[96];
                 unsigned q = 24 / per[k];
-                snprintf(name, sizeof(name),
-                         "(e) 2024 AI_INFN quota (14 x 1g.10gb + 1 gpu) per %u cards: %u quotas, %.2fx", per[k],
-                         q, (double)(21 * q) / (7.0 * 24));
+                snprintf(
+                    name, sizeof(name),
+                    "(e) 2024 AI_INFN quota (14 x 1g.10gb + 1 gpu) per %u cards: %u quotas, %.2fx",
+                    per[k], q, (double)(21 * q) / (7.0 * 24));
                 struct fam fe = {.name = name, .gpus = 24};
                 struct mix me = {{14 * q, 0, 0, 0, q}};
                 fam_add(&fe, &st, &me);
@@ -448,8 +461,10 @@ static void bench_static(int trials)
         }
         rs = saved;
         free(st.v);
-        printf("   section 2 plans: %d, proven optimal by the exact search %d; worst gap to the upper bound "
-               "%.2f%%\n", plans_run, plans_optimal, 100 * plans_gap);
+        printf("   section 2 plans: %d, proven optimal by the exact search %d; worst gap to the "
+               "upper bound "
+               "%.2f%%\n",
+               plans_run, plans_optimal, 100 * plans_gap);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -482,7 +497,8 @@ static void bench_time(int runs)
         printf("3. 1,000 A100-80GB (125 nodes x 8, random layouts, 20%% in use), %d runs:\n"
                "   plan time median %.1f ms, max %.1f ms; mean gap to upper bound %.2f%%; "
                "mean GPUs changed %zu\n",
-               runs, t[runs / 2] / 1e6, t[runs - 1] / 1e6, 100 * gap / runs, changed / (size_t)runs);
+               runs, t[runs / 2] / 1e6, t[runs - 1] / 1e6, 100 * gap / runs,
+               changed / (size_t)runs);
 }
 
 static void bench_churn(int shifts)
@@ -498,7 +514,8 @@ static void bench_churn(int shifts)
         for (int s = 0; s <= shifts; s++) {
                 /* apply the plan, mark a third of the instances in use */
                 for (size_t i = 0; i < p->n_targets; i++) {
-                        struct ferry_mig_gpu *g = &inv.nodes[p->targets[i].node].gpus[p->targets[i].gpu];
+                        struct ferry_mig_gpu *g =
+                            &inv.nodes[p->targets[i].node].gpus[p->targets[i].gpu];
                         g->current = p->targets[i].layout;
                         for (unsigned q = 0; q < g->current.n; q++)
                                 g->current.inst[q].in_use = rnd(3) == 0;
@@ -519,7 +536,8 @@ static void bench_churn(int shifts)
                 max = p->gpus_changed > max ? p->gpus_changed : max;
                 ratio += p->bound ? (double)p->value / (double)p->bound : 1;
         }
-        printf("4. re-plan after +-15%% demand shifts on 1,000 GPUs (1/3 of instances in use), %d shifts:\n"
+        printf("4. re-plan after +-15%% demand shifts on 1,000 GPUs (1/3 of instances in use), %d "
+               "shifts:\n"
                "   GPUs changed per re-plan mean %.1f, max %zu; nodes touched mean %.1f; "
                "value/bound mean %.4f\n",
                shifts, (double)sum / shifts, max, (double)nodes / shifts, ratio / shifts);

@@ -46,8 +46,10 @@ static void look(json_t *pod)
         int i = index_of(json_string_value(json_object_get(meta, "name")));
         if (i < 0)
                 return;
-        const char *jid = json_string_value(json_object_get(json_object_get(meta, "annotations"), "JobID"));
-        const char *ph = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+        const char *jid =
+            json_string_value(json_object_get(json_object_get(meta, "annotations"), "JobID"));
+        const char *ph =
+            json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
         int64_t now = ferry_monotonic_ns();
         pthread_mutex_lock(&lock);
         if (jid && jid[0] && !samples[i].seen_ns)
@@ -120,7 +122,8 @@ int main(int argc, char **argv)
         if (ferry_kube_new(&kc, &ko, &k, &err) < 0)
                 return fprintf(stderr, "%s\n", err.text), 2;
         samples = ferry_xcalloc((size_t)n_pods, sizeof(*samples));
-        json_t *nso = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name", ns);
+        json_t *nso = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                                "metadata", "name", ns);
         ferry_kube_create(k, "/api/v1/namespaces", nso, NULL, &err);
         json_decref(nso);
 
@@ -144,10 +147,11 @@ int main(int argc, char **argv)
                 }
                 snprintf(samples[i].name, sizeof(samples[i].name), "bench-%d", i);
                 /* what a user's pod looks like: the API server adds the service-account volume */
-                json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:[{s:s,s:s,s:[s,s,s]}]}}", "apiVersion", "v1",
-                                        "kind", "Pod", "metadata", "name", samples[i].name, "spec", "nodeName", node,
-                                        "restartPolicy", "Never", "containers", "name", "main", "image",
-                                        "docker.io/library/busybox:1.36", "command", "sh", "-c", "true");
+                json_t *pod = json_pack(
+                    "{s:s,s:s,s:{s:s},s:{s:s,s:s,s:[{s:s,s:s,s:[s,s,s]}]}}", "apiVersion", "v1",
+                    "kind", "Pod", "metadata", "name", samples[i].name, "spec", "nodeName", node,
+                    "restartPolicy", "Never", "containers", "name", "main", "image",
+                    "docker.io/library/busybox:1.36", "command", "sh", "-c", "true");
                 if (ferry_kube_create(k, path, pod, NULL, &err) < 0)
                         fprintf(stderr, "create %s: %s\n", samples[i].name, err.text);
                 pthread_mutex_lock(&lock);
@@ -176,13 +180,16 @@ int main(int argc, char **argv)
         int n = 0, missing = 0, unfinished = 0;
         for (int i = 0; i < n_pods; i++) {
                 if (samples[i].seen_ns && samples[i].bind_ns)
-                        lat[n++] = samples[i].seen_ns > samples[i].bind_ns ? samples[i].seen_ns - samples[i].bind_ns : 0;
+                        lat[n++] = samples[i].seen_ns > samples[i].bind_ns
+                                       ? samples[i].seen_ns - samples[i].bind_ns
+                                       : 0;
                 else
                         missing++;
                 unfinished += !samples[i].done_ns;
         }
         qsort(lat, (size_t)n, sizeof(int64_t), cmp64);
-        printf("pods %d, bound in %.2f s (%.1f pods/s), all done after %.2f s; %d never got a JobID, %d never finished\n",
+        printf("pods %d, bound in %.2f s (%.1f pods/s), all done after %.2f s; %d never got a "
+               "JobID, %d never finished\n",
                n_pods, bind_s, n_pods / bind_s, total_s, missing, unfinished);
         if (n) {
                 printf("bind -> JobID visible (upper bound of bind -> backend submission), ms: "
@@ -194,13 +201,15 @@ int main(int argc, char **argv)
         json_t *v;
         json_int_t total = 0;
         printf("API requests while the bench ran (the double's counters):\n");
-        json_object_foreach(req, key, v) {
+        json_object_foreach(req, key, v)
+        {
                 printf("  %-40s %lld\n", key, (long long)json_integer_value(v));
                 total += json_integer_value(v);
         }
         /* the bench itself made N pod creations (its informer was started before the reset) */
         json_int_t node_reqs = total - n_pods;
-        printf("ferry-node's API requests: %lld in total, %.2f per pod (everything but the bench's %d pod creations;"
+        printf("ferry-node's API requests: %lld in total, %.2f per pod (everything but the bench's "
+               "%d pod creations;"
                " includes lease and node status)\n",
                (long long)node_reqs, (double)node_reqs / n_pods, n_pods);
         json_decref(req);

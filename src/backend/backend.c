@@ -15,9 +15,9 @@
 
 /* Built-in backends, in one static array. */
 static const struct ferry_backend_ops *const builtin[] = {
-        &ferry_backend_local_ops,
-        &ferry_backend_fake_ops,
-        &ferry_backend_slurm_ops,
+    &ferry_backend_local_ops,
+    &ferry_backend_fake_ops,
+    &ferry_backend_slurm_ops,
 };
 
 const double ferry_backend_latency_bounds[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -47,10 +47,10 @@ const char *ferry_backend_names(void)
 const char *ferry_backend_op_name(enum ferry_backend_op op)
 {
         static const char *const names[FERRY_BOP_MAX] = {
-                [FERRY_BOP_SUBMIT] = "submit",     [FERRY_BOP_FIND] = "find",
-                [FERRY_BOP_POLL] = "poll",         [FERRY_BOP_KILL] = "kill",
-                [FERRY_BOP_CLEANUP] = "cleanup",   [FERRY_BOP_CAPACITY] = "capacity",
-                [FERRY_BOP_LOG_PATH] = "log_path",
+            [FERRY_BOP_SUBMIT] = "submit",     [FERRY_BOP_FIND] = "find",
+            [FERRY_BOP_POLL] = "poll",         [FERRY_BOP_KILL] = "kill",
+            [FERRY_BOP_CLEANUP] = "cleanup",   [FERRY_BOP_CAPACITY] = "capacity",
+            [FERRY_BOP_LOG_PATH] = "log_path",
         };
         return op < FERRY_BOP_MAX ? names[op] : "unknown";
 }
@@ -177,8 +177,8 @@ int ferry_backend_poll(struct ferry_backend *be, struct ferry_poll_item *items, 
         return r;
 }
 
-int ferry_backend_kill(struct ferry_backend *be, const char *uid, const char *jid,
-                       int64_t grace_s, ferry_error_t *err)
+int ferry_backend_kill(struct ferry_backend *be, const char *uid, const char *jid, int64_t grace_s,
+                       ferry_error_t *err)
 {
         if (grace_s < 0)
                 grace_s = 0;
@@ -193,8 +193,7 @@ int ferry_backend_cleanup(struct ferry_backend *be, const char *uid, const char 
         return CALL(be, FERRY_BOP_CLEANUP, be->ops->cleanup(be, uid, jid ? jid : "", err));
 }
 
-int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
-                           ferry_error_t *err)
+int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret, ferry_error_t *err)
 {
         memset(ret, 0, sizeof(*ret));
         if (!be->ops->capacity) {
@@ -205,8 +204,7 @@ int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
 }
 
 int ferry_backend_log_path(struct ferry_backend *be, const char *uid, const char *jid,
-                           const char *container, char *ret_path, size_t size,
-                           ferry_error_t *err)
+                           const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
         if (!be->ops->log_path)
                 return ferry_errprintf(err, -ENOTSUP, "backend %s keeps no logs", be->ops->name);

@@ -71,13 +71,11 @@ struct ferry_backend_ops {
         int (*cleanup)(struct ferry_backend *be, const char *uid, const char *jid,
                        ferry_error_t *err);
         /* Free capacity for the ping answer. Optional. */
-        int (*capacity)(struct ferry_backend *be, struct ferry_capacity *ret,
-                        ferry_error_t *err);
+        int (*capacity)(struct ferry_backend *be, struct ferry_capacity *ret, ferry_error_t *err);
         /* Path of a container's log file in the common log format (see
          * logs/logfile.h). -ENOENT when the container has no log (yet). */
         int (*log_path)(struct ferry_backend *be, const char *uid, const char *jid,
-                        const char *container, char *ret_path, size_t size,
-                        ferry_error_t *err);
+                        const char *container, char *ret_path, size_t size, ferry_error_t *err);
 };
 
 struct ferry_backend_option {
@@ -86,9 +84,9 @@ struct ferry_backend_option {
 };
 
 struct ferry_backend_config {
-        const char *name;      /* backend name */
-        const char *state_dir; /* ferryd's state directory; backends make subdirs */
-        const char *runtime;   /* container runtime chosen by the admin (local/slurm) */
+        const char *name;        /* backend name */
+        const char *state_dir;   /* ferryd's state directory; backends make subdirs */
+        const char *runtime;     /* container runtime chosen by the admin (local/slurm) */
         const char *libexec_dir; /* where ferry-shim lives */
         const struct ferry_backend_option *options; /* backend-specific, from config */
         size_t n_options;
@@ -140,15 +138,14 @@ int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[F
                        ferry_error_t *err);
 int ferry_backend_poll(struct ferry_backend *be, struct ferry_poll_item *items, size_t n,
                        ferry_error_t *err);
-int ferry_backend_kill(struct ferry_backend *be, const char *uid, const char *jid,
-                       int64_t grace_s, ferry_error_t *err);
+int ferry_backend_kill(struct ferry_backend *be, const char *uid, const char *jid, int64_t grace_s,
+                       ferry_error_t *err);
 int ferry_backend_cleanup(struct ferry_backend *be, const char *uid, const char *jid,
                           ferry_error_t *err);
 int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
                            ferry_error_t *err);
 int ferry_backend_log_path(struct ferry_backend *be, const char *uid, const char *jid,
-                           const char *container, char *ret_path, size_t size,
-                           ferry_error_t *err);
+                           const char *container, char *ret_path, size_t size, ferry_error_t *err);
 const char *ferry_backend_op_name(enum ferry_backend_op op);
 /* Snapshot of the counters for /metrics. */
 void ferry_backend_stats_get(struct ferry_backend *be, struct ferry_backend_stats *ret);

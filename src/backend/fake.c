@@ -100,7 +100,8 @@ static void write_logs(struct fake *f, const struct ferry_pod *pod)
                 int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 if (fd < 0)
                         continue;
-                int n = snprintf(line, sizeof(line), "fake container %s of pod %s ran", c->name, pod->name);
+                int n = snprintf(line, sizeof(line), "fake container %s of pod %s ran", c->name,
+                                 pod->name);
                 ferry_logfile_write(fd, ferry_now_ns(), false, line, (size_t)n, false);
                 close(fd);
         }
@@ -114,7 +115,9 @@ static int fake_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         int r = 0;
 
         if ((a = ferry_pod_annotation(pod, "fake.ferry.io/fail")) && !strcmp(a, "submit"))
-                return ferry_errprintf(err, -EINVAL, "the fake backend refuses this pod (annotation fake.ferry.io/fail=submit)");
+                return ferry_errprintf(
+                    err, -EINVAL,
+                    "the fake backend refuses this pod (annotation fake.ferry.io/fail=submit)");
 
         pthread_mutex_lock(&f->lock);
         struct fake_job *j = ferry_hashmap_get(f->jobs, pod->uid);
@@ -124,7 +127,9 @@ static int fake_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         }
         f->submits++;
         if (f->fail_every > 0 && f->submits % (uint64_t)f->fail_every == 0) {
-                r = ferry_errprintf(err, -EAGAIN, "injected transient failure (fail_every=%" PRId64 ")", f->fail_every);
+                r = ferry_errprintf(err, -EAGAIN,
+                                    "injected transient failure (fail_every=%" PRId64 ")",
+                                    f->fail_every);
                 goto out;
         }
         if ((a = ferry_pod_annotation(pod, "fake.ferry.io/fail")) && !strcmp(a, "transient") &&
@@ -186,7 +191,8 @@ static int fake_poll(struct ferry_backend *be, struct ferry_poll_item *items, si
                                         c->state = FERRY_C_TERMINATED;
                                         c->exit_code = 255;
                                         snprintf(c->reason, sizeof(c->reason), "Error");
-                                        ferry_cstatus_set_message(c, "the fake backend lost this job (ferryd restarted)");
+                                        ferry_cstatus_set_message(
+                                            c, "the fake backend lost this job (ferryd restarted)");
                                         c->finished_ns = now;
                                 }
                                 continue;
@@ -198,8 +204,11 @@ static int fake_poll(struct ferry_backend *be, struct ferry_poll_item *items, si
                                 c->state = FERRY_C_TERMINATED;
                                 c->exit_code = init ? 0 : (j->killed ? 137 : j->exit_code);
                                 c->signal = (!init && j->killed) ? 9 : 0;
-                                c->finished_ns = init ? j->start_ns : (j->killed ? now : j->start_ns + j->duration_ns);
-                                snprintf(c->reason, sizeof(c->reason), "%s", c->exit_code == 0 ? "Completed" : "Error");
+                                c->finished_ns =
+                                    init ? j->start_ns
+                                         : (j->killed ? now : j->start_ns + j->duration_ns);
+                                snprintf(c->reason, sizeof(c->reason), "%s",
+                                         c->exit_code == 0 ? "Completed" : "Error");
                                 c->ready = false;
                         } else {
                                 c->state = FERRY_C_RUNNING;
@@ -241,7 +250,8 @@ static int fake_capacity(struct ferry_backend *be, struct ferry_capacity *ret, f
         int64_t v;
         ret->cpu_milli = ferry_backend_opt_int(be, "cpu", 64) * 1000;
         if (ferry_quantity_bytes(ferry_backend_opt(be, "memory", "256Gi"), &v) < 0)
-                return ferry_errprintf(err, -EINVAL, "fake backend: option memory is not a quantity");
+                return ferry_errprintf(err, -EINVAL,
+                                       "fake backend: option memory is not a quantity");
         ret->memory_bytes = v;
         pthread_mutex_lock(&f->lock);
         size_t live = ferry_hashmap_size(f->jobs);
@@ -263,20 +273,21 @@ static int fake_log_path(struct ferry_backend *be, const char *uid, const char *
 {
         struct fake *f = be->priv;
         if (!f->logs)
-                return ferry_errprintf(err, -ENOENT, "the fake backend keeps no logs (option logs=false)");
+                return ferry_errprintf(err, -ENOENT,
+                                       "the fake backend keeps no logs (option logs=false)");
         snprintf(ret_path, size, "%s/%s.%s.log", f->dir, uid, container);
         return 0;
 }
 
 const struct ferry_backend_ops ferry_backend_fake_ops = {
-        .name = "fake",
-        .init = fake_init,
-        .fini = fake_fini,
-        .submit = fake_submit,
-        .find = fake_find,
-        .poll = fake_poll,
-        .kill = fake_kill,
-        .cleanup = fake_cleanup,
-        .capacity = fake_capacity,
-        .log_path = fake_log_path,
+    .name = "fake",
+    .init = fake_init,
+    .fini = fake_fini,
+    .submit = fake_submit,
+    .find = fake_find,
+    .poll = fake_poll,
+    .kill = fake_kill,
+    .cleanup = fake_cleanup,
+    .capacity = fake_capacity,
+    .log_path = fake_log_path,
 };

@@ -40,7 +40,8 @@ void ferry_client_url_clear(struct ferry_client_url *u)
 
 int ferry_client_parse_url(const char *url, struct ferry_client_url *ret, ferry_error_t *err)
 {
-        static const char hint[] = "use unix:///path/to.sock, http://HOST:PORT or https://HOST:PORT";
+        static const char hint[] =
+            "use unix:///path/to.sock, http://HOST:PORT or https://HOST:PORT";
         struct ferry_client_url u = {0};
         const char *rest;
 
@@ -127,7 +128,8 @@ void ferry_client_error_text(const char *body, size_t len, char *out, size_t out
                 len--;
         for (size_t i = 0; i < len && o + 1 < out_size; i++) {
                 unsigned char ch = (unsigned char)body[i];
-                out[o++] = (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : (ch < 0x20 ? '?' : (char)ch);
+                out[o++] =
+                    (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : (ch < 0x20 ? '?' : (char)ch);
         }
         out[o] = '\0';
         if (o + 1 == out_size && o >= 3 && len > o)
@@ -165,12 +167,14 @@ const char *ferry_client_pod_phase(const json_t *ps)
                                 return known[i];
                 return "Unknown";
         }
-        json_array_foreach (init, i, v) {
+        json_array_foreach(init, i, v)
+        {
                 long code = 0;
                 if (strcmp(cstate(v, &code), "terminated") == 0 && code != 0)
                         return "Failed";
         }
-        json_array_foreach (cs, i, v) {
+        json_array_foreach(cs, i, v)
+        {
                 long code = 0;
                 const char *s = cstate(v, &code);
                 if (strcmp(s, "terminated") == 0) {
@@ -203,8 +207,10 @@ static int read_token(const char *path, char **ret, ferry_error_t *err)
         int r = ferry_read_file(path, FERRY_CLIENT_MAX_TOKEN, &data, &len);
 
         if (r == -EFBIG)
-                return ferry_errprintf(err, r, "token file %s is larger than %u bytes: is it "
-                                       "the right file?", path, FERRY_CLIENT_MAX_TOKEN);
+                return ferry_errprintf(err, r,
+                                       "token file %s is larger than %u bytes: is it "
+                                       "the right file?",
+                                       path, FERRY_CLIENT_MAX_TOKEN);
         if (r < 0)
                 return ferry_errprintf(err, r, "cannot read token file %s: %s", path, strerror(-r));
         char *s = data;
@@ -329,11 +335,11 @@ long ferry_client_last_http_code(const struct ferry_client *c)
 
 struct xfer {
         CURL *curl;
-        struct ferry_buf body; /* whole answer, or the error body when streaming */
+        struct ferry_buf body;        /* whole answer, or the error body when streaming */
         ferry_client_write_fn stream; /* set: 200 bytes go here */
         void *ctx;
-        int stream_r;   /* what stream returned when it stopped us */
-        long code;      /* HTTP status once known */
+        int stream_r; /* what stream returned when it stopped us */
+        long code;    /* HTTP status once known */
         bool too_big;
 };
 
@@ -397,8 +403,8 @@ static int unix_connect_error(struct ferry_client *c, ferry_error_t *err)
                                        "the group that owns it",
                                        c->url.socket_path);
         return ferry_errprintf(err, -ECONNREFUSED,
-                               "cannot reach %s: nothing accepts connections on %s",
-                               c->url_text, c->url.socket_path);
+                               "cannot reach %s: nothing accepts connections on %s", c->url_text,
+                               c->url.socket_path);
 }
 
 /*
@@ -406,16 +412,16 @@ static int unix_connect_error(struct ferry_client *c, ferry_error_t *err)
  * bytes go to stream; otherwise the answer is collected in *ret_body (when
  * ret_body is non-NULL). ok_any: any HTTP status is a success (ping).
  */
-static int request(struct ferry_client *c, const char *method, const char *path,
-                   const char *verb, const char *body, ferry_client_write_fn stream, void *ctx,
-                   bool ok_any, char **ret_body, size_t *ret_len, ferry_error_t *err)
+static int request(struct ferry_client *c, const char *method, const char *path, const char *verb,
+                   const char *body, ferry_client_write_fn stream, void *ctx, bool ok_any,
+                   char **ret_body, size_t *ret_len, ferry_error_t *err)
 {
         char errbuf[CURL_ERROR_SIZE] = "";
         struct curl_slist *hdrs = NULL;
         struct xfer x = {.curl = c->curl, .stream = stream, .ctx = ctx};
         _cleanup_free_ char *url = ferry_xasprintf("%s%s", c->url.base, path);
-        _cleanup_free_ char *session = ferry_xasprintf("InterLink-Http-Session: %s#%lu", verb,
-                                                       ++c->seq);
+        _cleanup_free_ char *session =
+            ferry_xasprintf("InterLink-Http-Session: %s#%lu", verb, ++c->seq);
         _cleanup_free_ char *auth = NULL;
         CURLcode cc;
         int r = 0;
@@ -481,8 +487,8 @@ static int request(struct ferry_client *c, const char *method, const char *path,
                 case CURLE_COULDNT_CONNECT:
                 case CURLE_COULDNT_RESOLVE_HOST:
                 case CURLE_COULDNT_RESOLVE_PROXY:
-                        r = ferry_errprintf(err, -ECONNREFUSED, "cannot reach %s: %s",
-                                            c->url_text, why);
+                        r = ferry_errprintf(err, -ECONNREFUSED, "cannot reach %s: %s", c->url_text,
+                                            why);
                         break;
                 case CURLE_OPERATION_TIMEDOUT:
                         r = ferry_errprintf(err, -ETIMEDOUT, "no answer from %s: %s", c->url_text,
@@ -498,8 +504,8 @@ static int request(struct ferry_client *c, const char *method, const char *path,
                         }
                         if (x.too_big) {
                                 r = ferry_errprintf(err, -E2BIG,
-                                                    "the answer of %s is larger than %u MiB",
-                                                    path, FERRY_CLIENT_MAX_ANSWER >> 20);
+                                                    "the answer of %s is larger than %u MiB", path,
+                                                    FERRY_CLIENT_MAX_ANSWER >> 20);
                                 break;
                         }
                         /* fallthrough */
@@ -538,8 +544,8 @@ int ferry_client_create(struct ferry_client *c, const char *json_body, char **re
         size_t len = 0;
         json_error_t je;
         json_t *j;
-        int r = request(c, "POST", "/create", "CreatePod", json_body, NULL, NULL, false, &ans,
-                        &len, err);
+        int r = request(c, "POST", "/create", "CreatePod", json_body, NULL, NULL, false, &ans, &len,
+                        err);
 
         if (r < 0)
                 return r;
@@ -574,9 +580,9 @@ int ferry_client_status(struct ferry_client *c, const char *pods_json, json_t **
         size_t len = 0;
         json_error_t je;
         json_t *j;
-        int r = request(c, "GET", "/status", "GetStatus",
-                        pods_json && pods_json[0] ? pods_json : "[]", NULL, NULL, false, &ans,
-                        &len, err);
+        int r =
+            request(c, "GET", "/status", "GetStatus", pods_json && pods_json[0] ? pods_json : "[]",
+                    NULL, NULL, false, &ans, &len, err);
 
         if (r < 0)
                 return r;
@@ -599,21 +605,21 @@ int ferry_client_status(struct ferry_client *c, const char *pods_json, json_t **
 int ferry_client_logs(struct ferry_client *c, const char *logstruct_json,
                       ferry_client_write_fn write_cb, void *ctx, ferry_error_t *err)
 {
-        return request(c, "GET", "/getLogs", "GetLogs", logstruct_json, write_cb, ctx, false,
-                       NULL, NULL, err);
+        return request(c, "GET", "/getLogs", "GetLogs", logstruct_json, write_cb, ctx, false, NULL,
+                       NULL, err);
 }
 
 int ferry_client_delete(struct ferry_client *c, const char *pod_json, ferry_error_t *err)
 {
-        return request(c, "DELETE", "/delete", "DeletePod", pod_json, NULL, NULL, false, NULL,
-                       NULL, err);
+        return request(c, "DELETE", "/delete", "DeletePod", pod_json, NULL, NULL, false, NULL, NULL,
+                       err);
 }
 
 int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code, ferry_error_t *err)
 {
         char *ans = NULL;
-        int r = request(c, "POST", "/pinglink", "PingInterLink", NULL, NULL, NULL, true, &ans,
-                        NULL, err);
+        int r = request(c, "POST", "/pinglink", "PingInterLink", NULL, NULL, NULL, true, &ans, NULL,
+                        err);
 
         if (r < 0)
                 return r;

@@ -79,8 +79,7 @@ int ferry_client_logs(struct ferry_client *c, const char *logstruct_json,
 int ferry_client_delete(struct ferry_client *c, const char *pod_json, ferry_error_t *err);
 /* POST /pinglink. Any HTTP answer is a success of the call: *ret_code is its
  * status and *ret_body its body (may be ""). Fails only when unreachable. */
-int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code,
-                      ferry_error_t *err);
+int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code, ferry_error_t *err);
 
 /* ---- pure helpers (no I/O), exported for the CLI and the tests ---- */
 

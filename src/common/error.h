@@ -21,11 +21,11 @@ typedef struct ferry_error {
 /* Write a message into err (if non-NULL) and return errnum, which should be
  * negative. Usage: return ferry_errprintf(err, -EINVAL, "bad %s", what); */
 int ferry_errprintf(ferry_error_t *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefix an existing message: "prefix: old text". Returns errnum. */
 int ferry_errprefix(ferry_error_t *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static inline void ferry_error_clear(ferry_error_t *err)
 {

@@ -70,7 +70,8 @@ static void grow(struct ferry_hashmap *m)
 {
         struct slot *old = m->slots;
         size_t oldcap = m->cap;
-        size_t cap = m->size * 4 > m->cap ? m->cap * 2 : m->cap; /* rehash in place if mostly tombs */
+        size_t cap =
+            m->size * 4 > m->cap ? m->cap * 2 : m->cap; /* rehash in place if mostly tombs */
 
         m->slots = ferry_xcalloc(cap, sizeof(*m->slots));
         m->cap = cap;

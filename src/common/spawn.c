@@ -34,8 +34,8 @@ static void capture(int *fd, struct ferry_buf *b, size_t max, int *trunc)
 }
 
 int ferry_spawn_run(const char *const argv[], const char *const envp[], const char *in,
-                    size_t in_len, int timeout_ms, size_t out_max,
-                    struct ferry_spawn_result *ret, ferry_error_t *err)
+                    size_t in_len, int timeout_ms, size_t out_max, struct ferry_spawn_result *ret,
+                    ferry_error_t *err)
 {
         int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
         posix_spawn_file_actions_t fa;
@@ -50,9 +50,12 @@ int ferry_spawn_run(const char *const argv[], const char *const envp[], const ch
         if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
                 r = -errno;
                 for (int i = 0; i < 2; i++) {
-                        if (pin[i] >= 0) close(pin[i]);
-                        if (pout[i] >= 0) close(pout[i]);
-                        if (perr[i] >= 0) close(perr[i]);
+                        if (pin[i] >= 0)
+                                close(pin[i]);
+                        if (pout[i] >= 0)
+                                close(pout[i]);
+                        if (perr[i] >= 0)
+                                close(perr[i]);
                 }
                 return ferry_errprintf(err, r, "cannot create pipes: %s", strerror(-r));
         }
@@ -95,13 +98,17 @@ int ferry_spawn_run(const char *const argv[], const char *const envp[], const ch
         } else {
                 fcntl(fin, F_SETFL, O_NONBLOCK);
         }
-        int64_t deadline = timeout_ms > 0 ? ferry_monotonic_ns() + (int64_t)timeout_ms * 1000000 : 0;
+        int64_t deadline =
+            timeout_ms > 0 ? ferry_monotonic_ns() + (int64_t)timeout_ms * 1000000 : 0;
         while (fout >= 0 || ferr_ >= 0) {
                 struct pollfd pf[3];
                 int n = 0, wait_ms = -1;
-                if (fout >= 0) pf[n++] = (struct pollfd){.fd = fout, .events = POLLIN};
-                if (ferr_ >= 0) pf[n++] = (struct pollfd){.fd = ferr_, .events = POLLIN};
-                if (fin >= 0) pf[n++] = (struct pollfd){.fd = fin, .events = POLLOUT};
+                if (fout >= 0)
+                        pf[n++] = (struct pollfd){.fd = fout, .events = POLLIN};
+                if (ferr_ >= 0)
+                        pf[n++] = (struct pollfd){.fd = ferr_, .events = POLLIN};
+                if (fin >= 0)
+                        pf[n++] = (struct pollfd){.fd = fin, .events = POLLOUT};
                 if (deadline) {
                         int64_t left = deadline - ferry_monotonic_ns();
                         if (left <= 0) {
@@ -127,16 +134,20 @@ int ferry_spawn_run(const char *const argv[], const char *const envp[], const ch
                                 ssize_t w = write(fin, in + in_off, in_len - in_off);
                                 if (w > 0)
                                         in_off += (size_t)w;
-                                if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off >= in_len) {
+                                if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+                                    in_off >= in_len) {
                                         close(fin);
                                         fin = -1;
                                 }
                         }
                 }
         }
-        if (fin >= 0) close(fin);
-        if (fout >= 0) close(fout);
-        if (ferr_ >= 0) close(ferr_);
+        if (fin >= 0)
+                close(fin);
+        if (fout >= 0)
+                close(fout);
+        if (ferr_ >= 0)
+                close(ferr_);
 
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

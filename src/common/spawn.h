@@ -17,7 +17,7 @@ struct ferry_spawn_result {
         int timed_out;   /* 1 when we killed it at the timeout */
         char *out;       /* captured stdout, NUL-terminated, owned by the result */
         size_t out_len;
-        char *err;       /* captured stderr */
+        char *err; /* captured stderr */
         size_t err_len;
         int out_truncated, err_truncated;
 };
@@ -27,8 +27,8 @@ struct ferry_spawn_result {
  * and dropped (the *_truncated flag is set). Returns 0 when the process ran
  * (whatever its exit code), -errno when it could not be started. */
 int ferry_spawn_run(const char *const argv[], const char *const envp[], const char *in,
-                    size_t in_len, int timeout_ms, size_t out_max,
-                    struct ferry_spawn_result *ret, ferry_error_t *err);
+                    size_t in_len, int timeout_ms, size_t out_max, struct ferry_spawn_result *ret,
+                    ferry_error_t *err);
 
 void ferry_spawn_result_free(struct ferry_spawn_result *r);
 

@@ -514,10 +514,9 @@ void ferry_uuid_generate(char buf[37])
         }
         r[6] = (r[6] & 0x0f) | 0x40;
         r[8] = (r[8] & 0x3f) | 0x80;
-        snprintf(buf, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-                 r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-                 r[14], r[15]);
+        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                 r[13], r[14], r[15]);
 }
 
 bool ferry_secret_equal(const char *known, const char *given)

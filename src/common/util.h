@@ -58,12 +58,16 @@ struct ferry_buf {
         size_t len;
         size_t cap;
 };
-#define FERRY_BUF_INIT {NULL, 0, 0}
+#define FERRY_BUF_INIT                                                                             \
+        {                                                                                          \
+                NULL, 0, 0                                                                         \
+        }
 void ferry_buf_reserve(struct ferry_buf *b, size_t extra);
 void ferry_buf_add(struct ferry_buf *b, const void *p, size_t n);
 void ferry_buf_adds(struct ferry_buf *b, const char *s);
 void ferry_buf_addc(struct ferry_buf *b, char c);
-void ferry_buf_printf(struct ferry_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ferry_buf_printf(struct ferry_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal with quotes. */
 void ferry_buf_add_json_str(struct ferry_buf *b, const char *s);
 void ferry_buf_reset(struct ferry_buf *b);

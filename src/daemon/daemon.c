@@ -23,7 +23,7 @@ struct pod {
         char jid[FERRY_JID_MAX];
         const char *ns;   /* into buf */
         const char *name; /* into buf */
-        int state; /* enum ferry_pod_state */
+        int state;        /* enum ferry_pod_state */
         struct ferry_pod_status st;
         unsigned char *packed;
         int64_t created_ns;
@@ -198,12 +198,14 @@ done:
                 for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++)
                         if (p->st.c[i].state == FERRY_C_WAITING)
                                 ferry_cstatus_set_message(&p->st.c[i], NULL);
-                ferry_store_update(d->store, p->uid, jid, p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1,
-                                   NULL, "submitted", jid);
+                ferry_store_update(d->store, p->uid, jid,
+                                   p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1, NULL,
+                                   "submitted", jid);
         } else if (is_transient(r)) {
                 int64_t backoff = (int64_t)1000000000 << (p->attempts < 6 ? p->attempts : 6);
                 p->next_try_ns = ferry_monotonic_ns() + backoff;
-                set_waiting_reason(p, "BackendUnavailable", err ? err->text : "backend unavailable");
+                set_waiting_reason(p, "BackendUnavailable",
+                                   err ? err->text : "backend unavailable");
                 persist_status(d, p, "submit-retry", err ? err->text : NULL);
         } else {
                 set_refused(p, err ? err->text : "the backend refused the pod");
@@ -233,7 +235,8 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
         if ((r = ferry_pod_parse(body, len, kind, &d->cfg.limits, &pod, err)) < 0)
                 return r;
         if (!az_ok(az, pod->namespace)) {
-                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", pod->namespace);
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
+                                    pod->namespace);
                 goto out;
         }
         snprintf(ret_uid, FERRY_UID_MAX, "%s", pod->uid);
@@ -265,11 +268,15 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 pthread_rwlock_rdlock(&d->lock);
                 p = ferry_hashmap_get(d->pods, pod->uid);
                 if (!p)
-                        r = ferry_errprintf(err, -EEXIST, "pod %s was deleted; a new pod needs a new uid", pod->uid);
+                        r = ferry_errprintf(err, -EEXIST,
+                                            "pod %s was deleted; a new pod needs a new uid",
+                                            pod->uid);
                 else if (p->state == FERRY_POD_DELETING)
                         r = ferry_errprintf(err, -EBUSY, "pod %s is being deleted", pod->uid);
                 else if (p->state == FERRY_POD_REFUSED)
-                        r = ferry_errprintf(err, -EINVAL, "%s", p->st.message ? p->st.message : "the backend refused this pod");
+                        r = ferry_errprintf(err, -EINVAL, "%s",
+                                            p->st.message ? p->st.message
+                                                          : "the backend refused this pod");
                 else {
                         snprintf(ret_jid, FERRY_JID_MAX, "%s", p->jid);
                         r = 0;
@@ -290,8 +297,13 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
         struct ferry_buf sb = FERRY_BUF_INIT;
         ferry_pod_status_serialize(&sb, &p->st);
         struct ferry_store_row row = {
-                .uid = p->uid, .namespace = p->ns, .name = p->name, .backend = d->be->ops->name,
-                .state = FERRY_POD_ACCEPTED, .status = sb.data, .created_ns = p->created_ns,
+            .uid = p->uid,
+            .namespace = p->ns,
+            .name = p->name,
+            .backend = d->be->ops->name,
+            .state = FERRY_POD_ACCEPTED,
+            .status = sb.data,
+            .created_ns = p->created_ns,
         };
         r = ferry_store_put_pod(d->store, &row, body, len, (int)kind, err);
         ferry_buf_free(&sb);
@@ -301,7 +313,9 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 pthread_rwlock_unlock(&d->lock);
                 pod_free(p);
                 if (r == -EEXIST)
-                        ferry_errprintf(err, -EEXIST, "pod uid %s was used by a pod that is deleted; a new pod needs a new uid",
+                        ferry_errprintf(err, -EEXIST,
+                                        "pod uid %s was used by a pod that is deleted; a new pod "
+                                        "needs a new uid",
                                         pod->uid);
                 pthread_mutex_lock(&d->wait_lock);
                 pthread_cond_broadcast(&d->submitted);
@@ -337,7 +351,8 @@ static json_t *load_json(const struct ferry_daemon *d, const char *body, size_t 
 {
         json_error_t jerr;
         if (len > d->cfg.limits.max_body) {
-                *ret_r = ferry_errprintf(err, -E2BIG, "request body of %zu bytes exceeds the limit of %zu", len,
+                *ret_r = ferry_errprintf(err, -E2BIG,
+                                         "request body of %zu bytes exceeds the limit of %zu", len,
                                          d->cfg.limits.max_body);
                 return NULL;
         }
@@ -360,13 +375,14 @@ static json_t *load_json(const struct ferry_daemon *d, const char *body, size_t 
                         depth--;
         }
         if (maxd > d->cfg.limits.max_json_depth) {
-                *ret_r = ferry_errprintf(err, -E2BIG, "JSON nesting deeper than %zu levels", d->cfg.limits.max_json_depth);
+                *ret_r = ferry_errprintf(err, -E2BIG, "JSON nesting deeper than %zu levels",
+                                         d->cfg.limits.max_json_depth);
                 return NULL;
         }
         json_t *j = json_loadb(body, len, 0, &jerr);
         if (!j)
-                *ret_r = ferry_errprintf(err, -EINVAL, "malformed JSON at line %d, column %d: %s", jerr.line,
-                                         jerr.column, jerr.text);
+                *ret_r = ferry_errprintf(err, -EINVAL, "malformed JSON at line %d, column %d: %s",
+                                         jerr.line, jerr.column, jerr.text);
         return j;
 }
 
@@ -391,10 +407,12 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
         pthread_rwlock_wrlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, uid);
         if (p && !az_ok(az, p->ns)) {
-                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", p->ns);
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
+                                    p->ns);
         } else if (p && p->state != FERRY_POD_DELETING) {
                 p->state = FERRY_POD_DELETING;
-                ferry_store_update(d->store, p->uid, NULL, FERRY_POD_DELETING, NULL, "delete-requested", NULL);
+                ferry_store_update(d->store, p->uid, NULL, FERRY_POD_DELETING, NULL,
+                                   "delete-requested", NULL);
         } else if (!p && !az_ok(az, ns)) {
                 r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", ns);
         }
@@ -446,7 +464,8 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
         size_t n = json_array_size(j);
         if (n > d->cfg.limits.max_status_batch) {
                 json_decref(j);
-                return ferry_errprintf(err, -E2BIG, "%zu pods in one /status call, the limit is %zu", n,
+                return ferry_errprintf(err, -E2BIG,
+                                       "%zu pods in one /status call, the limit is %zu", n,
                                        d->cfg.limits.max_status_batch);
         }
         /* Check access first so that a refused request reveals nothing. */
@@ -456,12 +475,14 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                 const char *uid, *ns, *name;
                 json_t *e = json_array_get(j, i);
                 if (!json_is_object(e) || pod_ident(e, &uid, &ns, &name) < 0) {
-                        r = ferry_errprintf(err, -EINVAL, "pod %zu of the array has no metadata.uid", i);
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "pod %zu of the array has no metadata.uid", i);
                         break;
                 }
                 struct pod *p = ferry_hashmap_get(d->pods, uid);
                 if (!az_ok(az, p ? p->ns : ns)) {
-                        r = ferry_errprintf(err, -EACCES, "this token may not read pods of namespace \"%s\"",
+                        r = ferry_errprintf(err, -EACCES,
+                                            "this token may not read pods of namespace \"%s\"",
                                             p ? p->ns : ns);
                         break;
                 }
@@ -472,11 +493,14 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                 if (n == 0) {
                         size_t it = 0, k = 0;
                         void *v;
-                        struct pod **all = ferry_xcalloc(ferry_hashmap_size(d->pods) + 1, sizeof(*all));
+                        struct pod **all =
+                            ferry_xcalloc(ferry_hashmap_size(d->pods) + 1, sizeof(*all));
                         while (ferry_hashmap_next(d->pods, &it, NULL, &v))
-                                if (((struct pod *)v)->state != FERRY_POD_DELETING && az_ok(az, ((struct pod *)v)->ns))
+                                if (((struct pod *)v)->state != FERRY_POD_DELETING &&
+                                    az_ok(az, ((struct pod *)v)->ns))
                                         all[k++] = v;
-                        qsort(all, k, sizeof(*all), by_creation); /* creation order is nicer for people */
+                        qsort(all, k, sizeof(*all),
+                              by_creation); /* creation order is nicer for people */
                         for (size_t a = 0; a < k; a++)
                                 status_one(out, all[a], &first);
                         free(all);
@@ -520,7 +544,9 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
 
         if (since_t && since_t[0] && strcmp(since_t, "0001-01-01T00:00:00Z") != 0) {
                 if (ferry_time_parse(since_t, &since_t_ns) < 0) {
-                        r = ferry_errprintf(err, -EINVAL, "Opts.SinceTime \"%.64s\" is not an RFC 3339 time", since_t);
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "Opts.SinceTime \"%.64s\" is not an RFC 3339 time",
+                                            since_t);
                         goto out;
                 }
                 since_t_set = true;
@@ -534,14 +560,20 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         else if (tail > 0 && bytes > 0)
                 r = ferry_errprintf(err, -EINVAL, "Opts.Tail and Opts.Bytes cannot both be set");
         else if (since_s > 0 && since_t_set)
-                r = ferry_errprintf(err, -EINVAL, "Opts.SinceSeconds and Opts.SinceTime cannot both be set");
+                r = ferry_errprintf(err, -EINVAL,
+                                    "Opts.SinceSeconds and Opts.SinceTime cannot both be set");
         else if (tail < 0 || bytes < 0 || since_s < 0)
-                r = ferry_errprintf(err, -EINVAL, "Opts.Tail, Opts.Bytes and Opts.SinceSeconds must not be negative");
+                r = ferry_errprintf(
+                    err, -EINVAL,
+                    "Opts.Tail, Opts.Bytes and Opts.SinceSeconds must not be negative");
         else if ((size_t)tail > d->cfg.limits.max_log_tail)
-                r = ferry_errprintf(err, -E2BIG, "Opts.Tail %lld exceeds the limit of %zu", (long long)tail,
-                                    d->cfg.limits.max_log_tail);
+                r = ferry_errprintf(err, -E2BIG, "Opts.Tail %lld exceeds the limit of %zu",
+                                    (long long)tail, d->cfg.limits.max_log_tail);
         else if (json_is_true(json_object_get(o, "Previous")))
-                r = ferry_errprintf(err, -EINVAL, "previous terminated container \"%s\" not found: Ferry never restarts containers", cname);
+                r = ferry_errprintf(err, -EINVAL,
+                                    "previous terminated container \"%s\" not found: Ferry never "
+                                    "restarts containers",
+                                    cname);
         if (r < 0)
                 goto out;
 
@@ -553,11 +585,14 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         if (!p || p->state == FERRY_POD_DELETING)
                 r = ferry_errprintf(err, -ENOENT, "pod %s is not known here", uid);
         else if (!az_ok(az, p->ns) || strcmp(p->ns, ns) != 0)
-                r = ferry_errprintf(err, -EACCES, "this token may not read logs of namespace \"%s\"", p->ns);
+                r = ferry_errprintf(err, -EACCES,
+                                    "this token may not read logs of namespace \"%s\"", p->ns);
         else if (!(c = ferry_pod_status_find(pst, cname)))
-                r = ferry_errprintf(err, -ENOENT, "container \"%s\" is not in pod %s/%s", cname, p->ns, p->name);
+                r = ferry_errprintf(err, -ENOENT, "container \"%s\" is not in pod %s/%s", cname,
+                                    p->ns, p->name);
         else if (c->state == FERRY_C_WAITING && !c->started_ns)
-                r = ferry_errprintf(err, -EINVAL, "container \"%s\" in pod \"%s\" is waiting to start: %s", cname,
+                r = ferry_errprintf(err, -EINVAL,
+                                    "container \"%s\" in pod \"%s\" is waiting to start: %s", cname,
                                     p->name, c->reason);
         if (p) {
                 snprintf(jid, sizeof(jid), "%s", p->jid);
@@ -572,7 +607,9 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         q.opts.limit_bytes = bytes > 0 ? bytes : -1;
         q.opts.timestamps = json_is_true(json_object_get(o, "Timestamps"));
         q.opts.follow = json_is_true(json_object_get(o, "Follow"));
-        q.opts.since_ns = since_t_set ? since_t_ns : since_s > 0 ? ferry_now_ns() - since_s * 1000000000LL : 0;
+        q.opts.since_ns = since_t_set   ? since_t_ns
+                          : since_s > 0 ? ferry_now_ns() - since_s * 1000000000LL
+                                        : 0;
         r = ferry_backend_log_path(d->be, uid, jid, cname, q.path, sizeof(q.path), err);
         if (r >= 0) {
                 *ret = q;
@@ -618,9 +655,10 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
                 struct ferry_gpu_capacity g;
                 ferry_error_t gerr;
                 if (ferry_nvml_capacity(&g, &gerr) == 0)
-                        for (size_t i = 0; i < g.n && cap.n_accel < FERRY_ARRAY_SIZE(cap.accel); i++) {
-                                snprintf(cap.accel[cap.n_accel].resource, sizeof(cap.accel[0].resource), "%s",
-                                         g.item[i].resource);
+                        for (size_t i = 0; i < g.n && cap.n_accel < FERRY_ARRAY_SIZE(cap.accel);
+                             i++) {
+                                snprintf(cap.accel[cap.n_accel].resource,
+                                         sizeof(cap.accel[0].resource), "%s", g.item[i].resource);
                                 cap.accel[cap.n_accel++].available = g.item[i].free;
                         }
         }
@@ -634,7 +672,8 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
                 any = true;
         }
         if (cap.memory_bytes >= 0) {
-                ferry_buf_printf(out, "%s\"memory\":\"%lldKi\"", any ? "," : "", (long long)(cap.memory_bytes / 1024));
+                ferry_buf_printf(out, "%s\"memory\":\"%lldKi\"", any ? "," : "",
+                                 (long long)(cap.memory_bytes / 1024));
                 any = true;
         }
         if (cap.pods >= 0) {
@@ -647,7 +686,8 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
                         ferry_buf_addc(out, ',');
                 ferry_buf_adds(out, "{\"resourceType\":");
                 ferry_buf_add_json_str(out, cap.accel[i].resource);
-                ferry_buf_printf(out, ",\"available\":\"%lld\"}", (long long)cap.accel[i].available);
+                ferry_buf_printf(out, ",\"available\":\"%lld\"}",
+                                 (long long)cap.accel[i].available);
         }
         ferry_buf_adds(out, "]}}");
         return 0;
@@ -670,21 +710,21 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
         ferry_buf_adds(out, "# HELP ferry_pods Pods known to ferryd, by phase and backend.\n"
                             "# TYPE ferry_pods gauge\n");
         for (int i = 0; i < FERRY_PHASE_MAX; i++)
-                ferry_buf_printf(out, "ferry_pods{phase=\"%s\",backend=\"%s\"} %zu\n", ferry_phase_name(i), bn,
-                                 by_phase[i]);
+                ferry_buf_printf(out, "ferry_pods{phase=\"%s\",backend=\"%s\"} %zu\n",
+                                 ferry_phase_name(i), bn, by_phase[i]);
 
         struct ferry_backend_stats s;
         ferry_backend_stats_get(d->be, &s);
         ferry_buf_adds(out, "# HELP ferry_backend_calls_total Backend operations called.\n"
                             "# TYPE ferry_backend_calls_total counter\n");
         for (int op = 0; op < FERRY_BOP_MAX; op++)
-                ferry_buf_printf(out, "ferry_backend_calls_total{backend=\"%s\",op=\"%s\"} %llu\n", bn,
-                                 ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
+                ferry_buf_printf(out, "ferry_backend_calls_total{backend=\"%s\",op=\"%s\"} %llu\n",
+                                 bn, ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
         ferry_buf_adds(out, "# HELP ferry_backend_errors_total Backend operations that failed.\n"
                             "# TYPE ferry_backend_errors_total counter\n");
         for (int op = 0; op < FERRY_BOP_MAX; op++)
-                ferry_buf_printf(out, "ferry_backend_errors_total{backend=\"%s\",op=\"%s\"} %llu\n", bn,
-                                 ferry_backend_op_name(op), (unsigned long long)s.errors[op]);
+                ferry_buf_printf(out, "ferry_backend_errors_total{backend=\"%s\",op=\"%s\"} %llu\n",
+                                 bn, ferry_backend_op_name(op), (unsigned long long)s.errors[op]);
         ferry_buf_adds(out, "# HELP ferry_backend_call_duration_seconds Backend call latency.\n"
                             "# TYPE ferry_backend_call_duration_seconds histogram\n");
         for (int op = 0; op < FERRY_BOP_MAX; op++) {
@@ -692,17 +732,26 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
                 for (int b = 0; b < 12; b++) {
                         cum += s.buckets[op][b];
                         if (b < 11)
-                                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_bucket{backend=\"%s\",op=\"%s\",le=\"%g\"} %llu\n",
-                                                 bn, ferry_backend_op_name(op), ferry_backend_latency_bounds[b],
+                                ferry_buf_printf(out,
+                                                 "ferry_backend_call_duration_seconds_bucket{"
+                                                 "backend=\"%s\",op=\"%s\",le=\"%g\"} %llu\n",
+                                                 bn, ferry_backend_op_name(op),
+                                                 ferry_backend_latency_bounds[b],
                                                  (unsigned long long)cum);
                         else
-                                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_bucket{backend=\"%s\",op=\"%s\",le=\"+Inf\"} %llu\n",
-                                                 bn, ferry_backend_op_name(op), (unsigned long long)cum);
+                                ferry_buf_printf(out,
+                                                 "ferry_backend_call_duration_seconds_bucket{"
+                                                 "backend=\"%s\",op=\"%s\",le=\"+Inf\"} %llu\n",
+                                                 bn, ferry_backend_op_name(op),
+                                                 (unsigned long long)cum);
                 }
-                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_sum{backend=\"%s\",op=\"%s\"} %.9f\n", bn,
-                                 ferry_backend_op_name(op), (double)s.ns_total[op] / 1e9);
-                ferry_buf_printf(out, "ferry_backend_call_duration_seconds_count{backend=\"%s\",op=\"%s\"} %llu\n", bn,
-                                 ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
+                ferry_buf_printf(
+                    out, "ferry_backend_call_duration_seconds_sum{backend=\"%s\",op=\"%s\"} %.9f\n",
+                    bn, ferry_backend_op_name(op), (double)s.ns_total[op] / 1e9);
+                ferry_buf_printf(
+                    out,
+                    "ferry_backend_call_duration_seconds_count{backend=\"%s\",op=\"%s\"} %llu\n",
+                    bn, ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
         }
 }
 
@@ -734,11 +783,13 @@ static void resubmit(struct ferry_daemon *d, const char *uid)
         pthread_rwlock_unlock(&d->lock);
 
         if (ferry_store_get_body(d->store, uid, &body, &len, &kind, &err) < 0 ||
-            ferry_pod_parse(body, len, (enum ferry_body_kind)kind, &d->cfg.limits, &pod, &err) < 0) {
+            ferry_pod_parse(body, len, (enum ferry_body_kind)kind, &d->cfg.limits, &pod, &err) <
+                0) {
                 pthread_rwlock_wrlock(&d->lock);
                 p->submitting = false;
                 set_refused(p, err.text);
-                ferry_store_update(d->store, uid, NULL, FERRY_POD_REFUSED, NULL, "refused", err.text);
+                ferry_store_update(d->store, uid, NULL, FERRY_POD_REFUSED, NULL, "refused",
+                                   err.text);
                 pthread_rwlock_unlock(&d->lock);
                 free(body);
                 return;
@@ -751,7 +802,7 @@ static void resubmit(struct ferry_daemon *d, const char *uid)
 static void poll_once(struct ferry_daemon *d)
 {
         struct snap *live = NULL, *dying = NULL;
-        char (*retry)[FERRY_UID_MAX] = NULL;
+        char(*retry)[FERRY_UID_MAX] = NULL;
         size_t n_live = 0, n_dying = 0, n_retry = 0;
         int64_t now = ferry_monotonic_ns();
         size_t it = 0;
@@ -777,7 +828,8 @@ static void poll_once(struct ferry_daemon *d)
                         memcpy(s->uid, p->uid, sizeof(s->uid));
                         memcpy(s->jid, p->jid, sizeof(s->jid));
                         s->grace_s = p->grace_s;
-                } else if (p->state == FERRY_POD_ACCEPTED && !p->submitting && p->next_try_ns <= now) {
+                } else if (p->state == FERRY_POD_ACCEPTED && !p->submitting &&
+                           p->next_try_ns <= now) {
                         memcpy(retry[n_retry++], p->uid, FERRY_UID_MAX);
                 }
         }
@@ -799,7 +851,8 @@ static void poll_once(struct ferry_daemon *d)
                                 bool phase_changed = p->st.phase != live[i].st.phase;
                                 ferry_pod_status_assign(&p->st, &live[i].st);
                                 persist_status(d, p, phase_changed ? "phase" : NULL,
-                                               phase_changed ? ferry_phase_name(p->st.phase) : NULL);
+                                               phase_changed ? ferry_phase_name(p->st.phase)
+                                                             : NULL);
                                 pod_compact(p);
                         }
                         pthread_rwlock_unlock(&d->lock);
@@ -826,7 +879,8 @@ static void poll_once(struct ferry_daemon *d)
                 ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
                 pthread_rwlock_wrlock(&d->lock);
                 struct pod *p = ferry_hashmap_remove(d->pods, s->uid);
-                ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, NULL, "deleted", NULL);
+                ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, NULL, "deleted",
+                                   NULL);
                 pthread_rwlock_unlock(&d->lock);
                 pod_free(p);
         }
@@ -913,19 +967,20 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
         d->pods = ferry_hashmap_new();
 
         if ((r = ferry_mkdir_p(cfg->state_dir, 0700)) < 0) {
-                ferry_errprintf(err, r, "cannot create state directory %s: %s", cfg->state_dir, strerror(-r));
+                ferry_errprintf(err, r, "cannot create state directory %s: %s", cfg->state_dir,
+                                strerror(-r));
                 goto fail;
         }
         snprintf(path, sizeof(path), "%s/ferry.db", cfg->state_dir);
         if ((r = ferry_store_open(path, &d->store, err)) < 0)
                 goto fail;
         struct ferry_backend_config bc = {
-                .name = cfg->backend,
-                .state_dir = cfg->state_dir,
-                .runtime = cfg->runtime,
-                .libexec_dir = cfg->libexec_dir,
-                .options = cfg->backend_options,
-                .n_options = cfg->n_backend_options,
+            .name = cfg->backend,
+            .state_dir = cfg->state_dir,
+            .runtime = cfg->runtime,
+            .libexec_dir = cfg->libexec_dir,
+            .options = cfg->backend_options,
+            .n_options = cfg->n_backend_options,
         };
         if ((r = ferry_backend_new(&bc, &d->be, err)) < 0)
                 goto fail;
@@ -938,7 +993,8 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
         void *v;
         while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
                 struct pod *p = v;
-                if (p->state != FERRY_POD_ACCEPTED && !(p->state == FERRY_POD_SUBMITTED && !p->jid[0]))
+                if (p->state != FERRY_POD_ACCEPTED &&
+                    !(p->state == FERRY_POD_SUBMITTED && !p->jid[0]))
                         continue;
                 ferry_error_t e2 = {{0}};
                 char jid[FERRY_JID_MAX] = "";
@@ -946,7 +1002,8 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
                 if (f > 0) {
                         memcpy(p->jid, jid, sizeof(jid));
                         p->state = FERRY_POD_SUBMITTED;
-                        ferry_store_update(d->store, p->uid, jid, FERRY_POD_SUBMITTED, NULL, "reattached", jid);
+                        ferry_store_update(d->store, p->uid, jid, FERRY_POD_SUBMITTED, NULL,
+                                           "reattached", jid);
                         reattached++;
                 } else {
                         p->state = FERRY_POD_ACCEPTED;
@@ -955,7 +1012,8 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
                 }
         }
         log_info("loaded %zu pods from the store in %.1f ms (%zu reattached, %zu to submit)",
-                 ferry_hashmap_size(d->pods), (double)(ferry_monotonic_ns() - t0) / 1e6, reattached, pending);
+                 ferry_hashmap_size(d->pods), (double)(ferry_monotonic_ns() - t0) / 1e6, reattached,
+                 pending);
         /* Status must be right before new work is accepted. */
         poll_once(d);
         *ret = d;

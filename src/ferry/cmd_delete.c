@@ -17,9 +17,9 @@ static void delete_usage(FILE *f)
 int ferry_cmd_delete(struct ferry_cli *cli, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"namespace", required_argument, NULL, 'n'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"namespace", required_argument, NULL, 'n'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *ns_opt = NULL;
         ferry_error_t err = {""};

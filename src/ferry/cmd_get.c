@@ -45,8 +45,8 @@ static void print_table(json_t **pods, size_t n, bool wide)
                 snprintf(restarts, sizeof(restarts), "%u", s.restarts);
                 if (s.started_ns)
                         ferry_format_age((now - s.started_ns) / 1000000000, age, sizeof(age));
-                const char *row[] = {s.name, s.ns, s.phase, ready, restarts, age, s.jid, s.uid,
-                                     s.reason};
+                const char *row[] = {s.name, s.ns,  s.phase, ready,   restarts,
+                                     age,    s.jid, s.uid,   s.reason};
                 ferry_table_add(t, row);
         }
         ferry_table_print(t, stdout);
@@ -56,11 +56,11 @@ static void print_table(json_t **pods, size_t n, bool wide)
 int ferry_cmd_get(struct ferry_cli *cli, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"namespace", required_argument, NULL, 'n'},
-                {"all-namespaces", no_argument, NULL, 'A'},
-                {"output", required_argument, NULL, 'o'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"namespace", required_argument, NULL, 'n'},
+            {"all-namespaces", no_argument, NULL, 'A'},
+            {"output", required_argument, NULL, 'o'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *ns_opt = NULL, *out = "", *name = NULL;
         bool all_ns = false;
@@ -122,7 +122,8 @@ int ferry_cmd_get(struct ferry_cli *cli, int argc, char **argv)
 
         size_t n = 0, i;
         json_t *ps, **pods = ferry_xcalloc(json_array_size(all) + 1, sizeof(*pods));
-        json_array_foreach (all, i, ps) {
+        json_array_foreach(all, i, ps)
+        {
                 const char *s = json_string_value(json_object_get(ps, "namespace"));
                 if (all_ns || (s && strcmp(s, ns) == 0))
                         pods[n++] = ps;

@@ -19,9 +19,9 @@ static void gpu_usage(FILE *f)
 static int gpu_ls(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"output", required_argument, NULL, 'o'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"output", required_argument, NULL, 'o'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         bool json = false;
         int c;

@@ -14,18 +14,17 @@
 
 static void logs_usage(FILE *f)
 {
-        fprintf(f,
-                "Usage: ferry logs [-f] [-c CONTAINER] [--tail N | --limit-bytes N]\n"
-                "                  [--since DURATION | --since-time RFC3339] [--timestamps]\n"
-                "                  [-p] [-n NAMESPACE] POD\n\n"
-                "Print a container's logs; -f keeps streaming until the container ends.\n"
-                "  -c, --container NAME   which container (needed when the pod has several)\n"
-                "  --tail N               only the last N lines\n"
-                "  --limit-bytes N        at most N bytes\n"
-                "  --since DURATION       only lines newer than e.g. 90s, 5m, 1h30m\n"
-                "  --since-time TIME      only lines after an RFC 3339 time\n"
-                "  --timestamps           prefix each line with its time\n"
-                "  -p, --previous         the previous run of the container\n");
+        fprintf(f, "Usage: ferry logs [-f] [-c CONTAINER] [--tail N | --limit-bytes N]\n"
+                   "                  [--since DURATION | --since-time RFC3339] [--timestamps]\n"
+                   "                  [-p] [-n NAMESPACE] POD\n\n"
+                   "Print a container's logs; -f keeps streaming until the container ends.\n"
+                   "  -c, --container NAME   which container (needed when the pod has several)\n"
+                   "  --tail N               only the last N lines\n"
+                   "  --limit-bytes N        at most N bytes\n"
+                   "  --since DURATION       only lines newer than e.g. 90s, 5m, 1h30m\n"
+                   "  --since-time TIME      only lines after an RFC 3339 time\n"
+                   "  --timestamps           prefix each line with its time\n"
+                   "  -p, --previous         the previous run of the container\n");
 }
 
 static int parse_count(const char *s, const char *what, long long *ret)
@@ -48,7 +47,8 @@ static void list_containers(const json_t *ps, const char *key, struct ferry_buf 
         size_t i;
         json_t *c;
 
-        json_array_foreach (json_object_get(ps, key), i, c) {
+        json_array_foreach(json_object_get(ps, key), i, c)
+        {
                 if (b->len)
                         ferry_buf_adds(b, " ");
                 ferry_buf_adds(b, json_string_value(json_object_get(c, "name")));
@@ -62,7 +62,8 @@ static bool has_container(const json_t *ps, const char *name)
         json_t *c;
 
         for (size_t k = 0; k < 2; k++)
-                json_array_foreach (json_object_get(ps, keys[k]), i, c) {
+                json_array_foreach(json_object_get(ps, keys[k]), i, c)
+                {
                         const char *n = json_string_value(json_object_get(c, "name"));
                         if (n && strcmp(n, name) == 0)
                                 return true;
@@ -74,17 +75,17 @@ int ferry_cmd_logs(struct ferry_cli *cli, int argc, char **argv)
 {
         enum { OPT_TAIL = 256, OPT_BYTES, OPT_SINCE, OPT_SINCE_TIME, OPT_TS };
         static const struct option opts[] = {
-                {"follow", no_argument, NULL, 'f'},
-                {"container", required_argument, NULL, 'c'},
-                {"namespace", required_argument, NULL, 'n'},
-                {"previous", no_argument, NULL, 'p'},
-                {"tail", required_argument, NULL, OPT_TAIL},
-                {"limit-bytes", required_argument, NULL, OPT_BYTES},
-                {"since", required_argument, NULL, OPT_SINCE},
-                {"since-time", required_argument, NULL, OPT_SINCE_TIME},
-                {"timestamps", no_argument, NULL, OPT_TS},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"follow", no_argument, NULL, 'f'},
+            {"container", required_argument, NULL, 'c'},
+            {"namespace", required_argument, NULL, 'n'},
+            {"previous", no_argument, NULL, 'p'},
+            {"tail", required_argument, NULL, OPT_TAIL},
+            {"limit-bytes", required_argument, NULL, OPT_BYTES},
+            {"since", required_argument, NULL, OPT_SINCE},
+            {"since-time", required_argument, NULL, OPT_SINCE_TIME},
+            {"timestamps", no_argument, NULL, OPT_TS},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         struct ferry_log_opts lo = {0};
         const char *ns_opt = NULL, *container = NULL, *pod;
@@ -160,15 +161,18 @@ int ferry_cmd_logs(struct ferry_cli *cli, int argc, char **argv)
         }
         json_t *ps = ferry_cli_find_pod(all, ns, pod);
         if (!ps) {
-                fprintf(stderr, "ferry logs: pod \"%s\" not found in namespace \"%s\" (see 'ferry get -A')\n",
-                        pod, ns);
+                fprintf(
+                    stderr,
+                    "ferry logs: pod \"%s\" not found in namespace \"%s\" (see 'ferry get -A')\n",
+                    pod, ns);
                 ex = FERRY_EXIT_NOTFOUND;
                 goto out;
         }
         if (!container) {
                 json_t *cs = json_object_get(ps, "containers");
                 if (json_array_size(cs) == 1) {
-                        container = json_string_value(json_object_get(json_array_get(cs, 0), "name"));
+                        container =
+                            json_string_value(json_object_get(json_array_get(cs, 0), "name"));
                 } else {
                         struct ferry_buf names = FERRY_BUF_INIT, inits = FERRY_BUF_INIT;
                         list_containers(ps, "containers", &names);
@@ -182,7 +186,8 @@ int ferry_cmd_logs(struct ferry_cli *cli, int argc, char **argv)
                                 fprintf(stderr,
                                         "ferry logs: pod \"%s\" has several containers; choose one "
                                         "with -c: [%s]%s%s%s\n",
-                                        pod, names.data, inits.len ? " or an init container: [" : "",
+                                        pod, names.data,
+                                        inits.len ? " or an init container: [" : "",
                                         inits.len ? inits.data : "", inits.len ? "]" : "");
                         ferry_buf_free(&names);
                         ferry_buf_free(&inits);
@@ -228,8 +233,8 @@ int ferry_cmd_logs(struct ferry_cli *cli, int argc, char **argv)
                 }
                 free(pods);
         }
-        body = ferry_cli_logstruct(
-                ns, json_string_value(json_object_get(ps, "UID")), pod, container, &lo);
+        body = ferry_cli_logstruct(ns, json_string_value(json_object_get(ps, "UID")), pod,
+                                   container, &lo);
         r = ferry_cli_stream_logs(c, body, &err);
         if (r < 0)
                 ex = ferry_cli_fail(cli, "logs", r, &err);

@@ -39,14 +39,14 @@ static int read_input(const char *path, char **ret, size_t *len)
 static int mig_plan(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"inventory", required_argument, NULL, 'i'},
-                {"demand", required_argument, NULL, 'd'},
-                {"output", required_argument, NULL, 'o'},
-                {"allow-disrupt", no_argument, NULL, 'D'},
-                {"exact", no_argument, NULL, 'E'},
-                {"heuristic", no_argument, NULL, 'H'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"inventory", required_argument, NULL, 'i'},
+            {"demand", required_argument, NULL, 'd'},
+            {"output", required_argument, NULL, 'o'},
+            {"allow-disrupt", no_argument, NULL, 'D'},
+            {"exact", no_argument, NULL, 'E'},
+            {"heuristic", no_argument, NULL, 'H'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *inv_path = NULL, *dem_path = NULL;
         enum ferry_mig_format fmt = FERRY_MIG_FMT_TABLE;
@@ -65,13 +65,18 @@ static int mig_plan(int argc, char **argv)
                         else if (strcmp(optarg, "mig-parted") == 0)
                                 fmt = FERRY_MIG_FMT_MIG_PARTED;
                         else {
-                                fprintf(stderr, "ferry mig plan: unknown output '%s' (table, "
-                                                "json, mig-parted)\n", optarg);
+                                fprintf(stderr,
+                                        "ferry mig plan: unknown output '%s' (table, "
+                                        "json, mig-parted)\n",
+                                        optarg);
                                 return FERRY_EXIT_USAGE;
                         }
                         break;
                 case 'D': o.allow_disrupt = true; break;
-                case 'E': o.mode = FERRY_MIG_EXACT; o.node_limit = UINT64_MAX; break;
+                case 'E':
+                        o.mode = FERRY_MIG_EXACT;
+                        o.node_limit = UINT64_MAX;
+                        break;
                 case 'H': o.mode = FERRY_MIG_HEURISTIC; break;
                 case 'h': mig_usage(stdout); return FERRY_EXIT_OK;
                 default: mig_usage(stderr); return FERRY_EXIT_USAGE;

@@ -31,9 +31,9 @@ static const char *qty(const json_t *res, const char *key)
 int ferry_cmd_ping(struct ferry_cli *cli, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"output", required_argument, NULL, 'o'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"output", required_argument, NULL, 'o'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *out = "";
         ferry_error_t err = {""};
@@ -97,19 +97,20 @@ int ferry_cmd_ping(struct ferry_cli *cli, int argc, char **argv)
                 printf("  pods:    %s\n", qty(res, "pods"));
                 size_t i;
                 json_t *a;
-                json_array_foreach (json_object_get(res, "accelerators"), i, a)
-                        printf("  %s: %s\n", json_string_value(json_object_get(a, "resourceType")) ?: "accelerator",
-                               qty(a, "available"));
+                json_array_foreach(json_object_get(res, "accelerators"), i, a)
+                    printf("  %s: %s\n",
+                           json_string_value(json_object_get(a, "resourceType")) ?: "accelerator",
+                           qty(a, "available"));
         }
         json_t *taints = json_object_get(j, "taints");
         if (json_array_size(taints) > 0) {
                 size_t i;
                 json_t *t;
                 printf("  taints:\n");
-                json_array_foreach (taints, i, t)
-                        printf("    %s=%s:%s\n", json_string_value(json_object_get(t, "key")) ?: "",
-                               json_string_value(json_object_get(t, "value")) ?: "",
-                               json_string_value(json_object_get(t, "effect")) ?: "");
+                json_array_foreach(taints, i, t)
+                    printf("    %s=%s:%s\n", json_string_value(json_object_get(t, "key")) ?: "",
+                           json_string_value(json_object_get(t, "value")) ?: "",
+                           json_string_value(json_object_get(t, "effect")) ?: "");
         }
 out:
         json_decref(j);

@@ -29,17 +29,17 @@ struct run {
 
 static void run_usage(FILE *f)
 {
-        fprintf(f,
-                "Usage: ferry run -f FILE|DIR [-f ...] [-n NAMESPACE] [--wait [--timeout D]]\n"
-                "                 [--follow] [-o json]\n\n"
-                "Submit the Pods in kubectl-style YAML or JSON manifests, with the ConfigMaps\n"
-                "and Secrets they use. A DIR means its *.yaml, *.yml and *.json files; - reads\n"
-                "standard input.\n"
-                "  --wait          wait until every pod has finished; exit 0 if all succeeded\n"
-                "  --timeout D     with --wait: give up after D (e.g. 10m); exit 1\n"
-                "  --follow        one pod: stream its containers' logs, then exit with its result\n"
-                "  --dry-run       print the PodCreateRequests JSON and submit nothing\n"
-                "  -o json         print what was created as JSON\n");
+        fprintf(
+            f, "Usage: ferry run -f FILE|DIR [-f ...] [-n NAMESPACE] [--wait [--timeout D]]\n"
+               "                 [--follow] [-o json]\n\n"
+               "Submit the Pods in kubectl-style YAML or JSON manifests, with the ConfigMaps\n"
+               "and Secrets they use. A DIR means its *.yaml, *.yml and *.json files; - reads\n"
+               "standard input.\n"
+               "  --wait          wait until every pod has finished; exit 0 if all succeeded\n"
+               "  --timeout D     with --wait: give up after D (e.g. 10m); exit 1\n"
+               "  --follow        one pod: stream its containers' logs, then exit with its result\n"
+               "  --dry-run       print the PodCreateRequests JSON and submit nothing\n"
+               "  -o json         print what was created as JSON\n");
 }
 
 static void sleep_ms(long ms)
@@ -68,7 +68,8 @@ static json_t *status_of(json_t *answer, const char *uid)
         size_t i;
         json_t *ps;
 
-        json_array_foreach (answer, i, ps) {
+        json_array_foreach(answer, i, ps)
+        {
                 const char *u = json_string_value(json_object_get(ps, "UID"));
                 if (u && strcmp(u, uid) == 0)
                         return ps;
@@ -100,7 +101,8 @@ static void failure_text(const json_t *ps, char *buf, size_t size)
                 return;
         }
         for (size_t k = 0; k < 2; k++)
-                json_array_foreach (json_object_get(ps, keys[k]), i, c) {
+                json_array_foreach(json_object_get(ps, keys[k]), i, c)
+                {
                         json_t *t = json_object_get(json_object_get(c, "state"), "terminated");
                         long long code = json_integer_value(json_object_get(t, "exitCode"));
                         if (!t || code == 0)
@@ -137,7 +139,8 @@ static int wait_all(struct run *rn, int64_t timeout_s)
                 }
                 memset(&p, 0, sizeof(p));
                 p.total = (unsigned)n;
-                json_array_foreach (rn->pods, i, pod) {
+                json_array_foreach(rn->pods, i, pod)
+                {
                         json_t *ps = status_of(rn->last, uid_of(pod));
                         const char *ph = ps ? ferry_client_pod_phase(ps) : "Failed";
                         if (strcmp(ph, "Succeeded") == 0)
@@ -172,7 +175,8 @@ static int wait_all(struct run *rn, int64_t timeout_s)
         }
         if (tty)
                 fputc('\n', stderr);
-        json_array_foreach (rn->pods, i, pod) {
+        json_array_foreach(rn->pods, i, pod)
+        {
                 json_t *ps = status_of(rn->last, uid_of(pod));
                 if (ps && strcmp(ferry_client_pod_phase(ps), "Succeeded") == 0)
                         continue;
@@ -200,7 +204,8 @@ static int follow_one(struct run *rn)
 
         json_array_append(one, pod);
         for (size_t k = 0; k < 2; k++) {
-                json_array_foreach (json_object_get(spec, keys[k]), i, c) {
+                json_array_foreach(json_object_get(spec, keys[k]), i, c)
+                {
                         const char *cn = json_string_value(json_object_get(c, "name"));
                         /* wait for the container to start, or the pod to end without it */
                         for (long delay = 200;; delay = delay < 1000 ? delay * 2 : 1000) {
@@ -208,7 +213,8 @@ static int follow_one(struct run *rn)
                                 if (r < 0)
                                         goto fail;
                                 ps = status_of(rn->last, uid);
-                                if (!ps || strcmp(ferry_cli_container_state(ps, cn), "waiting") != 0 ||
+                                if (!ps ||
+                                    strcmp(ferry_cli_container_state(ps, cn), "waiting") != 0 ||
                                     ferry_client_phase_done(ferry_client_pod_phase(ps)))
                                         break;
                                 sleep_ms(delay);
@@ -258,15 +264,15 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
 {
         enum { OPT_WAIT = 256, OPT_FOLLOW, OPT_TIMEOUT, OPT_DRY };
         static const struct option opts[] = {
-                {"filename", required_argument, NULL, 'f'},
-                {"namespace", required_argument, NULL, 'n'},
-                {"output", required_argument, NULL, 'o'},
-                {"wait", no_argument, NULL, OPT_WAIT},
-                {"follow", no_argument, NULL, OPT_FOLLOW},
-                {"timeout", required_argument, NULL, OPT_TIMEOUT},
-                {"dry-run", no_argument, NULL, OPT_DRY},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"filename", required_argument, NULL, 'f'},
+            {"namespace", required_argument, NULL, 'n'},
+            {"output", required_argument, NULL, 'o'},
+            {"wait", no_argument, NULL, OPT_WAIT},
+            {"follow", no_argument, NULL, OPT_FOLLOW},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"dry-run", no_argument, NULL, OPT_DRY},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *files[MAX_FILES];
         size_t n_files = 0;
@@ -302,15 +308,19 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                 case OPT_DRY: dry = true; break;
                 case OPT_TIMEOUT:
                         if (ferry_parse_duration(optarg, &timeout_s) < 0) {
-                                fprintf(stderr, "ferry run: --timeout wants a duration like 10m, "
-                                                "not '%s'\n",
+                                fprintf(stderr,
+                                        "ferry run: --timeout wants a duration like 10m, "
+                                        "not '%s'\n",
                                         optarg);
                                 ex = FERRY_EXIT_USAGE;
                                 goto out;
                         }
                         break;
                 case 'h': run_usage(stdout); goto out;
-                default: run_usage(stderr); ex = FERRY_EXIT_USAGE; goto out;
+                default:
+                        run_usage(stderr);
+                        ex = FERRY_EXIT_USAGE;
+                        goto out;
                 }
         }
         if (n_files == 0 || optind < argc) {
@@ -363,7 +373,8 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                 goto out;
         rn.pods = json_array();
         rn.created = json_array();
-        json_array_foreach (reqs, i, req) {
+        json_array_foreach(reqs, i, req)
+        {
                 json_t *pod = json_object_get(req, "pod");
                 const json_t *meta = json_object_get(pod, "metadata");
                 const char *name = name_of(pod);
@@ -387,10 +398,10 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                         json_object_set_new(json_object_get(pod, "metadata"), "uid",
                                             json_string(uid));
                 json_array_append(rn.pods, pod);
-                json_array_append_new(rn.created,
-                                      json_pack("{ssssssss}", "name", name, "namespace",
-                                                json_string_value(json_object_get(meta, "namespace")),
-                                                "uid", uid, "job", jid));
+                json_array_append_new(
+                    rn.created, json_pack("{ssssssss}", "name", name, "namespace",
+                                          json_string_value(json_object_get(meta, "namespace")),
+                                          "uid", uid, "job", jid));
                 if (strcmp(out, "json") != 0) {
                         printf("pod/%s created (uid %s, job %s)\n", name, uid, jid);
                         fflush(stdout);
@@ -411,12 +422,13 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
 done:
         if (strcmp(out, "json") == 0) {
                 if (rn.last) {
-                        json_array_foreach (rn.created, i, req) {
-                                json_t *ps = status_of(rn.last,
-                                                       json_string_value(json_object_get(req, "uid")));
-                                json_object_set_new(req, "phase",
-                                                    json_string(ps ? ferry_client_pod_phase(ps)
-                                                                   : "Unknown"));
+                        json_array_foreach(rn.created, i, req)
+                        {
+                                json_t *ps = status_of(
+                                    rn.last, json_string_value(json_object_get(req, "uid")));
+                                json_object_set_new(
+                                    req, "phase",
+                                    json_string(ps ? ferry_client_pod_phase(ps) : "Unknown"));
                         }
                 }
                 json_dumpf(rn.created, stdout, JSON_INDENT(2));

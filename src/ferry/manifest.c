@@ -163,10 +163,11 @@ static int stringify_map(json_t *map, const char *what, ferry_error_t *err)
                 return 0;
         if (!json_is_object(map))
                 return ferry_errprintf(err, -EINVAL, "%s must be a mapping of strings", what);
-        json_object_foreach_safe (map, tmp, k, v)
-                if (to_string_value(map, k, v) < 0)
-                        return ferry_errprintf(err, -EINVAL, "%s: the value of '%s' must be a string",
-                                               what, k);
+        json_object_foreach_safe(
+            map, tmp, k, v) if (to_string_value(map, k, v) <
+                                0) return ferry_errprintf(err, -EINVAL,
+                                                          "%s: the value of '%s' must be a string",
+                                                          what, k);
         return 0;
 }
 
@@ -228,7 +229,8 @@ static int normalise_secret(json_t *s, const char *name, ferry_error_t *err)
         snprintf(what, sizeof(what), "Secret \"%s\" data", name);
         if (data && !json_is_null(data) && !json_is_object(data))
                 return ferry_errprintf(err, -EINVAL, "%s must be a mapping", what);
-        json_object_foreach (data, k, v) {
+        json_object_foreach(data, k, v)
+        {
                 unsigned char *dec;
                 size_t n;
                 if (!json_is_string(v) || ferry_base64_decode(json_string_value(v), &dec, &n) < 0)
@@ -244,7 +246,8 @@ static int normalise_secret(json_t *s, const char *name, ferry_error_t *err)
                 return r;
         if (json_is_object(sd)) {
                 data = jobject(s, "data");
-                json_object_foreach (sd, k, v) {
+                json_object_foreach(sd, k, v)
+                {
                         const char *t = json_string_value(v);
                         char *e = ferry_base64_encode((const unsigned char *)t, strlen(t));
                         json_object_set_new(data, k, json_string(e));
@@ -261,7 +264,8 @@ static int collect(struct objset *os, const json_t *objects, ferry_error_t *err)
         json_t *o;
         int r;
 
-        json_array_foreach (objects, i, o) {
+        json_array_foreach(objects, i, o)
+        {
                 const char *kind = jstr(o, "kind");
                 const char *name = jstr(json_object_get(o, "metadata"), "name");
                 json_t *c;
@@ -307,7 +311,8 @@ static json_t *find(json_t *list, const char *ns, const char *name)
 
         if (!name)
                 return NULL;
-        json_array_foreach (list, i, o) {
+        json_array_foreach(list, i, o)
+        {
                 const json_t *m = json_object_get(o, "metadata");
                 if (strcmp(jstr(m, "name"), name) == 0 && strcmp(jstr(m, "namespace"), ns) == 0)
                         return o;
@@ -334,8 +339,8 @@ static int missing(struct podctx *p, const char *kind, const char *name, const c
 
 /* The value of key in a ConfigMap or Secret as text. *ret_found false when the
  * key is absent. Returns a new string or NULL with err set. */
-static int object_value(struct podctx *p, json_t *obj, bool secret, const char *key,
-                        char **ret, bool *ret_found)
+static int object_value(struct podctx *p, json_t *obj, bool secret, const char *key, char **ret,
+                        bool *ret_found)
 {
         const char *v = jstr(json_object_get(obj, "data"), key);
         unsigned char *dec;
@@ -370,11 +375,11 @@ static void env_set(json_t *env, const char *name, const char *value)
 
         json_object_set_new(n, "name", json_string(name));
         json_object_set_new(n, "value", json_string(value));
-        json_array_foreach (env, i, e)
-                if (strcmp(jstr(e, "name"), name) == 0) {
-                        json_array_set_new(env, i, n);
-                        return;
-                }
+        json_array_foreach(env, i, e) if (strcmp(jstr(e, "name"), name) == 0)
+        {
+                json_array_set_new(env, i, n);
+                return;
+        }
         json_array_append_new(env, n);
 }
 
@@ -412,8 +417,7 @@ static int env_from(struct podctx *p, const char *cname, const json_t *ef, json_
         }
         data = json_object_get(obj, "data");
         keys = ferry_xcalloc(json_object_size(data) + 1, sizeof(*keys));
-        json_object_foreach (data, k, v)
-                keys[n++] = k;
+        json_object_foreach(data, k, v) keys[n++] = k;
         qsort(keys, n, sizeof(*keys), cmp_keys);
         for (i = 0; i < n; i++) {
                 _cleanup_free_ char *name = ferry_xasprintf("%s%s", prefix ? prefix : "", keys[i]);
@@ -475,8 +479,7 @@ static char *format_map(const json_t *map)
         json_t *v;
         size_t n = 0;
 
-        json_object_foreach ((json_t *)map, k, v)
-                keys[n++] = k;
+        json_object_foreach((json_t *)map, k, v) keys[n++] = k;
         qsort(keys, n, sizeof(*keys), cmp_keys);
         for (size_t i = 0; i < n; i++) {
                 if (i)
@@ -500,16 +503,15 @@ static int resolve_env(struct podctx *p, json_t *c)
 
         if ((env_in && !json_is_array(env_in) && !json_is_null(env_in)) ||
             (efs && !json_is_array(efs) && !json_is_null(efs)))
-                return ferry_errprintf(p->err, -EINVAL,
-                                       "pod \"%s\": container \"%s\": env and envFrom must be lists",
-                                       p->name, cname);
+                return ferry_errprintf(
+                    p->err, -EINVAL, "pod \"%s\": container \"%s\": env and envFrom must be lists",
+                    p->name, cname);
         if (json_array_size(env_in) == 0 && json_array_size(efs) == 0)
                 return 0;
         env = json_array();
-        json_array_foreach (efs, i, e)
-                if ((r = env_from(p, cname, e, env)) < 0)
-                        goto fail;
-        json_array_foreach (env_in, i, e) {
+        json_array_foreach(efs, i, e) if ((r = env_from(p, cname, e, env)) < 0) goto fail;
+        json_array_foreach(env_in, i, e)
+        {
                 const char *name = jstr(e, "name");
                 json_t *vf = json_object_get(e, "valueFrom");
                 json_t *ref;
@@ -540,16 +542,16 @@ static int resolve_env(struct podctx *p, json_t *c)
                         secret = true;
                 if (json_is_object(ref)) {
                         const char *oname = jstr(ref, "name"), *key = jstr(ref, "key");
-                        json_t *obj = find(secret ? p->os->secrets : p->os->configmaps, p->ns,
-                                           oname);
+                        json_t *obj =
+                            find(secret ? p->os->secrets : p->os->configmaps, p->ns, oname);
                         _cleanup_free_ char *val = NULL;
                         bool found = false;
                         char where[200];
                         if (!obj) {
                                 if (jbool(ref, "optional"))
                                         continue;
-                                snprintf(where, sizeof(where), "container \"%s\": env %.80s:",
-                                         cname, name);
+                                snprintf(where, sizeof(where),
+                                         "container \"%s\": env %.80s:", cname, name);
                                 r = missing(p, secret ? "Secret" : "ConfigMap", oname, where);
                                 goto fail;
                         }
@@ -616,18 +618,20 @@ static int project_source(struct podctx *p, const char *vname, const json_t *src
         /* the (key, path) pairs to copy */
         json_t *pairs = json_array();
         if (json_array_size(items) > 0) {
-                json_array_foreach (items, i, it) {
+                json_array_foreach(items, i, it)
+                {
                         json_t *pr = json_pack("[ss]", jstr(it, "key") ? jstr(it, "key") : "",
                                                jstr(it, "path") ? jstr(it, "path") : "");
                         json_array_append_new(pairs, pr);
                 }
         } else {
-                json_object_foreach (odata, k, v)
-                        json_array_append_new(pairs, json_pack("[ss]", k, k));
-                json_object_foreach (obin, k, v)
-                        json_array_append_new(pairs, json_pack("[ss]", k, k));
+                json_object_foreach(odata, k, v)
+                    json_array_append_new(pairs, json_pack("[ss]", k, k));
+                json_object_foreach(obin, k, v)
+                    json_array_append_new(pairs, json_pack("[ss]", k, k));
         }
-        json_array_foreach (pairs, i, it) {
+        json_array_foreach(pairs, i, it)
+        {
                 const char *key = json_string_value(json_array_get(it, 0));
                 const char *path = json_string_value(json_array_get(it, 1));
                 const char *sv = jstr(odata, key);
@@ -680,7 +684,8 @@ static int project_downward(struct podctx *p, const char *vname, const json_t *s
         json_t *it;
         size_t i;
 
-        json_array_foreach (items, i, it) {
+        json_array_foreach(items, i, it)
+        {
                 const char *path = jstr(it, "path");
                 const char *fp = jstr(json_object_get(it, "fieldRef"), "fieldPath");
                 char *v = NULL;
@@ -710,15 +715,15 @@ static int project_downward(struct podctx *p, const char *vname, const json_t *s
         return 0;
 }
 
-static int flatten_projected(struct podctx *p, const char *vname, const json_t *proj,
-                             json_t *out)
+static int flatten_projected(struct podctx *p, const char *vname, const json_t *proj, json_t *out)
 {
         const json_t *sources = json_object_get(proj, "sources");
         json_t *cm = json_object(), *data = json_object(), *bin = json_object(), *s;
         size_t i;
         int r = 0;
 
-        json_array_foreach (sources, i, s) {
+        json_array_foreach(sources, i, s)
+        {
                 json_t *x;
                 if ((x = json_object_get(s, "configMap")))
                         r = project_source(p, vname, x, false, data, bin);
@@ -753,9 +758,7 @@ static void append_once(json_t *list, json_t *obj)
         size_t i;
         json_t *o;
 
-        json_array_foreach (list, i, o)
-                if (o == obj)
-                        return;
+        json_array_foreach(list, i, o) if (o == obj) return;
         json_array_append(list, obj);
 }
 
@@ -764,9 +767,8 @@ static bool has_volume(const json_t *volumes, const char *name)
         size_t i;
         json_t *v;
 
-        json_array_foreach (volumes, i, v)
-                if (name && jstr(v, "name") && strcmp(jstr(v, "name"), name) == 0)
-                        return true;
+        json_array_foreach(volumes, i, v) if (name && jstr(v, "name") &&
+                                              strcmp(jstr(v, "name"), name) == 0) return true;
         return false;
 }
 
@@ -780,13 +782,15 @@ static int check_containers(struct podctx *p, json_t *spec, json_t *all)
                 size_t i, j;
 
                 if (cs && !json_is_array(cs) && !json_is_null(cs))
-                        return ferry_errprintf(p->err, -EINVAL, "pod \"%s\": spec.%s must be a list",
-                                               p->name, lists[l]);
+                        return ferry_errprintf(p->err, -EINVAL,
+                                               "pod \"%s\": spec.%s must be a list", p->name,
+                                               lists[l]);
                 if (l == 1 && json_array_size(cs) == 0)
                         return ferry_errprintf(p->err, -EINVAL,
                                                "pod \"%s\" has no containers (spec.containers)",
                                                p->name);
-                json_array_foreach (cs, i, c) {
+                json_array_foreach(cs, i, c)
+                {
                         const char *cn = jstr(c, "name");
                         if (!json_is_object(c) || !cn || !ferry_is_dns_label(cn))
                                 return ferry_errprintf(p->err, -EINVAL,
@@ -804,21 +808,27 @@ static int check_containers(struct podctx *p, json_t *spec, json_t *all)
                         for (size_t q = 0; q < 2; q++) {
                                 const char *f = q ? "requests" : "limits";
                                 char what[200];
-                                snprintf(what, sizeof(what), "container \"%s\": resources.%s",
-                                         cn, f);
+                                snprintf(what, sizeof(what), "container \"%s\": resources.%s", cn,
+                                         f);
                                 int r = stringify_map(
-                                        json_object_get(json_object_get(c, "resources"), f), what,
-                                        p->err);
+                                    json_object_get(json_object_get(c, "resources"), f), what,
+                                    p->err);
                                 if (r < 0)
                                         return r;
                         }
-                        json_array_foreach (json_object_get(c, "volumeMounts"), j, m)
-                                if (!has_volume(volumes, jstr(m, "name")))
-                                        return ferry_errprintf(
-                                                p->err, -EINVAL,
-                                                "pod \"%s\": container \"%s\" mounts volume "
-                                                "\"%s\", which spec.volumes does not define",
-                                                p->name, cn, jstr(m, "name") ? jstr(m, "name") : "");
+                        json_array_foreach(json_object_get(c, "volumeMounts"), j, m) if (
+                            !has_volume(
+                                volumes,
+                                jstr(m,
+                                     "name"))) return ferry_errprintf(p->err, -EINVAL,
+                                                                      "pod \"%s\": container "
+                                                                      "\"%s\" mounts volume "
+                                                                      "\"%s\", which spec.volumes "
+                                                                      "does not define",
+                                                                      p->name, cn,
+                                                                      jstr(m, "name")
+                                                                          ? jstr(m, "name")
+                                                                          : "");
                         int r = resolve_env(p, c);
                         if (r < 0)
                                 return r;
@@ -854,8 +864,8 @@ static int translate_pod(struct objset *os, const json_t *src, const struct ferr
         p.name = jstr(meta, "name");
         if ((!p.name || !p.name[0]) && jstr(meta, "generateName")) {
                 /* the last five of the UID: its random part */
-                char *n = ferry_xasprintf("%s%s", jstr(meta, "generateName"),
-                                          p.uid + strlen(p.uid) - 5);
+                char *n =
+                    ferry_xasprintf("%s%s", jstr(meta, "generateName"), p.uid + strlen(p.uid) - 5);
                 json_object_set_new(meta, "name", json_string(n));
                 free(n);
                 p.name = jstr(meta, "name");
@@ -893,7 +903,8 @@ static int translate_pod(struct objset *os, const json_t *src, const struct ferr
         if (r < 0)
                 goto fail;
 
-        json_array_foreach (json_object_get(spec, "volumes"), i, v) {
+        json_array_foreach(json_object_get(spec, "volumes"), i, v)
+        {
                 const char *vname = jstr(v, "name");
                 json_t *x, *obj;
                 if (!vname || !ferry_is_dns_label(vname)) {
@@ -959,10 +970,10 @@ int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_
                              json_t **ret_requests, ferry_error_t *err)
 {
         struct objset os = {
-                .ns_forced = opts ? opts->namespace : NULL,
-                .configmaps = json_array(),
-                .secrets = json_array(),
-                .err = err,
+            .ns_forced = opts ? opts->namespace : NULL,
+            .configmaps = json_array(),
+            .secrets = json_array(),
+            .err = err,
         };
         json_t *out = json_array(), *o;
         size_t i;
@@ -970,7 +981,8 @@ int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_
 
         if (r < 0)
                 goto out;
-        json_array_foreach (objects, i, o) {
+        json_array_foreach(objects, i, o)
+        {
                 json_t *req = NULL;
                 if (strcmp(jstr(o, "kind"), "Pod") != 0)
                         continue;

@@ -42,7 +42,7 @@ int ferry_manifest_load(const char *path, json_t *objects, ferry_error_t *err);
 typedef void (*ferry_manifest_uid_fn)(void *ctx, char buf[37]);
 
 struct ferry_manifest_opts {
-        const char *namespace; /* -n; NULL means "default" and objects may say otherwise */
+        const char *namespace;     /* -n; NULL means "default" and objects may say otherwise */
         ferry_manifest_uid_fn uid; /* NULL: ferry_uuid_generate */
         void *uid_ctx;
 };

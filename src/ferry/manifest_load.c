@@ -40,11 +40,10 @@ static int next_event(struct yctx *y, yaml_event_t *ev)
 {
         if (!yaml_parser_parse(&y->parser, ev)) {
                 const yaml_mark_t *m = &y->parser.problem_mark;
-                return ferry_errprintf(y->err, -EINVAL, "%s:%zu:%zu: %s%s%s", y->name,
-                                       m->line + 1, m->column + 1,
-                                       y->parser.problem ? y->parser.problem : "invalid YAML",
-                                       y->parser.context ? " " : "",
-                                       y->parser.context ? y->parser.context : "");
+                return ferry_errprintf(
+                    y->err, -EINVAL, "%s:%zu:%zu: %s%s%s", y->name, m->line + 1, m->column + 1,
+                    y->parser.problem ? y->parser.problem : "invalid YAML",
+                    y->parser.context ? " " : "", y->parser.context ? y->parser.context : "");
         }
         return 0;
 }
@@ -158,16 +157,12 @@ static int merge_into(json_t *obj, json_t *src)
 
         if (json_is_array(src)) {
                 size_t i;
-                json_array_foreach (src, i, v)
-                        if (merge_into(obj, v) < 0)
-                                return -EINVAL;
+                json_array_foreach(src, i, v) if (merge_into(obj, v) < 0) return -EINVAL;
                 return 0;
         }
         if (!json_is_object(src))
                 return -EINVAL;
-        json_object_foreach (src, k, v)
-                if (!json_object_get(obj, k))
-                        json_object_set(obj, k, v);
+        json_object_foreach(src, k, v) if (!json_object_get(obj, k)) json_object_set(obj, k, v);
         return 0;
 }
 
@@ -193,10 +188,10 @@ static int parse_mapping(struct yctx *y, unsigned depth, json_t **ret)
                         yaml_event_delete(&kev);
                         goto fail;
                 }
-                _cleanup_free_ char *key = ferry_xstrndup((const char *)kev.data.scalar.value,
-                                                          kev.data.scalar.length);
-                bool merge = kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                             strcmp(key, "<<") == 0;
+                _cleanup_free_ char *key =
+                    ferry_xstrndup((const char *)kev.data.scalar.value, kev.data.scalar.length);
+                bool merge =
+                    kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(key, "<<") == 0;
                 yaml_mark_t km = kev.start_mark;
                 yaml_event_delete(&kev);
 
@@ -310,8 +305,7 @@ static int parse_node(struct yctx *y, yaml_event_t *ev, unsigned depth, json_t *
                         return yerr(y, &ev->start_mark, "alias to an unknown anchor");
                 break;
         }
-        default:
-                return yerr(y, &ev->start_mark, "unexpected YAML event");
+        default: return yerr(y, &ev->start_mark, "unexpected YAML event");
         }
         if (r < 0)
                 return r;
@@ -340,7 +334,8 @@ static int add_object(json_t *objects, json_t *doc, const char *name, size_t lin
                 if (!json_is_array(items) && !json_is_null(items))
                         return ferry_errprintf(err, -EINVAL, "%s:%zu: a %s needs an 'items' list",
                                                name, line, kind);
-                json_array_foreach (items, i, it) {
+                json_array_foreach(items, i, it)
+                {
                         int r = add_object(objects, it, name, line, err);
                         if (r < 0)
                                 return r;
@@ -418,9 +413,8 @@ int ferry_manifest_parse(const char *text, size_t len, const char *name, json_t 
                         size_t i;
                         json_t *it;
                         r = 0;
-                        json_array_foreach (j, i, it)
-                                if ((r = add_object(objects, it, name, 1, err)) < 0)
-                                        break;
+                        json_array_foreach(
+                            j, i, it) if ((r = add_object(objects, it, name, 1, err)) < 0) break;
                 } else {
                         r = add_object(objects, j, name, 1, err);
                 }
@@ -497,8 +491,8 @@ int ferry_manifest_load(const char *path, json_t *objects, ferry_error_t *err)
         closedir(d);
         if (n == 0) {
                 free(names);
-                return ferry_errprintf(err, -ENOENT,
-                                       "%s has no *.yaml, *.yml or *.json files", path);
+                return ferry_errprintf(err, -ENOENT, "%s has no *.yaml, *.yml or *.json files",
+                                       path);
         }
         qsort(names, n, sizeof(*names), cmp_str);
         for (size_t i = 0; i < n && r >= 0; i++) {

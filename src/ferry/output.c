@@ -13,8 +13,8 @@ int ferry_parse_duration(const char *s, int64_t *ret_seconds)
                 const char *unit;
                 double ns;
         } units[] = {
-                {"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6},
-                {"h", 3600e9}, {"m", 60e9}, {"s", 1e9}, {"d", 86400e9},
+            {"ns", 1},     {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6},
+            {"h", 3600e9}, {"m", 60e9}, {"s", 1e9},  {"d", 86400e9},
         };
         double total = 0;
         const char *p = s;
@@ -92,7 +92,7 @@ static void earliest(const json_t *state, int64_t *start)
 
         for (size_t i = 0; i < 2; i++) {
                 const char *t = json_string_value(
-                        json_object_get(json_object_get(state, keys[i]), "startedAt"));
+                    json_object_get(json_object_get(state, keys[i]), "startedAt"));
                 int64_t ns;
                 if (t && ferry_time_parse(t, &ns) == 0 && ns > 0 && (*start == 0 || ns < *start))
                         *start = ns;
@@ -112,11 +112,13 @@ void ferry_pod_summarize(const json_t *ps, struct ferry_pod_summary *s)
         s->reason = json_string_value(json_object_get(ps, "reason"));
         s->message = json_string_value(json_object_get(ps, "message"));
         s->phase = ferry_client_pod_phase(ps);
-        json_array_foreach (json_object_get(ps, "initContainers"), i, c) {
+        json_array_foreach(json_object_get(ps, "initContainers"), i, c)
+        {
                 s->restarts += (unsigned)json_integer_value(json_object_get(c, "restartCount"));
                 earliest(json_object_get(c, "state"), &s->started_ns);
         }
-        json_array_foreach (json_object_get(ps, "containers"), i, c) {
+        json_array_foreach(json_object_get(ps, "containers"), i, c)
+        {
                 s->total++;
                 if (json_is_true(json_object_get(c, "ready")))
                         s->ready++;
@@ -144,7 +146,7 @@ void ferry_table_add(struct ferry_table *t, const char *const *cells)
         t->cells = ferry_xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
         for (size_t i = 0; i < t->ncols; i++)
                 t->cells[t->nrows * t->ncols + i] =
-                        ferry_xstrdup(cells[i] && cells[i][0] ? cells[i] : "-");
+                    ferry_xstrdup(cells[i] && cells[i][0] ? cells[i] : "-");
         t->nrows++;
 }
 

@@ -25,7 +25,7 @@ struct ferry_pod_summary {
         const char *reason, *message;      /* borrowed, may be NULL */
         unsigned ready, total;             /* containers (init containers not counted) */
         unsigned restarts;
-        int64_t started_ns;                /* earliest container start, 0 = none */
+        int64_t started_ns; /* earliest container start, 0 = none */
 };
 void ferry_pod_summarize(const json_t *pod_status, struct ferry_pod_summary *ret);
 

@@ -17,8 +17,8 @@ struct ferry_client *ferry_cli_connect(struct ferry_cli *cli, const char *verb, 
         if (r < 0) {
                 fprintf(stderr, "%s %s: %s\n", cli->prog, verb, err.text);
                 *ret_exit = r == -EINVAL && !ferry_str_startswith(err.text, "token")
-                                    ? FERRY_EXIT_USAGE
-                                    : FERRY_EXIT_FAIL;
+                                ? FERRY_EXIT_USAGE
+                                : FERRY_EXIT_FAIL;
                 return NULL;
         }
         ferry_client_set_verbose(c, cli->verbose);
@@ -67,7 +67,8 @@ json_t *ferry_cli_find_pod(json_t *all, const char *ns, const char *name)
         size_t i;
         json_t *ps;
 
-        json_array_foreach (all, i, ps) {
+        json_array_foreach(all, i, ps)
+        {
                 const char *n = json_string_value(json_object_get(ps, "name"));
                 const char *s = json_string_value(json_object_get(ps, "namespace"));
                 if (n && s && strcmp(n, name) == 0 && strcmp(s, ns) == 0)
@@ -94,10 +95,10 @@ int ferry_cli_output(const char *opt, const char *verb, const char **ret)
 char *ferry_cli_logstruct(const char *ns, const char *uid, const char *pod, const char *container,
                           const struct ferry_log_opts *o)
 {
-        json_t *opts = json_pack("{sIsIsbsbsbsI}", "Tail", (json_int_t)o->tail, "Bytes",
-                                 (json_int_t)o->bytes, "Timestamps", o->timestamps, "Follow",
-                                 o->follow, "Previous", o->previous, "SinceSeconds",
-                                 (json_int_t)o->since_seconds);
+        json_t *opts =
+            json_pack("{sIsIsbsbsbsI}", "Tail", (json_int_t)o->tail, "Bytes", (json_int_t)o->bytes,
+                      "Timestamps", o->timestamps, "Follow", o->follow, "Previous", o->previous,
+                      "SinceSeconds", (json_int_t)o->since_seconds);
         /* the zero SinceTime is left out rather than sent as 0001-01-01 */
         if (o->since_time)
                 json_object_set_new(opts, "SinceTime", json_string(o->since_time));
@@ -133,7 +134,8 @@ const char *ferry_cli_container_state(const json_t *ps, const char *name)
         json_t *c;
 
         for (size_t k = 0; k < 2; k++)
-                json_array_foreach (json_object_get(ps, keys[k]), i, c) {
+                json_array_foreach(json_object_get(ps, keys[k]), i, c)
+                {
                         const char *n = json_string_value(json_object_get(c, "name"));
                         json_t *st = json_object_get(c, "state");
                         if (!n || strcmp(n, name) != 0)

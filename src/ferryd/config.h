@@ -32,7 +32,8 @@ struct ferryd_config {
 void ferryd_config_defaults(struct ferryd_config *c);
 /* Merge a YAML config file into c. Unknown keys are errors (typos matter). */
 int ferryd_config_load(struct ferryd_config *c, const char *path, ferry_error_t *err);
-void ferryd_config_add_listen(struct ferryd_config *c, const char *url, enum ferry_listener_role role);
+void ferryd_config_add_listen(struct ferryd_config *c, const char *url,
+                              enum ferry_listener_role role);
 int ferryd_config_set_option(struct ferryd_config *c, const char *kv, ferry_error_t *err);
 void ferryd_config_free(struct ferryd_config *c);
 

@@ -24,29 +24,33 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "Usage: ferryd [OPTIONS]\n\n"
-                "Ferry site daemon: serves the interLink API and runs pods through a backend.\n\n"
-                "  -c, --config FILE         YAML config file (keys as the long options, with _)\n"
-                "  -l, --listen URL          hop-A API listener, repeatable: unix:///PATH, http://HOST:PORT\n"
-                "                            or https://HOST:PORT\n"
-                "                            (default unix:///run/ferry/ferryd.sock)\n"
-                "  -p, --plugin-listen URL   hop-B plugin listener (an interLink API server calls it)\n"
-                "  -s, --state-dir DIR       state directory (default /var/lib/ferry)\n"
-                "  -b, --backend NAME        backend: %s (default local)\n"
-                "  -r, --runtime NAME        local backend runtime: bwrap, podman, host (default bwrap)\n"
-                "  -o, --backend-opt K=V     backend option, repeatable\n"
-                "  -t, --tokens FILE         bearer tokens for TCP listeners (TOKEN NS[,NS]) per line)\n"
-                "      --insecure-tcp        allow TCP listeners without tokens\n"
-                "      --tls-cert FILE       PEM certificate (chain) for https:// listeners\n"
-                "      --tls-key FILE        its PEM private key\n"
-                "      --tls-client-ca FILE  require client certificates signed by this CA (https)\n"
-                "      --socket-mode MODE    unix socket mode (default 0660)\n"
-                "      --poll-interval-ms N  backend status poll interval (default 1000)\n"
-                "      --log-level LEVEL     error, warning, info, debug (default info)\n"
-                "      --libexec-dir DIR     where ferry-shim lives\n"
-                "  -h, --help, --version\n",
-                ferry_backend_names());
+        fprintf(
+            f,
+            "Usage: ferryd [OPTIONS]\n\n"
+            "Ferry site daemon: serves the interLink API and runs pods through a backend.\n\n"
+            "  -c, --config FILE         YAML config file (keys as the long options, with _)\n"
+            "  -l, --listen URL          hop-A API listener, repeatable: unix:///PATH, "
+            "http://HOST:PORT\n"
+            "                            or https://HOST:PORT\n"
+            "                            (default unix:///run/ferry/ferryd.sock)\n"
+            "  -p, --plugin-listen URL   hop-B plugin listener (an interLink API server calls it)\n"
+            "  -s, --state-dir DIR       state directory (default /var/lib/ferry)\n"
+            "  -b, --backend NAME        backend: %s (default local)\n"
+            "  -r, --runtime NAME        local backend runtime: bwrap, podman, host (default "
+            "bwrap)\n"
+            "  -o, --backend-opt K=V     backend option, repeatable\n"
+            "  -t, --tokens FILE         bearer tokens for TCP listeners (TOKEN NS[,NS]) per "
+            "line)\n"
+            "      --insecure-tcp        allow TCP listeners without tokens\n"
+            "      --tls-cert FILE       PEM certificate (chain) for https:// listeners\n"
+            "      --tls-key FILE        its PEM private key\n"
+            "      --tls-client-ca FILE  require client certificates signed by this CA (https)\n"
+            "      --socket-mode MODE    unix socket mode (default 0660)\n"
+            "      --poll-interval-ms N  backend status poll interval (default 1000)\n"
+            "      --log-level LEVEL     error, warning, info, debug (default info)\n"
+            "      --libexec-dir DIR     where ferry-shim lives\n"
+            "  -h, --help, --version\n",
+            ferry_backend_names());
 }
 
 static char *default_libexec(void)
@@ -64,7 +68,8 @@ static char *default_libexec(void)
                         snprintf(cand, sizeof(cand), "%s/../shim/ferry-shim", exe); /* build tree */
                         if (access(cand, X_OK) == 0)
                                 return ferry_xasprintf("%s/../shim", exe);
-                        snprintf(cand, sizeof(cand), "%s/../libexec/ferry/ferry-shim", exe); /* PREFIX/bin */
+                        snprintf(cand, sizeof(cand), "%s/../libexec/ferry/ferry-shim",
+                                 exe); /* PREFIX/bin */
                         if (access(cand, X_OK) == 0)
                                 return ferry_xasprintf("%s/../libexec/ferry", exe);
                 }
@@ -75,25 +80,25 @@ static char *default_libexec(void)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"listen", required_argument, NULL, 'l'},
-                {"plugin-listen", required_argument, NULL, 'p'},
-                {"state-dir", required_argument, NULL, 's'},
-                {"backend", required_argument, NULL, 'b'},
-                {"runtime", required_argument, NULL, 'r'},
-                {"backend-opt", required_argument, NULL, 'o'},
-                {"tokens", required_argument, NULL, 't'},
-                {"insecure-tcp", no_argument, NULL, 1},
-                {"socket-mode", required_argument, NULL, 2},
-                {"poll-interval-ms", required_argument, NULL, 3},
-                {"log-level", required_argument, NULL, 4},
-                {"libexec-dir", required_argument, NULL, 5},
-                {"version", no_argument, NULL, 6},
-                {"tls-cert", required_argument, NULL, 7},
-                {"tls-key", required_argument, NULL, 8},
-                {"tls-client-ca", required_argument, NULL, 9},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"config", required_argument, NULL, 'c'},
+            {"listen", required_argument, NULL, 'l'},
+            {"plugin-listen", required_argument, NULL, 'p'},
+            {"state-dir", required_argument, NULL, 's'},
+            {"backend", required_argument, NULL, 'b'},
+            {"runtime", required_argument, NULL, 'r'},
+            {"backend-opt", required_argument, NULL, 'o'},
+            {"tokens", required_argument, NULL, 't'},
+            {"insecure-tcp", no_argument, NULL, 1},
+            {"socket-mode", required_argument, NULL, 2},
+            {"poll-interval-ms", required_argument, NULL, 3},
+            {"log-level", required_argument, NULL, 4},
+            {"libexec-dir", required_argument, NULL, 5},
+            {"version", no_argument, NULL, 6},
+            {"tls-cert", required_argument, NULL, 7},
+            {"tls-key", required_argument, NULL, 8},
+            {"tls-client-ca", required_argument, NULL, 9},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         static const char *shortopts = "c:l:p:s:b:r:o:t:h";
         struct ferryd_config cfg;
@@ -145,12 +150,25 @@ int main(int argc, char **argv)
                                 cfg.n_listen = 0;
                                 flag_listen = true;
                         }
-                        ferryd_config_add_listen(&cfg, optarg, c == 'l' ? FERRY_ROLE_API : FERRY_ROLE_PLUGIN);
+                        ferryd_config_add_listen(&cfg, optarg,
+                                                 c == 'l' ? FERRY_ROLE_API : FERRY_ROLE_PLUGIN);
                         break;
-                case 's': free(cfg.state_dir); cfg.state_dir = ferry_xstrdup(optarg); break;
-                case 'b': free(cfg.backend); cfg.backend = ferry_xstrdup(optarg); break;
-                case 'r': free(cfg.runtime); cfg.runtime = ferry_xstrdup(optarg); break;
-                case 't': free(cfg.tokens); cfg.tokens = ferry_xstrdup(optarg); break;
+                case 's':
+                        free(cfg.state_dir);
+                        cfg.state_dir = ferry_xstrdup(optarg);
+                        break;
+                case 'b':
+                        free(cfg.backend);
+                        cfg.backend = ferry_xstrdup(optarg);
+                        break;
+                case 'r':
+                        free(cfg.runtime);
+                        cfg.runtime = ferry_xstrdup(optarg);
+                        break;
+                case 't':
+                        free(cfg.tokens);
+                        cfg.tokens = ferry_xstrdup(optarg);
+                        break;
                 case 'o':
                         if (ferryd_config_set_option(&cfg, optarg, &err) < 0) {
                                 fprintf(stderr, "ferryd: %s\n", err.text);
@@ -168,21 +186,38 @@ int main(int argc, char **argv)
                 case 3:
                         cfg.poll_interval_ms = (int)strtol(optarg, &end, 10);
                         if (*end || cfg.poll_interval_ms < 10) {
-                                fprintf(stderr, "ferryd: --poll-interval-ms must be a number >= 10\n");
+                                fprintf(stderr,
+                                        "ferryd: --poll-interval-ms must be a number >= 10\n");
                                 goto out_cfg;
                         }
                         break;
-                case 4: free(cfg.log_level); cfg.log_level = ferry_xstrdup(optarg); break;
-                case 5: free(cfg.libexec_dir); cfg.libexec_dir = ferry_xstrdup(optarg); break;
-                case 7: free(cfg.tls_cert); cfg.tls_cert = ferry_xstrdup(optarg); break;
-                case 8: free(cfg.tls_key); cfg.tls_key = ferry_xstrdup(optarg); break;
-                case 9: free(cfg.tls_client_ca); cfg.tls_client_ca = ferry_xstrdup(optarg); break;
+                case 4:
+                        free(cfg.log_level);
+                        cfg.log_level = ferry_xstrdup(optarg);
+                        break;
+                case 5:
+                        free(cfg.libexec_dir);
+                        cfg.libexec_dir = ferry_xstrdup(optarg);
+                        break;
+                case 7:
+                        free(cfg.tls_cert);
+                        cfg.tls_cert = ferry_xstrdup(optarg);
+                        break;
+                case 8:
+                        free(cfg.tls_key);
+                        cfg.tls_key = ferry_xstrdup(optarg);
+                        break;
+                case 9:
+                        free(cfg.tls_client_ca);
+                        cfg.tls_client_ca = ferry_xstrdup(optarg);
+                        break;
                 default: break;
                 }
         }
         int lvl = ferry_log_parse_level(cfg.log_level);
         if (lvl < 0) {
-                fprintf(stderr, "ferryd: unknown log level \"%s\" (error, warning, info, debug)\n", cfg.log_level);
+                fprintf(stderr, "ferryd: unknown log level \"%s\" (error, warning, info, debug)\n",
+                        cfg.log_level);
                 goto out_cfg;
         }
         ferry_log_set_level((enum ferry_log_level)lvl);
@@ -204,26 +239,26 @@ int main(int argc, char **argv)
                 goto out_cfg;
         }
         struct ferry_daemon_config dc = {
-                .state_dir = cfg.state_dir,
-                .backend = cfg.backend,
-                .runtime = cfg.runtime,
-                .libexec_dir = cfg.libexec_dir,
-                .backend_options = cfg.backend_options,
-                .n_backend_options = cfg.n_backend_options,
-                .poll_interval_ms = cfg.poll_interval_ms,
-                .limits = ferry_default_limits,
+            .state_dir = cfg.state_dir,
+            .backend = cfg.backend,
+            .runtime = cfg.runtime,
+            .libexec_dir = cfg.libexec_dir,
+            .backend_options = cfg.backend_options,
+            .n_backend_options = cfg.n_backend_options,
+            .poll_interval_ms = cfg.poll_interval_ms,
+            .limits = ferry_default_limits,
         };
         if (ferry_daemon_new(&dc, &d, &err) < 0) {
                 log_err("%s", err.text);
                 goto out_auth;
         }
         struct ferry_server_options so = {
-                .auth = auth,
-                .allow_insecure = cfg.insecure_tcp,
-                .socket_mode = cfg.socket_mode,
-                .tls_cert = cfg.tls_cert,
-                .tls_key = cfg.tls_key,
-                .tls_client_ca = cfg.tls_client_ca,
+            .auth = auth,
+            .allow_insecure = cfg.insecure_tcp,
+            .socket_mode = cfg.socket_mode,
+            .tls_cert = cfg.tls_cert,
+            .tls_key = cfg.tls_key,
+            .tls_client_ca = cfg.tls_client_ca,
         };
         if (ferry_server_start(d, cfg.listen, cfg.n_listen, &so, &srv, &err) < 0) {
                 log_err("%s", err.text);
@@ -239,7 +274,8 @@ int main(int argc, char **argv)
                 if (sigwait(&sigs, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
-                        log_info("SIGHUP: nothing to reload yet (restart ferryd to apply config changes)");
+                        log_info("SIGHUP: nothing to reload yet (restart ferryd to apply config "
+                                 "changes)");
                         continue;
                 }
                 log_info("signal %d: shutting down (running pods keep running)", sig);

@@ -125,15 +125,15 @@ enum ferry_mig_mode {
 struct ferry_mig_options {
         bool allow_disrupt; /* may destroy in-use instances (still avoided on ties) */
         enum ferry_mig_mode mode;
-        uint64_t node_limit; /* exact search nodes; 0 = default */
+        uint64_t node_limit;   /* exact search nodes; 0 = default */
         size_t exact_max_gpus; /* AUTO: exact search up to this many GPUs; 0 = default */
 };
 
 struct ferry_mig_target {
-        size_t node, gpu;              /* indices into the inventory */
+        size_t node, gpu;               /* indices into the inventory */
         struct ferry_mig_layout layout; /* target, placed */
-        bool changed;                  /* layout (counts or MIG mode) differs from current */
-        bool disrupts;                 /* destroys an in-use instance */
+        bool changed;                   /* layout (counts or MIG mode) differs from current */
+        bool disrupts;                  /* destroys an in-use instance */
 };
 
 struct ferry_mig_plan {

@@ -77,11 +77,13 @@ static char *format_table(const struct ferry_mig_plan *p, const struct ferry_mig
                 }
                 ferry_buf_printf(&b, "%-20s %-4u %-11s %-7s %s\n", inv->nodes[t->node].name,
                                  g->index, g->geom->model,
-                                 t->disrupts ? "DISRUPT" : t->changed ? "change" : "keep",
+                                 t->disrupts  ? "DISRUPT"
+                                 : t->changed ? "change"
+                                              : "keep",
                                  lay.data ? lay.data : "");
         }
-        ferry_buf_printf(&b, "\n%-12s %7s %7s %7s %7s\n", "PROFILE", "WEIGHT", "DEMAND",
-                         "SUPPLY", "SERVED");
+        ferry_buf_printf(&b, "\n%-12s %7s %7s %7s %7s\n", "PROFILE", "WEIGHT", "DEMAND", "SUPPLY",
+                         "SERVED");
         for (size_t j = 0; j < d->n; j++) {
                 fmt_milli(v1, sizeof(v1), d->req[j].weight);
                 ferry_buf_printf(&b, "%-12s %7s %7u %7u %7u\n", d->req[j].profile, v1,
@@ -90,9 +92,9 @@ static char *format_table(const struct ferry_mig_plan *p, const struct ferry_mig
         fmt_milli(v1, sizeof(v1), p->value);
         fmt_milli(v2, sizeof(v2), p->total);
         fmt_milli(v3, sizeof(v3), p->bound);
-        ferry_buf_printf(&b, "\nServed %s of %s weighted demand (%.1f%%); upper bound %s%s.\n",
-                         v1, v2, p->total ? 100.0 * (double)p->value / (double)p->total : 100.0,
-                         v3, p->optimal ? " (optimal)" : "");
+        ferry_buf_printf(&b, "\nServed %s of %s weighted demand (%.1f%%); upper bound %s%s.\n", v1,
+                         v2, p->total ? 100.0 * (double)p->value / (double)p->total : 100.0, v3,
+                         p->optimal ? " (optimal)" : "");
         ferry_buf_printf(&b, "GPUs changed: %zu of %zu; nodes touched: %zu; GPUs disrupted: %zu.\n",
                          p->gpus_changed, p->n_targets, p->nodes_touched, p->disrupted);
         ferry_buf_free(&lay);
@@ -104,8 +106,8 @@ static json_t *layout_json(const struct ferry_mig_geometry *g, const struct ferr
         json_t *arr = json_array();
         for (unsigned i = 0; i < l->n; i++)
                 json_array_append_new(arr, json_pack("{s:s, s:i, s:b}", "profile",
-                                                     g->profiles[l->inst[i].profile].name,
-                                                     "start", (int)l->inst[i].start, "in_use",
+                                                     g->profiles[l->inst[i].profile].name, "start",
+                                                     (int)l->inst[i].start, "in_use",
                                                      (int)l->inst[i].in_use));
         return arr;
 }
@@ -118,38 +120,35 @@ static char *format_json(const struct ferry_mig_plan *p, const struct ferry_mig_
         size_t cur_idx = SIZE_MAX;
 
         json_object_set_new(
-                root, "summary",
-                json_pack("{s:f, s:f, s:f, s:b, s:I, s:I, s:I, s:I}", "served_weight",
-                          (double)p->value / 1000.0, "total_weight", (double)p->total / 1000.0,
-                          "upper_bound", (double)p->bound / 1000.0, "optimal", (int)p->optimal,
-                          "gpus", (json_int_t)p->n_targets, "gpus_changed",
-                          (json_int_t)p->gpus_changed, "nodes_touched",
-                          (json_int_t)p->nodes_touched, "gpus_disrupted",
-                          (json_int_t)p->disrupted));
+            root, "summary",
+            json_pack("{s:f, s:f, s:f, s:b, s:I, s:I, s:I, s:I}", "served_weight",
+                      (double)p->value / 1000.0, "total_weight", (double)p->total / 1000.0,
+                      "upper_bound", (double)p->bound / 1000.0, "optimal", (int)p->optimal, "gpus",
+                      (json_int_t)p->n_targets, "gpus_changed", (json_int_t)p->gpus_changed,
+                      "nodes_touched", (json_int_t)p->nodes_touched, "gpus_disrupted",
+                      (json_int_t)p->disrupted));
         for (size_t j = 0; j < d->n; j++)
-                json_array_append_new(dem, json_pack("{s:s, s:f, s:i, s:i, s:i}", "profile",
-                                                     d->req[j].profile,
-                                                     "weight", d->req[j].weight / 1000.0,
-                                                     "count", (int)d->req[j].count, "supply",
-                                                     (int)p->supply[j], "served",
-                                                     (int)p->served[j]));
+                json_array_append_new(
+                    dem,
+                    json_pack("{s:s, s:f, s:i, s:i, s:i}", "profile", d->req[j].profile, "weight",
+                              d->req[j].weight / 1000.0, "count", (int)d->req[j].count, "supply",
+                              (int)p->supply[j], "served", (int)p->served[j]));
         json_object_set_new(root, "demand", dem);
         for (size_t i = 0; i < p->n_targets; i++) {
                 const struct ferry_mig_target *t = &p->targets[i];
                 const struct ferry_mig_gpu *g = gpu_of(inv, t);
                 if (t->node != cur_idx) {
                         cur_idx = t->node;
-                        cur_node = json_pack("{s:s, s:[]}", "name", inv->nodes[t->node].name,
-                                             "gpus");
+                        cur_node =
+                            json_pack("{s:s, s:[]}", "name", inv->nodes[t->node].name, "gpus");
                         json_array_append_new(nodes, cur_node);
                 }
-                json_t *gj = json_pack("{s:i, s:s, s:b, s:b, s:b, s:o, s:b, s:o}", "index",
-                                       (int)g->index, "model", g->geom->model, "changed",
-                                       (int)t->changed, "disrupts", (int)t->disrupts,
-                                       "mig_enabled", (int)t->layout.mig, "instances",
-                                       layout_json(g->geom, &t->layout), "current_mig_enabled",
-                                       (int)g->current.mig, "current_instances",
-                                       layout_json(g->geom, &g->current));
+                json_t *gj = json_pack(
+                    "{s:i, s:s, s:b, s:b, s:b, s:o, s:b, s:o}", "index", (int)g->index, "model",
+                    g->geom->model, "changed", (int)t->changed, "disrupts", (int)t->disrupts,
+                    "mig_enabled", (int)t->layout.mig, "instances",
+                    layout_json(g->geom, &t->layout), "current_mig_enabled", (int)g->current.mig,
+                    "current_instances", layout_json(g->geom, &g->current));
                 json_array_append_new(json_object_get(cur_node, "gpus"), gj);
         }
         json_object_set_new(root, "nodes", nodes);
@@ -239,13 +238,16 @@ static char *format_mig_parted(const struct ferry_mig_plan *p,
                         rep[ncfg++] = nd;
                 cfg[nd] = k;
         }
-        ferry_buf_adds(&b, "# Generated by 'ferry mig plan'. Apply with the GPU Operator's mig-manager\n"
-                           "# by labelling each node with its config; it pauses the node's GPU clients.\n"
-                           "# Nodes whose GPUs change:\n");
+        ferry_buf_adds(
+            &b, "# Generated by 'ferry mig plan'. Apply with the GPU Operator's mig-manager\n"
+                "# by labelling each node with its config; it pauses the node's GPU clients.\n"
+                "# Nodes whose GPUs change:\n");
         size_t nch = 0;
         for (size_t nd = 0; nd < nn; nd++)
                 if (body[nd] && changed[nd]) {
-                        ferry_buf_printf(&b, "#   kubectl label node %s nvidia.com/mig.config=ferry-%zu --overwrite\n",
+                        ferry_buf_printf(&b,
+                                         "#   kubectl label node %s "
+                                         "nvidia.com/mig.config=ferry-%zu --overwrite\n",
                                          inv->nodes[nd].name, cfg[nd] + 1);
                         nch++;
                 }

@@ -9,47 +9,40 @@
 #include "gpu/mig.h"
 
 /* Start-slot masks of the 7 compute x 8 memory geometry. */
-#define S_1G 0x7f /* 0..6 */
+#define S_1G 0x7f   /* 0..6 */
 #define S_EVEN 0x55 /* 0,2,4,6 */
-#define S_2G 0x15 /* 0,2,4 */
-#define S_3G 0x11 /* 0,4 */
+#define S_2G 0x15   /* 0,2,4 */
+#define S_3G 0x11   /* 0,4 */
 #define S_0 0x01
 
 #define GEOM_7x8(m, mib, a, b, c, d, e, f)                                                         \
         {                                                                                          \
-                .model = m, .compute_slices = 7, .mem_slices = 8, .n_profiles = 6,                 \
-                .mem_mib = mib,                                                                    \
+                .model = m, .compute_slices = 7, .mem_slices = 8, .n_profiles = 6, .mem_mib = mib, \
                 .profiles = {                                                                      \
-                        {a, 1, 1, S_1G},                                                           \
-                        {b, 1, 2, S_EVEN},                                                         \
-                        {c, 2, 2, S_2G},                                                           \
-                        {d, 3, 4, S_3G},                                                           \
-                        {e, 4, 4, S_0},                                                            \
-                        {f, 7, 8, S_0},                                                            \
+                    {a, 1, 1, S_1G}, {b, 1, 2, S_EVEN}, {c, 2, 2, S_2G},                           \
+                    {d, 3, 4, S_3G}, {e, 4, 4, S_0},    {f, 7, 8, S_0},                            \
                 },                                                                                 \
         }
 
 static const struct ferry_mig_geometry geometries[] = {
-        GEOM_7x8("A100-40GB", 40960, "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb",
-                 "7g.40gb"),
-        GEOM_7x8("A100-80GB", 81920, "1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb",
-                 "7g.80gb"),
-        GEOM_7x8("H100-80GB", 81920, "1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb",
-                 "7g.80gb"),
-        GEOM_7x8("H200-141GB", 144384, "1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb",
-                 "7g.141gb"),
-        {
-                .model = "A30-24GB",
-                .compute_slices = 4,
-                .mem_slices = 4,
-                .n_profiles = 3,
-                .mem_mib = 24576,
-                .profiles = {
-                        {"1g.6gb", 1, 1, 0x0f},
-                        {"2g.12gb", 2, 2, 0x05},
-                        {"4g.24gb", 4, 4, 0x01},
-                },
-        },
+    GEOM_7x8("A100-40GB", 40960, "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb"),
+    GEOM_7x8("A100-80GB", 81920, "1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
+    GEOM_7x8("H100-80GB", 81920, "1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
+    GEOM_7x8("H200-141GB", 144384, "1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb",
+             "7g.141gb"),
+    {
+        .model = "A30-24GB",
+        .compute_slices = 4,
+        .mem_slices = 4,
+        .n_profiles = 3,
+        .mem_mib = 24576,
+        .profiles =
+            {
+                {"1g.6gb", 1, 1, 0x0f},
+                {"2g.12gb", 2, 2, 0x05},
+                {"4g.24gb", 4, 4, 0x01},
+            },
+    },
 };
 
 const struct ferry_mig_geometry *ferry_mig_geometry_get(size_t i)
@@ -131,11 +124,9 @@ int ferry_mig_layout_check(const struct ferry_mig_geometry *g, const struct ferr
                         return ferry_errprintf(err, -EINVAL, "unknown profile index %u",
                                                in->profile);
                 const struct ferry_mig_profile *p = &g->profiles[in->profile];
-                if (in->start < 0 || in->start >= g->mem_slices ||
-                    !(p->starts & (1u << in->start)))
-                        return ferry_errprintf(err, -EINVAL,
-                                               "%s cannot start at slot %d on %s", p->name,
-                                               in->start, g->model);
+                if (in->start < 0 || in->start >= g->mem_slices || !(p->starts & (1u << in->start)))
+                        return ferry_errprintf(err, -EINVAL, "%s cannot start at slot %d on %s",
+                                               p->name, in->start, g->model);
                 unsigned m = span_mask(p, (unsigned)in->start);
                 if (used & m)
                         return ferry_errprintf(err, -EINVAL,
@@ -202,12 +193,12 @@ int ferry_mig_layout_place(const struct ferry_mig_geometry *g, struct ferry_mig_
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < placed.n; i++)
-                used |= span_mask(&g->profiles[placed.inst[i].profile],
-                                  (unsigned)placed.inst[i].start);
+                used |=
+                    span_mask(&g->profiles[placed.inst[i].profile], (unsigned)placed.inst[i].start);
         /* largest first: fewer dead ends */
         for (unsigned i = 1; i < n; i++)
                 for (unsigned j = i; j > 0 && g->profiles[l->inst[todo[j]].profile].mem >
-                                                      g->profiles[l->inst[todo[j - 1]].profile].mem;
+                                                  g->profiles[l->inst[todo[j - 1]].profile].mem;
                      j--) {
                         uint8_t t = todo[j];
                         todo[j] = todo[j - 1];
@@ -248,7 +239,7 @@ static void enum_rec(struct enum_ctx *c, unsigned slot, unsigned used)
                 if (used & m)
                         continue;
                 c->cur.inst[c->cur.n++] =
-                        (struct ferry_mig_instance){.profile = (uint8_t)p, .start = (int8_t)slot};
+                    (struct ferry_mig_instance){.profile = (uint8_t)p, .start = (int8_t)slot};
                 enum_rec(c, slot + pr->mem, used | m);
                 c->cur.n--;
         }

@@ -25,8 +25,7 @@ static unsigned line_of(const yaml_node_t *n)
         return (unsigned)n->start_mark.line + 1;
 }
 
-#define PERR(doc, node, ...)                                                                       \
-        perr_at((doc), (node) ? line_of(node) : 0, __VA_ARGS__)
+#define PERR(doc, node, ...) perr_at((doc), (node) ? line_of(node) : 0, __VA_ARGS__)
 
 __attribute__((format(printf, 3, 4))) static int perr_at(struct doc *doc, unsigned line,
                                                          const char *fmt, ...)
@@ -52,8 +51,7 @@ static const char *scalar(const yaml_node_t *n)
 }
 
 /* Check every key of a mapping is one of keys[] (catches typos). */
-static int check_keys(struct doc *doc, yaml_node_t *map, const char *what,
-                      const char *const *keys)
+static int check_keys(struct doc *doc, yaml_node_t *map, const char *what, const char *const *keys)
 {
         for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
              p++) {
@@ -192,8 +190,8 @@ static int parse_instances(struct doc *doc, yaml_node_t *seq, struct ferry_mig_g
                         placed = true;
                 }
                 if (map_get(doc, n, "count") &&
-                    (r = get_uint(doc, map_get(doc, n, "count"), "count",
-                                  FERRY_MIG_MAX_INSTANCES, &count)) < 0)
+                    (r = get_uint(doc, map_get(doc, n, "count"), "count", FERRY_MIG_MAX_INSTANCES,
+                                  &count)) < 0)
                         return r;
                 if (placed && count != 1)
                         return PERR(doc, n, "an instance with a start must have count 1");
@@ -204,9 +202,9 @@ static int parse_instances(struct doc *doc, yaml_node_t *seq, struct ferry_mig_g
                         if (gpu->current.n >= FERRY_MIG_MAX_INSTANCES)
                                 return PERR(doc, n, "too many instances on one GPU");
                         gpu->current.inst[gpu->current.n++] = (struct ferry_mig_instance){
-                                .profile = (uint8_t)p,
-                                .start = placed ? (int8_t)start : -1,
-                                .in_use = in_use,
+                            .profile = (uint8_t)p,
+                            .start = placed ? (int8_t)start : -1,
+                            .in_use = in_use,
                         };
                 }
         }
@@ -216,7 +214,7 @@ static int parse_instances(struct doc *doc, yaml_node_t *seq, struct ferry_mig_g
 static int parse_gpu(struct doc *doc, yaml_node_t *n, struct ferry_mig_gpu *gpu,
                      unsigned long *count)
 {
-        static const char *const keys[] = {"model", "index", "count", "mig",
+        static const char *const keys[] = {"model", "index",     "count", "mig",
                                            "busy",  "instances", NULL};
         ferry_error_t e;
         int r;
@@ -237,9 +235,8 @@ static int parse_gpu(struct doc *doc, yaml_node_t *n, struct ferry_mig_gpu *gpu,
         }
         gpu->current.mig = true;
         *count = 1;
-        if (map_get(doc, n, "count") &&
-            (r = get_uint(doc, map_get(doc, n, "count"), "count", FERRY_MIG_MAX_GPUS_PER_NODE,
-                          count)) < 0)
+        if (map_get(doc, n, "count") && (r = get_uint(doc, map_get(doc, n, "count"), "count",
+                                                      FERRY_MIG_MAX_GPUS_PER_NODE, count)) < 0)
                 return r;
         if (map_get(doc, n, "mig") &&
             (r = get_bool(doc, map_get(doc, n, "mig"), "mig", &gpu->current.mig)) < 0)
@@ -248,8 +245,9 @@ static int parse_gpu(struct doc *doc, yaml_node_t *n, struct ferry_mig_gpu *gpu,
             (r = get_bool(doc, map_get(doc, n, "busy"), "busy", &gpu->busy)) < 0)
                 return r;
         if (gpu->busy && gpu->current.mig)
-                return PERR(doc, n, "busy applies to a GPU with mig: false; mark MIG "
-                                    "instances with in_use instead");
+                return PERR(doc, n,
+                            "busy applies to a GPU with mig: false; mark MIG "
+                            "instances with in_use instead");
         yaml_node_t *in = map_get(doc, n, "instances");
         if (in) {
                 if (!gpu->current.mig)
@@ -343,8 +341,8 @@ int ferry_mig_inventory_parse(const char *text, size_t len, const char *fname,
                                         }
                                 if (nd->n_gpus == cap) {
                                         cap = cap ? 2 * cap : 8;
-                                        nd->gpus = ferry_xrealloc(nd->gpus,
-                                                                  cap * sizeof(*nd->gpus));
+                                        nd->gpus =
+                                            ferry_xrealloc(nd->gpus, cap * sizeof(*nd->gpus));
                                 }
                                 gpu.index = (unsigned)(index + k);
                                 nd->gpus[nd->n_gpus++] = gpu;
@@ -412,7 +410,8 @@ int ferry_mig_demand_parse(const char *text, size_t len, const char *fname,
                 struct ferry_mig_request *q = &d.req[d.n];
                 unsigned long count;
                 if (it->type != YAML_MAPPING_NODE) {
-                        r = PERR(&doc, it, "a demand entry must be a mapping with profile and count");
+                        r = PERR(&doc, it,
+                                 "a demand entry must be a mapping with profile and count");
                         goto out;
                 }
                 if ((r = check_keys(&doc, it, "a demand entry", keys)) < 0)
@@ -450,8 +449,9 @@ int ferry_mig_demand_parse(const char *text, size_t len, const char *fname,
                         char *end;
                         double w = ws ? strtod(ws, &end) : NAN;
                         if (!ws || *end || !(w > 0) || w > 1e6) {
-                                r = PERR(&doc, wn, "weight must be a number above 0 and at "
-                                                   "most 1000000");
+                                r = PERR(&doc, wn,
+                                         "weight must be a number above 0 and at "
+                                         "most 1000000");
                                 goto out;
                         }
                         q->weight = (uint32_t)llround(w * 1000);
@@ -483,8 +483,8 @@ int ferry_mig_demand_check(const struct ferry_mig_demand *d, const struct ferry_
                 bool offered = strcasecmp(name, FERRY_MIG_WHOLE) == 0;
                 for (size_t i = 0; i < inv->n_nodes && !offered; i++)
                         for (size_t k = 0; k < inv->nodes[i].n_gpus && !offered; k++)
-                                offered = ferry_mig_profile_find(inv->nodes[i].gpus[k].geom,
-                                                                 name) >= 0;
+                                offered =
+                                    ferry_mig_profile_find(inv->nodes[i].gpus[k].geom, name) >= 0;
                 if (!offered)
                         return ferry_errprintf(err, -EINVAL,
                                                "%s:%u: no GPU model in the inventory offers "

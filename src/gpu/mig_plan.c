@@ -66,7 +66,7 @@ struct ctx {
         uint32_t *w;
         size_t n_cls, cap_cls;
         struct pclass *cls;
-        size_t n;            /* GPUs */
+        size_t n; /* GPUs */
         struct gpuref *g;
         /* enumerations per geometry */
         const struct ferry_mig_geometry *egeom[8];
@@ -304,8 +304,8 @@ static void build_options(struct ctx *c, struct pclass *pc)
         for (size_t i = 0; i < n_cand; i++) {
                 if (cd[i].dead)
                         continue;
-                pc->opts[pc->n_opts] = (struct option){.layout = cd[i].l,
-                                                       .disrupts = cd[i].disrupts};
+                pc->opts[pc->n_opts] =
+                    (struct option){.layout = cd[i].l, .disrupts = cd[i].disrupts};
                 memcpy(pc->vec + pc->n_opts * K, cd[i].v, K * sizeof(uint16_t));
                 pc->n_opts++;
         }
@@ -333,9 +333,9 @@ static size_t class_of(struct ctx *c, const struct ferry_mig_gpu *gpu)
 /* ---- a solution ---- */
 
 struct sol {
-        uint32_t *a;      /* option per GPU */
-        uint32_t *s;      /* supply per request */
-        uint32_t *nchg;   /* changed GPUs per node */
+        uint32_t *a;    /* option per GPU */
+        uint32_t *s;    /* supply per request */
+        uint32_t *nchg; /* changed GPUs per node */
         uint64_t cost;
         uint64_t value;
 };
@@ -515,7 +515,8 @@ static bool pair_moves(const struct ctx *c, struct sol *x, uint64_t *budget)
                                         uint64_t v = 0;
                                         for (size_t j = 0; j < c->K; j++) {
                                                 uint32_t t = s[j] + ui[j] + uk[j];
-                                                v += (uint64_t)c->w[j] * (t < c->d[j] ? t : c->d[j]);
+                                                v +=
+                                                    (uint64_t)c->w[j] * (t < c->d[j] ? t : c->d[j]);
                                         }
                                         if (v > x->value) {
                                                 sol_set(c, x, i, oi);
@@ -582,8 +583,8 @@ static void greedy_start(const struct ctx *c, struct sol *x)
                         uint64_t val = base;
                         for (size_t j = 0; j < c->K; j++)
                                 if (x->s[j] < c->d[j]) {
-                                        uint32_t add = v[j] < c->d[j] - x->s[j] ? v[j]
-                                                                                : c->d[j] - x->s[j];
+                                        uint32_t add =
+                                            v[j] < c->d[j] - x->s[j] ? v[j] : c->d[j] - x->s[j];
                                         val += (uint64_t)c->w[j] * add;
                                 }
                         if (val > bv || (val == bv && (int)o == pc->cur_opt)) {
@@ -865,12 +866,11 @@ static int check_input(struct ctx *c, ferry_error_t *err)
                         ferry_error_t e;
                         const struct ferry_mig_gpu *g = &nd->gpus[k];
                         if (!g->geom)
-                                return ferry_errprintf(err, -EINVAL,
-                                                       "node %s GPU %u: no model", nd->name,
-                                                       g->index);
+                                return ferry_errprintf(err, -EINVAL, "node %s GPU %u: no model",
+                                                       nd->name, g->index);
                         if (ferry_mig_layout_check(g->geom, &g->current, &e) < 0)
-                                return ferry_errprintf(err, -EINVAL, "node %s GPU %u: %s",
-                                                       nd->name, g->index, e.text);
+                                return ferry_errprintf(err, -EINVAL, "node %s GPU %u: %s", nd->name,
+                                                       g->index, e.text);
                         n++;
                 }
         }
@@ -887,8 +887,8 @@ static int check_input(struct ctx *c, ferry_error_t *err)
                                                        "profile %s is requested twice", name);
                 for (size_t i = 0; i < inv->n_nodes && !offered; i++)
                         for (size_t k = 0; k < inv->nodes[i].n_gpus && !offered; k++)
-                                offered = ferry_mig_profile_find(inv->nodes[i].gpus[k].geom,
-                                                                 name) >= 0;
+                                offered =
+                                    ferry_mig_profile_find(inv->nodes[i].gpus[k].geom, name) >= 0;
                 if (!offered)
                         return ferry_errprintf(err, -EINVAL,
                                                "no GPU in the inventory offers profile %s", name);
@@ -904,8 +904,8 @@ int ferry_mig_plan(const struct ferry_mig_inventory *inv, const struct ferry_mig
                    ferry_error_t *err)
 {
         static const struct ferry_mig_options defaults = {0};
-        struct ctx c = {.inv = inv, .dem = d, .opt = opt ? opt : &defaults, .K = d->n,
-                        .whole_idx = -1};
+        struct ctx c = {
+            .inv = inv, .dem = d, .opt = opt ? opt : &defaults, .K = d->n, .whole_idx = -1};
         struct sol x, y;
         int r;
 
@@ -945,8 +945,7 @@ int ferry_mig_plan(const struct ferry_mig_inventory *inv, const struct ferry_mig
         uint64_t bound = lagrange_bound(&c, x.value), nodes = 0;
         bool optimal = false;
         size_t exact_max = c.opt->exact_max_gpus ? c.opt->exact_max_gpus : DEFAULT_EXACT_MAX_GPUS;
-        if (c.opt->mode == FERRY_MIG_EXACT ||
-            (c.opt->mode == FERRY_MIG_AUTO && c.n <= exact_max)) {
+        if (c.opt->mode == FERRY_MIG_EXACT || (c.opt->mode == FERRY_MIG_AUTO && c.n <= exact_max)) {
                 uint64_t limit = c.opt->node_limit ? c.opt->node_limit : DEFAULT_NODE_LIMIT;
                 optimal = exact(&c, &x, limit, &nodes);
                 if (optimal)

@@ -32,8 +32,8 @@ struct nvml_utilization { /* nvmlUtilization_t */
 };
 struct nvml_attributes { /* nvmlDeviceAttributes_t */
         unsigned int multiprocessorCount, sharedCopyEngineCount, sharedDecoderCount,
-                sharedEncoderCount, sharedJpegCount, sharedOfaCount, gpuInstanceSliceCount,
-                computeInstanceSliceCount;
+            sharedEncoderCount, sharedJpegCount, sharedOfaCount, gpuInstanceSliceCount,
+            computeInstanceSliceCount;
         unsigned long long memorySizeMB;
 };
 
@@ -335,36 +335,31 @@ char *ferry_gpu_inventory_format(const struct ferry_gpu_inventory *inv, bool jso
                         for (size_t k = 0; k < g->n_mig; k++) {
                                 const struct ferry_gpu_mig_device *m = &g->mig[k];
                                 json_array_append_new(
-                                        mig, json_pack("{s:i, s:i, s:s, s:i, s:i, s:I, s:I, s:o}",
-                                                       "gpu_instance", (int)m->gi_id,
-                                                       "compute_instance", (int)m->ci_id,
-                                                       "profile", m->profile, "gi_slices",
-                                                       (int)m->gi_slices, "ci_slices",
-                                                       (int)m->ci_slices, "memory_total_mib",
-                                                       (json_int_t)m->mem_total_mib,
-                                                       "memory_used_mib",
-                                                       (json_int_t)m->mem_used_mib, "busy",
-                                                       m->busy < 0 ? json_null()
-                                                                   : json_boolean(m->busy)));
+                                    mig, json_pack(
+                                             "{s:i, s:i, s:s, s:i, s:i, s:I, s:I, s:o}",
+                                             "gpu_instance", (int)m->gi_id, "compute_instance",
+                                             (int)m->ci_id, "profile", m->profile, "gi_slices",
+                                             (int)m->gi_slices, "ci_slices", (int)m->ci_slices,
+                                             "memory_total_mib", (json_int_t)m->mem_total_mib,
+                                             "memory_used_mib", (json_int_t)m->mem_used_mib, "busy",
+                                             m->busy < 0 ? json_null() : json_boolean(m->busy)));
                         }
                         json_array_append_new(
-                                arr,
-                                json_pack("{s:i, s:s, s:s, s:o, s:b, s:b, s:b, s:I, s:I, s:o, "
-                                          "s:o, s:o, s:o}",
-                                          "index", (int)g->index, "name", g->name, "uuid",
-                                          g->uuid, "model",
-                                          g->model ? json_string(g->model) : json_null(),
-                                          "mig_capable", (int)g->mig_capable, "mig_enabled",
-                                          (int)g->mig_enabled, "mig_pending",
-                                          (int)g->mig_pending, "memory_total_mib",
-                                          (json_int_t)g->mem_total_mib, "memory_used_mib",
-                                          (json_int_t)g->mem_used_mib, "utilization_gpu",
-                                          g->util_gpu < 0 ? json_null() : json_integer(g->util_gpu),
-                                          "utilization_memory",
-                                          g->util_mem < 0 ? json_null() : json_integer(g->util_mem),
-                                          "busy",
-                                          g->busy < 0 ? json_null() : json_boolean(g->busy),
-                                          "mig_devices", mig));
+                            arr,
+                            json_pack("{s:i, s:s, s:s, s:o, s:b, s:b, s:b, s:I, s:I, s:o, "
+                                      "s:o, s:o, s:o}",
+                                      "index", (int)g->index, "name", g->name, "uuid", g->uuid,
+                                      "model", g->model ? json_string(g->model) : json_null(),
+                                      "mig_capable", (int)g->mig_capable, "mig_enabled",
+                                      (int)g->mig_enabled, "mig_pending", (int)g->mig_pending,
+                                      "memory_total_mib", (json_int_t)g->mem_total_mib,
+                                      "memory_used_mib", (json_int_t)g->mem_used_mib,
+                                      "utilization_gpu",
+                                      g->util_gpu < 0 ? json_null() : json_integer(g->util_gpu),
+                                      "utilization_memory",
+                                      g->util_mem < 0 ? json_null() : json_integer(g->util_mem),
+                                      "busy", g->busy < 0 ? json_null() : json_boolean(g->busy),
+                                      "mig_devices", mig));
                 }
                 char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 json_decref(root);
@@ -375,12 +370,12 @@ char *ferry_gpu_inventory_format(const struct ferry_gpu_inventory *inv, bool jso
         struct ferry_buf b = FERRY_BUF_INIT;
         ferry_buf_printf(&b, "Driver %s, %zu GPU%s\n", inv->driver[0] ? inv->driver : "?", inv->n,
                          inv->n == 1 ? "" : "s");
-        ferry_buf_printf(&b, "%-4s %-26s %-9s %-17s %-5s %s\n", "GPU", "NAME", "MIG",
-                         "MEMORY MiB", "UTIL", "STATE");
+        ferry_buf_printf(&b, "%-4s %-26s %-9s %-17s %-5s %s\n", "GPU", "NAME", "MIG", "MEMORY MiB",
+                         "UTIL", "STATE");
         for (size_t i = 0; i < inv->n; i++) {
                 const struct ferry_gpu_device *g = &inv->dev[i];
                 char mem[48], util[16];
-                const char *mig = !g->mig_capable ? "n/a"
+                const char *mig = !g->mig_capable  ? "n/a"
                                   : g->mig_enabled ? (g->mig_pending ? "on" : "on*")
                                                    : (g->mig_pending ? "off*" : "off");
                 snprintf(mem, sizeof(mem), "%" PRIu64 "/%" PRIu64, g->mem_used_mib,
@@ -397,8 +392,8 @@ char *ferry_gpu_inventory_format(const struct ferry_gpu_inventory *inv, bool jso
                         snprintf(id, sizeof(id), "GI %u CI %u", m->gi_id, m->ci_id);
                         snprintf(mem, sizeof(mem), "%" PRIu64 "/%" PRIu64, m->mem_used_mib,
                                  m->mem_total_mib);
-                        ferry_buf_printf(&b, "  %-12s %-14s %-9s %-17s %-5s %s\n", id,
-                                         m->profile, "", mem, "-", busy_text(m->busy));
+                        ferry_buf_printf(&b, "  %-12s %-14s %-9s %-17s %-5s %s\n", id, m->profile,
+                                         "", mem, "-", busy_text(m->busy));
                 }
         }
         if (inv->n)

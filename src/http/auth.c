@@ -54,7 +54,8 @@ int ferry_auth_load(const char *path, struct ferry_auth **ret, ferry_error_t *er
                         nss[--e] = '\0';
                 if (strlen(tok) < 16 || !*nss) {
                         r = ferry_errprintf(err, -EINVAL,
-                                            "%s:%u: expected \"TOKEN NAMESPACE[,NAMESPACE...]\" with a token of at least 16 characters",
+                                            "%s:%u: expected \"TOKEN NAMESPACE[,NAMESPACE...]\" "
+                                            "with a token of at least 16 characters",
                                             path, line);
                         goto fail;
                 }
@@ -68,7 +69,9 @@ int ferry_auth_load(const char *path, struct ferry_auth **ret, ferry_error_t *er
                         while (isspace((unsigned char)*ns))
                                 ns++;
                         if (strcmp(ns, "*") != 0 && !ferry_is_dns_label(ns)) {
-                                r = ferry_errprintf(err, -EINVAL, "%s:%u: \"%s\" is not a namespace name or *", path, line, ns);
+                                r = ferry_errprintf(err, -EINVAL,
+                                                    "%s:%u: \"%s\" is not a namespace name or *",
+                                                    path, line, ns);
                                 goto fail;
                         }
                         t->ns = ferry_xrealloc(t->ns, (k + 2) * sizeof(char *));

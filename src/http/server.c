@@ -21,13 +21,22 @@
 #include "common/util.h"
 
 enum route_id {
-        R_CREATE, R_DELETE, R_STATUS, R_LOGS, R_PING, R_UPDATE, R_HEALTH, R_METRICS, R_OTHER, R_MAX
+        R_CREATE,
+        R_DELETE,
+        R_STATUS,
+        R_LOGS,
+        R_PING,
+        R_UPDATE,
+        R_HEALTH,
+        R_METRICS,
+        R_OTHER,
+        R_MAX
 };
 
 static const char *const route_paths[R_MAX] = {
-        [R_CREATE] = "/create",   [R_DELETE] = "/delete",   [R_STATUS] = "/status",
-        [R_LOGS] = "/getLogs",    [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
-        [R_HEALTH] = "/healthz",  [R_METRICS] = "/metrics", [R_OTHER] = "other",
+    [R_CREATE] = "/create",  [R_DELETE] = "/delete",   [R_STATUS] = "/status",
+    [R_LOGS] = "/getLogs",   [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
+    [R_HEALTH] = "/healthz", [R_METRICS] = "/metrics", [R_OTHER] = "other",
 };
 
 #define N_BUCKETS 12
@@ -73,12 +82,12 @@ static const struct {
         unsigned code;
         const char *reason;
 } error_table[] = {
-        {-EINVAL, 400, "BadRequest"},       {-E2BIG, 413, "TooLarge"},
-        {-EACCES, 403, "Forbidden"},        {-EPERM, 403, "Forbidden"},
-        {-ENOENT, 404, "NotFound"},         {-EEXIST, 409, "Conflict"},
-        {-EBUSY, 409, "Conflict"},          {-ENOTSUP, 422, "Unsupported"},
-        {-EOPNOTSUPP, 422, "Unsupported"},  {-EAGAIN, 503, "Unavailable"},
-        {-ECONNREFUSED, 503, "Unavailable"}, {-ETIMEDOUT, 504, "Timeout"},
+    {-EINVAL, 400, "BadRequest"},        {-E2BIG, 413, "TooLarge"},
+    {-EACCES, 403, "Forbidden"},         {-EPERM, 403, "Forbidden"},
+    {-ENOENT, 404, "NotFound"},          {-EEXIST, 409, "Conflict"},
+    {-EBUSY, 409, "Conflict"},           {-ENOTSUP, 422, "Unsupported"},
+    {-EOPNOTSUPP, 422, "Unsupported"},   {-EAGAIN, 503, "Unavailable"},
+    {-ECONNREFUSED, 503, "Unavailable"}, {-ETIMEDOUT, 504, "Timeout"},
 };
 
 unsigned ferry_http_status_for(int r, const char **ret_reason)
@@ -115,7 +124,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, const c
 {
         size_t len = b->len;
         char *data = ferry_buf_steal(b);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
                 free(data);
                 return MHD_NO;
@@ -171,7 +181,8 @@ static void *log_thread(void *arg)
         struct log_stream *ls = arg;
         int r = ferry_logfile_stream(ls->q.path, &ls->q.opts, emit_fd, ferry_daemon_log_done, ls);
         if (r < 0 && r != -ENOENT)
-                log_debug("log stream of %s/%s ended: %s", ls->q.uid, ls->q.container, strerror(-r));
+                log_debug("log stream of %s/%s ended: %s", ls->q.uid, ls->q.container,
+                          strerror(-r));
         close(ls->fd);
         free(ls);
         return NULL;
@@ -221,43 +232,54 @@ static unsigned serve_logs(struct ferry_server *s, struct MHD_Connection *c,
 
 static void render_metrics(struct ferry_server *s, struct ferry_buf *b)
 {
-        ferry_buf_adds(b, "# HELP ferry_http_requests_total HTTP requests by path and status code.\n"
-                          "# TYPE ferry_http_requests_total counter\n");
+        ferry_buf_adds(b,
+                       "# HELP ferry_http_requests_total HTTP requests by path and status code.\n"
+                       "# TYPE ferry_http_requests_total counter\n");
         for (int r = 0; r < R_MAX; r++)
                 for (size_t ci = 0; ci <= N_CODES; ci++) {
                         unsigned long long v = atomic_load(&s->m.req[r][ci]);
                         if (!v)
                                 continue;
                         if (ci < N_CODES)
-                                ferry_buf_printf(b, "ferry_http_requests_total{path=\"%s\",code=\"%u\"} %llu\n",
-                                                 route_paths[r], codes[ci], v);
+                                ferry_buf_printf(
+                                    b, "ferry_http_requests_total{path=\"%s\",code=\"%u\"} %llu\n",
+                                    route_paths[r], codes[ci], v);
                         else
-                                ferry_buf_printf(b, "ferry_http_requests_total{path=\"%s\",code=\"other\"} %llu\n",
-                                                 route_paths[r], v);
+                                ferry_buf_printf(
+                                    b,
+                                    "ferry_http_requests_total{path=\"%s\",code=\"other\"} %llu\n",
+                                    route_paths[r], v);
                 }
-        ferry_buf_adds(b, "# HELP ferry_http_request_duration_seconds Time to answer a request (to the first byte for streams).\n"
+        ferry_buf_adds(b, "# HELP ferry_http_request_duration_seconds Time to answer a request (to "
+                          "the first byte for streams).\n"
                           "# TYPE ferry_http_request_duration_seconds histogram\n");
         for (int r = 0; r < R_MAX; r++) {
                 unsigned long long cum = 0;
                 for (int k = 0; k < N_BUCKETS; k++) {
                         cum += atomic_load(&s->m.lat[r][k]);
                         if (k < N_BUCKETS - 1)
-                                ferry_buf_printf(b, "ferry_http_request_duration_seconds_bucket{path=\"%s\",le=\"%g\"} %llu\n",
+                                ferry_buf_printf(b,
+                                                 "ferry_http_request_duration_seconds_bucket{path="
+                                                 "\"%s\",le=\"%g\"} %llu\n",
                                                  route_paths[r], lat_bounds[k], cum);
                         else
-                                ferry_buf_printf(b, "ferry_http_request_duration_seconds_bucket{path=\"%s\",le=\"+Inf\"} %llu\n",
+                                ferry_buf_printf(b,
+                                                 "ferry_http_request_duration_seconds_bucket{path="
+                                                 "\"%s\",le=\"+Inf\"} %llu\n",
                                                  route_paths[r], cum);
                 }
-                ferry_buf_printf(b, "ferry_http_request_duration_seconds_sum{path=\"%s\"} %.9f\n", route_paths[r],
-                                 (double)atomic_load(&s->m.lat_ns[r]) / 1e9);
-                ferry_buf_printf(b, "ferry_http_request_duration_seconds_count{path=\"%s\"} %llu\n", route_paths[r], cum);
+                ferry_buf_printf(b, "ferry_http_request_duration_seconds_sum{path=\"%s\"} %.9f\n",
+                                 route_paths[r], (double)atomic_load(&s->m.lat_ns[r]) / 1e9);
+                ferry_buf_printf(b, "ferry_http_request_duration_seconds_count{path=\"%s\"} %llu\n",
+                                 route_paths[r], cum);
         }
         ferry_daemon_metrics(s->d, b);
 }
 
 static bool client_cert_ok(struct MHD_Connection *c)
 {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         unsigned status = 0, n = 0;
         if (!ci || !ci->tls_session)
                 return false;
@@ -321,7 +343,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         ferry_error_t err = {{0}};
         struct ferry_buf out = FERRY_BUF_INIT;
         unsigned code = 200;
-        const char *hdr_session = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "InterLink-Http-Session");
+        const char *hdr_session =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "InterLink-Http-Session");
         char session_buf[64];
         const char *session = hdr_session;
         if (!session) {
@@ -333,7 +356,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         size_t blen = rq->body.len;
 
         if (rq->too_big) {
-                int r = ferry_errprintf(&err, -E2BIG, "request body exceeds the limit of %zu bytes", lim->max_body);
+                int r = ferry_errprintf(&err, -E2BIG, "request body exceeds the limit of %zu bytes",
+                                        lim->max_body);
                 code = send_error(c, r, &err, rt == R_LOGS, session, &ret);
                 goto done;
         }
@@ -342,7 +366,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
          * the certificate; verifying it is ours). */
         if (l->verify_client && !client_cert_ok(c)) {
                 struct ferry_buf b = FERRY_BUF_INIT;
-                ferry_buf_adds(&b, "{\"error\":\"a client certificate signed by the configured CA is required\",\"reason\":\"Unauthorized\",\"code\":401}\n");
+                ferry_buf_adds(&b, "{\"error\":\"a client certificate signed by the configured CA "
+                                   "is required\",\"reason\":\"Unauthorized\",\"code\":401}\n");
                 ret = send_buf(c, 401, "application/json", &b, session);
                 code = 401;
                 goto done;
@@ -353,13 +378,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         struct ferry_authz az = {0}, *azp = NULL;
         bool open_route = rt == R_PING || rt == R_HEALTH || rt == R_METRICS || rt == R_OTHER;
         if (l->need_auth && !open_route) {
-                tok = ferry_auth_check(s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+                tok = ferry_auth_check(
+                    s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
                 if (!tok) {
                         struct ferry_buf b = FERRY_BUF_INIT;
-                        ferry_buf_adds(&b, "{\"error\":\"missing or unknown bearer token\",\"reason\":\"Unauthorized\",\"code\":401}\n");
+                        ferry_buf_adds(&b, "{\"error\":\"missing or unknown bearer "
+                                           "token\",\"reason\":\"Unauthorized\",\"code\":401}\n");
                         size_t len = b.len;
-                        struct MHD_Response *resp = MHD_create_response_from_buffer(len, ferry_buf_steal(&b),
-                                                                                    MHD_RESPMEM_MUST_FREE);
+                        struct MHD_Response *resp = MHD_create_response_from_buffer(
+                            len, ferry_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
                         MHD_add_response_header(resp, "Content-Type", "application/json");
                         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
                         ret = MHD_queue_response(c, 401, resp);
@@ -377,15 +404,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         case R_CREATE: {
                 char uid[FERRY_UID_MAX] = "", jid[FERRY_JID_MAX] = "";
                 r = ferry_daemon_create(s->d, body, blen,
-                                        l->role == FERRY_ROLE_API ? FERRY_BODY_CREATE_A : FERRY_BODY_CREATE_B, azp,
-                                        uid, jid, &err);
+                                        l->role == FERRY_ROLE_API ? FERRY_BODY_CREATE_A
+                                                                  : FERRY_BODY_CREATE_B,
+                                        azp, uid, jid, &err);
                 if (r >= 0) {
                         ferry_buf_adds(&out, "{\"PodUID\":");
                         ferry_buf_add_json_str(&out, uid);
                         ferry_buf_adds(&out, ",\"PodJID\":");
                         ferry_buf_add_json_str(&out, jid);
                         ferry_buf_adds(&out, "}");
-                        log_info("%s create %s -> %s", session, uid, jid[0] ? jid : "(waiting for the backend)");
+                        log_info("%s create %s -> %s", session, uid,
+                                 jid[0] ? jid : "(waiting for the backend)");
                 }
                 break;
         }
@@ -398,7 +427,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 if (l->role == FERRY_ROLE_PLUGIN && is_empty_array(body, blen))
                         r = ferry_daemon_ping(s->d, &out, &err); /* hop B: [] is the ping */
                 else
-                        r = ferry_daemon_status(s->d, blen ? body : "[]", blen ? blen : 2, azp, &out, &err);
+                        r = ferry_daemon_status(s->d, blen ? body : "[]", blen ? blen : 2, azp,
+                                                &out, &err);
                 break;
         case R_LOGS: {
                 struct ferry_log_request q;
@@ -409,22 +439,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 }
                 break;
         }
-        case R_PING:
-                r = ferry_daemon_ping(s->d, &out, &err);
-                break;
+        case R_PING: r = ferry_daemon_ping(s->d, &out, &err); break;
         case R_UPDATE:
                 ferry_daemon_poll_now(s->d);
                 ferry_buf_adds(&out, "Updated cache\n");
                 break;
-        case R_HEALTH:
-                ferry_buf_adds(&out, "ok\n");
-                break;
+        case R_HEALTH: ferry_buf_adds(&out, "ok\n"); break;
         case R_METRICS:
                 render_metrics(s, &out);
                 ret = send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &out, NULL);
                 goto done;
         default:
-                r = ferry_errprintf(&err, -ENOENT, "no such path %.200s (see the interLink API)", url);
+                r = ferry_errprintf(&err, -ENOENT, "no such path %.200s (see the interLink API)",
+                                    url);
                 break;
         }
         if (r < 0) {
@@ -433,7 +460,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                         log_warn("%s %s: %s", session, url, err.text);
         } else {
                 bool text = rt == R_DELETE || rt == R_UPDATE || rt == R_HEALTH;
-                ret = send_buf(c, 200, text ? "text/plain; charset=utf-8" : "application/json", &out, session);
+                ret = send_buf(c, 200, text ? "text/plain; charset=utf-8" : "application/json",
+                               &out, session);
         }
 done:
         count(s, rt, code, rq->t0);
@@ -476,7 +504,8 @@ static int open_unix(const char *path, unsigned mode, ferry_error_t *err)
                 return ferry_errprintf(err, -EADDRINUSE, "another ferryd is listening on %s", path);
         }
         unlink(path);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
+            listen(fd, 1024) < 0) {
                 int r = -errno;
                 close(fd);
                 return ferry_errprintf(err, r, "cannot listen on %s: %s", path, strerror(-r));
@@ -496,10 +525,14 @@ static int open_tcp(const char *hostport, ferry_error_t *err)
                 h++;
                 h[strlen(h) - 1] = '\0';
         }
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_PASSIVE},
+                        *ai;
         int g = getaddrinfo(h[0] ? h : NULL, colon + 1, &hints, &ai);
         if (g != 0)
-                return ferry_errprintf(err, -EINVAL, "cannot resolve %s: %s", hostport, gai_strerror(g));
+                return ferry_errprintf(err, -EINVAL, "cannot resolve %s: %s", hostport,
+                                       gai_strerror(g));
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
         if (fd >= 0)
@@ -520,7 +553,8 @@ static int load_pem(const char *path, const char *what, char **ret, ferry_error_
         size_t len;
         int r = ferry_read_file(path, 1 << 20, ret, &len);
         if (r < 0)
-                return ferry_errprintf(err, r, "cannot read the TLS %s %s: %s", what, path, strerror(-r));
+                return ferry_errprintf(err, r, "cannot read the TLS %s %s: %s", what, path,
+                                       strerror(-r));
         return 0;
 }
 
@@ -553,27 +587,32 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                         if (slash)
                                 *slash = '\0';
                         if (!opt->auth && !opt->allow_insecure) {
-                                r = ferry_errprintf(err, -EINVAL,
-                                                    "TCP listener %s needs a token file (--tokens FILE), or --insecure-tcp to serve without authentication",
-                                                    ls[i].url);
+                                r = ferry_errprintf(
+                                    err, -EINVAL,
+                                    "TCP listener %s needs a token file (--tokens FILE), or "
+                                    "--insecure-tcp to serve without authentication",
+                                    ls[i].url);
                                 goto fail;
                         }
                         if (tls && (!opt->tls_cert || !opt->tls_key)) {
-                                r = ferry_errprintf(err, -EINVAL, "https listener %s needs --tls-cert and --tls-key",
-                                                    ls[i].url);
+                                r = ferry_errprintf(
+                                    err, -EINVAL,
+                                    "https listener %s needs --tls-cert and --tls-key", ls[i].url);
                                 goto fail;
                         }
                         if (tls && !s->tls_cert &&
                             ((r = load_pem(opt->tls_cert, "certificate", &s->tls_cert, err)) < 0 ||
                              (r = load_pem(opt->tls_key, "key", &s->tls_key, err)) < 0 ||
-                             (opt->tls_client_ca && (r = load_pem(opt->tls_client_ca, "client CA", &s->tls_ca, err)) < 0)))
+                             (opt->tls_client_ca && (r = load_pem(opt->tls_client_ca, "client CA",
+                                                                  &s->tls_ca, err)) < 0)))
                                 goto fail;
                         fd = open_tcp(hp, err);
                         l->need_auth = opt->auth != NULL;
                         l->verify_client = tls && opt->tls_client_ca;
                 } else {
                         r = ferry_errprintf(err, -EINVAL,
-                                            "listen URL %s must be unix:///PATH, http://HOST:PORT or https://HOST:PORT",
+                                            "listen URL %s must be unix:///PATH, http://HOST:PORT "
+                                            "or https://HOST:PORT",
                                             ls[i].url);
                         goto fail;
                 }
@@ -581,33 +620,38 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                         r = fd;
                         goto fail;
                 }
-                unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                                 MHD_USE_ERROR_LOG;
+                unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                 MHD_USE_POLL | MHD_USE_ERROR_LOG;
                 if (!tls)
-                        l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                                                  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                                  MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                                  3600u, MHD_OPTION_END);
+                        l->mhd = MHD_start_daemon(
+                            flags, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+                            3600u, MHD_OPTION_END);
                 else if (!s->tls_ca)
-                        l->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
-                                                  fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
-                                                  s->tls_cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                                  MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                                  3600u, MHD_OPTION_END);
+                        l->mhd = MHD_start_daemon(
+                            flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                            fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
+                            s->tls_cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+                            3600u, MHD_OPTION_END);
                 else
-                        l->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
-                                                  fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
-                                                  s->tls_cert, MHD_OPTION_HTTPS_MEM_TRUST, s->tls_ca,
-                                                  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                                  MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                                  3600u, MHD_OPTION_END);
+                        l->mhd = MHD_start_daemon(
+                            flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                            fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
+                            s->tls_cert, MHD_OPTION_HTTPS_MEM_TRUST, s->tls_ca,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+                            3600u, MHD_OPTION_END);
                 if (!l->mhd) {
                         close(fd);
-                        r = ferry_errprintf(err, -EIO, "cannot start the HTTP server on %s%s", ls[i].url,
+                        r = ferry_errprintf(err, -EIO, "cannot start the HTTP server on %s%s",
+                                            ls[i].url,
                                             tls ? " (check the TLS certificate and key)" : "");
                         goto fail;
                 }
-                log_info("listening on %s (%s)", ls[i].url, l->role == FERRY_ROLE_API ? "api, hop A" : "plugin, hop B");
+                log_info("listening on %s (%s)", ls[i].url,
+                         l->role == FERRY_ROLE_API ? "api, hop A" : "plugin, hop B");
         }
         *ret = s;
         return 0;

@@ -31,8 +31,8 @@ struct ferry_server;
 struct ferry_server_options {
         struct ferry_auth *auth; /* NULL: TCP listeners are refused unless allow_insecure */
         bool allow_insecure;
-        unsigned socket_mode;    /* of unix sockets */
-        const char *tls_cert;    /* PEM files for https:// listeners */
+        unsigned socket_mode; /* of unix sockets */
+        const char *tls_cert; /* PEM files for https:// listeners */
         const char *tls_key;
         const char *tls_client_ca; /* optional: require client certificates signed by it */
 };

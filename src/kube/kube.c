@@ -19,8 +19,8 @@
 
 enum { V_GET, V_POST, V_PUT, V_PATCH, V_DELETE, V_WATCH, V_MAX };
 const char *const ferry_kube_verb_names[6] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
-const double ferry_kube_lat_bounds[FERRY_KUBE_LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                              0.1,   0.25,   0.5,   1,    2.5,   10};
+const double ferry_kube_lat_bounds[FERRY_KUBE_LAT_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 
 #define POOL_MAX 32
 #define TOKEN_RECHECK_NS (10 * 1000000000LL)
@@ -35,7 +35,7 @@ struct ferry_kube {
         size_t n_pool;
         struct ferry_kube_bucket bucket;
         struct ferry_kube_stats stats;
-        char *token;          /* current bearer token (from token or token_file) */
+        char *token; /* current bearer token (from token or token_file) */
         int64_t token_checked_ns;
         struct timespec token_mtime;
 };
@@ -107,8 +107,8 @@ char *ferry_kube_query_escape(const char *s)
         struct ferry_buf b = FERRY_BUF_INIT;
         ferry_buf_reserve(&b, strlen(s) + 1);
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                    *p == '-' || *p == '_' || *p == '.' || *p == '~')
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
                         ferry_buf_addc(&b, (char)*p);
                 else
                         ferry_buf_printf(&b, "%%%02X", *p);
@@ -245,22 +245,15 @@ int ferry_kube_errno(long code)
         if (code >= 200 && code < 300)
                 return 0;
         switch (code) {
-        case 404:
-                return -ENOENT;
-        case 409:
-                return -EEXIST;
-        case 410:
-                return -ESTALE;
+        case 404: return -ENOENT;
+        case 409: return -EEXIST;
+        case 410: return -ESTALE;
         case 401:
-        case 403:
-                return -EACCES;
+        case 403: return -EACCES;
         case 400:
-        case 422:
-                return -EINVAL;
-        case 429:
-                return -EAGAIN;
-        default:
-                return -EREMOTEIO;
+        case 422: return -EINVAL;
+        case 429: return -EAGAIN;
+        default: return -EREMOTEIO;
         }
 }
 
@@ -377,13 +370,13 @@ void ferry_kube_metrics(struct ferry_kube *k, struct ferry_buf *out)
                                          (unsigned long long)cum);
                 }
                 cum += s.lat_count[v][FERRY_KUBE_LAT_BUCKETS];
-                ferry_buf_printf(out,
-                                 "ferry_kube_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
-                                 "%llu\nferry_kube_request_duration_seconds_sum{verb=\"%s\"} %.6f\n"
-                                 "ferry_kube_request_duration_seconds_count{verb=\"%s\"} %llu\n",
-                                 ferry_kube_verb_names[v], (unsigned long long)cum,
-                                 ferry_kube_verb_names[v], s.lat_sum[v], ferry_kube_verb_names[v],
-                                 (unsigned long long)cum);
+                ferry_buf_printf(
+                    out,
+                    "ferry_kube_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
+                    "%llu\nferry_kube_request_duration_seconds_sum{verb=\"%s\"} %.6f\n"
+                    "ferry_kube_request_duration_seconds_count{verb=\"%s\"} %llu\n",
+                    ferry_kube_verb_names[v], (unsigned long long)cum, ferry_kube_verb_names[v],
+                    s.lat_sum[v], ferry_kube_verb_names[v], (unsigned long long)cum);
         }
 }
 
@@ -479,7 +472,8 @@ static int exchange(struct ferry_kube *k, const char *method, const char *path,
         hdrs = curl_slist_append(hdrs, "Accept: application/json");
         hdrs = curl_slist_append(hdrs, "Expect:");
         if (body) {
-                ctype = ferry_xasprintf("Content-Type: %s", content_type ? content_type : "application/json");
+                ctype = ferry_xasprintf("Content-Type: %s",
+                                        content_type ? content_type : "application/json");
                 hdrs = curl_slist_append(hdrs, ctype);
         }
         if (tok) {
@@ -547,13 +541,16 @@ static int exchange(struct ferry_kube *k, const char *method, const char *path,
                 if (x->line_r < 0)
                         r = x->line_r;
                 else if (x->too_big)
-                        r = ferry_errprintf(err, -E2BIG, "the answer to %s %s is too large", method, path);
+                        r = ferry_errprintf(err, -E2BIG, "the answer to %s %s is too large", method,
+                                            path);
                 else if (cc == CURLE_ABORTED_BY_CALLBACK)
                         r = -ECANCELED;
                 else if (cc == CURLE_OPERATION_TIMEDOUT)
-                        r = ferry_errprintf(err, -ETIMEDOUT, "%s %s%s: %s", method, k->cfg.server, path, why);
+                        r = ferry_errprintf(err, -ETIMEDOUT, "%s %s%s: %s", method, k->cfg.server,
+                                            path, why);
                 else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
-                        r = ferry_errprintf(err, -ECONNREFUSED, "cannot reach the Kubernetes API at %s: %s",
+                        r = ferry_errprintf(err, -ECONNREFUSED,
+                                            "cannot reach the Kubernetes API at %s: %s",
                                             k->cfg.server, why);
                 else if (x->code == 0)
                         r = ferry_errprintf(err, -ECONNREFUSED, "%s %s%s failed: %s", method,
@@ -652,8 +649,11 @@ int ferry_kube_stream_(struct ferry_kube *k, const char *path, int timeout_s,
                        bool (*stop)(void *ctx), void *ctx, long *ret_code, json_t **ret_body,
                        ferry_error_t *err)
 {
-        struct xfer x = {.body = FERRY_BUF_INIT, .line = FERRY_BUF_INIT, .on_line = on_line,
-                         .stop = stop, .ctx = ctx};
+        struct xfer x = {.body = FERRY_BUF_INIT,
+                         .line = FERRY_BUF_INIT,
+                         .on_line = on_line,
+                         .stop = stop,
+                         .ctx = ctx};
         int r = exchange(k, "GET", path, NULL, NULL, timeout_s, &x, err);
 
         if (r >= 0 && x.code == 200 && x.line.len > 0) /* a last line without '\n' */

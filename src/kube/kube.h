@@ -37,9 +37,9 @@
 struct ferry_kube;
 
 struct ferry_kube_options {
-        double qps;       /* <= 0: default 100 */
-        int burst;        /* <= 0: default 200 */
-        int timeout_s;    /* per non-watch request; <= 0: default 30 */
+        double qps;    /* <= 0: default 100 */
+        int burst;     /* <= 0: default 200 */
+        int timeout_s; /* per non-watch request; <= 0: default 30 */
         const char *user_agent;
 };
 
@@ -97,11 +97,11 @@ int64_t ferry_kube_bucket_take(struct ferry_kube_bucket *b, int64_t now_ns);
 #define FERRY_KUBE_LAT_BUCKETS 12
 extern const double ferry_kube_lat_bounds[FERRY_KUBE_LAT_BUCKETS]; /* seconds */
 struct ferry_kube_stats {
-        uint64_t requests[6];                            /* by verb: GET POST PUT PATCH DELETE WATCH */
-        uint64_t errors;                                 /* transport errors and 5xx */
+        uint64_t requests[6]; /* by verb: GET POST PUT PATCH DELETE WATCH */
+        uint64_t errors;      /* transport errors and 5xx */
         uint64_t lat_count[6][FERRY_KUBE_LAT_BUCKETS + 1]; /* by verb, cumulative not applied */
         double lat_sum[6];
-        uint64_t throttled_ns;                           /* time spent waiting for the limiter */
+        uint64_t throttled_ns; /* time spent waiting for the limiter */
 };
 extern const char *const ferry_kube_verb_names[6];
 void ferry_kube_stats_get(struct ferry_kube *k, struct ferry_kube_stats *ret);

@@ -46,7 +46,8 @@ static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, siz
         json_t *j = NULL;
 
         if ((*budget)-- == 0) {
-                ferry_errprintf(err, -E2BIG, "YAML expands to more than %d values", YAML_MAX_VALUES);
+                ferry_errprintf(err, -E2BIG, "YAML expands to more than %d values",
+                                YAML_MAX_VALUES);
                 return NULL;
         }
 
@@ -57,13 +58,13 @@ static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, siz
                 return NULL;
         }
         switch (n->type) {
-        case YAML_SCALAR_NODE:
-                return scalar_to_json(n);
+        case YAML_SCALAR_NODE: return scalar_to_json(n);
         case YAML_SEQUENCE_NODE:
                 j = json_array();
                 for (yaml_node_item_t *it = n->data.sequence.items.start;
                      it < n->data.sequence.items.top; it++) {
-                        json_t *e = node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1, budget, err);
+                        json_t *e = node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1,
+                                                 budget, err);
                         if (!e) {
                                 json_decref(j);
                                 return NULL;
@@ -73,8 +74,8 @@ static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, siz
                 return j;
         case YAML_MAPPING_NODE:
                 j = json_object();
-                for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-                     p++) {
+                for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+                     p < n->data.mapping.pairs.top; p++) {
                         yaml_node_t *k = yaml_document_get_node(doc, p->key);
                         if (!k || k->type != YAML_SCALAR_NODE) {
                                 json_decref(j);
@@ -83,19 +84,18 @@ static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, siz
                                                 k ? k->start_mark.line + 1 : 0);
                                 return NULL;
                         }
-                        json_t *v = node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1,
-                                                 budget, err);
+                        json_t *v = node_to_json(doc, yaml_document_get_node(doc, p->value),
+                                                 depth + 1, budget, err);
                         if (!v) {
                                 json_decref(j);
                                 return NULL;
                         }
-                        _cleanup_free_ char *key = ferry_xstrndup((const char *)k->data.scalar.value,
-                                                                  k->data.scalar.length);
+                        _cleanup_free_ char *key = ferry_xstrndup(
+                            (const char *)k->data.scalar.value, k->data.scalar.length);
                         json_object_set_new(j, key, v);
                 }
                 return j;
-        default:
-                return json_null();
+        default: return json_null();
         }
 }
 
@@ -110,9 +110,10 @@ int ferry_kube_yaml_to_json(const char *text, size_t len, json_t **ret, ferry_er
                 return ferry_errprintf(err, -ENOMEM, "cannot initialise the YAML parser");
         yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
         if (!yaml_parser_load(&parser, &doc)) {
-                int r = ferry_errprintf(err, -EINVAL, "YAML line %zu column %zu: %s",
-                                        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                                        parser.problem ? parser.problem : "syntax error");
+                int r =
+                    ferry_errprintf(err, -EINVAL, "YAML line %zu column %zu: %s",
+                                    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                                    parser.problem ? parser.problem : "syntax error");
                 yaml_parser_delete(&parser);
                 return r;
         }
@@ -124,7 +125,8 @@ int ferry_kube_yaml_to_json(const char *text, size_t len, json_t **ret, ferry_er
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         if (!j)
-                return budget == (size_t)-1 || strstr(err ? err->text : "", "deeper") ? -E2BIG : -EINVAL;
+                return budget == (size_t)-1 || strstr(err ? err->text : "", "deeper") ? -E2BIG
+                                                                                      : -EINVAL;
         *ret = j;
         return 0;
 }
@@ -157,7 +159,8 @@ static json_t *named(json_t *list, const char *name, const char *inner)
         size_t i;
         json_t *e;
 
-        json_array_foreach(list, i, e) {
+        json_array_foreach(list, i, e)
+        {
                 const char *n = json_string_value(json_object_get(e, "name"));
                 if (n && !strcmp(n, name))
                         return json_object_get(e, inner);
@@ -196,9 +199,8 @@ static int file_field(json_t *o, const char *key, const char *base_dir, char **r
         return 0;
 }
 
-int ferry_kube_config_parse(const char *text, size_t len, const char *context,
-                            const char *base_dir, struct ferry_kube_config *ret,
-                            ferry_error_t *err)
+int ferry_kube_config_parse(const char *text, size_t len, const char *context, const char *base_dir,
+                            struct ferry_kube_config *ret, ferry_error_t *err)
 {
         struct ferry_kube_config c = {0};
         json_t *root = NULL;
@@ -210,12 +212,14 @@ int ferry_kube_config_parse(const char *text, size_t len, const char *context,
                 r = ferry_errprintf(err, -EINVAL, "kubeconfig: not a mapping");
                 goto out;
         }
-        const char *ctx_name = context ? context : json_string_value(json_object_get(root, "current-context"));
+        const char *ctx_name =
+            context ? context : json_string_value(json_object_get(root, "current-context"));
         json_t *ctx = NULL;
         if (ctx_name && ctx_name[0])
                 ctx = named(json_object_get(root, "contexts"), ctx_name, "context");
         else if (json_array_size(json_object_get(root, "contexts")) == 1)
-                ctx = json_object_get(json_array_get(json_object_get(root, "contexts"), 0), "context");
+                ctx = json_object_get(json_array_get(json_object_get(root, "contexts"), 0),
+                                      "context");
         if (!json_is_object(ctx)) {
                 r = ferry_errprintf(err, -EINVAL, "kubeconfig: context '%s' not found",
                                     ctx_name ? ctx_name : "(current-context unset)");
@@ -232,7 +236,8 @@ int ferry_kube_config_parse(const char *text, size_t len, const char *context,
                 goto out;
         }
         const char *server = json_string_value(json_object_get(cl, "server"));
-        if (!server || !(ferry_str_startswith(server, "https://") || ferry_str_startswith(server, "http://"))) {
+        if (!server || !(ferry_str_startswith(server, "https://") ||
+                         ferry_str_startswith(server, "http://"))) {
                 r = ferry_errprintf(err, -EINVAL,
                                     "kubeconfig: cluster '%s' has no http(s):// server", cl_name);
                 goto out;
@@ -258,8 +263,10 @@ int ferry_kube_config_parse(const char *text, size_t len, const char *context,
                                             user_name);
                         goto out;
                 }
-                if ((r = data_field(user, "client-certificate-data", &c.cert_data, &c.cert_data_len, err)) < 0 ||
-                    (r = data_field(user, "client-key-data", &c.key_data, &c.key_data_len, err)) < 0)
+                if ((r = data_field(user, "client-certificate-data", &c.cert_data, &c.cert_data_len,
+                                    err)) < 0 ||
+                    (r = data_field(user, "client-key-data", &c.key_data, &c.key_data_len, err)) <
+                        0)
                         goto out;
                 file_field(user, "client-certificate", base_dir, &c.cert_file);
                 file_field(user, "client-key", base_dir, &c.key_file);
@@ -299,7 +306,8 @@ int ferry_kube_config_load(const char *path, const char *context, struct ferry_k
                 if (env && env[0]) {
                         _cleanup_free_ char *list = ferry_xstrdup(env);
                         char *save = NULL;
-                        for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save))
+                        for (char *p = strtok_r(list, ":", &save); p;
+                             p = strtok_r(NULL, ":", &save))
                                 if (access(p, R_OK) == 0) {
                                         chosen = ferry_xstrdup(p);
                                         break;
@@ -317,7 +325,8 @@ int ferry_kube_config_load(const char *path, const char *context, struct ferry_k
         }
         r = ferry_read_file(chosen, FERRY_KUBECONFIG_MAX, &text, &len);
         if (r < 0)
-                return ferry_errprintf(err, r, "cannot read kubeconfig %s: %s", chosen, strerror(-r));
+                return ferry_errprintf(err, r, "cannot read kubeconfig %s: %s", chosen,
+                                       strerror(-r));
         _cleanup_free_ char *dir = ferry_xstrdup(chosen);
         char *slash = strrchr(dir, '/');
         if (slash)

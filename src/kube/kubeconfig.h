@@ -28,9 +28,9 @@
 #include "common/error.h"
 
 struct ferry_kube_config {
-        char *server;     /* https://host:port, no trailing '/' */
-        char *ca_file;    /* NULL or path */
-        char *ca_data;    /* NULL or PEM */
+        char *server;  /* https://host:port, no trailing '/' */
+        char *ca_file; /* NULL or path */
+        char *ca_data; /* NULL or PEM */
         size_t ca_data_len;
         char *cert_file;
         char *cert_data;
@@ -49,9 +49,8 @@ struct ferry_kube_config {
 
 /* Parse kubeconfig text. context NULL = current-context. base_dir resolves
  * relative paths (NULL = current directory). */
-int ferry_kube_config_parse(const char *text, size_t len, const char *context,
-                            const char *base_dir, struct ferry_kube_config *ret,
-                            ferry_error_t *err);
+int ferry_kube_config_parse(const char *text, size_t len, const char *context, const char *base_dir,
+                            struct ferry_kube_config *ret, ferry_error_t *err);
 /* Load a kubeconfig: path, else the first existing file of $KUBECONFIG, else
  * ~/.kube/config. -ENOENT when there is none. */
 int ferry_kube_config_load(const char *path, const char *context, struct ferry_kube_config *ret,

@@ -32,8 +32,8 @@ struct ferry_kube_informer {
         pthread_cond_t wake;
 };
 
-int ferry_kube_watch_parse(const char *line, size_t len, json_t **ret_event,
-                           const char **ret_type, json_t **ret_obj, ferry_error_t *err)
+int ferry_kube_watch_parse(const char *line, size_t len, json_t **ret_event, const char **ret_type,
+                           json_t **ret_obj, ferry_error_t *err)
 {
         json_error_t je;
         json_t *ev = json_loadb(line, len, 0, &je);
@@ -75,8 +75,8 @@ static void sleep_ms(struct ferry_kube_informer *inf, int ms)
 
 static void set_rv(struct ferry_kube_informer *inf, json_t *obj)
 {
-        const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                           "resourceVersion"));
+        const char *rv =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
         if (rv && strlen(rv) < sizeof(inf->rv))
                 snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
 }
@@ -95,8 +95,8 @@ static int do_list(struct ferry_kube_informer *inf, ferry_error_t *err)
 
                 path = ferry_xasprintf("%s?limit=500%s%s%s%s", inf->path,
                                        inf->selector ? "&fieldSelector=" : "",
-                                       inf->selector ? inf->selector : "", econt ? "&continue=" : "",
-                                       econt ? econt : "");
+                                       inf->selector ? inf->selector : "",
+                                       econt ? "&continue=" : "", econt ? econt : "");
                 r = ferry_kube_get(inf->k, path, &ans, err);
                 if (r < 0)
                         break;
@@ -165,9 +165,11 @@ static void *run(void *arg)
                                 atomic_fetch_add(&inf->relists, 1);
                         first_list = false;
                         if (do_list(inf, &err) < 0) {
-                                log_warn("list %s: %s (retrying in %d ms)", inf->path, err.text, backoff);
+                                log_warn("list %s: %s (retrying in %d ms)", inf->path, err.text,
+                                         backoff);
                                 sleep_ms(inf, backoff);
-                                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                                backoff =
+                                    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                                 continue;
                         }
                         need_list = false;
@@ -179,9 +181,9 @@ static void *run(void *arg)
                 first_watch = false;
                 _cleanup_free_ char *erv = ferry_kube_query_escape(inf->rv);
                 _cleanup_free_ char *path = ferry_xasprintf(
-                        "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s%s%s",
-                        inf->path, WATCH_TIMEOUT_S - 10, erv, inf->selector ? "&fieldSelector=" : "",
-                        inf->selector ? inf->selector : "");
+                    "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s%s%s",
+                    inf->path, WATCH_TIMEOUT_S - 10, erv, inf->selector ? "&fieldSelector=" : "",
+                    inf->selector ? inf->selector : "");
                 long code = 0;
                 json_t *body = NULL;
                 int64_t t0 = ferry_monotonic_ns();
@@ -205,9 +207,11 @@ static void *run(void *arg)
                 }
                 failures++;
                 if (r < 0 && r != -ESTALE)
-                        log_warn("watch %s: %s (reconnecting in %d ms)", inf->path, err.text, backoff);
+                        log_warn("watch %s: %s (reconnecting in %d ms)", inf->path, err.text,
+                                 backoff);
                 else if (code != 200)
-                        log_warn("watch %s: answered %ld (reconnecting in %d ms)", inf->path, code, backoff);
+                        log_warn("watch %s: answered %ld (reconnecting in %d ms)", inf->path, code,
+                                 backoff);
                 sleep_ms(inf, backoff);
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 if (failures >= FAILURES_BEFORE_RELIST)

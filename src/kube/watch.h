@@ -46,7 +46,7 @@ uint64_t ferry_kube_informer_relists(struct ferry_kube_informer *inf);
 
 /* Pure parser of one watch event line (exported for tests): *ret_type points
  * into the event, *ret_obj is borrowed from *ret_event (decref that). */
-int ferry_kube_watch_parse(const char *line, size_t len, json_t **ret_event,
-                           const char **ret_type, json_t **ret_obj, ferry_error_t *err);
+int ferry_kube_watch_parse(const char *line, size_t len, json_t **ret_event, const char **ret_type,
+                           json_t **ret_obj, ferry_error_t *err);
 
 #endif

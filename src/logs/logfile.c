@@ -145,7 +145,8 @@ static int64_t count_lines(int fd, int64_t since)
                         if (!nl)
                                 break;
                         struct ferry_log_record rec;
-                        if (ferry_logfile_parse(pend.data + off, (size_t)(nl - pend.data - off), &rec) == 0 &&
+                        if (ferry_logfile_parse(pend.data + off, (size_t)(nl - pend.data - off),
+                                                &rec) == 0 &&
                             !rec.partial && rec.ns >= since)
                                 n++;
                         off = (size_t)(nl - pend.data) + 1;
@@ -193,7 +194,8 @@ int ferry_logfile_stream(const char *path, const struct ferry_log_opts *opts,
                                 /* number only lines at/after since */
                                 used = 0;
                                 while (used < pend.len && !s.stop) {
-                                        const char *nl = memchr(pend.data + used, '\n', pend.len - used);
+                                        const char *nl =
+                                            memchr(pend.data + used, '\n', pend.len - used);
                                         if (!nl)
                                                 break;
                                         size_t l = (size_t)(nl - (pend.data + used));

@@ -38,11 +38,11 @@ struct ferry_log_record {
 int ferry_logfile_parse(const char *line, size_t len, struct ferry_log_record *ret);
 
 struct ferry_log_opts {
-        int64_t tail;         /* -1 = all */
-        int64_t limit_bytes;  /* -1 = no limit */
+        int64_t tail;        /* -1 = all */
+        int64_t limit_bytes; /* -1 = no limit */
         bool timestamps;
         bool follow;
-        int64_t since_ns;     /* 0 = from the start */
+        int64_t since_ns; /* 0 = from the start */
 };
 
 /* Read the records of `path` and produce what /getLogs answers: the text of

@@ -26,9 +26,10 @@ void ferry_vk_config_defaults(struct ferry_vk_config *c)
 
 void ferry_vk_config_clear(struct ferry_vk_config *c)
 {
-        char **strs[] = {&c->node_name, &c->kubeconfig, &c->kube_context, &c->ferryd_url,
-                         &c->ferryd_token_file, &c->ferryd_ca, &c->internal_ip, &c->kubelet_listen,
-                         &c->kubelet_cert, &c->kubelet_key, &c->kubelet_client_ca, &c->log_level};
+        char **strs[] = {&c->node_name,   &c->kubeconfig,        &c->kube_context,
+                         &c->ferryd_url,  &c->ferryd_token_file, &c->ferryd_ca,
+                         &c->internal_ip, &c->kubelet_listen,    &c->kubelet_cert,
+                         &c->kubelet_key, &c->kubelet_client_ca, &c->log_level};
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(strs); i++) {
                 free(*strs[i]);
                 *strs[i] = NULL;
@@ -44,7 +45,9 @@ static int set_int(const char *key, const char *v, int min, int max, int *out, f
         errno = 0;
         long n = strtol(v, &end, 10);
         if (errno || end == v || *end || n < min || n > max)
-                return ferry_errprintf(err, -EINVAL, "%s must be an integer from %d to %d, not '%s'", key, min, max, v);
+                return ferry_errprintf(err, -EINVAL,
+                                       "%s must be an integer from %d to %d, not '%s'", key, min,
+                                       max, v);
         *out = (int)n;
         return 0;
 }
@@ -77,8 +80,11 @@ static int parse_taint(const char *t, json_t *into, ferry_error_t *err)
                 return ferry_errprintf(err, -EINVAL, "taint '%s' is not KEY[=VALUE]:EFFECT", t);
         *colon = '\0';
         const char *eff = colon + 1;
-        if (strcmp(eff, "NoSchedule") && strcmp(eff, "PreferNoSchedule") && strcmp(eff, "NoExecute"))
-                return ferry_errprintf(err, -EINVAL, "taint effect '%s' is not NoSchedule, PreferNoSchedule or NoExecute", eff);
+        if (strcmp(eff, "NoSchedule") && strcmp(eff, "PreferNoSchedule") &&
+            strcmp(eff, "NoExecute"))
+                return ferry_errprintf(
+                    err, -EINVAL,
+                    "taint effect '%s' is not NoSchedule, PreferNoSchedule or NoExecute", eff);
         char *eq = strchr(s, '=');
         json_t *o = json_pack("{s:s,s:s}", "key", s, "effect", eff);
         if (eq) {
@@ -90,7 +96,8 @@ static int parse_taint(const char *t, json_t *into, ferry_error_t *err)
         return 0;
 }
 
-int ferry_vk_config_set(struct ferry_vk_config *c, const char *key_in, const char *v, ferry_error_t *err)
+int ferry_vk_config_set(struct ferry_vk_config *c, const char *key_in, const char *v,
+                        ferry_error_t *err)
 {
         char key[64];
         snprintf(key, sizeof(key), "%s", key_in);
@@ -138,7 +145,8 @@ int ferry_vk_config_set(struct ferry_vk_config *c, const char *key_in, const cha
                 char *end;
                 double q = strtod(v, &end);
                 if (end == v || *end || q <= 0)
-                        return ferry_errprintf(err, -EINVAL, "qps must be a positive number, not '%s'", v);
+                        return ferry_errprintf(err, -EINVAL,
+                                               "qps must be a positive number, not '%s'", v);
                 c->qps = q;
                 return 0;
         }
@@ -184,7 +192,8 @@ int ferry_vk_config_load(const char *path, struct ferry_vk_config *c, ferry_erro
         }
         const char *k;
         json_t *v;
-        json_object_foreach(root, k, v) {
+        json_object_foreach(root, k, v)
+        {
                 if (!strcmp(k, "labels") && json_is_object(v)) {
                         if (!c->labels)
                                 c->labels = json_object();
@@ -197,14 +206,18 @@ int ferry_vk_config_load(const char *path, struct ferry_vk_config *c, ferry_erro
                         c->taints = json_array();
                         size_t i;
                         json_t *t;
-                        json_array_foreach(v, i, t) {
+                        json_array_foreach(v, i, t)
+                        {
                                 if (json_is_string(t))
                                         r = parse_taint(json_string_value(t), c->taints, err);
-                                else if (json_is_object(t) && json_is_string(json_object_get(t, "key")) &&
+                                else if (json_is_object(t) &&
+                                         json_is_string(json_object_get(t, "key")) &&
                                          json_is_string(json_object_get(t, "effect")))
                                         json_array_append(c->taints, t), r = 0;
                                 else
-                                        r = ferry_errprintf(err, -EINVAL, "taints: entry %zu has no key and effect", i);
+                                        r = ferry_errprintf(
+                                            err, -EINVAL, "taints: entry %zu has no key and effect",
+                                            i);
                                 if (r < 0)
                                         goto out;
                         }
@@ -219,7 +232,8 @@ int ferry_vk_config_load(const char *path, struct ferry_vk_config *c, ferry_erro
                         s = json_is_true(v) ? "true" : "false";
                 }
                 if (!s) {
-                        r = ferry_errprintf(err, -EINVAL, "%s: setting %s has the wrong type", path, k);
+                        r = ferry_errprintf(err, -EINVAL, "%s: setting %s has the wrong type", path,
+                                            k);
                         goto out;
                 }
                 if ((r = ferry_vk_config_set(c, k, s, err)) < 0) {
@@ -238,13 +252,16 @@ int ferry_vk_config_check(const struct ferry_vk_config *c, ferry_error_t *err)
         if (!c->node_name || !c->node_name[0])
                 return ferry_errprintf(err, -EINVAL, "no node name: give --node-name or node_name");
         if (!ferry_is_dns_subdomain(c->node_name))
-                return ferry_errprintf(err, -EINVAL, "node name '%s' is not a DNS subdomain", c->node_name);
+                return ferry_errprintf(err, -EINVAL, "node name '%s' is not a DNS subdomain",
+                                       c->node_name);
         if (!c->ferryd_url || !c->ferryd_url[0])
                 return ferry_errprintf(err, -EINVAL,
-                                       "no site given: --ferryd-url unix:///run/ferry/ferryd.sock or https://HOST:PORT");
+                                       "no site given: --ferryd-url unix:///run/ferry/ferryd.sock "
+                                       "or https://HOST:PORT");
         if (c->lease_renew_s * 2 > c->lease_duration_s)
-                return ferry_errprintf(err, -EINVAL,
-                                       "lease_renew_s (%d) must be at most half of lease_duration_s (%d)",
-                                       c->lease_renew_s, c->lease_duration_s);
+                return ferry_errprintf(
+                    err, -EINVAL,
+                    "lease_renew_s (%d) must be at most half of lease_duration_s (%d)",
+                    c->lease_renew_s, c->lease_duration_s);
         return 0;
 }

@@ -46,7 +46,8 @@ static int kube_write(void *ctx, const char *method, const char *path, const jso
         return ferry_kube_merge_patch(kube, path, obj, NULL, err);
 }
 
-struct ferry_events *ferry_events_new(struct ferry_kube *kube, const char *component, const char *host)
+struct ferry_events *ferry_events_new(struct ferry_kube *kube, const char *component,
+                                      const char *host)
 {
         struct ferry_events *ev = ferry_xcalloc(1, sizeof(*ev));
         ev->kube = kube;
@@ -83,8 +84,8 @@ json_t *ferry_events_pod_ref(const json_t *pod)
 json_t *ferry_events_node_ref(const char *name, const char *uid)
 {
         /* the kubelet's node reference: no namespace; its events go to "default" */
-        return json_pack("{s:s,s:s,s:s,s:s}", "kind", "Node", "apiVersion", "v1", "name", name, "uid",
-                         uid && uid[0] ? uid : name);
+        return json_pack("{s:s,s:s,s:s,s:s}", "kind", "Node", "apiVersion", "v1", "name", name,
+                         "uid", uid && uid[0] ? uid : name);
 }
 
 /* ---- emit ---- */
@@ -93,13 +94,14 @@ static char *key_of(const json_t *ref, const char *type, const char *reason)
 {
         /* the message is not part of the key: a repeat with new text (another
          * error from the same flapping site) still counts as a repeat */
-        return ferry_xasprintf("%s|%s|%s|%s|%s|%s", sget(ref, "namespace") ? sget(ref, "namespace") : "",
-                               sget(ref, "kind") ? sget(ref, "kind") : "", sget(ref, "name") ? sget(ref, "name") : "",
-                               sget(ref, "uid") ? sget(ref, "uid") : "", type, reason);
+        return ferry_xasprintf(
+            "%s|%s|%s|%s|%s|%s", sget(ref, "namespace") ? sget(ref, "namespace") : "",
+            sget(ref, "kind") ? sget(ref, "kind") : "", sget(ref, "name") ? sget(ref, "name") : "",
+            sget(ref, "uid") ? sget(ref, "uid") : "", type, reason);
 }
 
-void ferry_events_emit_at(struct ferry_events *ev, int64_t now_ns, const json_t *ref, const char *type,
-                          const char *reason, const char *message)
+void ferry_events_emit_at(struct ferry_events *ev, int64_t now_ns, const json_t *ref,
+                          const char *type, const char *reason, const char *message)
 {
         if (!ev || !ref || !sget(ref, "name"))
                 return;
@@ -108,7 +110,8 @@ void ferry_events_emit_at(struct ferry_events *ev, int64_t now_ns, const json_t 
         pthread_mutex_lock(&ev->lock);
         json_t *p = json_object_get(ev->pending, key);
         if (p) {
-                json_object_set_new(p, "n", json_integer(json_integer_value(json_object_get(p, "n")) + 1));
+                json_object_set_new(p, "n",
+                                    json_integer(json_integer_value(json_object_get(p, "n")) + 1));
                 json_object_set_new(p, "last", json_integer(now_ns));
                 json_object_set_new(p, "message", json_string(msg));
                 json_object_set(p, "ref", (json_t *)ref); /* the newest resourceVersion */
@@ -116,15 +119,16 @@ void ferry_events_emit_at(struct ferry_events *ev, int64_t now_ns, const json_t 
                 ev->stats.dropped++;
         } else {
                 json_object_set_new(ev->pending, key,
-                                    json_pack("{s:O,s:s,s:s,s:s,s:I,s:I,s:I,s:i}", "ref", ref, "type", type,
-                                              "reason", reason, "message", msg, "n", (json_int_t)1, "first",
-                                              (json_int_t)now_ns, "last", (json_int_t)now_ns, "tries", 0));
+                                    json_pack("{s:O,s:s,s:s,s:s,s:I,s:I,s:I,s:i}", "ref", ref,
+                                              "type", type, "reason", reason, "message", msg, "n",
+                                              (json_int_t)1, "first", (json_int_t)now_ns, "last",
+                                              (json_int_t)now_ns, "tries", 0));
         }
         pthread_mutex_unlock(&ev->lock);
 }
 
-void ferry_events_emit(struct ferry_events *ev, const json_t *ref, const char *type, const char *reason,
-                       const char *fmt, ...)
+void ferry_events_emit(struct ferry_events *ev, const json_t *ref, const char *type,
+                       const char *reason, const char *fmt, ...)
 {
         if (!ev)
                 return;
@@ -150,7 +154,8 @@ static void cache_trim(struct ferry_events *ev)
                 const char *k, *oldest = NULL;
                 json_t *v;
                 json_int_t best = INT64_MAX;
-                json_object_foreach(ev->cache, k, v) {
+                json_object_foreach(ev->cache, k, v)
+                {
                         json_int_t l = json_integer_value(json_object_get(v, "last"));
                         if (l < best) {
                                 best = l;
@@ -163,10 +168,13 @@ static void cache_trim(struct ferry_events *ev)
         }
 }
 
-static int create_event(struct ferry_events *ev, const char *key, const json_t *p, ferry_error_t *err)
+static int create_event(struct ferry_events *ev, const char *key, const json_t *p,
+                        ferry_error_t *err)
 {
         const json_t *ref = json_object_get(p, "ref");
-        const char *ns = sget(ref, "namespace") && sget(ref, "namespace")[0] ? sget(ref, "namespace") : "default";
+        const char *ns = sget(ref, "namespace") && sget(ref, "namespace")[0]
+                             ? sget(ref, "namespace")
+                             : "default";
         char first[FERRY_TIME_MAX], last[FERRY_TIME_MAX];
         json_int_t n = json_integer_value(json_object_get(p, "n"));
         int64_t last_ns = json_integer_value(json_object_get(p, "last"));
@@ -176,23 +184,25 @@ static int create_event(struct ferry_events *ev, const char *key, const json_t *
         int r = -EEXIST;
         for (int attempt = 0; attempt < 2 && r == -EEXIST; attempt++) {
                 /* client-go's name: the object's name and the time in hex */
-                _cleanup_free_ char *name = ferry_xasprintf("%s.%llx", sget(ref, "name"),
-                                                            (unsigned long long)(last_ns + (int64_t)ev->seq++));
-                json_t *e = json_pack("{s:s,s:s,s:{s:s,s:s},s:O,s:s,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:I,"
-                                      "s:s,s:s,s:n}",
-                                      "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
-                                      "involvedObject", ref, "reason", sget(p, "reason"), "message",
-                                      sget(p, "message"), "type", sget(p, "type"), "source", "component",
-                                      ev->component, "host", ev->host, "firstTimestamp", first, "lastTimestamp",
-                                      last, "count", n, "reportingComponent", ev->component, "reportingInstance",
-                                      ev->host, "eventTime");
+                _cleanup_free_ char *name =
+                    ferry_xasprintf("%s.%llx", sget(ref, "name"),
+                                    (unsigned long long)(last_ns + (int64_t)ev->seq++));
+                json_t *e =
+                    json_pack("{s:s,s:s,s:{s:s,s:s},s:O,s:s,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:I,"
+                              "s:s,s:s,s:n}",
+                              "apiVersion", "v1", "kind", "Event", "metadata", "name", name,
+                              "namespace", ns, "involvedObject", ref, "reason", sget(p, "reason"),
+                              "message", sget(p, "message"), "type", sget(p, "type"), "source",
+                              "component", ev->component, "host", ev->host, "firstTimestamp", first,
+                              "lastTimestamp", last, "count", n, "reportingComponent",
+                              ev->component, "reportingInstance", ev->host, "eventTime");
                 r = ev->write(ev->write_ctx, "POST", path, e, err);
                 json_decref(e);
                 if (r == 0) {
                         cache_trim(ev);
                         json_object_set_new(ev->cache, key,
-                                            json_pack("{s:s,s:s,s:I,s:I}", "name", name, "ns", ns, "count", n,
-                                                      "last", (json_int_t)last_ns));
+                                            json_pack("{s:s,s:s,s:I,s:I}", "name", name, "ns", ns,
+                                                      "count", n, "last", (json_int_t)last_ns));
                 }
         }
         return r;
@@ -202,10 +212,12 @@ static int update_event(struct ferry_events *ev, json_t *c, const json_t *p, fer
 {
         char last[FERRY_TIME_MAX];
         int64_t last_ns = json_integer_value(json_object_get(p, "last"));
-        json_int_t count = json_integer_value(json_object_get(c, "count")) + json_integer_value(json_object_get(p, "n"));
-        _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/events/%s", sget(c, "ns"), sget(c, "name"));
-        json_t *patch = json_pack("{s:I,s:s,s:s}", "count", count, "lastTimestamp", ts(last_ns, last), "message",
-                                  sget(p, "message"));
+        json_int_t count = json_integer_value(json_object_get(c, "count")) +
+                           json_integer_value(json_object_get(p, "n"));
+        _cleanup_free_ char *path =
+            ferry_xasprintf("/api/v1/namespaces/%s/events/%s", sget(c, "ns"), sget(c, "name"));
+        json_t *patch = json_pack("{s:I,s:s,s:s}", "count", count, "lastTimestamp",
+                                  ts(last_ns, last), "message", sget(p, "message"));
         int r = ev->write(ev->write_ctx, "PATCH", path, patch, err);
         json_decref(patch);
         if (r == 0) {
@@ -225,8 +237,9 @@ static void requeue(struct ferry_events *ev, const char *key, json_t *p)
         if (tries >= MAX_TRIES) {
                 ev->stats.dropped++;
         } else if (now) {
-                json_object_set_new(now, "n", json_integer(json_integer_value(json_object_get(now, "n")) +
-                                                           json_integer_value(json_object_get(p, "n"))));
+                json_object_set_new(now, "n",
+                                    json_integer(json_integer_value(json_object_get(now, "n")) +
+                                                 json_integer_value(json_object_get(p, "n"))));
                 json_object_set(now, "first", json_object_get(p, "first"));
                 json_object_set_new(now, "tries", json_integer(tries));
         } else if (json_object_size(ev->pending) < FERRY_EVENTS_MAX_PENDING) {
@@ -248,12 +261,14 @@ int ferry_events_flush(struct ferry_events *ev, int64_t now_ns)
         int writes = 0;
         const char *key;
         json_t *p;
-        json_object_foreach(batch, key, p) {
+        json_object_foreach(batch, key, p)
+        {
                 ferry_error_t err = {{0}};
                 json_t *c = json_object_get(ev->cache, key);
                 int r = -ENOENT;
                 bool update = false;
-                if (c && now_ns - json_integer_value(json_object_get(c, "last")) <= (int64_t)FERRY_EVENTS_WINDOW_S * 1000000000) {
+                if (c && now_ns - json_integer_value(json_object_get(c, "last")) <=
+                             (int64_t)FERRY_EVENTS_WINDOW_S * 1000000000) {
                         update = true;
                         r = update_event(ev, c, p, &err);
                         writes++;
@@ -274,9 +289,10 @@ int ferry_events_flush(struct ferry_events *ev, int64_t now_ns)
                         ev->stats.failed++;
                 pthread_mutex_unlock(&ev->lock);
                 if (r < 0) {
-                        log_debug("event %s %s: %s", sget(p, "reason"), sget(json_object_get(p, "ref"), "name"),
-                                  err.text);
-                        if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN || r == -EREMOTEIO)
+                        log_debug("event %s %s: %s", sget(p, "reason"),
+                                  sget(json_object_get(p, "ref"), "name"), err.text);
+                        if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN ||
+                            r == -EREMOTEIO)
                                 requeue(ev, key, p);
                 }
         }

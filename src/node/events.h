@@ -59,7 +59,7 @@ void ferry_events_free(struct ferry_events *ev);
  * or "Warning". The message is cut at FERRY_EVENTS_MAX_MESSAGE bytes. */
 void ferry_events_emit(struct ferry_events *ev, const json_t *ref, const char *type,
                        const char *reason, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 /* Same, with an explicit time (tests). */
 void ferry_events_emit_at(struct ferry_events *ev, int64_t now_ns, const json_t *ref,
                           const char *type, const char *reason, const char *message);

@@ -81,24 +81,29 @@ static void pair_free(struct certpair *p)
         }
 }
 
-static int load_pair(const char *cert_path, const char *key_path, struct certpair **ret, ferry_error_t *err)
+static int load_pair(const char *cert_path, const char *key_path, struct certpair **ret,
+                     ferry_error_t *err)
 {
         _cleanup_free_ char *cert = NULL, *key = NULL;
         size_t cl, kl;
         int r;
         if ((r = ferry_read_file(cert_path, 1 << 20, &cert, &cl)) < 0)
-                return ferry_errprintf(err, r, "cannot read the kubelet certificate %s: %s", cert_path, strerror(-r));
+                return ferry_errprintf(err, r, "cannot read the kubelet certificate %s: %s",
+                                       cert_path, strerror(-r));
         if ((r = ferry_read_file(key_path, 1 << 20, &key, &kl)) < 0)
-                return ferry_errprintf(err, r, "cannot read the kubelet key %s: %s", key_path, strerror(-r));
+                return ferry_errprintf(err, r, "cannot read the kubelet key %s: %s", key_path,
+                                       strerror(-r));
         struct certpair *p = ferry_xcalloc(1, sizeof(*p));
-        gnutls_datum_t cd = {(unsigned char *)cert, (unsigned)cl}, kd = {(unsigned char *)key, (unsigned)kl};
+        gnutls_datum_t cd = {(unsigned char *)cert, (unsigned)cl},
+                       kd = {(unsigned char *)key, (unsigned)kl};
         p->n = MAX_CHAIN;
         int g = gnutls_pcert_list_import_x509_raw(p->pcert, &p->n, &cd, GNUTLS_X509_FMT_PEM, 0);
         if (g < 0 || p->n == 0) {
                 p->n = 0;
                 pair_free(p);
                 explicit_bzero(key, kl);
-                return ferry_errprintf(err, -EINVAL, "kubelet certificate %s: %s", cert_path, gnutls_strerror(g));
+                return ferry_errprintf(err, -EINVAL, "kubelet certificate %s: %s", cert_path,
+                                       gnutls_strerror(g));
         }
         g = gnutls_privkey_init(&p->key);
         if (g >= 0)
@@ -106,7 +111,8 @@ static int load_pair(const char *cert_path, const char *key_path, struct certpai
         explicit_bzero(key, kl);
         if (g < 0) {
                 pair_free(p);
-                return ferry_errprintf(err, -EINVAL, "kubelet key %s: %s", key_path, gnutls_strerror(g));
+                return ferry_errprintf(err, -EINVAL, "kubelet key %s: %s", key_path,
+                                       gnutls_strerror(g));
         }
         *ret = p;
         return 0;
@@ -133,7 +139,8 @@ static void maybe_reload(struct ferry_kubelet *k)
         struct certpair *p;
         ferry_error_t err;
         if (load_pair(k->cert_path, k->key_path, &p, &err) < 0) {
-                log_warn("kubelet certificate changed but does not load (keeping the old one): %s", err.text);
+                log_warn("kubelet certificate changed but does not load (keeping the old one): %s",
+                         err.text);
                 return;
         }
         p->older = k->pair;
@@ -180,10 +187,9 @@ static bool truthy(const char *s)
         return s && (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "True"));
 }
 
-int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid,
-                            const char *container, const char *(*get)(void *ctx, const char *key),
-                            void *ctx, char **ret_json, int64_t *ret_limit_bytes,
-                            ferry_error_t *err)
+int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid, const char *container,
+                            const char *(*get)(void *ctx, const char *key), void *ctx,
+                            char **ret_json, int64_t *ret_limit_bytes, ferry_error_t *err)
 {
         int64_t tail = -1, bytes = 0, since_s = 0;
         const char *v;
@@ -199,9 +205,11 @@ int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid,
         if (since_time && ferry_time_parse(since_time, &since_ns) < 0)
                 return ferry_errprintf(err, -EINVAL, "sinceTime must be an RFC 3339 time");
         if (since_s && since_time)
-                return ferry_errprintf(err, -EINVAL, "at most one of sinceTime or sinceSeconds may be specified");
-        json_t *opts = json_pack("{s:b,s:b,s:b}", "Timestamps", truthy(get(ctx, "timestamps")), "Follow",
-                                 truthy(get(ctx, "follow")), "Previous", truthy(get(ctx, "previous")));
+                return ferry_errprintf(err, -EINVAL,
+                                       "at most one of sinceTime or sinceSeconds may be specified");
+        json_t *opts =
+            json_pack("{s:b,s:b,s:b}", "Timestamps", truthy(get(ctx, "timestamps")), "Follow",
+                      truthy(get(ctx, "follow")), "Previous", truthy(get(ctx, "previous")));
         int64_t limit = 0;
         if (tail >= 0)
                 json_object_set_new(opts, "Tail", json_integer(tail));
@@ -215,10 +223,11 @@ int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid,
                 json_object_set_new(opts, "SinceSeconds", json_integer(since_s));
         if (since_time) {
                 char buf[FERRY_TIME_MAX];
-                json_object_set_new(opts, "SinceTime", json_string(ferry_time_format(since_ns, 0, buf)));
+                json_object_set_new(opts, "SinceTime",
+                                    json_string(ferry_time_format(since_ns, 0, buf)));
         }
-        json_t *ls = json_pack("{s:s,s:s,s:s,s:s,s:o}", "Namespace", ns, "PodUID", uid, "PodName", pod,
-                               "ContainerName", container, "Opts", opts);
+        json_t *ls = json_pack("{s:s,s:s,s:s,s:s,s:o}", "Namespace", ns, "PodUID", uid, "PodName",
+                               pod, "ContainerName", container, "Opts", opts);
         *ret_json = json_dumps(ls, JSON_COMPACT);
         json_decref(ls);
         *ret_limit_bytes = limit;
@@ -302,9 +311,11 @@ static void *log_thread(void *arg)
         return NULL;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype, const char *text)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype,
+                             const char *text)
 {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(resp, "Content-Type", ctype);
         enum MHD_Result ret = MHD_queue_response(c, code, resp);
         MHD_destroy_response(resp);
@@ -319,21 +330,17 @@ static const char *mhd_get(void *ctx, const char *key)
 static unsigned code_of(int r)
 {
         switch (r) {
-        case -EINVAL:
-                return 400;
-        case -ENOENT:
-                return 404;
-        case -EACCES:
-                return 403;
+        case -EINVAL: return 400;
+        case -ENOENT: return 404;
+        case -EACCES: return 403;
         case -ECONNREFUSED:
-        case -ETIMEDOUT:
-                return 503;
-        default:
-                return 502;
+        case -ETIMEDOUT: return 503;
+        default: return 502;
         }
 }
 
-static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connection *c, const char *rest)
+static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connection *c,
+                                      const char *rest)
 {
         char ns[256], pod[256], ctr[256];
         _cleanup_free_ char *uid = NULL, *body = NULL;
@@ -341,9 +348,11 @@ static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connec
         ferry_error_t err;
 
         if (sscanf(rest, "%255[^/]/%255[^/]/%255[^/]", ns, pod, ctr) != 3)
-                return reply(c, 400, "text/plain", "expected /containerLogs/{namespace}/{pod}/{container}\n");
+                return reply(c, 400, "text/plain",
+                             "expected /containerLogs/{namespace}/{pod}/{container}\n");
         if (ferry_vk_pod_uid(k->vk, ns, pod, &uid) < 0) {
-                _cleanup_free_ char *m = ferry_xasprintf("pod %s/%s is not on this node\n", ns, pod);
+                _cleanup_free_ char *m =
+                    ferry_xasprintf("pod %s/%s is not on this node\n", ns, pod);
                 return reply(c, 404, "text/plain", m);
         }
         if (ferry_kubelet_logstruct(ns, pod, uid, ctr, mhd_get, c, &body, &limit, &err) < 0) {
@@ -402,7 +411,8 @@ static bool client_ok(struct ferry_kubelet *k, struct MHD_Connection *c)
 {
         if (!k->verify_client)
                 return true;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (!ci || !ci->tls_session)
                 return false;
         gnutls_session_t s = (gnutls_session_t)ci->tls_session;
@@ -413,9 +423,9 @@ static bool client_ok(struct ferry_kubelet *k, struct MHD_Connection *c)
         return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size,
-                              void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
         struct ferry_kubelet *k = cls;
         static int first;
@@ -431,13 +441,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 return reply(c, ferry_vk_healthy(k->vk) ? 200 : 503, "text/plain",
                              ferry_vk_healthy(k->vk) ? "ok" : "pods not listed yet");
         if (!client_ok(k, c))
-                return reply(c, 401, "text/plain", "a client certificate signed by the configured CA is required\n");
+                return reply(c, 401, "text/plain",
+                             "a client certificate signed by the configured CA is required\n");
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
                 return reply(c, 405, "text/plain", "method not allowed\n");
         if (!strcmp(url, "/metrics")) {
                 struct ferry_buf b = FERRY_BUF_INIT;
                 ferry_vk_metrics(k->vk, &b);
-                enum MHD_Result ret = reply(c, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
+                enum MHD_Result ret =
+                    reply(c, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
                 ferry_buf_free(&b);
                 return ret;
         }
@@ -454,26 +466,32 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
                         struct ferry_kubelet **ret, ferry_error_t *err)
 {
         struct ferry_kubelet *k = ferry_xcalloc(1, sizeof(*k));
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->kubelet_port)};
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)cfg->kubelet_port)};
         size_t len;
         int r;
 
         signal(SIGPIPE, SIG_IGN);
         k->vk = vk;
-        if (inet_pton(AF_INET, cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0", &sa.sin_addr) != 1) {
+        if (inet_pton(AF_INET, cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0",
+                      &sa.sin_addr) != 1) {
                 free(k);
-                return ferry_errprintf(err, -EINVAL, "kubelet_listen %s is not an IPv4 address", cfg->kubelet_listen);
+                return ferry_errprintf(err, -EINVAL, "kubelet_listen %s is not an IPv4 address",
+                                       cfg->kubelet_listen);
         }
-        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        unsigned flags =
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
         if (cfg->kubelet_insecure_http) {
-                k->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR, &sa,
-                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+                k->mhd =
+                    MHD_start_daemon(flags, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR, &sa,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         } else {
                 if (!cfg->kubelet_cert || !cfg->kubelet_key) {
                         free(k);
-                        return ferry_errprintf(err, -EINVAL,
-                                               "the kubelet endpoint needs kubelet_cert and kubelet_key "
-                                               "(or kubelet_port 0 to turn it off)");
+                        return ferry_errprintf(
+                            err, -EINVAL,
+                            "the kubelet endpoint needs kubelet_cert and kubelet_key "
+                            "(or kubelet_port 0 to turn it off)");
                 }
                 pthread_mutex_lock(&cert_lock);
                 bool taken = cert_owner != NULL;
@@ -488,14 +506,17 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
                     (r = load_pair(k->cert_path, k->key_path, &k->pair, err)) < 0) {
                         r = errno && !k->pair ? -errno : -EINVAL;
                         if (!err->text[0])
-                                ferry_errprintf(err, r, "cannot read the kubelet certificate or key: %s", strerror(-r));
+                                ferry_errprintf(err, r,
+                                                "cannot read the kubelet certificate or key: %s",
+                                                strerror(-r));
                         ferry_kubelet_stop(k);
                         return r;
                 }
-                if (cfg->kubelet_client_ca && (r = ferry_read_file(cfg->kubelet_client_ca, 1 << 20, &k->ca, &len)) < 0) {
+                if (cfg->kubelet_client_ca &&
+                    (r = ferry_read_file(cfg->kubelet_client_ca, 1 << 20, &k->ca, &len)) < 0) {
                         ferry_kubelet_stop(k);
-                        return ferry_errprintf(err, r, "cannot read the kubelet client CA %s: %s", cfg->kubelet_client_ca,
-                                               strerror(-r));
+                        return ferry_errprintf(err, r, "cannot read the kubelet client CA %s: %s",
+                                               cfg->kubelet_client_ca, strerror(-r));
                 }
                 k->verify_client = k->ca != NULL;
                 pthread_mutex_lock(&cert_lock);
@@ -503,19 +524,22 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
                 k->checked_ns = ferry_monotonic_ns();
                 pthread_mutex_unlock(&cert_lock);
                 if (k->ca)
-                        k->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
-                                                  &sa, MHD_OPTION_HTTPS_CERT_CALLBACK, retrieve_cert,
-                                                  MHD_OPTION_HTTPS_MEM_TRUST, k->ca,
-                                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+                        k->mhd = MHD_start_daemon(
+                            flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
+                            &sa, MHD_OPTION_HTTPS_CERT_CALLBACK, retrieve_cert,
+                            MHD_OPTION_HTTPS_MEM_TRUST, k->ca, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)0, MHD_OPTION_END);
                 else
-                        k->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
-                                                  &sa, MHD_OPTION_HTTPS_CERT_CALLBACK, retrieve_cert,
-                                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+                        k->mhd = MHD_start_daemon(
+                            flags | MHD_USE_TLS, 0, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
+                            &sa, MHD_OPTION_HTTPS_CERT_CALLBACK, retrieve_cert,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         }
         if (!k->mhd) {
                 ferry_kubelet_stop(k);
-                return ferry_errprintf(err, -EADDRINUSE, "cannot serve the kubelet endpoint on %s:%d",
-                                       cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0", cfg->kubelet_port);
+                return ferry_errprintf(
+                    err, -EADDRINUSE, "cannot serve the kubelet endpoint on %s:%d",
+                    cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0", cfg->kubelet_port);
         }
         *ret = k;
         return 0;

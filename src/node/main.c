@@ -22,7 +22,8 @@ static void usage(FILE *f)
         fprintf(f,
                 "usage: ferry-node [--config FILE] [--SETTING VALUE]...\n"
                 "  --node-name NAME            the virtual node (required)\n"
-                "  --ferryd-url URL            unix:///run/ferry/ferryd.sock or https://HOST:PORT (required)\n"
+                "  --ferryd-url URL            unix:///run/ferry/ferryd.sock or https://HOST:PORT "
+                "(required)\n"
                 "  --ferryd-token-file FILE    bearer token for the site\n"
                 "  --ferryd-ca FILE            CA bundle for an https:// site\n"
                 "  --kubeconfig FILE           else $KUBECONFIG, ~/.kube/config, in-cluster\n"
@@ -32,7 +33,8 @@ static void usage(FILE *f)
                 "  --lease-duration-s N (40)   --lease-renew-s N (10)   --node-heartbeat-s N (60)\n"
                 "  --label K=V[,K=V]           extra node labels\n"
                 "  --taint K[=V]:EFFECT[,...]  node taints (replace the default; 'none' for none)\n"
-                "  --internal-ip IP            the Node's InternalIP (where the kubelet port is reached)\n"
+                "  --internal-ip IP            the Node's InternalIP (where the kubelet port is "
+                "reached)\n"
                 "  --kubelet-port N (10250, 0 = off)  --kubelet-listen ADDR (0.0.0.0)\n"
                 "  --kubelet-cert F --kubelet-key F --kubelet-client-ca F\n"
                 "  --kubelet-insecure-http     plain HTTP on the kubelet port (tests only)\n"
@@ -104,7 +106,8 @@ int main(int argc, char **argv)
                 r = ferry_kube_config_in_cluster(NULL, &kcfg, &err);
         if (r < 0)
                 goto fail_kcfg;
-        struct ferry_kube_options ko = {.qps = cfg.qps, .burst = cfg.burst, .user_agent = "ferry-node/0.1"};
+        struct ferry_kube_options ko = {
+            .qps = cfg.qps, .burst = cfg.burst, .user_agent = "ferry-node/0.1"};
         if ((r = ferry_kube_new(&kcfg, &ko, &kube, &err)) < 0)
                 goto fail_kube;
 

@@ -44,15 +44,15 @@ struct ferry_node_objects {
         const json_t *secrets;    /* name -> Secret */
         const json_t *tokens;     /* token key -> token string */
         const char *node_name;
-        const char *host_ip;      /* status.hostIP for fieldRef; may be NULL */
+        const char *host_ip; /* status.hostIP for fieldRef; may be NULL */
 };
 
 /* Build the PodCreateRequests body. Errors: -ENOENT when a required object or
  * key is missing (err names it, as the kubelet's CreateContainerConfigError
  * would), -EINVAL for what cannot be offloaded (unsupported fieldRef,
  * clusterTrustBundle), -E2BIG when a limit is exceeded. */
-int ferry_node_build_create(const json_t *pod, const struct ferry_node_objects *o,
-                            json_t **ret, ferry_error_t *err);
+int ferry_node_build_create(const json_t *pod, const struct ferry_node_objects *o, json_t **ret,
+                            ferry_error_t *err);
 
 /* ---- podstatus.c ---- */
 
@@ -91,10 +91,10 @@ json_t *ferry_node_object(const struct ferry_node_params *p, const json_t *statu
 json_t *ferry_node_taints(const struct ferry_node_params *p, const json_t *ping_taints);
 
 struct ferry_node_ping {
-        bool reachable;      /* an HTTP answer came */
-        long code;           /* its status */
-        const char *body;    /* PingResponse or NULL/"" */
-        const char *error;   /* why not reachable, or NULL */
+        bool reachable;    /* an HTTP answer came */
+        long code;         /* its status */
+        const char *body;  /* PingResponse or NULL/"" */
+        const char *error; /* why not reachable, or NULL */
 };
 
 /* Node status from a ping. last_capacity (may be NULL) is kept for resources

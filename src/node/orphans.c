@@ -51,9 +51,10 @@ static int api_gone(struct ferry_kube *kube, const char *ns, const char *name, c
 static int ours(struct ferry_kube *kube, const char *node, const char *ns, const char *uid)
 {
         _cleanup_free_ char *esc = ferry_kube_query_escape(uid);
-        _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/events?fieldSelector=involvedObject.uid%%3D%s"
-                                                    ",reason%%3DSubmitted",
-                                                    ns, esc);
+        _cleanup_free_ char *path =
+            ferry_xasprintf("/api/v1/namespaces/%s/events?fieldSelector=involvedObject.uid%%3D%s"
+                            ",reason%%3DSubmitted",
+                            ns, esc);
         json_t *list = NULL;
         ferry_error_t err;
         int r = ferry_kube_get(kube, path, &list, &err);
@@ -62,11 +63,13 @@ static int ours(struct ferry_kube *kube, const char *node, const char *ns, const
         size_t i;
         json_t *e;
         int found = 0;
-        json_array_foreach(json_object_get(list, "items"), i, e) {
+        json_array_foreach(json_object_get(list, "items"), i, e)
+        {
                 const json_t *src = json_object_get(e, "source");
                 const char *io_uid = sget(json_object_get(e, "involvedObject"), "uid");
-                if (sget(src, "component") && !strcmp(sget(src, "component"), "ferry-node") && sget(src, "host") &&
-                    !strcmp(sget(src, "host"), node) && io_uid && !strcmp(io_uid, uid))
+                if (sget(src, "component") && !strcmp(sget(src, "component"), "ferry-node") &&
+                    sget(src, "host") && !strcmp(sget(src, "host"), node) && io_uid &&
+                    !strcmp(io_uid, uid))
                         found = 1;
         }
         json_decref(list);
@@ -86,8 +89,10 @@ int ferry_vk_collect_orphans(struct ferry_vk *vk, struct ferry_kube *kube, struc
         int deleted = 0;
         size_t i;
         json_t *ps;
-        json_array_foreach(all, i, ps) {
-                const char *uid = sget(ps, "UID"), *ns = sget(ps, "namespace"), *name = sget(ps, "name");
+        json_array_foreach(all, i, ps)
+        {
+                const char *uid = sget(ps, "UID"), *ns = sget(ps, "namespace"),
+                           *name = sget(ps, "name");
                 if (!uid || !ns || !name || ferry_vk_pod_known(vk, uid))
                         continue;
                 if (api_gone(kube, ns, name, uid) != 1)
@@ -95,12 +100,15 @@ int ferry_vk_collect_orphans(struct ferry_vk *vk, struct ferry_kube *kube, struc
                 int o = ours(kube, node, ns, uid);
                 if (o != 1) {
                         if (o == 0)
-                                log_info("orphans: site pod %s/%s (%s) has no API object but nothing shows this "
-                                         "node created it: left alone", ns, name, uid);
+                                log_info("orphans: site pod %s/%s (%s) has no API object but "
+                                         "nothing shows this "
+                                         "node created it: left alone",
+                                         ns, name, uid);
                         continue;
                 }
-                json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
-                                        "name", name, "namespace", ns, "uid", uid);
+                json_t *pod =
+                    json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod",
+                              "metadata", "name", name, "namespace", ns, "uid", uid);
                 _cleanup_free_ char *body = json_dumps(pod, JSON_COMPACT);
                 json_decref(pod);
                 r = ferry_client_delete(fc, body, &err);
@@ -108,7 +116,8 @@ int ferry_vk_collect_orphans(struct ferry_vk *vk, struct ferry_kube *kube, struc
                         log_warn("orphans: /delete of %s/%s (%s): %s", ns, name, uid, err.text);
                         continue;
                 }
-                log_info("orphans: deleted site pod %s/%s (%s): its API object is gone", ns, name, uid);
+                log_info("orphans: deleted site pod %s/%s (%s): its API object is gone", ns, name,
+                         uid);
                 deleted++;
         }
         json_decref(all);

@@ -50,7 +50,8 @@ static void container_needs(const json_t *c, json_t *cms, json_t *secs)
         size_t i;
         json_t *e;
 
-        json_array_foreach(json_object_get(c, "envFrom"), i, e) {
+        json_array_foreach(json_object_get(c, "envFrom"), i, e)
+        {
                 json_t *cm = json_object_get(e, "configMapRef");
                 json_t *s = json_object_get(e, "secretRef");
                 if (cm)
@@ -58,7 +59,8 @@ static void container_needs(const json_t *c, json_t *cms, json_t *secs)
                 if (s)
                         need(secs, sget(s, "name"), json_is_true(json_object_get(s, "optional")));
         }
-        json_array_foreach(json_object_get(c, "env"), i, e) {
+        json_array_foreach(json_object_get(c, "env"), i, e)
+        {
                 json_t *vf = json_object_get(e, "valueFrom");
                 json_t *cm = json_object_get(vf, "configMapKeyRef");
                 json_t *s = json_object_get(vf, "secretKeyRef");
@@ -79,31 +81,37 @@ json_t *ferry_node_pod_needs(const json_t *pod)
 
         for (size_t l = 0; l < FERRY_ARRAY_SIZE(lists); l++)
                 json_array_foreach(json_object_get(spec, lists[l]), i, v)
-                        container_needs(v, cms, secs);
-        json_array_foreach(json_object_get(spec, "volumes"), i, v) {
+                    container_needs(v, cms, secs);
+        json_array_foreach(json_object_get(spec, "volumes"), i, v)
+        {
                 json_t *cm = json_object_get(v, "configMap");
                 json_t *s = json_object_get(v, "secret");
                 json_t *pr = json_object_get(v, "projected");
                 if (cm)
                         need(cms, sget(cm, "name"), json_is_true(json_object_get(cm, "optional")));
                 if (s)
-                        need(secs, sget(s, "secretName"), json_is_true(json_object_get(s, "optional")));
-                json_array_foreach(json_object_get(pr, "sources"), j, src) {
+                        need(secs, sget(s, "secretName"),
+                             json_is_true(json_object_get(s, "optional")));
+                json_array_foreach(json_object_get(pr, "sources"), j, src)
+                {
                         json_t *pcm = json_object_get(src, "configMap");
                         json_t *ps = json_object_get(src, "secret");
                         json_t *sat = json_object_get(src, "serviceAccountToken");
                         if (pcm)
-                                need(cms, sget(pcm, "name"), json_is_true(json_object_get(pcm, "optional")));
+                                need(cms, sget(pcm, "name"),
+                                     json_is_true(json_object_get(pcm, "optional")));
                         if (ps)
-                                need(secs, sget(ps, "name"), json_is_true(json_object_get(ps, "optional")));
+                                need(secs, sget(ps, "name"),
+                                     json_is_true(json_object_get(ps, "optional")));
                         if (sat) {
                                 const char *aud = sget(sat, "audience");
                                 json_int_t secs_ = token_seconds(sat);
                                 _cleanup_free_ char *key = ferry_node_token_key(aud, secs_);
-                                json_object_set_new(toks, key,
-                                                    json_pack("{s:o,s:I}", "audience",
-                                                              aud && aud[0] ? json_string(aud) : json_null(),
-                                                              "expirationSeconds", (json_int_t)secs_));
+                                json_object_set_new(
+                                    toks, key,
+                                    json_pack("{s:o,s:I}", "audience",
+                                              aud && aud[0] ? json_string(aud) : json_null(),
+                                              "expirationSeconds", (json_int_t)secs_));
                         }
                 }
         }
@@ -114,7 +122,8 @@ json_t *ferry_node_pod_needs(const json_t *pod)
 
 /* The decoded value of key in a ConfigMap (data or binaryData) or Secret
  * (data, base64; stringData is never stored by the API server). */
-static int object_value(const json_t *obj, bool secret, const char *key, char **ret, size_t *ret_len)
+static int object_value(const json_t *obj, bool secret, const char *key, char **ret,
+                        size_t *ret_len)
 {
         const char *v;
         if (!secret && (v = sget(json_object_get(obj, "data"), key))) {
@@ -136,7 +145,11 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 {
         for (size_t i = 0; i < n;) {
                 unsigned char c = s[i];
-                size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+                size_t k = c < 0x80         ? 1
+                           : (c >> 5) == 6  ? 2
+                           : (c >> 4) == 14 ? 3
+                           : (c >> 3) == 30 ? 4
+                                            : 0;
                 if (!k || i + k > n || (c < 0x80 && c == 0))
                         return false;
                 for (size_t j = 1; j < k; j++)
@@ -154,7 +167,8 @@ static void sorted_map_text(struct ferry_buf *b, const json_t *m)
         size_t n = 0;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)m, k, v) {
+        json_object_foreach((json_t *)m, k, v)
+        {
                 if (n < FERRY_ARRAY_SIZE(keys))
                         keys[n++] = k;
         }
@@ -235,7 +249,8 @@ static int field_value(const json_t *pod, const struct ferry_node_objects *o, co
                 *ret = ferry_xstrdup("");
                 return 0;
         }
-        return ferry_errprintf(err, -EINVAL, "fieldRef %s is not supported on a virtual node", path);
+        return ferry_errprintf(err, -EINVAL, "fieldRef %s is not supported on a virtual node",
+                               path);
 }
 
 /* resourceFieldRef: the container's limits/requests of cpu or memory, in
@@ -245,10 +260,21 @@ static int parse_quantity(const char *s, double *ret)
         static const struct {
                 const char *suf;
                 double mul;
-        } sufs[] = {{"Ki", 1024.0},   {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-                    {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}, {"n", 1e-9}, {"u", 1e-6},
-                    {"m", 1e-3},      {"k", 1e3},        {"M", 1e6},             {"G", 1e9},
-                    {"T", 1e12},      {"P", 1e15},       {"E", 1e18}};
+        } sufs[] = {{"Ki", 1024.0},
+                    {"Mi", 1048576.0},
+                    {"Gi", 1073741824.0},
+                    {"Ti", 1099511627776.0},
+                    {"Pi", 1125899906842624.0},
+                    {"Ei", 1152921504606846976.0},
+                    {"n", 1e-9},
+                    {"u", 1e-6},
+                    {"m", 1e-3},
+                    {"k", 1e3},
+                    {"M", 1e6},
+                    {"G", 1e9},
+                    {"T", 1e12},
+                    {"P", 1e15},
+                    {"E", 1e18}};
         char *end;
         if (!s || !s[0])
                 return -EINVAL;
@@ -314,20 +340,23 @@ static int resolve_env(const json_t *pod, json_t *c, const struct ferry_node_obj
         json_t *e;
         int r = 0;
 
-        json_array_foreach(json_object_get(c, "env"), i, e) {
+        json_array_foreach(json_object_get(c, "env"), i, e)
+        {
                 const char *n = sget(e, "name");
                 if (n)
                         json_object_set_new(explicit_names, n, json_true());
         }
         /* envFrom first; explicit env entries win over envFrom keys */
-        json_array_foreach(json_object_get(c, "envFrom"), i, e) {
+        json_array_foreach(json_object_get(c, "envFrom"), i, e)
+        {
                 json_t *cmr = json_object_get(e, "configMapRef");
                 json_t *sr = json_object_get(e, "secretRef");
                 json_t *ref = cmr ? cmr : sr;
                 bool secret = !cmr;
                 const char *name = sget(ref, "name");
                 const char *prefix = sget(e, "prefix");
-                const json_t *obj = json_object_get(secret ? o->secrets : o->configmaps, name ? name : "");
+                const json_t *obj =
+                    json_object_get(secret ? o->secrets : o->configmaps, name ? name : "");
                 if (!ref || !name)
                         continue;
                 if (!obj) {
@@ -342,26 +371,31 @@ static int resolve_env(const json_t *pod, json_t *c, const struct ferry_node_obj
                 for (size_t f = 0; f < (secret ? 1u : 2u); f++) {
                         const char *k;
                         json_t *unused;
-                        json_object_foreach(json_object_get(obj, fields[f]), k, unused) {
-                                _cleanup_free_ char *full = ferry_xasprintf("%s%s", prefix ? prefix : "", k);
+                        json_object_foreach(json_object_get(obj, fields[f]), k, unused)
+                        {
+                                _cleanup_free_ char *full =
+                                    ferry_xasprintf("%s%s", prefix ? prefix : "", k);
                                 _cleanup_free_ char *val = NULL;
                                 size_t len;
                                 if (!env_name_ok(full) || json_object_get(explicit_names, full))
                                         continue;
                                 if (object_value(obj, secret, k, &val, &len) < 0)
                                         continue;
-                                json_array_append_new(out, json_pack("{s:s,s:s%}", "name", full, "value", val, len));
+                                json_array_append_new(
+                                    out, json_pack("{s:s,s:s%}", "name", full, "value", val, len));
                         }
                 }
         }
-        json_array_foreach(json_object_get(c, "env"), i, e) {
+        json_array_foreach(json_object_get(c, "env"), i, e)
+        {
                 json_t *vf = json_object_get(e, "valueFrom");
                 const char *n = sget(e, "name");
                 if (!n)
                         continue;
                 if (!vf) {
                         const char *v = sget(e, "value");
-                        json_array_append_new(out, json_pack("{s:s,s:s}", "name", n, "value", v ? v : ""));
+                        json_array_append_new(
+                            out, json_pack("{s:s,s:s}", "name", n, "value", v ? v : ""));
                         continue;
                 }
                 _cleanup_free_ char *val = NULL;
@@ -371,26 +405,34 @@ static int resolve_env(const json_t *pod, json_t *c, const struct ferry_node_obj
                 if (cmk || sk) {
                         json_t *ref = cmk ? cmk : sk;
                         const char *name = sget(ref, "name"), *key = sget(ref, "key");
-                        const json_t *obj = json_object_get(sk ? o->secrets : o->configmaps, name ? name : "");
+                        const json_t *obj =
+                            json_object_get(sk ? o->secrets : o->configmaps, name ? name : "");
                         bool optional = json_is_true(json_object_get(ref, "optional"));
-                        int vr = obj && key ? object_value(obj, sk != NULL, key, &val, &len) : -ENOENT;
+                        int vr =
+                            obj && key ? object_value(obj, sk != NULL, key, &val, &len) : -ENOENT;
                         if (vr == -EINVAL) {
-                                r = ferry_errprintf(err, -EINVAL, "key %s of secret \"%s\" is not base64", key, name);
+                                r = ferry_errprintf(err, -EINVAL,
+                                                    "key %s of secret \"%s\" is not base64", key,
+                                                    name);
                                 goto out;
                         }
                         if (vr < 0) {
                                 if (optional)
                                         continue;
                                 if (!obj)
-                                        r = ferry_errprintf(err, -ENOENT, "%s \"%s\" not found", sk ? "secret" : "configmap",
+                                        r = ferry_errprintf(err, -ENOENT, "%s \"%s\" not found",
+                                                            sk ? "secret" : "configmap",
                                                             name ? name : "");
                                 else
-                                        r = ferry_errprintf(err, -ENOENT, "couldn't find key %s in %s %s/%s",
-                                                            key ? key : "", sk ? "Secret" : "ConfigMap", ns ? ns : "", name);
+                                        r = ferry_errprintf(
+                                            err, -ENOENT, "couldn't find key %s in %s %s/%s",
+                                            key ? key : "", sk ? "Secret" : "ConfigMap",
+                                            ns ? ns : "", name);
                                 goto out;
                         }
                 } else if (json_object_get(vf, "fieldRef")) {
-                        r = field_value(pod, o, sget(json_object_get(vf, "fieldRef"), "fieldPath"), &val, err);
+                        r = field_value(pod, o, sget(json_object_get(vf, "fieldRef"), "fieldPath"),
+                                        &val, err);
                         if (r < 0)
                                 goto out;
                         len = strlen(val);
@@ -406,7 +448,8 @@ static int resolve_env(const json_t *pod, json_t *c, const struct ferry_node_obj
                 json_array_append_new(out, json_pack("{s:s,s:s%}", "name", n, "value", val, len));
         }
         if (json_array_size(out) > MAX_ENV) {
-                r = ferry_errprintf(err, -E2BIG, "container %s has more than %d environment variables",
+                r = ferry_errprintf(err, -E2BIG,
+                                    "container %s has more than %d environment variables",
                                     sget(c, "name"), MAX_ENV);
                 goto out;
         }
@@ -445,19 +488,21 @@ static int project_object(const json_t *src, bool secret, const struct ferry_nod
         if (!obj) {
                 if (optional)
                         return 0;
-                return ferry_errprintf(err, -ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
-                                       name ? name : "");
+                return ferry_errprintf(err, -ENOENT, "%s \"%s\" not found",
+                                       secret ? "secret" : "configmap", name ? name : "");
         }
         if (json_array_size(items)) {
-                json_array_foreach(items, i, it) {
+                json_array_foreach(items, i, it)
+                {
                         const char *key = sget(it, "key"), *path = sget(it, "path");
                         _cleanup_free_ char *v = NULL;
                         size_t len;
                         if (!key || object_value(obj, secret, key, &v, &len) < 0) {
                                 if (optional)
                                         continue;
-                                return ferry_errprintf(err, -ENOENT, "couldn't find key %s in %s \"%s\"",
-                                                       key ? key : "", secret ? "Secret" : "ConfigMap", name);
+                                return ferry_errprintf(
+                                    err, -ENOENT, "couldn't find key %s in %s \"%s\"",
+                                    key ? key : "", secret ? "Secret" : "ConfigMap", name);
                         }
                         put_item(data, bin, path ? path : key, v, len);
                 }
@@ -467,7 +512,8 @@ static int project_object(const json_t *src, bool secret, const struct ferry_nod
         for (size_t f = 0; f < (secret ? 1u : 2u); f++) {
                 const char *k;
                 json_t *unused;
-                json_object_foreach(json_object_get(obj, fields[f]), k, unused) {
+                json_object_foreach(json_object_get(obj, fields[f]), k, unused)
+                {
                         _cleanup_free_ char *v = NULL;
                         size_t len;
                         if (object_value(obj, secret, k, &v, &len) == 0)
@@ -487,39 +533,54 @@ static int flatten(const json_t *pod, const json_t *vol, const struct ferry_node
         json_t *src, *it;
         int r = 0;
 
-        json_array_foreach(json_object_get(json_object_get(vol, "projected"), "sources"), i, src) {
+        json_array_foreach(json_object_get(json_object_get(vol, "projected"), "sources"), i, src)
+        {
                 json_t *x;
                 if ((x = json_object_get(src, "configMap"))) {
                         r = project_object(x, false, o, data, bin, err);
                 } else if ((x = json_object_get(src, "secret"))) {
                         r = project_object(x, true, o, data, bin, err);
                 } else if ((x = json_object_get(src, "downwardAPI"))) {
-                        json_array_foreach(json_object_get(x, "items"), j, it) {
+                        json_array_foreach(json_object_get(x, "items"), j, it)
+                        {
                                 _cleanup_free_ char *v = NULL;
                                 const char *path = sget(it, "path");
                                 if (json_object_get(it, "fieldRef"))
-                                        r = field_value(pod, o, sget(json_object_get(it, "fieldRef"), "fieldPath"), &v, err);
+                                        r = field_value(
+                                            pod, o,
+                                            sget(json_object_get(it, "fieldRef"), "fieldPath"), &v,
+                                            err);
                                 else if (json_object_get(it, "resourceFieldRef")) {
-                                        const char *cn = sget(json_object_get(it, "resourceFieldRef"), "containerName");
+                                        const char *cn =
+                                            sget(json_object_get(it, "resourceFieldRef"),
+                                                 "containerName");
                                         json_t *c = NULL, *cc;
                                         size_t k;
-                                        json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), k, cc)
-                                                if (!cn || (sget(cc, "name") && !strcmp(sget(cc, "name"), cn)))
-                                                        c = c ? c : cc;
-                                        r = resource_value(c, json_object_get(it, "resourceFieldRef"), &v, err);
+                                        json_array_foreach(
+                                            json_object_get(json_object_get(pod, "spec"),
+                                                            "containers"),
+                                            k, cc) if (!cn || (sget(cc, "name") &&
+                                                               !strcmp(sget(cc, "name"), cn))) c =
+                                            c ? c : cc;
+                                        r = resource_value(
+                                            c, json_object_get(it, "resourceFieldRef"), &v, err);
                                 } else
-                                        r = ferry_errprintf(err, -EINVAL, "downwardAPI item %s has no source", path ? path : "");
+                                        r = ferry_errprintf(err, -EINVAL,
+                                                            "downwardAPI item %s has no source",
+                                                            path ? path : "");
                                 if (r < 0)
                                         break;
                                 if (path)
                                         json_object_set_new(data, path, json_string(v));
                         }
                 } else if ((x = json_object_get(src, "serviceAccountToken"))) {
-                        _cleanup_free_ char *key = ferry_node_token_key(sget(x, "audience"), token_seconds(x));
+                        _cleanup_free_ char *key =
+                            ferry_node_token_key(sget(x, "audience"), token_seconds(x));
                         const char *tok = sget(o->tokens, key);
                         const char *path = sget(x, "path");
                         if (!tok) {
-                                r = ferry_errprintf(err, -ENOENT, "no service-account token for volume %s", vname);
+                                r = ferry_errprintf(
+                                    err, -ENOENT, "no service-account token for volume %s", vname);
                                 break;
                         }
                         json_object_set_new(data, path ? path : "token", json_string(tok));
@@ -527,9 +588,10 @@ static int flatten(const json_t *pod, const json_t *vol, const struct ferry_node
                         const char *k = "(empty)";
                         json_t *unused;
                         json_object_foreach(src, k, unused) break;
-                        r = ferry_errprintf(err, -EINVAL,
-                                            "projected volume %s: source %s is not supported on a virtual node",
-                                            vname ? vname : "", k);
+                        r = ferry_errprintf(
+                            err, -EINVAL,
+                            "projected volume %s: source %s is not supported on a virtual node",
+                            vname ? vname : "", k);
                 }
                 if (r < 0)
                         break;
@@ -569,23 +631,25 @@ int ferry_node_build_create(const json_t *pod, const struct ferry_node_objects *
         int r = 0;
 
         for (size_t l = 0; l < FERRY_ARRAY_SIZE(lists); l++)
-                json_array_foreach(json_object_get(spec, lists[l]), i, v)
-                        if ((r = resolve_env(pod, v, o, err)) < 0)
-                                goto fail;
+                json_array_foreach(json_object_get(spec, lists[l]), i,
+                                   v) if ((r = resolve_env(pod, v, o, err)) < 0) goto fail;
         size_t total = 0;
-        json_array_foreach(json_object_get(spec, "volumes"), i, v) {
+        json_array_foreach(json_object_get(spec, "volumes"), i, v)
+        {
                 json_t *cm = json_object_get(v, "configMap");
                 json_t *s = json_object_get(v, "secret");
                 if (cm || s) {
                         const char *name = cm ? sget(cm, "name") : sget(s, "secretName");
-                        const json_t *obj = json_object_get(cm ? o->configmaps : o->secrets, name ? name : "");
-                        _cleanup_free_ char *k = ferry_xasprintf("%c/%s", cm ? 'c' : 's', name ? name : "");
+                        const json_t *obj =
+                            json_object_get(cm ? o->configmaps : o->secrets, name ? name : "");
+                        _cleanup_free_ char *k =
+                            ferry_xasprintf("%c/%s", cm ? 'c' : 's', name ? name : "");
                         bool optional = json_is_true(json_object_get(cm ? cm : s, "optional"));
                         if (!obj) {
                                 if (optional)
                                         continue;
-                                r = ferry_errprintf(err, -ENOENT, "%s \"%s\" not found", cm ? "configmap" : "secret",
-                                                    name ? name : "");
+                                r = ferry_errprintf(err, -ENOENT, "%s \"%s\" not found",
+                                                    cm ? "configmap" : "secret", name ? name : "");
                                 goto fail;
                         }
                         if (!json_object_get(seen, k)) {
@@ -601,7 +665,8 @@ int ferry_node_build_create(const json_t *pod, const struct ferry_node_objects *
                         free(dump);
                         json_array_append_new(proj, flat);
                         if (total > MAX_PROJECTED_BYTES) {
-                                r = ferry_errprintf(err, -E2BIG, "projected volumes hold more than %u MiB",
+                                r = ferry_errprintf(err, -E2BIG,
+                                                    "projected volumes hold more than %u MiB",
                                                     MAX_PROJECTED_BYTES >> 20);
                                 goto fail;
                         }

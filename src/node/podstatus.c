@@ -13,8 +13,9 @@
 #include "node.h"
 
 /* The status keys the node owns and may null out. */
-static const char *const managed[] = {"phase",  "reason", "message", "conditions", "containerStatuses",
-                                      "initContainerStatuses", "startTime"};
+static const char *const managed[] = {
+    "phase",    "reason", "message", "conditions", "containerStatuses", "initContainerStatuses",
+    "startTime"};
 
 static const char *sget(const json_t *o, const char *k)
 {
@@ -25,7 +26,8 @@ static const json_t *find_named(const json_t *arr, const char *name)
 {
         size_t i;
         json_t *e;
-        json_array_foreach(arr, i, e) {
+        json_array_foreach(arr, i, e)
+        {
                 const char *n = sget(e, "name");
                 if (n && name && !strcmp(n, name))
                         return e;
@@ -57,34 +59,37 @@ static json_t *container_status(const json_t *spec_c, const json_t *cs, const ch
         }
         bool running = json_object_get(state, "running") != NULL;
         json_t *last = json_object_get(cs, "lastState");
-        out = json_pack("{s:s,s:o,s:o,s:b,s:I,s:s,s:s,s:b}", "name", name ? name : "", "state", state,
-                        "lastState", json_is_object(last) ? json_deep_copy(last) : json_object(),
-                        "ready", json_is_true(json_object_get(cs, "ready")) && running, "restartCount",
-                        json_integer_value(json_object_get(cs, "restartCount")), "image",
-                        image ? image : "", "imageID", sget(cs, "imageID") ? sget(cs, "imageID") : "",
-                        "started", running);
+        out = json_pack(
+            "{s:s,s:o,s:o,s:b,s:I,s:s,s:s,s:b}", "name", name ? name : "", "state", state,
+            "lastState", json_is_object(last) ? json_deep_copy(last) : json_object(), "ready",
+            json_is_true(json_object_get(cs, "ready")) && running, "restartCount",
+            json_integer_value(json_object_get(cs, "restartCount")), "image", image ? image : "",
+            "imageID", sget(cs, "imageID") ? sget(cs, "imageID") : "", "started", running);
         const char *cid = sget(cs, "containerID");
         if (!cid)
-                cid = sget(json_object_get(json_object_get(cs, "state"), "terminated"), "containerID");
+                cid = sget(json_object_get(json_object_get(cs, "state"), "terminated"),
+                           "containerID");
         if (cid && cid[0])
                 json_object_set_new(out, "containerID", json_string(cid));
         return out;
 }
 
-static json_t *condition(const json_t *prev_conds, const char *type, bool status, const char *reason,
-                         const char *message, const char *now)
+static json_t *condition(const json_t *prev_conds, const char *type, bool status,
+                         const char *reason, const char *message, const char *now)
 {
         const json_t *prev = NULL;
         size_t i;
         json_t *c;
         const char *st = status ? "True" : "False";
-        json_array_foreach(prev_conds, i, c) {
+        json_array_foreach(prev_conds, i, c)
+        {
                 const char *t = sget(c, "type");
                 if (t && !strcmp(t, type))
                         prev = c;
         }
         const char *since = now;
-        if (prev && sget(prev, "status") && !strcmp(sget(prev, "status"), st) && sget(prev, "lastTransitionTime"))
+        if (prev && sget(prev, "status") && !strcmp(sget(prev, "status"), st) &&
+            sget(prev, "lastTransitionTime"))
                 since = sget(prev, "lastTransitionTime");
         json_t *out = json_pack("{s:s,s:s,s:n,s:s}", "type", type, "status", st, "lastProbeTime",
                                 "lastTransitionTime", since);
@@ -107,10 +112,13 @@ static json_t *build(const json_t *pod, const json_t *ps, const char *phase, con
         size_t i;
         json_t *c;
 
-        json_array_foreach(json_object_get(spec, "initContainers"), i, c) {
-                const json_t *cs = find_named(json_object_get(ps, "initContainers"), sget(c, "name"));
-                json_t *st = container_status(c, cs, waiting_reason ? waiting_reason : "PodInitializing",
-                                              waiting_reason ? message : NULL);
+        json_array_foreach(json_object_get(spec, "initContainers"), i, c)
+        {
+                const json_t *cs =
+                    find_named(json_object_get(ps, "initContainers"), sget(c, "name"));
+                json_t *st =
+                    container_status(c, cs, waiting_reason ? waiting_reason : "PodInitializing",
+                                     waiting_reason ? message : NULL);
                 json_t *term = json_object_get(json_object_get(st, "state"), "terminated");
                 if (!term || json_integer_value(json_object_get(term, "exitCode")) != 0) {
                         all_init = false;
@@ -119,9 +127,10 @@ static json_t *build(const json_t *pod, const json_t *ps, const char *phase, con
                 json_array_append_new(inits, st);
         }
         bool has_init = json_array_size(inits) > 0;
-        json_array_foreach(json_object_get(spec, "containers"), i, c) {
+        json_array_foreach(json_object_get(spec, "containers"), i, c)
+        {
                 const json_t *cs = find_named(json_object_get(ps, "containers"), sget(c, "name"));
-                const char *wr = waiting_reason ? waiting_reason
+                const char *wr = waiting_reason          ? waiting_reason
                                  : has_init && !all_init ? "PodInitializing"
                                                          : "ContainerCreating";
                 json_t *st = container_status(c, cs, wr, waiting_reason ? message : NULL);
@@ -133,18 +142,29 @@ static json_t *build(const json_t *pod, const json_t *ps, const char *phase, con
         }
         bool done = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
         json_t *conds = json_array();
-        _cleanup_free_ char *m1 = notinit.len ? ferry_xasprintf("containers with incomplete status: [%s]", notinit.data) : NULL;
-        _cleanup_free_ char *m2 = unready.len ? ferry_xasprintf("containers with unready status: [%s]", unready.data) : NULL;
+        _cleanup_free_ char *m1 =
+            notinit.len ? ferry_xasprintf("containers with incomplete status: [%s]", notinit.data)
+                        : NULL;
+        _cleanup_free_ char *m2 =
+            unready.len ? ferry_xasprintf("containers with unready status: [%s]", unready.data)
+                        : NULL;
         /* a finished pod whose init containers all passed counts as initialized */
-        json_array_append_new(conds, condition(prev_conds, "Initialized", all_init,
-                                               all_init ? NULL : "ContainersNotInitialized", m1, now));
+        json_array_append_new(conds,
+                              condition(prev_conds, "Initialized", all_init,
+                                        all_init ? NULL : "ContainersNotInitialized", m1, now));
         const char *nr = done ? "PodCompleted" : "ContainersNotReady";
         json_array_append_new(conds, condition(prev_conds, "Ready", all_ready && !done,
                                                all_ready && !done ? NULL : nr,
-                                               all_ready && !done ? NULL : done ? NULL : m2, now));
+                                               all_ready && !done ? NULL
+                                               : done             ? NULL
+                                                                  : m2,
+                                               now));
         json_array_append_new(conds, condition(prev_conds, "ContainersReady", all_ready && !done,
                                                all_ready && !done ? NULL : nr,
-                                               all_ready && !done ? NULL : done ? NULL : m2, now));
+                                               all_ready && !done ? NULL
+                                               : done             ? NULL
+                                                                  : m2,
+                                               now));
         json_array_append_new(conds, condition(prev_conds, "PodScheduled", true, NULL, NULL, now));
         ferry_buf_free(&notinit);
         ferry_buf_free(&unready);
@@ -169,8 +189,8 @@ json_t *ferry_node_pod_status(const json_t *pod, const json_t *ps, const char *n
         const char *phase = ps ? ferry_client_pod_phase(ps) : "Pending";
         if (!phase || !phase[0] || !strcmp(phase, "Unknown"))
                 phase = "Pending";
-        return build(pod, ps, phase, ps ? sget(ps, "reason") : NULL, ps ? sget(ps, "message") : NULL,
-                     NULL, now);
+        return build(pod, ps, phase, ps ? sget(ps, "reason") : NULL,
+                     ps ? sget(ps, "message") : NULL, NULL, now);
 }
 
 json_t *ferry_node_pod_status_local(const json_t *pod, const char *phase, const char *reason,

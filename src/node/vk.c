@@ -36,8 +36,8 @@ struct vpod {
         char *jid;      /* NULL until known */
         enum vpod_state state;
         bool queued;
-        bool busy;      /* a worker is on it: no second worker may be */
-        bool patched;   /* status was written by us at least once */
+        bool busy;        /* a worker is on it: no second worker may be */
+        bool patched;     /* status was written by us at least once */
         bool api_deleted; /* the API object is gone: only ferryd's copy remains */
         int64_t first_seen_ns;
         int64_t wait_since_ns; /* waiting for objects since */
@@ -52,7 +52,8 @@ struct work {
 };
 
 #define LAT_BUCKETS 12
-static const double lat_bounds[LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+static const double lat_bounds[LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,   0.25,   0.5,   1,    2.5,   10};
 static const char *const ferryd_ops[] = {"create", "status", "delete", "ping", "logs"};
 #define N_OPS 5
 
@@ -90,7 +91,7 @@ struct ferry_vk {
 
         /* kube-root-ca.crt by namespace: every pod with a service-account volume
          * needs it and it changes only when the cluster CA rotates */
-        json_t *rootca;      /* ns -> {"obj": ConfigMap, "at": monotonic seconds} */
+        json_t *rootca; /* ns -> {"obj": ConfigMap, "at": monotonic seconds} */
 
         /* metrics */
         uint64_t ferryd_calls[N_OPS], ferryd_errors[N_OPS];
@@ -156,7 +157,8 @@ void ferry_vk_account_ferryd(struct ferry_vk *vk, const char *op, int64_t start_
 
 void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
 {
-        static const char *const phases[] = {"Pending", "Running", "Succeeded", "Failed", "Unknown"};
+        static const char *const phases[] = {"Pending", "Running", "Succeeded", "Failed",
+                                             "Unknown"};
         size_t by_phase[5] = {0};
         size_t it = 0;
         void *v;
@@ -173,65 +175,77 @@ void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
         ferry_buf_adds(out, "# HELP ferry_node_pods Pods bound to this node, by phase.\n"
                             "# TYPE ferry_node_pods gauge\n");
         for (size_t i = 0; i < 5; i++)
-                ferry_buf_printf(out, "ferry_node_pods{phase=\"%s\"} %zu\n", phases[i], by_phase[i]);
-        ferry_buf_printf(out,
-                         "# HELP ferry_node_work_queue Pods waiting for a worker.\n"
-                         "# TYPE ferry_node_work_queue gauge\nferry_node_work_queue %zu\n"
-                         "# HELP ferry_node_creates_total Pods sent to /create.\n"
-                         "# TYPE ferry_node_creates_total counter\nferry_node_creates_total %llu\n"
-                         "# HELP ferry_node_create_failures_total Pods made Failed at creation.\n"
-                         "# TYPE ferry_node_create_failures_total counter\nferry_node_create_failures_total %llu\n"
-                         "# HELP ferry_node_status_patches_total Pod status patches sent.\n"
-                         "# TYPE ferry_node_status_patches_total counter\nferry_node_status_patches_total %llu\n"
-                         "# HELP ferry_node_deletes_total Pods deleted at the site and in the API.\n"
-                         "# TYPE ferry_node_deletes_total counter\nferry_node_deletes_total %llu\n"
-                         "# HELP ferry_node_adopted_total Pods found with a JobID at start.\n"
-                         "# TYPE ferry_node_adopted_total counter\nferry_node_adopted_total %llu\n"
-                         "# HELP ferry_node_orphans_deleted_total Site pods deleted because their API objects were gone.\n"
-                         "# TYPE ferry_node_orphans_deleted_total counter\nferry_node_orphans_deleted_total %llu\n",
-                         vk->n_queue, (unsigned long long)vk->creates,
-                         (unsigned long long)vk->create_failures, (unsigned long long)vk->status_patches,
-                         (unsigned long long)vk->deletes, (unsigned long long)vk->adoptions,
-                         (unsigned long long)vk->orphans_deleted);
-        ferry_buf_adds(out, "# HELP ferry_node_ferryd_requests_total Calls to the interLink API by operation.\n"
-                            "# TYPE ferry_node_ferryd_requests_total counter\n");
+                ferry_buf_printf(out, "ferry_node_pods{phase=\"%s\"} %zu\n", phases[i],
+                                 by_phase[i]);
+        ferry_buf_printf(
+            out,
+            "# HELP ferry_node_work_queue Pods waiting for a worker.\n"
+            "# TYPE ferry_node_work_queue gauge\nferry_node_work_queue %zu\n"
+            "# HELP ferry_node_creates_total Pods sent to /create.\n"
+            "# TYPE ferry_node_creates_total counter\nferry_node_creates_total %llu\n"
+            "# HELP ferry_node_create_failures_total Pods made Failed at creation.\n"
+            "# TYPE ferry_node_create_failures_total counter\nferry_node_create_failures_total "
+            "%llu\n"
+            "# HELP ferry_node_status_patches_total Pod status patches sent.\n"
+            "# TYPE ferry_node_status_patches_total counter\nferry_node_status_patches_total %llu\n"
+            "# HELP ferry_node_deletes_total Pods deleted at the site and in the API.\n"
+            "# TYPE ferry_node_deletes_total counter\nferry_node_deletes_total %llu\n"
+            "# HELP ferry_node_adopted_total Pods found with a JobID at start.\n"
+            "# TYPE ferry_node_adopted_total counter\nferry_node_adopted_total %llu\n"
+            "# HELP ferry_node_orphans_deleted_total Site pods deleted because their API objects "
+            "were gone.\n"
+            "# TYPE ferry_node_orphans_deleted_total counter\nferry_node_orphans_deleted_total "
+            "%llu\n",
+            vk->n_queue, (unsigned long long)vk->creates, (unsigned long long)vk->create_failures,
+            (unsigned long long)vk->status_patches, (unsigned long long)vk->deletes,
+            (unsigned long long)vk->adoptions, (unsigned long long)vk->orphans_deleted);
+        ferry_buf_adds(
+            out,
+            "# HELP ferry_node_ferryd_requests_total Calls to the interLink API by operation.\n"
+            "# TYPE ferry_node_ferryd_requests_total counter\n");
         for (int o = 0; o < N_OPS; o++)
-                ferry_buf_printf(out, "ferry_node_ferryd_requests_total{op=\"%s\"} %llu\n", ferryd_ops[o],
-                                 (unsigned long long)vk->ferryd_calls[o]);
-        ferry_buf_adds(out, "# HELP ferry_node_ferryd_errors_total Failed calls to the interLink API.\n"
-                            "# TYPE ferry_node_ferryd_errors_total counter\n");
+                ferry_buf_printf(out, "ferry_node_ferryd_requests_total{op=\"%s\"} %llu\n",
+                                 ferryd_ops[o], (unsigned long long)vk->ferryd_calls[o]);
+        ferry_buf_adds(out,
+                       "# HELP ferry_node_ferryd_errors_total Failed calls to the interLink API.\n"
+                       "# TYPE ferry_node_ferryd_errors_total counter\n");
         for (int o = 0; o < N_OPS; o++)
-                ferry_buf_printf(out, "ferry_node_ferryd_errors_total{op=\"%s\"} %llu\n", ferryd_ops[o],
-                                 (unsigned long long)vk->ferryd_errors[o]);
-        ferry_buf_adds(out, "# HELP ferry_node_ferryd_request_duration_seconds interLink API latency.\n"
-                            "# TYPE ferry_node_ferryd_request_duration_seconds histogram\n");
+                ferry_buf_printf(out, "ferry_node_ferryd_errors_total{op=\"%s\"} %llu\n",
+                                 ferryd_ops[o], (unsigned long long)vk->ferryd_errors[o]);
+        ferry_buf_adds(out,
+                       "# HELP ferry_node_ferryd_request_duration_seconds interLink API latency.\n"
+                       "# TYPE ferry_node_ferryd_request_duration_seconds histogram\n");
         for (int o = 0; o < N_OPS; o++) {
                 uint64_t cum = 0;
                 for (int b = 0; b < LAT_BUCKETS; b++) {
                         cum += vk->ferryd_lat[o][b];
                         ferry_buf_printf(out,
-                                         "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"%g\"} %llu\n",
+                                         "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%"
+                                         "s\",le=\"%g\"} %llu\n",
                                          ferryd_ops[o], lat_bounds[b], (unsigned long long)cum);
                 }
                 cum += vk->ferryd_lat[o][LAT_BUCKETS];
-                ferry_buf_printf(out,
-                                 "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"+Inf\"} %llu\n"
-                                 "ferry_node_ferryd_request_duration_seconds_sum{op=\"%s\"} %.6f\n"
-                                 "ferry_node_ferryd_request_duration_seconds_count{op=\"%s\"} %llu\n",
-                                 ferryd_ops[o], (unsigned long long)cum, ferryd_ops[o], vk->ferryd_lat_sum[o],
-                                 ferryd_ops[o], (unsigned long long)cum);
+                ferry_buf_printf(
+                    out,
+                    "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"+Inf\"} "
+                    "%llu\n"
+                    "ferry_node_ferryd_request_duration_seconds_sum{op=\"%s\"} %.6f\n"
+                    "ferry_node_ferryd_request_duration_seconds_count{op=\"%s\"} %llu\n",
+                    ferryd_ops[o], (unsigned long long)cum, ferryd_ops[o], vk->ferryd_lat_sum[o],
+                    ferryd_ops[o], (unsigned long long)cum);
         }
         pthread_mutex_unlock(&vk->lock);
-        ferry_buf_printf(out,
-                         "# HELP ferry_node_watch_restarts_total Pod watch streams reopened.\n"
-                         "# TYPE ferry_node_watch_restarts_total counter\nferry_node_watch_restarts_total %llu\n"
-                         "# HELP ferry_node_watch_relists_total Pod lists after the first (410 Gone, errors).\n"
-                         "# TYPE ferry_node_watch_relists_total counter\nferry_node_watch_relists_total %llu\n"
-                         "# HELP ferry_node_site_up Whether the last /pinglink succeeded.\n"
-                         "# TYPE ferry_node_site_up gauge\nferry_node_site_up %d\n",
-                         vk->informer ? (unsigned long long)ferry_kube_informer_restarts(vk->informer) : 0ULL,
-                         vk->informer ? (unsigned long long)ferry_kube_informer_relists(vk->informer) : 0ULL,
-                         atomic_load(&vk->site_ok) ? 1 : 0);
+        ferry_buf_printf(
+            out,
+            "# HELP ferry_node_watch_restarts_total Pod watch streams reopened.\n"
+            "# TYPE ferry_node_watch_restarts_total counter\nferry_node_watch_restarts_total %llu\n"
+            "# HELP ferry_node_watch_relists_total Pod lists after the first (410 Gone, errors).\n"
+            "# TYPE ferry_node_watch_relists_total counter\nferry_node_watch_relists_total %llu\n"
+            "# HELP ferry_node_site_up Whether the last /pinglink succeeded.\n"
+            "# TYPE ferry_node_site_up gauge\nferry_node_site_up %d\n",
+            vk->informer ? (unsigned long long)ferry_kube_informer_restarts(vk->informer) : 0ULL,
+            vk->informer ? (unsigned long long)ferry_kube_informer_relists(vk->informer) : 0ULL,
+            atomic_load(&vk->site_ok) ? 1 : 0);
         struct ferry_events_stats es;
         ferry_events_stats(vk->events, &es);
         ferry_buf_printf(out,
@@ -275,8 +289,8 @@ static void enqueue_locked(struct ferry_vk *vk, struct vpod *p, int delay_ms)
                 vk->cap_queue = vk->cap_queue ? vk->cap_queue * 2 : 256;
                 vk->queue = ferry_xrealloc(vk->queue, vk->cap_queue * sizeof(*vk->queue));
         }
-        vk->queue[vk->n_queue++] = (struct work){ferry_xstrdup(p->uid),
-                                                 ferry_monotonic_ns() + (int64_t)delay_ms * 1000000};
+        vk->queue[vk->n_queue++] = (struct work){
+            ferry_xstrdup(p->uid), ferry_monotonic_ns() + (int64_t)delay_ms * 1000000};
         p->queued = true;
         pthread_cond_signal(&vk->work_cv);
 }
@@ -382,7 +396,8 @@ static void on_sync(void *ctx, json_t *items)
         json_t *pod;
 
         pthread_mutex_lock(&vk->lock);
-        json_array_foreach(items, i, pod) {
+        json_array_foreach(items, i, pod)
+        {
                 const char *uid = sget(json_object_get(pod, "metadata"), "uid");
                 if (uid)
                         json_object_set_new(seen, uid, json_true());
@@ -449,7 +464,8 @@ static void set_status(struct ferry_vk *vk, const char *uid, json_t *st)
         p = ferry_hashmap_get(vk->pods, uid);
         if (r == 0 && p) {
                 /* what is stored now: the old status with our keys replaced */
-                json_t *merged = json_is_object(p->status) ? json_deep_copy(p->status) : json_object();
+                json_t *merged =
+                    json_is_object(p->status) ? json_deep_copy(p->status) : json_object();
                 json_object_update(merged, st);
                 const char *keys[] = {"reason", "message", "initContainerStatuses"};
                 for (size_t i = 0; i < FERRY_ARRAY_SIZE(keys); i++)
@@ -494,19 +510,22 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
         json_t *req;
 
         for (int k = 0; k < 2; k++) {
-                json_object_foreach(json_object_get(needs, kinds[k]), name, req) {
+                json_object_foreach(json_object_get(needs, kinds[k]), name, req)
+                {
                         bool rootca = k == 0 && !strcmp(name, "kube-root-ca.crt");
                         if (rootca) {
                                 pthread_mutex_lock(&vk->lock);
                                 json_t *e = json_object_get(vk->rootca, ns);
                                 if (e && ferry_monotonic_ns() / 1000000000 -
-                                                 json_integer_value(json_object_get(e, "at")) < ROOTCA_TTL_S)
+                                                 json_integer_value(json_object_get(e, "at")) <
+                                             ROOTCA_TTL_S)
                                         json_object_set(dest[k], name, json_object_get(e, "obj"));
                                 pthread_mutex_unlock(&vk->lock);
                                 if (json_object_get(dest[k], name))
                                         continue;
                         }
-                        _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/%s/%s", ns, kinds[k], name);
+                        _cleanup_free_ char *path =
+                            ferry_xasprintf("/api/v1/namespaces/%s/%s/%s", ns, kinds[k], name);
                         json_t *obj = NULL;
                         int r = ferry_kube_get(vk->kube, path, &obj, err);
                         if (r == -ENOENT) {
@@ -519,27 +538,31 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
                                 return r;
                         if (rootca) {
                                 pthread_mutex_lock(&vk->lock);
-                                json_object_set_new(vk->rootca, ns, json_pack("{s:O,s:I}", "obj", obj, "at",
-                                                                              (json_int_t)(ferry_monotonic_ns() / 1000000000)));
+                                json_object_set_new(
+                                    vk->rootca, ns,
+                                    json_pack("{s:O,s:I}", "obj", obj, "at",
+                                              (json_int_t)(ferry_monotonic_ns() / 1000000000)));
                                 pthread_mutex_unlock(&vk->lock);
                         }
                         json_object_set_new(dest[k], name, obj);
                 }
         }
         json_t *tok;
-        json_object_foreach(json_object_get(needs, "tokens"), name, tok) {
+        json_object_foreach(json_object_get(needs, "tokens"), name, tok)
+        {
                 const char *sa = sget(json_object_get(pod, "spec"), "serviceAccountName");
-                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/serviceaccounts/%s/token", ns,
-                                                            sa && sa[0] ? sa : "default");
+                _cleanup_free_ char *path =
+                    ferry_xasprintf("/api/v1/namespaces/%s/serviceaccounts/%s/token", ns,
+                                    sa && sa[0] ? sa : "default");
                 const char *aud = sget(tok, "audience");
                 /* bound to the pod: the token dies with it, and expires when the pod asked */
-                json_t *tr = json_pack("{s:s,s:s,s:{s:o,s:I,s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
-                                       "authentication.k8s.io/v1", "kind", "TokenRequest", "spec",
-                                       "audiences", aud ? json_pack("[s]", aud) : json_array(),
-                                       "expirationSeconds",
-                                       json_integer_value(json_object_get(tok, "expirationSeconds")),
-                                       "boundObjectRef", "kind", "Pod", "apiVersion", "v1", "name",
-                                       sget(meta, "name"), "uid", sget(meta, "uid"));
+                json_t *tr = json_pack(
+                    "{s:s,s:s,s:{s:o,s:I,s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
+                    "authentication.k8s.io/v1", "kind", "TokenRequest", "spec", "audiences",
+                    aud ? json_pack("[s]", aud) : json_array(), "expirationSeconds",
+                    json_integer_value(json_object_get(tok, "expirationSeconds")), "boundObjectRef",
+                    "kind", "Pod", "apiVersion", "v1", "name", sget(meta, "name"), "uid",
+                    sget(meta, "uid"));
                 if (!aud)
                         json_object_del(json_object_get(tr, "spec"), "audiences");
                 json_t *ans = NULL;
@@ -550,7 +573,8 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
                 const char *t = sget(json_object_get(ans, "status"), "token");
                 if (!t) {
                         json_decref(ans);
-                        return ferry_errprintf(err, -EPROTO, "TokenRequest answered without a token");
+                        return ferry_errprintf(err, -EPROTO,
+                                               "TokenRequest answered without a token");
                 }
                 json_object_set_new(toks, name, json_string(t));
                 json_decref(ans);
@@ -589,15 +613,19 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         json_t *req = NULL;
         _cleanup_free_ char *body = NULL, *ruid = NULL, *jid = NULL;
         int delay = -1;
-        struct ferry_node_objects o = {.configmaps = cms, .secrets = secs, .tokens = toks,
-                                       .node_name = vk->cfg->node_name, .host_ip = vk->cfg->internal_ip};
+        struct ferry_node_objects o = {.configmaps = cms,
+                                       .secrets = secs,
+                                       .tokens = toks,
+                                       .node_name = vk->cfg->node_name,
+                                       .host_ip = vk->cfg->internal_ip};
         int r = fetch_objects(vk, pod, needs, cms, secs, toks, &err);
         if (r == 0)
                 r = ferry_node_build_create(pod, &o, &req, &err);
         if (r == -ENOENT) {
                 int64_t waited = (ferry_monotonic_ns() - wait_since) / 1000000000;
                 if (waited >= vk->cfg->config_wait_s) {
-                        _cleanup_free_ char *m = ferry_xasprintf("%s (gave up after %d s)", err.text, vk->cfg->config_wait_s);
+                        _cleanup_free_ char *m = ferry_xasprintf("%s (gave up after %d s)",
+                                                                 err.text, vk->cfg->config_wait_s);
                         pod_event(vk, pod, "Warning", "FailedMount", "%s", m);
                         set_local_status(vk, uid, pod, "Failed", "CreateContainerConfigError", m);
                         pthread_mutex_lock(&vk->lock);
@@ -609,7 +637,8 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                 } else {
                         /* every retry is an occurrence: the recorder counts them on one Event */
                         pod_event(vk, pod, "Warning", "FailedMount", "%s", err.text);
-                        set_local_status(vk, uid, pod, "Pending", "CreateContainerConfigError", err.text);
+                        set_local_status(vk, uid, pod, "Pending", "CreateContainerConfigError",
+                                         err.text);
                         delay = 2000;
                 }
                 goto out;
@@ -642,7 +671,8 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         if (r == -EACCES && ferry_client_last_http_code(fc) == 401) {
                 /* the node's credentials, not the pod: wait for a rotated token */
                 log_warn("pod %s: %s (retrying)", uid, err.text);
-                pod_event(vk, pod, "Warning", "FailedCreate", "the site refused the token: %s (retrying)", err.text);
+                pod_event(vk, pod, "Warning", "FailedCreate",
+                          "the site refused the token: %s (retrying)", err.text);
                 delay = 2000;
                 goto out;
         }
@@ -698,10 +728,11 @@ static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         }
         if (!api_deleted) {
                 const json_t *meta = json_object_get(pod, "metadata");
-                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/namespaces/%s/pods/%s", sget(meta, "namespace"),
-                                                            sget(meta, "name"));
-                json_t *opts = json_pack("{s:s,s:s,s:i,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
-                                         "gracePeriodSeconds", 0, "preconditions", "uid", uid);
+                _cleanup_free_ char *path = ferry_xasprintf(
+                    "/api/v1/namespaces/%s/pods/%s", sget(meta, "namespace"), sget(meta, "name"));
+                json_t *opts =
+                    json_pack("{s:s,s:s,s:i,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
+                              "gracePeriodSeconds", 0, "preconditions", "uid", uid);
                 r = ferry_kube_delete(vk->kube, path, opts, &err);
                 json_decref(opts);
                 if (r < 0 && r != -ENOENT && r != -EEXIST) {
@@ -771,7 +802,8 @@ static void *worker(void *arg)
                         continue;
                 }
                 char *uid = vk->queue[pick].uid;
-                memmove(&vk->queue[pick], &vk->queue[pick + 1], (vk->n_queue - pick - 1) * sizeof(*vk->queue));
+                memmove(&vk->queue[pick], &vk->queue[pick + 1],
+                        (vk->n_queue - pick - 1) * sizeof(*vk->queue));
                 vk->n_queue--;
                 struct vpod *p = ferry_hashmap_get(vk->pods, uid);
                 if (!p) {
@@ -859,7 +891,8 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
         now_text(now);
         size_t i;
         json_t *ps;
-        json_array_foreach(ans, i, ps) {
+        json_array_foreach(ans, i, ps)
+        {
                 const char *uid = sget(ps, "UID");
                 if (!uid)
                         continue;
@@ -897,15 +930,16 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
         /* pods the site does not know: recreate after a few misses (/create is
          * idempotent per UID: a pod the site has will not start twice) */
         json_t *pod;
-        json_array_foreach(req, i, pod) {
+        json_array_foreach(req, i, pod)
+        {
                 const char *uid = sget(json_object_get(pod, "metadata"), "uid");
                 if (!uid || json_object_get(seen, uid))
                         continue;
                 pthread_mutex_lock(&vk->lock);
                 struct vpod *p = ferry_hashmap_get(vk->pods, uid);
                 if (p && p->state == VP_CREATED && ++p->misses >= ORPHAN_MISSES) {
-                        log_warn("pod %s/%s: the site does not know job %s; creating it again", p->ns,
-                                 p->name, p->jid ? p->jid : "");
+                        log_warn("pod %s/%s: the site does not know job %s; creating it again",
+                                 p->ns, p->name, p->jid ? p->jid : "");
                         p->state = VP_NEW;
                         p->misses = 0;
                         p->wait_since_ns = 0;
@@ -955,7 +989,7 @@ static json_t *without_heartbeats(const json_t *st)
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(c, "conditions"), i, e)
-                json_object_del(e, "lastHeartbeatTime");
+            json_object_del(e, "lastHeartbeatTime");
         return c;
 }
 
@@ -969,7 +1003,8 @@ static double qty(const char *s)
         if (!s || end == s)
                 return 0;
         switch (*end) {
-        case 'K': case 'k': return v * 1e3;
+        case 'K':
+        case 'k': return v * 1e3;
         case 'M': return v * 1e6;
         case 'G': return v * 1e9;
         case 'T': return v * 1e12;
@@ -984,7 +1019,8 @@ static bool capacity_moved(const json_t *a, const json_t *b)
         json_t *v;
         if (json_object_size(a) != json_object_size(b))
                 return true;
-        json_object_foreach((json_t *)a, k, v) {
+        json_object_foreach((json_t *)a, k, v)
+        {
                 const char *x = json_string_value(v), *y = sget(b, k);
                 if (!y)
                         return true;
@@ -1009,25 +1045,29 @@ static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t 
         int64_t t0 = ferry_monotonic_ns();
         int r = ferry_client_ping(fc, &body, &code, &err);
         ferry_vk_account_ferryd(vk, "ping", t0, r < 0 || code != 200);
-        struct ferry_node_ping pg = {.reachable = r == 0, .code = code, .body = body,
-                                     .error = r < 0 ? err.text : NULL};
+        struct ferry_node_ping pg = {
+            .reachable = r == 0, .code = code, .body = body, .error = r < 0 ? err.text : NULL};
         char now[FERRY_TIME_MAX];
         now_text(now);
         bool was_ok = atomic_load(&vk->site_ok);
         bool ok = r == 0 && code == 200;
         atomic_store(&vk->site_ok, ok);
         if (ok != was_ok) {
-                log_info("site %s: %s", vk->cfg->ferryd_url, ok ? "answers" : pg.error ? pg.error : "unhealthy");
+                log_info("site %s: %s", vk->cfg->ferryd_url,
+                         ok         ? "answers"
+                         : pg.error ? pg.error
+                                    : "unhealthy");
                 /* reported once the Node write is done (its uid is known then) */
                 vk->node_transition = ok ? "NodeReady" : "NodeNotReady";
                 if (ok)
                         snprintf(vk->node_transition_msg, sizeof(vk->node_transition_msg),
-                                 "Node %s status is now: NodeReady (site %s answers)", vk->cfg->node_name,
-                                 vk->cfg->ferryd_url);
+                                 "Node %s status is now: NodeReady (site %s answers)",
+                                 vk->cfg->node_name, vk->cfg->ferryd_url);
                 else
                         snprintf(vk->node_transition_msg, sizeof(vk->node_transition_msg),
-                                 "Node %s status is now: NodeNotReady (site %s: %s)", vk->cfg->node_name,
-                                 vk->cfg->ferryd_url, pg.error ? pg.error : "unhealthy");
+                                 "Node %s status is now: NodeNotReady (site %s: %s)",
+                                 vk->cfg->node_name, vk->cfg->ferryd_url,
+                                 pg.error ? pg.error : "unhealthy");
         }
         if (ok && !was_ok) {
                 /* the site is back: deletions that waited go now */
@@ -1057,7 +1097,8 @@ static void node_event(struct ferry_vk *vk)
         if (!vk->node_transition)
                 return;
         json_t *ref = ferry_events_node_ref(vk->cfg->node_name, vk->node_uid);
-        ferry_events_emit_at(vk->events, ferry_now_ns(), ref, strcmp(vk->node_transition, "NodeReady") ? "Warning" : "Normal",
+        ferry_events_emit_at(vk->events, ferry_now_ns(), ref,
+                             strcmp(vk->node_transition, "NodeReady") ? "Warning" : "Normal",
                              vk->node_transition, vk->node_transition_msg);
         json_decref(ref);
         vk->node_transition = NULL;
@@ -1073,9 +1114,10 @@ static int register_node(struct ferry_vk *vk, struct ferry_client *fc, ferry_err
         int r = ferry_kube_create(vk->kube, "/api/v1/nodes", node, &ans, err);
         if (r == -EEXIST) {
                 /* ours from an earlier run (or a stale one): take it over */
-                json_t *patch = json_pack("{s:{s:O},s:{s:O}}", "metadata", "labels",
-                                          json_object_get(json_object_get(node, "metadata"), "labels"),
-                                          "spec", "taints", json_object_get(json_object_get(node, "spec"), "taints"));
+                json_t *patch =
+                    json_pack("{s:{s:O},s:{s:O}}", "metadata", "labels",
+                              json_object_get(json_object_get(node, "metadata"), "labels"), "spec",
+                              "taints", json_object_get(json_object_get(node, "spec"), "taints"));
                 r = ferry_kube_merge_patch(vk->kube, path, patch, &ans, err);
                 json_decref(patch);
         }
@@ -1111,23 +1153,28 @@ static int renew_lease(struct ferry_vk *vk, ferry_error_t *err)
 {
         char now[FERRY_TIME_MAX];
         ferry_time_format(ferry_now_ns(), 6, now);
-        _cleanup_free_ char *path = ferry_xasprintf("/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases/%s",
-                                                    vk->cfg->node_name);
-        json_t *patch = json_pack("{s:{s:s,s:i,s:s}}", "spec", "holderIdentity", vk->cfg->node_name,
-                                  "leaseDurationSeconds", vk->cfg->lease_duration_s, "renewTime", now);
+        _cleanup_free_ char *path = ferry_xasprintf(
+            "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases/%s", vk->cfg->node_name);
+        json_t *patch =
+            json_pack("{s:{s:s,s:i,s:s}}", "spec", "holderIdentity", vk->cfg->node_name,
+                      "leaseDurationSeconds", vk->cfg->lease_duration_s, "renewTime", now);
         int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, err);
         json_decref(patch);
         if (r != -ENOENT)
                 return r;
-        json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion", "coordination.k8s.io/v1",
-                                  "kind", "Lease", "metadata", "name", vk->cfg->node_name, "namespace", LEASE_NS,
-                                  "spec", "holderIdentity", vk->cfg->node_name, "leaseDurationSeconds",
+        json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion",
+                                  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+                                  vk->cfg->node_name, "namespace", LEASE_NS, "spec",
+                                  "holderIdentity", vk->cfg->node_name, "leaseDurationSeconds",
                                   vk->cfg->lease_duration_s, "renewTime", now);
         if (vk->node_uid)
                 json_object_set_new(json_object_get(lease, "metadata"), "ownerReferences",
-                                    json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind", "Node", "name",
-                                              vk->cfg->node_name, "uid", vk->node_uid));
-        r = ferry_kube_create(vk->kube, "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases", lease, NULL, err);
+                                    json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind",
+                                              "Node", "name", vk->cfg->node_name, "uid",
+                                              vk->node_uid));
+        r = ferry_kube_create(vk->kube,
+                              "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases", lease,
+                              NULL, err);
         json_decref(lease);
         return r == -EEXIST ? 0 : r;
 }
@@ -1137,15 +1184,19 @@ static void update_node(struct ferry_vk *vk, struct ferry_client *fc)
         json_t *taints = NULL;
         json_t *st = ping_status(vk, fc, &taints);
         json_t *a = without_heartbeats(st), *b = without_heartbeats(vk->node_status);
-        bool changed = !json_equal(json_object_get(a, "conditions"), json_object_get(b, "conditions")) ||
-                       capacity_moved(json_object_get(a, "capacity"), json_object_get(b, "capacity"));
-        bool taints_changed = !json_equal(taints ? taints : json_null(), vk->ping_taints ? vk->ping_taints : json_null());
-        bool heartbeat = ferry_monotonic_ns() - vk->node_sent_ns >= (int64_t)vk->cfg->node_heartbeat_s * 1000000000;
+        bool changed =
+            !json_equal(json_object_get(a, "conditions"), json_object_get(b, "conditions")) ||
+            capacity_moved(json_object_get(a, "capacity"), json_object_get(b, "capacity"));
+        bool taints_changed = !json_equal(taints ? taints : json_null(),
+                                          vk->ping_taints ? vk->ping_taints : json_null());
+        bool heartbeat = ferry_monotonic_ns() - vk->node_sent_ns >=
+                         (int64_t)vk->cfg->node_heartbeat_s * 1000000000;
         json_decref(a);
         json_decref(b);
         ferry_error_t err;
         if (changed || heartbeat) {
-                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s/status", vk->cfg->node_name);
+                _cleanup_free_ char *path =
+                    ferry_xasprintf("/api/v1/nodes/%s/status", vk->cfg->node_name);
                 json_t *patch = json_pack("{s:O}", "status", st);
                 int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err);
                 json_decref(patch);
@@ -1162,7 +1213,8 @@ static void update_node(struct ferry_vk *vk, struct ferry_client *fc)
         }
         if (taints_changed) {
                 _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s", vk->cfg->node_name);
-                json_t *patch = json_pack("{s:{s:o}}", "spec", "taints", ferry_node_taints(&vk->params, taints));
+                json_t *patch = json_pack("{s:{s:o}}", "spec", "taints",
+                                          ferry_node_taints(&vk->params, taints));
                 if (ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err) == 0) {
                         json_decref(vk->ping_taints);
                         vk->ping_taints = json_incref(taints);
@@ -1255,12 +1307,12 @@ int ferry_vk_new(const struct ferry_vk_config *cfg, struct ferry_kube *kube, str
         vk->cfg = cfg;
         vk->kube = kube;
         vk->params = (struct ferry_node_params){
-                .name = cfg->node_name,
-                .internal_ip = cfg->internal_ip,
-                .kubelet_port = cfg->kubelet_port,
-                .labels = cfg->labels,
-                .taints = cfg->taints,
-                .version = FERRY_VK_VERSION,
+            .name = cfg->node_name,
+            .internal_ip = cfg->internal_ip,
+            .kubelet_port = cfg->kubelet_port,
+            .labels = cfg->labels,
+            .taints = cfg->taints,
+            .version = FERRY_VK_VERSION,
         };
         pthread_mutex_init(&vk->lock, NULL);
         pthread_cond_init(&vk->work_cv, NULL);
@@ -1305,7 +1357,8 @@ int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
         }
         _cleanup_free_ char *sel = ferry_xasprintf("spec.nodeName=%s", vk->cfg->node_name);
         struct ferry_kube_informer_ops ops = {.on_sync = on_sync, .on_event = on_event};
-        if ((r = ferry_kube_informer_start(vk->kube, "/api/v1/pods", sel, &ops, vk, &vk->informer, err)) < 0)
+        if ((r = ferry_kube_informer_start(vk->kube, "/api/v1/pods", sel, &ops, vk, &vk->informer,
+                                           err)) < 0)
                 return r;
         if ((r = -pthread_create(&vk->status_thread, NULL, status_loop, vk)) < 0)
                 return ferry_errprintf(err, r, "cannot start the status loop");

@@ -30,25 +30,26 @@
 
 struct ferry_vk_config {
         char *node_name;
-        char *kubeconfig;     /* NULL: $KUBECONFIG, ~/.kube/config, then in-cluster */
+        char *kubeconfig; /* NULL: $KUBECONFIG, ~/.kube/config, then in-cluster */
         char *kube_context;
-        char *ferryd_url;     /* unix:///... or https://host:port */
+        char *ferryd_url; /* unix:///... or https://host:port */
         char *ferryd_token_file;
         char *ferryd_ca;
-        int status_interval_ms;   /* default 1000 */
-        int ping_interval_s;      /* default 10 */
-        int node_heartbeat_s;     /* Node status re-sent unchanged after this; default 60 */
-        int lease_duration_s;     /* default 40 */
-        int lease_renew_s;        /* default 10 */
-        int config_wait_s;        /* how long a pod waits for its ConfigMaps/Secrets; default 300 */
-        int workers;              /* default 8 */
-        double qps;               /* default 500 */
-        int burst;                /* default 1000 */
-        json_t *labels;           /* extra labels (object) */
-        json_t *taints;           /* NULL: the default taint; [] none */
-        char *internal_ip;        /* the Node's InternalIP (where the API server reaches the kubelet port) */
-        char *kubelet_listen;     /* address to bind, default 0.0.0.0 */
-        int kubelet_port;         /* default 10250; 0 = no endpoint */
+        int status_interval_ms; /* default 1000 */
+        int ping_interval_s;    /* default 10 */
+        int node_heartbeat_s;   /* Node status re-sent unchanged after this; default 60 */
+        int lease_duration_s;   /* default 40 */
+        int lease_renew_s;      /* default 10 */
+        int config_wait_s;      /* how long a pod waits for its ConfigMaps/Secrets; default 300 */
+        int workers;            /* default 8 */
+        double qps;             /* default 500 */
+        int burst;              /* default 1000 */
+        json_t *labels;         /* extra labels (object) */
+        json_t *taints;         /* NULL: the default taint; [] none */
+        char *
+            internal_ip; /* the Node's InternalIP (where the API server reaches the kubelet port) */
+        char *kubelet_listen; /* address to bind, default 0.0.0.0 */
+        int kubelet_port;     /* default 10250; 0 = no endpoint */
         char *kubelet_cert, *kubelet_key, *kubelet_client_ca;
         bool kubelet_insecure_http; /* tests only */
         char *log_level;
@@ -98,9 +99,8 @@ void ferry_kubelet_stop(struct ferry_kubelet *k);
  * returns a query parameter or NULL. *ret_limit_bytes: a byte limit ferry-node
  * applies itself (interLink refuses Tail together with Bytes), 0 = none.
  * -EINVAL with err for bad parameters. */
-int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid,
-                            const char *container, const char *(*get)(void *ctx, const char *key),
-                            void *ctx, char **ret_json, int64_t *ret_limit_bytes,
-                            ferry_error_t *err);
+int ferry_kubelet_logstruct(const char *ns, const char *pod, const char *uid, const char *container,
+                            const char *(*get)(void *ctx, const char *key), void *ctx,
+                            char **ret_json, int64_t *ret_limit_bytes, ferry_error_t *err);
 
 #endif

@@ -10,18 +10,18 @@
 #include "common/util.h"
 
 const struct ferry_limits ferry_default_limits = {
-        .max_body = 4 << 20,
-        .max_json_depth = 64,
-        .max_containers = 64,
-        .max_env = 1024,
-        .max_env_bytes = 256 << 10,
-        .max_args = 4096,
-        .max_volumes = 256,
-        .max_objects = 256,
-        .max_object_bytes = 3 << 20,
-        .max_annotations = 512,
-        .max_status_batch = 100000,
-        .max_log_tail = 1000000,
+    .max_body = 4 << 20,
+    .max_json_depth = 64,
+    .max_containers = 64,
+    .max_env = 1024,
+    .max_env_bytes = 256 << 10,
+    .max_args = 4096,
+    .max_volumes = 256,
+    .max_objects = 256,
+    .max_object_bytes = 3 << 20,
+    .max_annotations = 512,
+    .max_status_batch = 100000,
+    .max_log_tail = 1000000,
 };
 
 /* Parsing context: limits and the error sink. */
@@ -54,9 +54,10 @@ static int check_depth(const char *s, size_t len, size_t max, ferry_error_t *err
                         in_str = true;
                 else if (c == '[' || c == '{') {
                         if (++depth > max)
-                                return ferry_errprintf(err, -E2BIG,
-                                                       "JSON nesting deeper than %zu levels at line %zu, column %zu",
-                                                       max, line, col);
+                                return ferry_errprintf(
+                                    err, -E2BIG,
+                                    "JSON nesting deeper than %zu levels at line %zu, column %zu",
+                                    max, line, col);
                 } else if ((c == ']' || c == '}') && depth > 0)
                         depth--;
         }
@@ -118,7 +119,8 @@ static int get_int(struct pctx *c, json_t *o, const char *key, const char *where
                 return 0;
         }
         if (!json_is_integer(v))
-                return ferry_errprintf(c->err, -EINVAL, "%s: \"%s\" must be an integer", where, key);
+                return ferry_errprintf(c->err, -EINVAL, "%s: \"%s\" must be an integer", where,
+                                       key);
         *ret = json_integer_value(v);
         return 0;
 }
@@ -136,8 +138,9 @@ static int parse_str_array(struct pctx *c, json_t *o, const char *key, const cha
                 return 0;
         size_t n = json_array_size(a);
         if (n > c->lim->max_args)
-                return ferry_errprintf(c->err, -E2BIG, "%s: \"%s\" has %zu entries, the limit is %zu",
-                                       where, key, n, c->lim->max_args);
+                return ferry_errprintf(c->err, -E2BIG,
+                                       "%s: \"%s\" has %zu entries, the limit is %zu", where, key,
+                                       n, c->lim->max_args);
         char **v = ferry_xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
                 json_t *e = json_array_get(a, i);
@@ -172,7 +175,8 @@ static int parse_kv_map(struct pctx *c, json_t *o, const char *key, const char *
                 return ferry_errprintf(c->err, -E2BIG, "%s: more than %zu %s", where,
                                        c->lim->max_annotations, key);
         struct ferry_kv *kv = ferry_xcalloc(json_object_size(m), sizeof(*kv));
-        json_object_foreach(m, k, v) {
+        json_object_foreach(m, k, v)
+        {
                 if (!json_is_string(v)) {
                         for (size_t j = 0; j < i; j++) {
                                 free(kv[j].key);
@@ -236,10 +240,20 @@ int ferry_quantity_bytes(const char *s, int64_t *ret_bytes)
                 const char *sfx;
                 long double mul;
         } sfx[] = {
-                {"", 1},          {"k", 1e3},        {"M", 1e6},          {"G", 1e9},
-                {"T", 1e12},      {"P", 1e15},       {"E", 1e18},         {"Ki", 1024.0L},
-                {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
-                {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}, {"m", 1e-3},
+            {"", 1},
+            {"k", 1e3},
+            {"M", 1e6},
+            {"G", 1e9},
+            {"T", 1e12},
+            {"P", 1e15},
+            {"E", 1e18},
+            {"Ki", 1024.0L},
+            {"Mi", 1048576.0L},
+            {"Gi", 1073741824.0L},
+            {"Ti", 1099511627776.0L},
+            {"Pi", 1125899906842624.0L},
+            {"Ei", 1152921504606846976.0L},
+            {"m", 1e-3},
         };
         long double v;
         const char *rest;
@@ -269,15 +283,29 @@ int ferry_base64_decode(const char *in, size_t in_len, unsigned char **ret, size
         for (size_t i = 0; i < in_len; i++) {
                 char ch = in[i];
                 int v;
-                if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-                else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-                else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-                else if (ch == '+') v = 62;
-                else if (ch == '/') v = 63;
-                else if (ch == '=') { pad = true; continue; }
-                else if (ch == '\n' || ch == '\r') continue;
-                else { free(out); return -EINVAL; }
-                if (pad) { free(out); return -EINVAL; }
+                if (ch >= 'A' && ch <= 'Z')
+                        v = ch - 'A';
+                else if (ch >= 'a' && ch <= 'z')
+                        v = ch - 'a' + 26;
+                else if (ch >= '0' && ch <= '9')
+                        v = ch - '0' + 52;
+                else if (ch == '+')
+                        v = 62;
+                else if (ch == '/')
+                        v = 63;
+                else if (ch == '=') {
+                        pad = true;
+                        continue;
+                } else if (ch == '\n' || ch == '\r')
+                        continue;
+                else {
+                        free(out);
+                        return -EINVAL;
+                }
+                if (pad) {
+                        free(out);
+                        return -EINVAL;
+                }
                 acc = (acc << 6) | (uint32_t)v;
                 bits += 6;
                 if (bits >= 8) {
@@ -311,7 +339,8 @@ static int parse_resources(struct pctx *c, json_t *o, const char *where, struct 
         if (json_object_size(o) > 64)
                 return ferry_errprintf(c->err, -E2BIG, "%s: too many resources", where);
         r->extended = ferry_xcalloc(json_object_size(o), sizeof(*r->extended));
-        json_object_foreach(o, k, v) {
+        json_object_foreach(o, k, v)
+        {
                 const char *s = NULL;
                 char num[64];
                 if (json_is_string(v))
@@ -320,24 +349,27 @@ static int parse_resources(struct pctx *c, json_t *o, const char *where, struct 
                         snprintf(num, sizeof(num), "%.17g", json_number_value(v));
                         s = num;
                 } else
-                        return ferry_errprintf(c->err, -EINVAL, "%s[\"%s\"] must be a quantity string",
-                                               where, k);
+                        return ferry_errprintf(c->err, -EINVAL,
+                                               "%s[\"%s\"] must be a quantity string", where, k);
                 int64_t q;
                 if (!strcmp(k, "cpu")) {
                         if (ferry_quantity_milli(s, &q) < 0)
-                                return ferry_errprintf(c->err, -EINVAL,
-                                                       "%s: cpu \"%s\" is not a Kubernetes quantity", where, s);
+                                return ferry_errprintf(
+                                    c->err, -EINVAL, "%s: cpu \"%s\" is not a Kubernetes quantity",
+                                    where, s);
                         r->cpu_milli = q;
                 } else if (!strcmp(k, "memory") || !strcmp(k, "ephemeral-storage")) {
                         if (ferry_quantity_bytes(s, &q) < 0)
                                 return ferry_errprintf(c->err, -EINVAL,
-                                                       "%s: %s \"%s\" is not a Kubernetes quantity", where, k, s);
+                                                       "%s: %s \"%s\" is not a Kubernetes quantity",
+                                                       where, k, s);
                         if (!strcmp(k, "memory"))
                                 r->memory_bytes = q;
                 } else {
                         if (ferry_quantity_milli(s, &q) < 0 || q % 1000 != 0)
                                 return ferry_errprintf(c->err, -EINVAL,
-                                                       "%s: %s \"%s\" must be a whole number", where, k, s);
+                                                       "%s: %s \"%s\" must be a whole number",
+                                                       where, k, s);
                         if (!strcmp(k, "nvidia.com/gpu"))
                                 r->gpus = q / 1000;
                         else {
@@ -381,12 +413,14 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
         if (!json_is_object(o))
                 return ferry_errprintf(c->err, -EINVAL, "spec.%s[%zu] must be an object",
                                        is_init ? "initContainers" : "containers", idx);
-        snprintf(where, sizeof(where), "spec.%s[%zu]", is_init ? "initContainers" : "containers", idx);
+        snprintf(where, sizeof(where), "spec.%s[%zu]", is_init ? "initContainers" : "containers",
+                 idx);
         if ((r = get_str(c, o, "name", where, true, &ct->name)) < 0)
                 return r;
         if (!ferry_is_dns_label(ct->name))
                 return ferry_errprintf(c->err, -EINVAL,
-                                       "%s: container name \"%.64s\" is not a DNS label (lowercase letters, digits, '-', at most 63)",
+                                       "%s: container name \"%.64s\" is not a DNS label (lowercase "
+                                       "letters, digits, '-', at most 63)",
                                        where, ct->name);
         snprintf(where, sizeof(where), "container \"%s\"", ct->name);
         if ((r = get_str(c, o, "image", where, false, &ct->image)) < 0 ||
@@ -395,20 +429,23 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
             (r = parse_str_array(c, o, "args", where, &ct->args, &ct->n_args)) < 0)
                 return r;
         if (ct->working_dir && ct->working_dir[0] && !safe_abs_path(ct->working_dir))
-                return ferry_errprintf(c->err, -EINVAL, "%s: workingDir must be an absolute path", where);
+                return ferry_errprintf(c->err, -EINVAL, "%s: workingDir must be an absolute path",
+                                       where);
 
         if ((r = get_array(c, o, "env", where, &a)) < 0)
                 return r;
         if (a) {
                 size_t n = json_array_size(a), bytes = 0;
                 if (n > c->lim->max_env)
-                        return ferry_errprintf(c->err, -E2BIG, "%s: %zu env entries, the limit is %zu",
-                                               where, n, c->lim->max_env);
+                        return ferry_errprintf(c->err, -E2BIG,
+                                               "%s: %zu env entries, the limit is %zu", where, n,
+                                               c->lim->max_env);
                 ct->env = ferry_xcalloc(n, sizeof(*ct->env));
                 for (size_t i = 0; i < n; i++) {
                         json_t *e = json_array_get(a, i);
                         if (!json_is_object(e))
-                                return ferry_errprintf(c->err, -EINVAL, "%s: env[%zu] must be an object", where, i);
+                                return ferry_errprintf(c->err, -EINVAL,
+                                                       "%s: env[%zu] must be an object", where, i);
                         struct ferry_env *ev = &ct->env[ct->n_env++];
                         if ((r = get_str(c, e, "name", where, true, &ev->name)) < 0 ||
                             (r = get_str(c, e, "value", where, false, &ev->value)) < 0)
@@ -416,10 +453,12 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
                         if (!ev->value)
                                 ev->value = ferry_xstrdup("");
                         if (!ev->name[0] || strchr(ev->name, '='))
-                                return ferry_errprintf(c->err, -EINVAL, "%s: env[%zu] has an invalid name", where, i);
+                                return ferry_errprintf(
+                                    c->err, -EINVAL, "%s: env[%zu] has an invalid name", where, i);
                         bytes += strlen(ev->name) + strlen(ev->value) + 2;
                         if (bytes > c->lim->max_env_bytes)
-                                return ferry_errprintf(c->err, -E2BIG, "%s: environment larger than %zu bytes",
+                                return ferry_errprintf(c->err, -E2BIG,
+                                                       "%s: environment larger than %zu bytes",
                                                        where, c->lim->max_env_bytes);
                 }
         }
@@ -433,7 +472,9 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
                 for (size_t i = 0; i < n; i++) {
                         json_t *m = json_array_get(a, i);
                         if (!json_is_object(m))
-                                return ferry_errprintf(c->err, -EINVAL, "%s: volumeMounts[%zu] must be an object", where, i);
+                                return ferry_errprintf(c->err, -EINVAL,
+                                                       "%s: volumeMounts[%zu] must be an object",
+                                                       where, i);
                         struct ferry_mount *mt = &ct->mounts[ct->n_mounts++];
                         if ((r = get_str(c, m, "name", where, true, &mt->name)) < 0 ||
                             (r = get_str(c, m, "mountPath", where, true, &mt->mount_path)) < 0 ||
@@ -443,13 +484,15 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
                         mt->read_only = json_is_true(ro);
                         if (!safe_abs_path(mt->mount_path) || !strcmp(mt->mount_path, "/"))
                                 return ferry_errprintf(c->err, -EINVAL,
-                                                       "%s: mountPath \"%.200s\" must be an absolute path without \"..\"",
+                                                       "%s: mountPath \"%.200s\" must be an "
+                                                       "absolute path without \"..\"",
                                                        where, mt->mount_path);
                         if (mt->sub_path && mt->sub_path[0]) {
                                 _cleanup_free_ char *abs = ferry_xasprintf("/%s", mt->sub_path);
                                 if (mt->sub_path[0] == '/' || !safe_abs_path(abs))
                                         return ferry_errprintf(c->err, -EINVAL,
-                                                               "%s: subPath \"%.200s\" must be a relative path without \"..\"",
+                                                               "%s: subPath \"%.200s\" must be a "
+                                                               "relative path without \"..\"",
                                                                where, mt->sub_path);
                         }
                 }
@@ -459,10 +502,12 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
                 return ferry_errprintf(c->err, -EINVAL, "%s: resources must be an object", where);
         char w2[200];
         snprintf(w2, sizeof(w2), "%s: resources.limits", where);
-        if ((r = parse_resources(c, res ? json_object_get(res, "limits") : NULL, w2, &ct->limits)) < 0)
+        if ((r = parse_resources(c, res ? json_object_get(res, "limits") : NULL, w2, &ct->limits)) <
+            0)
                 return r;
         snprintf(w2, sizeof(w2), "%s: resources.requests", where);
-        if ((r = parse_resources(c, res ? json_object_get(res, "requests") : NULL, w2, &ct->requests)) < 0)
+        if ((r = parse_resources(c, res ? json_object_get(res, "requests") : NULL, w2,
+                                 &ct->requests)) < 0)
                 return r;
         return 0;
 }
@@ -482,27 +527,50 @@ static int parse_items(struct pctx *c, json_t *src, const char *where, struct fe
                 struct ferry_key_path *kp = &v->items[v->n_items++];
                 int64_t mode;
                 if (!json_is_object(it))
-                        return ferry_errprintf(c->err, -EINVAL, "%s: items[%zu] must be an object", where, i);
+                        return ferry_errprintf(c->err, -EINVAL, "%s: items[%zu] must be an object",
+                                               where, i);
                 if ((r = get_str(c, it, "key", where, true, &kp->key)) < 0 ||
                     (r = get_str(c, it, "path", where, true, &kp->path)) < 0 ||
                     (r = get_int(c, it, "mode", where, -1, &mode)) < 0)
                         return r;
                 _cleanup_free_ char *abs = ferry_xasprintf("/%s", kp->path);
                 if (kp->path[0] == '/' || !kp->path[0] || !safe_abs_path(abs))
-                        return ferry_errprintf(c->err, -EINVAL,
-                                               "%s: items[%zu].path must be a relative path without \"..\"", where, i);
+                        return ferry_errprintf(
+                            c->err, -EINVAL,
+                            "%s: items[%zu].path must be a relative path without \"..\"", where, i);
                 if (mode != -1 && (mode < 0 || mode > 0777))
-                        return ferry_errprintf(c->err, -EINVAL, "%s: items[%zu].mode must be 0..0777", where, i);
+                        return ferry_errprintf(c->err, -EINVAL,
+                                               "%s: items[%zu].mode must be 0..0777", where, i);
                 kp->mode = (int)mode;
         }
         return 0;
 }
 
 static const char *const vol_kinds_unsupported[] = {
-        "persistentVolumeClaim", "nfs", "csi", "ephemeral", "iscsi", "glusterfs", "rbd",
-        "cephfs", "awsElasticBlockStore", "gcePersistentDisk", "azureDisk", "azureFile",
-        "downwardAPI", "image", "fc", "flexVolume", "flocker", "gitRepo", "portworxVolume",
-        "quobyte", "scaleIO", "storageos", "vsphereVolume", "photonPersistentDisk",
+    "persistentVolumeClaim",
+    "nfs",
+    "csi",
+    "ephemeral",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "cephfs",
+    "awsElasticBlockStore",
+    "gcePersistentDisk",
+    "azureDisk",
+    "azureFile",
+    "downwardAPI",
+    "image",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gitRepo",
+    "portworxVolume",
+    "quobyte",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+    "photonPersistentDisk",
 };
 
 static int parse_volume(struct pctx *c, json_t *o, size_t idx, struct ferry_volume *v)
@@ -520,7 +588,9 @@ static int parse_volume(struct pctx *c, json_t *o, size_t idx, struct ferry_volu
         if ((r = get_str(c, o, "name", where, true, &v->name)) < 0)
                 return r;
         if (!ferry_is_dns_label(v->name))
-                return ferry_errprintf(c->err, -EINVAL, "%s: volume name \"%.64s\" is not a DNS label", where, v->name);
+                return ferry_errprintf(c->err, -EINVAL,
+                                       "%s: volume name \"%.64s\" is not a DNS label", where,
+                                       v->name);
         snprintf(where, sizeof(where), "volume \"%s\"", v->name);
         if ((src = json_object_get(o, "emptyDir")) && !json_is_null(src)) {
                 v->kind = FERRY_VOL_EMPTYDIR;
@@ -552,7 +622,8 @@ static int parse_volume(struct pctx *c, json_t *o, size_t idx, struct ferry_volu
                 if ((r = get_int(c, src, "defaultMode", where, 0644, &mode)) < 0)
                         return r;
                 if (mode < 0 || mode > 0777)
-                        return ferry_errprintf(c->err, -EINVAL, "%s: defaultMode must be 0..0777", where);
+                        return ferry_errprintf(c->err, -EINVAL, "%s: defaultMode must be 0..0777",
+                                               where);
                 v->default_mode = (int)mode;
                 v->optional = json_is_true(json_object_get(src, "optional"));
                 if (v->kind == FERRY_VOL_CONFIGMAP || v->kind == FERRY_VOL_SECRET)
@@ -593,10 +664,12 @@ static int parse_object(struct pctx *c, json_t *o, bool is_secret, const char *w
                 bool b64 = is_secret || pass == 1;
                 if (!m)
                         continue;
-                json_object_foreach(m, k, v) {
+                json_object_foreach(m, k, v)
+                {
                         struct ferry_object_item *it = &obj->items[obj->n];
                         if (!json_is_string(v))
-                                return ferry_errprintf(c->err, -EINVAL, "%s \"%s\": data[\"%s\"] must be a string",
+                                return ferry_errprintf(c->err, -EINVAL,
+                                                       "%s \"%s\": data[\"%s\"] must be a string",
                                                        what, obj->name, k);
                         const char *s = json_string_value(v);
                         size_t sl = json_string_length(v);
@@ -606,15 +679,18 @@ static int parse_object(struct pctx *c, json_t *o, bool is_secret, const char *w
                         _cleanup_free_ char *abs = ferry_xasprintf("/%s", k);
                         if ((!projected && strchr(k, '/')) || k[0] == '/' || !safe_abs_path(abs) ||
                             !strcmp(k, ".") || !k[0] || k[strlen(k) - 1] == '/')
-                                return ferry_errprintf(c->err, -EINVAL, "%s \"%s\": key \"%.100s\" is not a valid file name",
-                                                       what, obj->name, k);
+                                return ferry_errprintf(
+                                    c->err, -EINVAL,
+                                    "%s \"%s\": key \"%.100s\" is not a valid file name", what,
+                                    obj->name, k);
                         it->key = ferry_xstrdup(k);
                         obj->n++;
                         if (b64) {
                                 if (ferry_base64_decode(s, sl, &it->value, &it->len) < 0)
-                                        return ferry_errprintf(c->err, -EINVAL,
-                                                               "%s \"%s\": data[\"%s\"] is not valid base64", what,
-                                                               obj->name, k);
+                                        return ferry_errprintf(
+                                            c->err, -EINVAL,
+                                            "%s \"%s\": data[\"%s\"] is not valid base64", what,
+                                            obj->name, k);
                         } else {
                                 it->value = ferry_xmalloc(sl + 1);
                                 memcpy(it->value, s, sl);
@@ -623,9 +699,10 @@ static int parse_object(struct pctx *c, json_t *o, bool is_secret, const char *w
                         }
                         c->object_bytes += it->len;
                         if (c->object_bytes > c->lim->max_object_bytes)
-                                return ferry_errprintf(c->err, -E2BIG,
-                                                       "ConfigMap/Secret data larger than %zu bytes in one pod",
-                                                       c->lim->max_object_bytes);
+                                return ferry_errprintf(
+                                    c->err, -E2BIG,
+                                    "ConfigMap/Secret data larger than %zu bytes in one pod",
+                                    c->lim->max_object_bytes);
                 }
         }
         return 0;
@@ -638,7 +715,8 @@ static int parse_objects(struct pctx *c, json_t *a, bool is_secret, const char *
                 return 0;
         size_t m = json_array_size(a);
         if (*n + m > c->lim->max_objects)
-                return ferry_errprintf(c->err, -E2BIG, "more than %zu ConfigMaps/Secrets in one request",
+                return ferry_errprintf(c->err, -E2BIG,
+                                       "more than %zu ConfigMaps/Secrets in one request",
                                        c->lim->max_objects);
         *arr = ferry_xrealloc(*arr, (*n + m) * sizeof(**arr));
         for (size_t i = 0; i < m; i++) {
@@ -681,24 +759,29 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
             (r = get_str(c, meta, "namespace", "pod metadata", false, &p->namespace)) < 0)
                 return r;
         if (!p->uid || !p->uid[0])
-                return ferry_errprintf(c->err, -EINVAL, "pod \"%.253s\": metadata.uid is missing", p->name);
+                return ferry_errprintf(c->err, -EINVAL, "pod \"%.253s\": metadata.uid is missing",
+                                       p->name);
         size_t ul = strlen(p->uid);
         bool uid_ok = ul <= 64 && p->uid[0] != '.' && p->uid[0] != '-';
         for (size_t i = 0; i < ul && uid_ok; i++)
                 uid_ok = isalnum((unsigned char)p->uid[i]) || strchr("-_.", p->uid[i]);
         if (!uid_ok)
                 return ferry_errprintf(c->err, -EINVAL,
-                                       "pod \"%.253s\": metadata.uid must be 1-64 characters of [A-Za-z0-9._-] (a UUID)",
+                                       "pod \"%.253s\": metadata.uid must be 1-64 characters of "
+                                       "[A-Za-z0-9._-] (a UUID)",
                                        p->name);
         if (!ferry_is_dns_subdomain(p->name))
-                return ferry_errprintf(c->err, -EINVAL, "pod name \"%.253s\" is not a valid Kubernetes name", p->name);
+                return ferry_errprintf(
+                    c->err, -EINVAL, "pod name \"%.253s\" is not a valid Kubernetes name", p->name);
         if (!p->namespace || !p->namespace[0]) {
                 free(p->namespace);
                 p->namespace = ferry_xstrdup("default");
         }
         if (!ferry_is_dns_label(p->namespace))
-                return ferry_errprintf(c->err, -EINVAL, "namespace \"%.64s\" is not a DNS label", p->namespace);
-        if ((r = parse_kv_map(c, meta, "annotations", "pod metadata", &p->annotations, &p->n_annotations)) < 0 ||
+                return ferry_errprintf(c->err, -EINVAL, "namespace \"%.64s\" is not a DNS label",
+                                       p->namespace);
+        if ((r = parse_kv_map(c, meta, "annotations", "pod metadata", &p->annotations,
+                              &p->n_annotations)) < 0 ||
             (r = parse_kv_map(c, meta, "labels", "pod metadata", &p->labels, &p->n_labels)) < 0)
                 return r;
 
@@ -712,10 +795,12 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
                 return r;
         size_t ni = ic ? json_array_size(ic) : 0, nc = cc ? json_array_size(cc) : 0;
         if (nc == 0)
-                return ferry_errprintf(c->err, -EINVAL, "pod \"%s\": spec.containers is empty", p->name);
+                return ferry_errprintf(c->err, -EINVAL, "pod \"%s\": spec.containers is empty",
+                                       p->name);
         if (ni + nc > c->lim->max_containers)
-                return ferry_errprintf(c->err, -E2BIG, "pod \"%s\": %zu containers, the limit is %zu",
-                                       p->name, ni + nc, c->lim->max_containers);
+                return ferry_errprintf(c->err, -E2BIG,
+                                       "pod \"%s\": %zu containers, the limit is %zu", p->name,
+                                       ni + nc, c->lim->max_containers);
         p->init = ferry_xcalloc(ni, sizeof(*p->init));
         p->containers = ferry_xcalloc(nc, sizeof(*p->containers));
         for (size_t i = 0; i < ni; i++) {
@@ -725,22 +810,26 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
         }
         for (size_t i = 0; i < nc; i++) {
                 p->n_containers++;
-                if ((r = parse_container(c, json_array_get(cc, i), false, i, &p->containers[i])) < 0)
+                if ((r = parse_container(c, json_array_get(cc, i), false, i, &p->containers[i])) <
+                    0)
                         return r;
         }
         for (size_t i = 0; i < ni + nc; i++)
                 for (size_t j = 0; j < i; j++)
-                        if (!strcmp(ferry_pod_container_at(p, i)->name, ferry_pod_container_at(p, j)->name))
-                                return ferry_errprintf(c->err, -EINVAL, "pod \"%s\": two containers are named \"%s\"",
-                                                       p->name, ferry_pod_container_at(p, i)->name);
+                        if (!strcmp(ferry_pod_container_at(p, i)->name,
+                                    ferry_pod_container_at(p, j)->name))
+                                return ferry_errprintf(
+                                    c->err, -EINVAL, "pod \"%s\": two containers are named \"%s\"",
+                                    p->name, ferry_pod_container_at(p, i)->name);
 
         if ((r = get_array(c, spec, "volumes", "spec", &a)) < 0)
                 return r;
         if (a) {
                 size_t n = json_array_size(a);
                 if (n > c->lim->max_volumes)
-                        return ferry_errprintf(c->err, -E2BIG, "pod \"%s\": %zu volumes, the limit is %zu",
-                                               p->name, n, c->lim->max_volumes);
+                        return ferry_errprintf(c->err, -E2BIG,
+                                               "pod \"%s\": %zu volumes, the limit is %zu", p->name,
+                                               n, c->lim->max_volumes);
                 p->volumes = ferry_xcalloc(n, sizeof(*p->volumes));
                 for (size_t i = 0; i < n; i++) {
                         p->n_volumes++;
@@ -748,8 +837,10 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
                                 return r;
                         for (size_t j = 0; j < i; j++)
                                 if (!strcmp(p->volumes[j].name, p->volumes[i].name))
-                                        return ferry_errprintf(c->err, -EINVAL, "pod \"%s\": two volumes are named \"%s\"",
-                                                               p->name, p->volumes[i].name);
+                                        return ferry_errprintf(
+                                            c->err, -EINVAL,
+                                            "pod \"%s\": two volumes are named \"%s\"", p->name,
+                                            p->volumes[i].name);
                 }
         }
         for (size_t i = 0; i < ni + nc; i++) {
@@ -757,18 +848,22 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
                 for (size_t m = 0; m < ct->n_mounts; m++)
                         if (!ferry_pod_volume(p, ct->mounts[m].name))
                                 return ferry_errprintf(c->err, -EINVAL,
-                                                       "container \"%s\": volumeMount \"%s\" names no volume of the pod",
+                                                       "container \"%s\": volumeMount \"%s\" names "
+                                                       "no volume of the pod",
                                                        ct->name, ct->mounts[m].name);
         }
-        if ((r = get_int(c, spec, "terminationGracePeriodSeconds", "spec", 30, &p->grace_seconds)) < 0 ||
+        if ((r = get_int(c, spec, "terminationGracePeriodSeconds", "spec", 30, &p->grace_seconds)) <
+                0 ||
             (r = get_int(c, spec, "activeDeadlineSeconds", "spec", -1, &p->deadline_seconds)) < 0 ||
             (r = get_str(c, spec, "restartPolicy", "spec", false, &p->restart_policy)) < 0)
                 return r;
         if (p->grace_seconds < 0 || p->grace_seconds > 86400)
-                return ferry_errprintf(c->err, -EINVAL, "spec.terminationGracePeriodSeconds must be 0..86400");
+                return ferry_errprintf(c->err, -EINVAL,
+                                       "spec.terminationGracePeriodSeconds must be 0..86400");
         json_t *sc = json_object_get(spec, "securityContext");
         p->run_as_user = -1;
-        if (json_is_object(sc) && (r = get_int(c, sc, "runAsUser", "spec.securityContext", -1, &p->run_as_user)) < 0)
+        if (json_is_object(sc) &&
+            (r = get_int(c, sc, "runAsUser", "spec.securityContext", -1, &p->run_as_user)) < 0)
                 return r;
         return 0;
 }
@@ -783,8 +878,9 @@ int ferry_pod_parse(const char *body, size_t len, enum ferry_body_kind kind,
         int r;
 
         if (len > c.lim->max_body)
-                return ferry_errprintf(err, -E2BIG, "request body of %zu bytes exceeds the limit of %zu",
-                                       len, c.lim->max_body);
+                return ferry_errprintf(err, -E2BIG,
+                                       "request body of %zu bytes exceeds the limit of %zu", len,
+                                       c.lim->max_body);
         if ((r = check_depth(body, len, c.lim->max_json_depth, err)) < 0)
                 return r;
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
@@ -793,13 +889,12 @@ int ferry_pod_parse(const char *body, size_t len, enum ferry_body_kind kind,
                                        jerr.line, jerr.column, jerr.text);
         p = ferry_xcalloc(1, sizeof(*p));
         switch (kind) {
-        case FERRY_BODY_POD:
-                r = parse_pod(&c, root, p);
-                break;
+        case FERRY_BODY_POD: r = parse_pod(&c, root, p); break;
         case FERRY_BODY_CREATE_A: {
                 json_t *cm, *sec, *pr;
                 if (!json_is_object(root)) {
-                        r = ferry_errprintf(err, -EINVAL, "expected a PodCreateRequests object {\"pod\": ...}");
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "expected a PodCreateRequests object {\"pod\": ...}");
                         break;
                 }
                 pod = json_object_get(root, "pod");
@@ -811,9 +906,11 @@ int ferry_pod_parse(const char *body, size_t len, enum ferry_body_kind kind,
                     (r = get_array(&c, root, "configmaps", "request", &cm)) < 0 ||
                     (r = get_array(&c, root, "secrets", "request", &sec)) < 0 ||
                     (r = get_array(&c, root, "projectedvolumesmaps", "request", &pr)) < 0 ||
-                    (r = parse_objects(&c, cm, false, "configmaps", &p->configmaps, &p->n_configmaps)) < 0 ||
+                    (r = parse_objects(&c, cm, false, "configmaps", &p->configmaps,
+                                       &p->n_configmaps)) < 0 ||
                     (r = parse_objects(&c, sec, true, "secrets", &p->secrets, &p->n_secrets)) < 0 ||
-                    (r = parse_objects(&c, pr, false, "projectedvolumesmaps", &p->projected, &p->n_projected)) < 0)
+                    (r = parse_objects(&c, pr, false, "projectedvolumesmaps", &p->projected,
+                                       &p->n_projected)) < 0)
                         break;
                 break;
         }
@@ -822,36 +919,43 @@ int ferry_pod_parse(const char *body, size_t len, enum ferry_body_kind kind,
                 if (json_is_array(root)) {
                         if (json_array_size(root) != 1) {
                                 r = ferry_errprintf(err, -EINVAL,
-                                                    "expected one RetrievedPodData (object or one-element array), got an array of %zu",
+                                                    "expected one RetrievedPodData (object or "
+                                                    "one-element array), got an array of %zu",
                                                     json_array_size(root));
                                 break;
                         }
                         o = json_array_get(root, 0);
                 }
                 if (!json_is_object(o) || !(pod = json_object_get(o, "pod"))) {
-                        r = ferry_errprintf(err, -EINVAL, "expected a RetrievedPodData object {\"pod\": ..., \"container\": [...]}");
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "expected a RetrievedPodData object {\"pod\": ..., "
+                                            "\"container\": [...]}");
                         break;
                 }
-                if ((r = parse_pod(&c, pod, p)) < 0 || (r = get_array(&c, o, "container", "request", &ca)) < 0)
+                if ((r = parse_pod(&c, pod, p)) < 0 ||
+                    (r = get_array(&c, o, "container", "request", &ca)) < 0)
                         break;
                 for (size_t i = 0; ca && i < json_array_size(ca) && r >= 0; i++) {
                         json_t *e = json_array_get(ca, i), *cm, *sec, *pr;
                         if (!json_is_object(e)) {
-                                r = ferry_errprintf(err, -EINVAL, "container[%zu] must be an object", i);
+                                r = ferry_errprintf(err, -EINVAL,
+                                                    "container[%zu] must be an object", i);
                                 break;
                         }
                         if ((r = get_array(&c, e, "configMaps", "container", &cm)) < 0 ||
                             (r = get_array(&c, e, "secrets", "container", &sec)) < 0 ||
                             (r = get_array(&c, e, "projectedvolumemaps", "container", &pr)) < 0 ||
-                            (r = parse_objects(&c, cm, false, "configMaps", &p->configmaps, &p->n_configmaps)) < 0 ||
-                            (r = parse_objects(&c, sec, true, "secrets", &p->secrets, &p->n_secrets)) < 0 ||
-                            (r = parse_objects(&c, pr, false, "projectedvolumemaps", &p->projected, &p->n_projected)) < 0)
+                            (r = parse_objects(&c, cm, false, "configMaps", &p->configmaps,
+                                               &p->n_configmaps)) < 0 ||
+                            (r = parse_objects(&c, sec, true, "secrets", &p->secrets,
+                                               &p->n_secrets)) < 0 ||
+                            (r = parse_objects(&c, pr, false, "projectedvolumemaps", &p->projected,
+                                               &p->n_projected)) < 0)
                                 break;
                 }
                 break;
         }
-        default:
-                r = -EINVAL;
+        default: r = -EINVAL;
         }
         json_decref(root);
         if (r < 0) {

@@ -54,7 +54,7 @@ struct ferry_resources {
         struct ferry_extended {
                 char *name;
                 int64_t count;
-        } *extended;
+        } * extended;
 };
 
 struct ferry_container {
@@ -91,8 +91,8 @@ struct ferry_key_path {
 struct ferry_volume {
         char *name;
         enum ferry_volume_kind kind;
-        char *source; /* ConfigMap name, Secret name, hostPath path; NULL otherwise */
-        char *kind_name; /* for UNSUPPORTED: the JSON key of the volume source */
+        char *source;     /* ConfigMap name, Secret name, hostPath path; NULL otherwise */
+        char *kind_name;  /* for UNSUPPORTED: the JSON key of the volume source */
         int default_mode; /* file mode, default 0644 */
         bool optional;
         struct ferry_key_path *items; /* empty = all keys */
@@ -108,7 +108,7 @@ struct ferry_object {
                 char *key;
                 unsigned char *value;
                 size_t len;
-        } *items;
+        } * items;
 };
 
 struct ferry_kv {
@@ -136,7 +136,7 @@ struct ferry_pod {
         size_t n_secrets;
         struct ferry_object *projected; /* named after the volume */
         size_t n_projected;
-        int64_t grace_seconds;  /* terminationGracePeriodSeconds, default 30 */
+        int64_t grace_seconds;    /* terminationGracePeriodSeconds, default 30 */
         int64_t deadline_seconds; /* activeDeadlineSeconds, -1 = none */
         char *restart_policy;
         int64_t run_as_user; /* securityContext.runAsUser, -1 = unset */

@@ -6,9 +6,9 @@
 #include <string.h>
 
 static const char *const phase_names[FERRY_PHASE_MAX] = {
-        [FERRY_PHASE_PENDING] = "Pending",     [FERRY_PHASE_RUNNING] = "Running",
-        [FERRY_PHASE_SUCCEEDED] = "Succeeded", [FERRY_PHASE_FAILED] = "Failed",
-        [FERRY_PHASE_UNKNOWN] = "Unknown",
+    [FERRY_PHASE_PENDING] = "Pending",     [FERRY_PHASE_RUNNING] = "Running",
+    [FERRY_PHASE_SUCCEEDED] = "Succeeded", [FERRY_PHASE_FAILED] = "Failed",
+    [FERRY_PHASE_UNKNOWN] = "Unknown",
 };
 
 const char *ferry_phase_name(enum ferry_phase p)
@@ -41,7 +41,8 @@ void ferry_pod_status_init(struct ferry_pod_status *st, const char *const *init_
                 struct ferry_cstatus *c = &st->c[i];
                 set_name(c->name, sizeof(c->name), i < n_init ? init_names[i] : names[i - n_init]);
                 c->state = FERRY_C_WAITING;
-                set_name(c->reason, sizeof(c->reason), i < n_init || n_init == 0 ? "ContainerCreating" : "PodInitializing");
+                set_name(c->reason, sizeof(c->reason),
+                         i < n_init || n_init == 0 ? "ContainerCreating" : "PodInitializing");
         }
 }
 
@@ -118,11 +119,11 @@ bool ferry_pod_status_equal(const struct ferry_pod_status *a, const struct ferry
                 return false;
         for (size_t i = 0; i < (size_t)a->n_init + a->n_containers; i++) {
                 const struct ferry_cstatus *x = &a->c[i], *y = &b->c[i];
-                if (x->state != y->state || x->exit_code != y->exit_code || x->signal != y->signal ||
-                    x->started_ns != y->started_ns || x->finished_ns != y->finished_ns ||
-                    x->ready != y->ready || x->restart_count != y->restart_count ||
-                    strcmp(x->name, y->name) || strcmp(x->reason, y->reason) ||
-                    !str_eq(x->message, y->message))
+                if (x->state != y->state || x->exit_code != y->exit_code ||
+                    x->signal != y->signal || x->started_ns != y->started_ns ||
+                    x->finished_ns != y->finished_ns || x->ready != y->ready ||
+                    x->restart_count != y->restart_count || strcmp(x->name, y->name) ||
+                    strcmp(x->reason, y->reason) || !str_eq(x->message, y->message))
                         return false;
         }
         return true;
@@ -228,8 +229,9 @@ static void cstatus_json(struct ferry_buf *b, const struct ferry_cstatus *c)
                 ferry_buf_addc(b, '}');
                 break;
         }
-        ferry_buf_printf(b, "},\"lastState\":{},\"ready\":%s,\"restartCount\":%d,"
-                            "\"image\":\"\",\"imageID\":\"\"",
+        ferry_buf_printf(b,
+                         "},\"lastState\":{},\"ready\":%s,\"restartCount\":%d,"
+                         "\"image\":\"\",\"imageID\":\"\"",
                          c->ready ? "true" : "false", (int)c->restart_count);
         if (c->started_ns && c->state == FERRY_C_RUNNING)
                 ferry_buf_adds(b, ",\"started\":true");
@@ -377,7 +379,8 @@ unsigned char *ferry_pod_status_pack(const struct ferry_pod_status *st)
         for (size_t i = 0; i < n; i++) {
                 const struct ferry_cstatus *c = &st->c[i];
                 size_t ml = c->message ? strlen(c->message) : 0;
-                size += 28 + 1 + strlen(c->name) + 1 + strlen(c->reason) + 2 + (ml > 65535 ? 65535 : ml);
+                size += 28 + 1 + strlen(c->name) + 1 + strlen(c->reason) + 2 +
+                        (ml > 65535 ? 65535 : ml);
         }
         unsigned char *b = ferry_xmalloc(size), *o = b;
         uint16_t cnt = (uint16_t)n;

@@ -16,7 +16,7 @@
 
 #include "common/util.h"
 
-#define FERRY_NAME_MAX 64   /* DNS label (63) + NUL */
+#define FERRY_NAME_MAX 64 /* DNS label (63) + NUL */
 #define FERRY_REASON_MAX 32
 #define FERRY_JID_MAX 64
 
@@ -37,10 +37,11 @@ enum ferry_cstate {
 
 struct ferry_cstatus {
         char name[FERRY_NAME_MAX];
-        char reason[FERRY_REASON_MAX]; /* waiting/terminated reason, e.g. ContainerCreating, Error */
-        char *message;                 /* NULL or heap string */
-        int64_t started_ns;            /* 0 = never started */
-        int64_t finished_ns;           /* 0 = not finished */
+        char
+            reason[FERRY_REASON_MAX]; /* waiting/terminated reason, e.g. ContainerCreating, Error */
+        char *message;                /* NULL or heap string */
+        int64_t started_ns;           /* 0 = never started */
+        int64_t finished_ns;          /* 0 = not finished */
         int32_t exit_code;
         int16_t signal;
         uint8_t state; /* enum ferry_cstate */
@@ -88,8 +89,7 @@ int ferry_pod_status_unpack(const unsigned char *packed, struct ferry_pod_status
 
 /* Append one interLink PodStatus JSON object. */
 void ferry_pod_status_to_json(struct ferry_buf *b, const char *name, const char *uid,
-                              const char *ns, const char *jid,
-                              const struct ferry_pod_status *st);
+                              const char *ns, const char *jid, const struct ferry_pod_status *st);
 
 /* Compact serialisation for the store (JSON); parse returns -EINVAL on junk. */
 void ferry_pod_status_serialize(struct ferry_buf *b, const struct ferry_pod_status *st);

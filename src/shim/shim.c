@@ -152,8 +152,8 @@ static void load_spec(void)
                 die("cannot read %s: %s (line %d)", p, jerr.text, jerr.line);
         grace_s = json_integer_value(json_object_get(root, "grace_s"));
         deadline_s = json_is_integer(json_object_get(root, "deadline_s"))
-                             ? json_integer_value(json_object_get(root, "deadline_s"))
-                             : -1;
+                         ? json_integer_value(json_object_get(root, "deadline_s"))
+                         : -1;
         json_t *pre = json_object_get(root, "pre_exec");
         if (pre && !json_is_null(pre) && (!json_is_string(pre) || !*json_string_value(pre)))
                 die("spec: pre_exec must be a non-empty string");
@@ -451,8 +451,8 @@ static void kill_all(void)
                 signal_group(c, SIGKILL);
                 if (c->stop_argv) {
                         struct ferry_spawn_result res;
-                        if (ferry_spawn_run((const char *const *)c->stop_argv, NULL, NULL, 0,
-                                            30000, 4096, &res, NULL) == 0)
+                        if (ferry_spawn_run((const char *const *)c->stop_argv, NULL, NULL, 0, 30000,
+                                            4096, &res, NULL) == 0)
                                 ferry_spawn_result_free(&res);
                 }
         }
@@ -554,7 +554,8 @@ static void run_group(int sfd, size_t from, size_t to)
                                 if (ss[k]->fd >= 0 && n < FERRY_ARRAY_SIZE(pf)) {
                                         who[n].c = c;
                                         who[n].s = ss[k];
-                                        pf[n++] = (struct pollfd){.fd = ss[k]->fd, .events = POLLIN};
+                                        pf[n++] =
+                                            (struct pollfd){.fd = ss[k]->fd, .events = POLLIN};
                                 }
                 }
                 if (!pending)
@@ -563,8 +564,8 @@ static void run_group(int sfd, size_t from, size_t to)
                         if (now >= deadline_at)
                                 begin_stop("DeadlineExceeded");
                         else
-                                wake = wake < 0 || deadline_at - now < wake ? deadline_at - now
-                                                                           : wake;
+                                wake =
+                                    wake < 0 || deadline_at - now < wake ? deadline_at - now : wake;
                 }
                 if (kill_at && !killed) {
                         if (now >= kill_at)

@@ -44,27 +44,27 @@ struct ferry_store {
 };
 
 static const char *const migrations[] = {
-        /* version 1 */
-        "CREATE TABLE pods ("
-        "  uid TEXT PRIMARY KEY,"
-        "  namespace TEXT NOT NULL,"
-        "  name TEXT NOT NULL,"
-        "  backend TEXT NOT NULL,"
-        "  jid TEXT,"
-        "  state INTEGER NOT NULL,"
-        "  status TEXT,"
-        "  body BLOB,"
-        "  body_kind INTEGER NOT NULL DEFAULT 0,"
-        "  created_ns INTEGER NOT NULL,"
-        "  updated_ns INTEGER NOT NULL);"
-        "CREATE INDEX pods_state ON pods(state);"
-        "CREATE TABLE events ("
-        "  id INTEGER PRIMARY KEY,"
-        "  uid TEXT NOT NULL,"
-        "  at_ns INTEGER NOT NULL,"
-        "  kind TEXT NOT NULL,"
-        "  detail TEXT);"
-        "CREATE INDEX events_uid ON events(uid);",
+    /* version 1 */
+    "CREATE TABLE pods ("
+    "  uid TEXT PRIMARY KEY,"
+    "  namespace TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  backend TEXT NOT NULL,"
+    "  jid TEXT,"
+    "  state INTEGER NOT NULL,"
+    "  status TEXT,"
+    "  body BLOB,"
+    "  body_kind INTEGER NOT NULL DEFAULT 0,"
+    "  created_ns INTEGER NOT NULL,"
+    "  updated_ns INTEGER NOT NULL);"
+    "CREATE INDEX pods_state ON pods(state);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL,"
+    "  at_ns INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  detail TEXT);"
+    "CREATE INDEX events_uid ON events(uid);",
 };
 
 static int exec(sqlite3 *db, const char *sql, ferry_error_t *err)
@@ -83,16 +83,19 @@ static int migrate(sqlite3 *db, ferry_error_t *err)
         sqlite3_stmt *st;
         int version = 0, r;
 
-        if ((r = exec(db, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);", err)) < 0)
+        if ((r = exec(db, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);",
+                      err)) < 0)
                 return r;
-        if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st,
+                               NULL) != SQLITE_OK)
                 return ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(db));
         if (sqlite3_step(st) == SQLITE_ROW)
                 version = (int)strtol((const char *)sqlite3_column_text(st, 0), NULL, 10);
         sqlite3_finalize(st);
         if (version > (int)FERRY_ARRAY_SIZE(migrations))
                 return ferry_errprintf(err, -EPROTO,
-                                       "the state database has schema version %d, newer than this ferryd (%d): use a newer ferryd",
+                                       "the state database has schema version %d, newer than this "
+                                       "ferryd (%d): use a newer ferryd",
                                        version, (int)FERRY_ARRAY_SIZE(migrations));
         for (int v = version; v < (int)FERRY_ARRAY_SIZE(migrations); v++) {
                 char set[128];
@@ -103,7 +106,8 @@ static int migrate(sqlite3 *db, ferry_error_t *err)
                         return ferry_errprefix(err, r, "migration to schema version %d", v + 1);
                 }
                 snprintf(set, sizeof(set),
-                         "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%d');", v + 1);
+                         "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%d');",
+                         v + 1);
                 if ((r = exec(db, set, err)) < 0 || (r = exec(db, "COMMIT;", err)) < 0) {
                         exec(db, "ROLLBACK;", NULL);
                         return r;
@@ -163,12 +167,14 @@ static void apply(struct ferry_store *s, struct op *o, int64_t now)
                 rc = run_stmt(st);
                 if (rc == SQLITE_CONSTRAINT) {
                         o->result = -EEXIST;
-                        snprintf(o->errtext, sizeof(o->errtext), "pod %s is already stored", o->uid);
+                        snprintf(o->errtext, sizeof(o->errtext), "pod %s is already stored",
+                                 o->uid);
                         return;
                 }
                 if (rc != SQLITE_DONE) {
                         o->result = -EIO;
-                        snprintf(o->errtext, sizeof(o->errtext), "sqlite insert: %s", sqlite3_errmsg(s->wdb));
+                        snprintf(o->errtext, sizeof(o->errtext), "sqlite insert: %s",
+                                 sqlite3_errmsg(s->wdb));
                         return;
                 }
         } else if (o->kind == OP_UPDATE) {
@@ -232,7 +238,8 @@ static void *writer_main(void *arg)
                         next = o->next;
                         if (rc != SQLITE_OK && o->result == 0) {
                                 o->result = -EIO;
-                                snprintf(o->errtext, sizeof(o->errtext), "the state database could not commit");
+                                snprintf(o->errtext, sizeof(o->errtext),
+                                         "the state database could not commit");
                         }
                         if (o->waited)
                                 o->done = true; /* the waiter frees it */
@@ -293,7 +300,8 @@ static void close_dbs(struct ferry_store *s)
 
 static int open_db(const char *path, sqlite3 **db, ferry_error_t *err)
 {
-        if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        if (sqlite3_open_v2(path, db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
                 int r = ferry_errprintf(err, -EIO, "cannot open state database %s: %s", path,
                                         *db ? sqlite3_errmsg(*db) : "out of memory");
@@ -312,18 +320,25 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
 
         if ((r = open_db(path, &s->wdb, err)) < 0)
                 goto fail;
-        if ((r = exec(s->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) < 0 ||
+        if ((r = exec(s->wdb,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                      err)) < 0 ||
             (r = migrate(s->wdb, err)) < 0)
                 goto fail;
         if ((r = prep(s->wdb,
-                      "INSERT INTO pods(uid, namespace, name, backend, jid, state, status, body, body_kind, created_ns, updated_ns)"
-                      " VALUES(?,?,?,?,?,?,?,?,?,?,?)", &s->ins, err)) < 0 ||
+                      "INSERT INTO pods(uid, namespace, name, backend, jid, state, status, body, "
+                      "body_kind, created_ns, updated_ns)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                      &s->ins, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET jid=? WHERE uid=?", &s->upd_jid, err)) < 0 ||
-            (r = prep(s->wdb, "UPDATE pods SET state=?, body=CASE WHEN ?1=3 THEN NULL ELSE body END WHERE uid=?2",
+            (r = prep(s->wdb,
+                      "UPDATE pods SET state=?, body=CASE WHEN ?1=3 THEN NULL ELSE body END WHERE "
+                      "uid=?2",
                       &s->upd_state, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET status=? WHERE uid=?", &s->upd_status, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET updated_ns=? WHERE uid=?", &s->upd_time, err)) < 0 ||
-            (r = prep(s->wdb, "INSERT INTO events(uid, at_ns, kind, detail) VALUES(?,?,?,?)", &s->ins_event, err)) < 0)
+            (r = prep(s->wdb, "INSERT INTO events(uid, at_ns, kind, detail) VALUES(?,?,?,?)",
+                      &s->ins_event, err)) < 0)
                 goto fail;
         if ((r = open_db(path, &s->rdb, err)) < 0)
                 goto fail;
@@ -407,31 +422,32 @@ int ferry_store_sync(struct ferry_store *s)
         return enqueue_wait(s, o, NULL);
 }
 
-int ferry_store_load(struct ferry_store *s,
-                     int (*cb)(void *ctx, const struct ferry_store_row *row), void *ctx,
-                     ferry_error_t *err)
+int ferry_store_load(struct ferry_store *s, int (*cb)(void *ctx, const struct ferry_store_row *row),
+                     void *ctx, ferry_error_t *err)
 {
         sqlite3_stmt *st;
         int r = 0, rc;
 
         pthread_mutex_lock(&s->rlock);
-        if (sqlite3_prepare_v2(s->rdb,
-                               "SELECT uid, namespace, name, backend, jid, state, status, created_ns FROM pods"
-                               " WHERE state != 3 ORDER BY created_ns, rowid", -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(
+                s->rdb,
+                "SELECT uid, namespace, name, backend, jid, state, status, created_ns FROM pods"
+                " WHERE state != 3 ORDER BY created_ns, rowid",
+                -1, &st, NULL) != SQLITE_OK) {
                 r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
                 pthread_mutex_unlock(&s->rlock);
                 return r;
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct ferry_store_row row = {
-                        .uid = (const char *)sqlite3_column_text(st, 0),
-                        .namespace = (const char *)sqlite3_column_text(st, 1),
-                        .name = (const char *)sqlite3_column_text(st, 2),
-                        .backend = (const char *)sqlite3_column_text(st, 3),
-                        .jid = (const char *)sqlite3_column_text(st, 4),
-                        .state = sqlite3_column_int(st, 5),
-                        .status = (const char *)sqlite3_column_text(st, 6),
-                        .created_ns = sqlite3_column_int64(st, 7),
+                    .uid = (const char *)sqlite3_column_text(st, 0),
+                    .namespace = (const char *)sqlite3_column_text(st, 1),
+                    .name = (const char *)sqlite3_column_text(st, 2),
+                    .backend = (const char *)sqlite3_column_text(st, 3),
+                    .jid = (const char *)sqlite3_column_text(st, 4),
+                    .state = sqlite3_column_int(st, 5),
+                    .status = (const char *)sqlite3_column_text(st, 6),
+                    .created_ns = sqlite3_column_int64(st, 7),
                 };
                 if ((r = cb(ctx, &row)) < 0)
                         break;
@@ -450,7 +466,8 @@ int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, siz
         int r = -ENOENT;
 
         pthread_mutex_lock(&s->rlock);
-        if (sqlite3_prepare_v2(s->rdb, "SELECT body, body_kind FROM pods WHERE uid=?", -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(s->rdb, "SELECT body, body_kind FROM pods WHERE uid=?", -1, &st,
+                               NULL) != SQLITE_OK) {
                 pthread_mutex_unlock(&s->rlock);
                 return ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
         }
@@ -479,7 +496,8 @@ int ferry_store_count_events(struct ferry_store *s, const char *uid, const char 
 
         ferry_store_sync(s);
         pthread_mutex_lock(&s->rlock);
-        if (sqlite3_prepare_v2(s->rdb, "SELECT count(*) FROM events WHERE uid=? AND kind=?", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(s->rdb, "SELECT count(*) FROM events WHERE uid=? AND kind=?", -1,
+                               &st, NULL) == SQLITE_OK) {
                 sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
                 sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
                 if (sqlite3_step(st) == SQLITE_ROW)

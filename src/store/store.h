@@ -53,9 +53,8 @@ void ferry_store_update(struct ferry_store *s, const char *uid, const char *jid,
 int ferry_store_sync(struct ferry_store *s);
 
 /* Call cb for every pod not DELETED, in creation order. */
-int ferry_store_load(struct ferry_store *s,
-                     int (*cb)(void *ctx, const struct ferry_store_row *row), void *ctx,
-                     ferry_error_t *err);
+int ferry_store_load(struct ferry_store *s, int (*cb)(void *ctx, const struct ferry_store_row *row),
+                     void *ctx, ferry_error_t *err);
 
 /* The stored request body of a pod (for resubmission after a restart). */
 int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, size_t *ret_len,

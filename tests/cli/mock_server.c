@@ -98,8 +98,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 st->len = strlen(a.body);
                 st->chunk = (st->len + a.n_chunks - 1) / a.n_chunks;
                 st->delay_ms = a.delay_ms;
-                resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, stream_cb, st,
-                                                         free);
+                resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, stream_cb, st, free);
         } else {
                 resp = MHD_create_response_from_buffer(strlen(a.body ? a.body : ""),
                                                        (void *)(a.body ? a.body : ""),
@@ -151,8 +150,8 @@ struct mock_server *mock_server_start(const char *socket_path)
         }
         if (listen(fd, 16) < 0)
                 abort();
-        s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                                NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, fd,
                                 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
         if (!s->d)
                 abort();

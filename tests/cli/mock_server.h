@@ -12,11 +12,11 @@
 struct mock_request {
         char method[16];
         char path[128];
-        char session[128];       /* InterLink-Http-Session */
+        char session[128]; /* InterLink-Http-Session */
         char authorization[256];
         char content_type[128];
         char host[128];
-        char *body;              /* owned by the server */
+        char *body; /* owned by the server */
         size_t body_len;
 };
 

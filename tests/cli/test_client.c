@@ -190,8 +190,11 @@ static void test_logs_streamed(void **state)
         ferry_error_t err = {""};
         struct chunks ch = {FERRY_BUF_INIT, 0, 0};
         const char *lines = "line 1\nline 2\nline 3\nline 4\n";
-        struct mock_answer a = {.code = 200, .content_type = "text/plain", .body = lines,
-                                .n_chunks = 4, .delay_ms = 50};
+        struct mock_answer a = {.code = 200,
+                                .content_type = "text/plain",
+                                .body = lines,
+                                .n_chunks = 4,
+                                .delay_ms = 50};
         const char *ls = "{\"Namespace\":\"default\",\"PodUID\":\"u\",\"PodName\":\"p\","
                          "\"ContainerName\":\"c\",\"Opts\":{\"Follow\":true}}";
 
@@ -317,13 +320,13 @@ static void test_unreachable(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_create_unix, setup_unix, teardown),
-                cmocka_unit_test_setup_teardown(test_status_get_with_body, setup_unix, teardown),
-                cmocka_unit_test_setup_teardown(test_delete_and_errors, setup_unix, teardown),
-                cmocka_unit_test_setup_teardown(test_logs_streamed, setup_unix, teardown),
-                cmocka_unit_test_setup_teardown(test_ping, setup_unix, teardown),
-                cmocka_unit_test(test_tcp_with_token),
-                cmocka_unit_test(test_unreachable),
+            cmocka_unit_test_setup_teardown(test_create_unix, setup_unix, teardown),
+            cmocka_unit_test_setup_teardown(test_status_get_with_body, setup_unix, teardown),
+            cmocka_unit_test_setup_teardown(test_delete_and_errors, setup_unix, teardown),
+            cmocka_unit_test_setup_teardown(test_logs_streamed, setup_unix, teardown),
+            cmocka_unit_test_setup_teardown(test_ping, setup_unix, teardown),
+            cmocka_unit_test(test_tcp_with_token),
+            cmocka_unit_test(test_unreachable),
         };
         return cmocka_run_group_tests_name("interLink client", tests, NULL, NULL);
 }

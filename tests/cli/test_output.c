@@ -68,28 +68,32 @@ static void test_phase(void **state)
         assert_string_equal(phase_of("{\"phase\":\"Weird\"}"), "Unknown");
         /* derived like the Virtual Kubelet */
         assert_string_equal(phase_of("{\"containers\":null,\"initContainers\":null}"), "Pending");
-        assert_string_equal(phase_of("{\"containers\":[{\"name\":\"a\",\"state\":{\"waiting\":{}}}]}"),
-                            "Pending");
         assert_string_equal(
-                phase_of("{\"initContainers\":[{\"name\":\"i\",\"state\":{\"terminated\":{\"exitCode\":2}}}],"
-                         "\"containers\":[{\"name\":\"a\",\"state\":{\"waiting\":{}}}]}"),
-                "Failed");
+            phase_of("{\"containers\":[{\"name\":\"a\",\"state\":{\"waiting\":{}}}]}"), "Pending");
         assert_string_equal(
-                phase_of("{\"initContainers\":[{\"name\":\"i\",\"state\":{\"running\":{}}}],"
-                         "\"containers\":[{\"name\":\"a\",\"state\":{}}]}"),
-                "Pending");
+            phase_of("{\"initContainers\":[{\"name\":\"i\",\"state\":{\"terminated\":{\"exitCode\":"
+                     "2}}}],"
+                     "\"containers\":[{\"name\":\"a\",\"state\":{\"waiting\":{}}}]}"),
+            "Failed");
         assert_string_equal(
-                phase_of("{\"containers\":[{\"name\":\"a\",\"state\":{\"running\":{\"startedAt\":\"2026-01-10T10:00:05Z\"}}},"
-                         "{\"name\":\"b\",\"state\":{\"terminated\":{\"exitCode\":0}}}]}"),
-                "Running");
+            phase_of("{\"initContainers\":[{\"name\":\"i\",\"state\":{\"running\":{}}}],"
+                     "\"containers\":[{\"name\":\"a\",\"state\":{}}]}"),
+            "Pending");
         assert_string_equal(
-                phase_of("{\"containers\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
-                         "{\"name\":\"b\",\"state\":{\"terminated\":{\"exitCode\":0}}}]}"),
-                "Succeeded");
+            phase_of("{\"containers\":[{\"name\":\"a\",\"state\":{\"running\":{\"startedAt\":"
+                     "\"2026-01-10T10:00:05Z\"}}},"
+                     "{\"name\":\"b\",\"state\":{\"terminated\":{\"exitCode\":0}}}]}"),
+            "Running");
         assert_string_equal(
-                phase_of("{\"containers\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
-                         "{\"name\":\"b\",\"state\":{\"terminated\":{\"exitCode\":137}}}]}"),
-                "Failed");
+            phase_of(
+                "{\"containers\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
+                "{\"name\":\"b\",\"state\":{\"terminated\":{\"exitCode\":0}}}]}"),
+            "Succeeded");
+        assert_string_equal(
+            phase_of(
+                "{\"containers\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
+                "{\"name\":\"b\",\"state\":{\"terminated\":{\"exitCode\":137}}}]}"),
+            "Failed");
         assert_true(ferry_client_phase_done("Failed"));
         assert_false(ferry_client_phase_done("Running"));
 }
@@ -141,11 +145,17 @@ static void test_age(void **state)
                 int64_t s;
                 const char *want;
         } cases[] = {
-                {0, "0s"},          {45, "45s"},          {119, "119s"},
-                {200, "3m20s"},     {42 * 60, "42m"},     {5 * 3600 + 600, "5h10m"},
-                {20 * 3600, "20h"}, {3 * 86400 + 4 * 3600, "3d4h"},
-                {120 * 86400, "120d"}, {3 * 365 * 86400 + 40 * 86400, "3y40d"},
-                {-5, "0s"},
+            {0, "0s"},
+            {45, "45s"},
+            {119, "119s"},
+            {200, "3m20s"},
+            {42 * 60, "42m"},
+            {5 * 3600 + 600, "5h10m"},
+            {20 * 3600, "20h"},
+            {3 * 86400 + 4 * 3600, "3d4h"},
+            {120 * 86400, "120d"},
+            {3 * 365 * 86400 + 40 * 86400, "3y40d"},
+            {-5, "0s"},
         };
         char buf[32];
 
@@ -179,12 +189,12 @@ static void test_table(void **state)
 static void test_summary(void **state)
 {
         const char *text =
-                "{\"name\":\"p\",\"namespace\":\"default\",\"UID\":\"u\",\"JID\":\"7\","
-                "\"initContainers\":[{\"name\":\"i\",\"restartCount\":1,\"state\":{\"terminated\":"
-                "{\"exitCode\":0,\"startedAt\":\"2026-01-10T10:00:01Z\"}}}],"
-                "\"containers\":[{\"name\":\"a\",\"ready\":true,\"restartCount\":2,\"state\":"
-                "{\"running\":{\"startedAt\":\"2026-01-10T10:00:05Z\"}}},"
-                "{\"name\":\"b\",\"ready\":false,\"state\":{\"waiting\":{}}}]}";
+            "{\"name\":\"p\",\"namespace\":\"default\",\"UID\":\"u\",\"JID\":\"7\","
+            "\"initContainers\":[{\"name\":\"i\",\"restartCount\":1,\"state\":{\"terminated\":"
+            "{\"exitCode\":0,\"startedAt\":\"2026-01-10T10:00:01Z\"}}}],"
+            "\"containers\":[{\"name\":\"a\",\"ready\":true,\"restartCount\":2,\"state\":"
+            "{\"running\":{\"startedAt\":\"2026-01-10T10:00:05Z\"}}},"
+            "{\"name\":\"b\",\"ready\":false,\"state\":{\"waiting\":{}}}]}";
         json_t *j = json_loads(text, 0, NULL);
         struct ferry_pod_summary s;
         int64_t t0;
@@ -200,8 +210,8 @@ static void test_summary(void **state)
         assert_true(s.started_ns == t0);
         json_decref(j);
 
-        struct ferry_progress p = {.total = 12, .succeeded = 3, .running = 5, .pending = 2,
-                                   .failed = 2};
+        struct ferry_progress p = {
+            .total = 12, .succeeded = 3, .running = 5, .pending = 2, .failed = 2};
         char line[100];
         ferry_progress_text(&p, line, sizeof(line));
         assert_string_equal(line, "12 pods: 3 done, 5 running, 2 pending, 2 failed");
@@ -210,8 +220,8 @@ static void test_summary(void **state)
 static void test_base64(void **state)
 {
         static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-        static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                          "Zm9vYmFy"};
+        static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                          "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
         unsigned char *dec;
         size_t n;
 
@@ -283,11 +293,11 @@ static void test_yaml_scalars(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_url),      cmocka_unit_test(test_phase),
-                cmocka_unit_test(test_error_text), cmocka_unit_test(test_duration),
-                cmocka_unit_test(test_age),      cmocka_unit_test(test_table),
-                cmocka_unit_test(test_summary),  cmocka_unit_test(test_base64),
-                cmocka_unit_test(test_yaml_scalars),
+            cmocka_unit_test(test_url),          cmocka_unit_test(test_phase),
+            cmocka_unit_test(test_error_text),   cmocka_unit_test(test_duration),
+            cmocka_unit_test(test_age),          cmocka_unit_test(test_table),
+            cmocka_unit_test(test_summary),      cmocka_unit_test(test_base64),
+            cmocka_unit_test(test_yaml_scalars),
         };
         return cmocka_run_group_tests_name("cli pure parts", tests, NULL, NULL);
 }

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ferry_error_t err;
         for (int kind = FERRY_BODY_CREATE_A; kind <= FERRY_BODY_POD; kind++) {
                 struct ferry_pod *p = NULL;
-                if (ferry_pod_parse((const char *)data, size, (enum ferry_body_kind)kind, NULL, &p, &err) == 0) {
+                if (ferry_pod_parse((const char *)data, size, (enum ferry_body_kind)kind, NULL, &p,
+                                    &err) == 0) {
                         for (size_t i = 0; i < p->n_init + p->n_containers; i++)
                                 (void)ferry_pod_container_at(p, i)->name;
                         ferry_pod_free(p);

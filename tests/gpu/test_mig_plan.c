@@ -142,7 +142,7 @@ static void random_cluster(struct ferry_mig_inventory *inv, struct ferry_mig_dem
 {
         size_t nn = 1 + rnd((uint32_t)max_nodes);
         const struct ferry_mig_geometry *g0 =
-                ferry_mig_geometry_find(model_names[rnd(FERRY_ARRAY_SIZE(model_names))]);
+            ferry_mig_geometry_find(model_names[rnd(FERRY_ARRAY_SIZE(model_names))]);
         inv->n_nodes = nn;
         inv->nodes = calloc(nn, sizeof(*inv->nodes));
         for (size_t i = 0; i < nn; i++) {
@@ -152,9 +152,9 @@ static void random_cluster(struct ferry_mig_inventory *inv, struct ferry_mig_dem
                 nd->gpus = calloc(nd->n_gpus, sizeof(*nd->gpus));
                 for (size_t k = 0; k < nd->n_gpus; k++) {
                         const struct ferry_mig_geometry *g =
-                                mixed ? ferry_mig_geometry_find(
-                                                model_names[rnd(FERRY_ARRAY_SIZE(model_names))])
-                                      : g0;
+                            mixed ? ferry_mig_geometry_find(
+                                        model_names[rnd(FERRY_ARRAY_SIZE(model_names))])
+                                  : g0;
                         nd->gpus[k].index = (unsigned)k;
                         random_layout(g, &nd->gpus[k]);
                 }
@@ -359,7 +359,7 @@ static void bf_rec(struct bf *b, size_t i)
         for (size_t k = 0; k < b->n; k++) {
                 const struct ferry_mig_layout *l = &b->opts[k].l[b->pick[k]];
                 const struct ferry_mig_geometry *g =
-                        b->inv->nodes[b->node_of[k]].gpus[b->gpu_of[k]].geom;
+                    b->inv->nodes[b->node_of[k]].gpus[b->gpu_of[k]].geom;
                 if (b->opts[k].changed[b->pick[k]]) {
                         changed++;
                         if (!touched[b->node_of[k]]) {
@@ -399,8 +399,8 @@ static void test_optimal_small(void **state)
                 struct ferry_mig_plan *p = NULL, *h = NULL;
                 ferry_error_t err;
                 random_cluster(&inv, &d, 2, 2, trial % 3 == 0);
-                struct bf b = {.inv = &inv, .d = &d, .best_changed = UINT64_MAX,
-                               .best_nodes = UINT64_MAX};
+                struct bf b = {
+                    .inv = &inv, .d = &d, .best_changed = UINT64_MAX, .best_nodes = UINT64_MAX};
                 for (size_t i = 0; i < inv.n_nodes; i++)
                         b.n += inv.nodes[i].n_gpus;
                 if (b.n > 3) {
@@ -448,8 +448,7 @@ static void test_in_use_kept_and_disrupt(void **state)
         const struct ferry_mig_geometry *g = ferry_mig_geometry_find("A100-80GB");
         struct ferry_mig_gpu gpu = {.geom = g, .current = {.mig = true, .n = 1}};
         gpu.current.inst[0] = (struct ferry_mig_instance){
-                .profile = (uint8_t)ferry_mig_profile_find(g, "1g.10gb"), .start = 0,
-                .in_use = true};
+            .profile = (uint8_t)ferry_mig_profile_find(g, "1g.10gb"), .start = 0, .in_use = true};
         struct ferry_mig_node node = {.name = "n0", .n_gpus = 1, .gpus = &gpu};
         struct ferry_mig_inventory inv = {.n_nodes = 1, .nodes = &node};
         struct ferry_mig_request req = {.profile = "7g.80gb", .count = 1, .weight = 1000};
@@ -493,12 +492,13 @@ static void test_large_cluster_bound(void **state)
                         gp->current.n = 7;
                         for (unsigned q = 0; q < 7; q++)
                                 gp->current.inst[q] = (struct ferry_mig_instance){
-                                        .profile = 0, .start = (int8_t)q, .in_use = q < 2};
+                                    .profile = 0, .start = (int8_t)q, .in_use = q < 2};
                 }
         }
-        struct ferry_mig_request req[] = {
-                {"1g.10gb", 4000, 1000, 0}, {"3g.40gb", 300, 3000, 0}, {"4g.40gb", 200, 4000, 0},
-                {"gpu", 50, 7000, 0}};
+        struct ferry_mig_request req[] = {{"1g.10gb", 4000, 1000, 0},
+                                          {"3g.40gb", 300, 3000, 0},
+                                          {"4g.40gb", 200, 4000, 0},
+                                          {"gpu", 50, 7000, 0}};
         struct ferry_mig_demand d = {.n = 4, .req = req};
         struct ferry_mig_plan *p;
         ferry_error_t err;
@@ -509,7 +509,9 @@ static void test_large_cluster_bound(void **state)
         assert_int_equal(p->supply[3], 0);
         assert_int_equal(p->served[1], 300);
         assert_true(p->value <= p->bound);
-        print_message("value %llu bound %llu total %llu changed %zu nodes %zu\n", (unsigned long long)p->value, (unsigned long long)p->bound, (unsigned long long)p->total, p->gpus_changed, p->nodes_touched);
+        print_message("value %llu bound %llu total %llu changed %zu nodes %zu\n",
+                      (unsigned long long)p->value, (unsigned long long)p->bound,
+                      (unsigned long long)p->total, p->gpus_changed, p->nodes_touched);
         /* the relaxation is tight here up to rounding */
         assert_true(p->bound - p->value <= p->total / 100);
         ferry_mig_plan_free(p);
@@ -523,12 +525,12 @@ static void test_large_cluster_bound(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_enumerate_matches_brute_force),
-                cmocka_unit_test(test_placement_rules),
-                cmocka_unit_test(test_properties_random),
-                cmocka_unit_test(test_optimal_small),
-                cmocka_unit_test(test_in_use_kept_and_disrupt),
-                cmocka_unit_test(test_large_cluster_bound),
+            cmocka_unit_test(test_enumerate_matches_brute_force),
+            cmocka_unit_test(test_placement_rules),
+            cmocka_unit_test(test_properties_random),
+            cmocka_unit_test(test_optimal_small),
+            cmocka_unit_test(test_in_use_kept_and_disrupt),
+            cmocka_unit_test(test_large_cluster_bound),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

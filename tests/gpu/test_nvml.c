@@ -23,7 +23,7 @@ static const char *fake_lib, *ferry_bin;
 
 #define SCENARIO                                                                                   \
         "NVIDIA A100-SXM4-80GB|81920|20000|0|0|on:1g.10gb/7/0/1,1g.10gb/8/0/0,3g.40gb/2/0/0;"      \
-        "NVIDIA A100-SXM4-80GB|81920|1000|35|0|off;"                                                \
+        "NVIDIA A100-SXM4-80GB|81920|1000|35|0|off;"                                               \
         "Quadro RTX 5000|16384|300|90|2|"
 
 static int setup(void **state)
@@ -167,11 +167,11 @@ static void test_cli(void **state)
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup(test_missing_library, setup),
-                cmocka_unit_test_setup(test_init_failure, setup),
-                cmocka_unit_test_setup(test_inventory, setup),
-                cmocka_unit_test_setup(test_capacity, setup),
-                cmocka_unit_test_setup(test_cli, setup),
+            cmocka_unit_test_setup(test_missing_library, setup),
+            cmocka_unit_test_setup(test_init_failure, setup),
+            cmocka_unit_test_setup(test_inventory, setup),
+            cmocka_unit_test_setup(test_capacity, setup),
+            cmocka_unit_test_setup(test_cli, setup),
         };
         if (argc < 2) {
                 fprintf(stderr, "usage: %s FAKE_LIBRARY [FERRY_BINARY]\n", argv[0]);

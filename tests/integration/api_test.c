@@ -31,18 +31,21 @@ static void new_uid(char buf[37])
 
 static char *create_body(const char *uid, const char *ns, const char *duration_ms)
 {
-        json_t *o = json_pack(
-                "{s:{s:{s:s,s:s,s:s,s:o},s:{s:[{s:s,s:s,s:[s,s],s:n}]}},s:n,s:n,s:n,s:s,s:s}",
-                "pod", "metadata", "name", "p", "namespace", ns, "uid", uid, "annotations",
-                duration_ms ? json_pack("{s:s}", "fake.ferry.io/duration-ms", duration_ms) : json_object(),
-                "spec", "containers", "name", "main", "image", "busybox", "command", "sh", "-c", "env",
-                "configmaps", "secrets", "projectedvolumesmaps", "jobscriptURL", "", "unknownField", "ignored");
+        json_t *o =
+            json_pack("{s:{s:{s:s,s:s,s:s,s:o},s:{s:[{s:s,s:s,s:[s,s],s:n}]}},s:n,s:n,s:n,s:s,s:s}",
+                      "pod", "metadata", "name", "p", "namespace", ns, "uid", uid, "annotations",
+                      duration_ms ? json_pack("{s:s}", "fake.ferry.io/duration-ms", duration_ms)
+                                  : json_object(),
+                      "spec", "containers", "name", "main", "image", "busybox", "command", "sh",
+                      "-c", "env", "configmaps", "secrets", "projectedvolumesmaps", "jobscriptURL",
+                      "", "unknownField", "ignored");
         char *s = json_dumps(o, 0);
         json_decref(o);
         return s;
 }
 
-static long call(const char *srv, const char *path, const char *body, const char *tok, struct http_answer *a)
+static long call(const char *srv, const char *path, const char *body, const char *tok,
+                 struct http_answer *a)
 {
         assert_int_equal(http_call(srv, path, body, body ? strlen(body) : 0, tok, a), 0);
         return a->code;
@@ -70,7 +73,8 @@ static void test_create_idempotent(void **state)
         json_t *all = json_loads(a.body, 0, NULL);
         size_t i, n = 0;
         json_t *e;
-        json_array_foreach(all, i, e) if (!strcmp(json_string_value(json_object_get(e, "UID")), uid)) n++;
+        json_array_foreach(all, i,
+                           e) if (!strcmp(json_string_value(json_object_get(e, "UID")), uid)) n++;
         assert_int_equal(n, 1);
         json_decref(all);
         http_answer_free(&a);
@@ -80,11 +84,15 @@ static void test_create_idempotent(void **state)
 static void test_bad_json(void **state)
 {
         struct http_answer a;
-        assert_int_equal(call(unix_srv, "/create", "{\"pod\": {\n  \"metadata\": [1,}", NULL, &a), 400);
+        assert_int_equal(call(unix_srv, "/create", "{\"pod\": {\n  \"metadata\": [1,}", NULL, &a),
+                         400);
         assert_non_null(strstr(a.body, "line 2"));
         assert_non_null(strstr(a.body, "column"));
         http_answer_free(&a);
-        assert_int_equal(call(unix_srv, "/create", "{\"pod\": {\"metadata\": {\"name\": \"x\"}, \"spec\": {}}}", NULL, &a), 400);
+        assert_int_equal(call(unix_srv, "/create",
+                              "{\"pod\": {\"metadata\": {\"name\": \"x\"}, \"spec\": {}}}", NULL,
+                              &a),
+                         400);
         assert_non_null(strstr(a.body, "uid"));
         http_answer_free(&a);
         assert_int_equal(call(unix_srv, "/status", "{\"not\": \"an array\"}", NULL, &a), 400);
@@ -120,8 +128,8 @@ static void test_limits(void **state)
                 snprintf(n, sizeof(n), "c%d", i);
                 json_array_append_new(cs, json_pack("{s:s}", "name", n));
         }
-        json_t *req = json_pack("{s:{s:{s:s,s:s},s:{s:o}}}", "pod", "metadata", "name", "many", "uid", uid, "spec",
-                                "containers", cs);
+        json_t *req = json_pack("{s:{s:{s:s,s:s},s:{s:o}}}", "pod", "metadata", "name", "many",
+                                "uid", uid, "spec", "containers", cs);
         char *body = json_dumps(req, 0);
         assert_int_equal(call(unix_srv, "/create", body, NULL, &a), 413);
         assert_non_null(strstr(a.body, "limit"));
@@ -142,7 +150,8 @@ static void test_status_order_and_unknown(void **state)
         assert_int_equal(call(unix_srv, "/create", b2, NULL, &a), 200);
         http_answer_free(&a);
         snprintf(q, sizeof(q),
-                 "[{\"metadata\":{\"uid\":\"%s\"}},{\"metadata\":{\"uid\":\"ffffffff-0000-4000-8000-000000000000\"}},{\"metadata\":{\"uid\":\"%s\"}}]",
+                 "[{\"metadata\":{\"uid\":\"%s\"}},{\"metadata\":{\"uid\":\"ffffffff-0000-4000-"
+                 "8000-000000000000\"}},{\"metadata\":{\"uid\":\"%s\"}}]",
                  u2, u1);
         assert_int_equal(call(unix_srv, "/status", q, NULL, &a), 200);
         json_t *arr = json_loads(a.body, 0, NULL);
@@ -160,11 +169,17 @@ static void test_logs_validation(void **state)
 {
         struct http_answer a;
         const char *bad[] = {
-                "{\"Namespace\":\"Bad_NS\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\",\"ContainerName\":\"main\",\"Opts\":{}}",
-                "{\"Namespace\":\"default\",\"PodUID\":\"NOT-A-UUID\",\"ContainerName\":\"main\",\"Opts\":{}}",
-                "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\",\"ContainerName\":\"Main!\",\"Opts\":{}}",
-                "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\",\"ContainerName\":\"main\",\"Opts\":{\"Tail\":5,\"Bytes\":10}}",
-                "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\",\"ContainerName\":\"main\",\"Opts\":{\"SinceSeconds\":5,\"SinceTime\":\"2026-01-01T00:00:00Z\"}}",
+            "{\"Namespace\":\"Bad_NS\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\","
+            "\"ContainerName\":\"main\",\"Opts\":{}}",
+            "{\"Namespace\":\"default\",\"PodUID\":\"NOT-A-UUID\",\"ContainerName\":\"main\","
+            "\"Opts\":{}}",
+            "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\","
+            "\"ContainerName\":\"Main!\",\"Opts\":{}}",
+            "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\","
+            "\"ContainerName\":\"main\",\"Opts\":{\"Tail\":5,\"Bytes\":10}}",
+            "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\","
+            "\"ContainerName\":\"main\",\"Opts\":{\"SinceSeconds\":5,\"SinceTime\":\"2026-01-01T00:"
+            "00:00Z\"}}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 assert_int_equal(call(unix_srv, "/getLogs", bad[i], NULL, &a), 400);
@@ -173,9 +188,13 @@ static void test_logs_validation(void **state)
                 http_answer_free(&a);
         }
         /* a zero SinceTime is "unset" */
-        assert_int_equal(call(unix_srv, "/getLogs",
-                              "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\",\"ContainerName\":\"main\","
-                              "\"Opts\":{\"SinceSeconds\":5,\"SinceTime\":\"0001-01-01T00:00:00Z\"}}", NULL, &a), 404);
+        assert_int_equal(
+            call(unix_srv, "/getLogs",
+                 "{\"Namespace\":\"default\",\"PodUID\":\"00000000-0000-4000-8000-000000000000\","
+                 "\"ContainerName\":\"main\","
+                 "\"Opts\":{\"SinceSeconds\":5,\"SinceTime\":\"0001-01-01T00:00:00Z\"}}",
+                 NULL, &a),
+            404);
         http_answer_free(&a);
 }
 
@@ -204,7 +223,10 @@ static void test_auth(void **state)
         assert_null(strstr(a.body, uid));
         http_answer_free(&a);
         char logs[300];
-        snprintf(logs, sizeof(logs), "{\"Namespace\":\"physics\",\"PodUID\":\"%s\",\"ContainerName\":\"main\",\"Opts\":{}}", uid);
+        snprintf(
+            logs, sizeof(logs),
+            "{\"Namespace\":\"physics\",\"PodUID\":\"%s\",\"ContainerName\":\"main\",\"Opts\":{}}",
+            uid);
         assert_int_equal(call(tcp_srv, "/getLogs", logs, ASTRO, &a), 403);
         http_answer_free(&a);
         snprintf(q, sizeof(q), "{\"metadata\":{\"uid\":\"%s\",\"namespace\":\"physics\"}}", uid);
@@ -231,7 +253,10 @@ static void test_delete_idempotent(void **state)
         http_answer_free(&a);
         assert_int_equal(call(unix_srv, "/delete", q, NULL, &a), 200);
         http_answer_free(&a);
-        assert_int_equal(call(unix_srv, "/delete", "{\"metadata\":{\"uid\":\"ffffffff-1111-4000-8000-000000000000\"}}", NULL, &a), 200);
+        assert_int_equal(call(unix_srv, "/delete",
+                              "{\"metadata\":{\"uid\":\"ffffffff-1111-4000-8000-000000000000\"}}",
+                              NULL, &a),
+                         200);
         http_answer_free(&a);
         snprintf(q, sizeof(q), "[{\"metadata\":{\"uid\":\"%s\"}}]", uid);
         for (int i = 0; i < 50; i++) { /* gone once the backend confirmed */
@@ -260,8 +285,10 @@ static void test_hop_b(void **state)
         snprintf(body, sizeof(body),
                  "{\"pod\":{\"metadata\":{\"name\":\"b\",\"namespace\":\"default\",\"uid\":\"%s\"},"
                  "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"x\"}]}},"
-                 "\"container\":[{\"name\":\"main\",\"configMaps\":null,\"projectedvolumemaps\":null,\"secrets\":null,\"emptyDirs\":null}],"
-                 "\"jobConfig\":{}}", uid);
+                 "\"container\":[{\"name\":\"main\",\"configMaps\":null,\"projectedvolumemaps\":"
+                 "null,\"secrets\":null,\"emptyDirs\":null}],"
+                 "\"jobConfig\":{}}",
+                 uid);
         assert_int_equal(call(plugin_srv, "/create", body, NULL, &a), 200);
         assert_non_null(strstr(a.body, uid));
         http_answer_free(&a);
@@ -289,13 +316,15 @@ static void test_ping_metrics(void **state)
         struct http_answer a;
         assert_int_equal(call(unix_srv, "/pinglink", NULL, NULL, &a), 200);
         json_t *p = json_loads(a.body, 0, NULL);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(p, "resources"), "cpu")), "64");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(p, "resources"), "cpu")), "64");
         json_decref(p);
         http_answer_free(&a);
         assert_int_equal(call(unix_srv, "/metrics", NULL, NULL, &a), 200);
         assert_non_null(strstr(a.body, "ferry_http_requests_total{path=\"/create\",code=\"200\"}"));
         assert_non_null(strstr(a.body, "ferry_pods{phase=\"Running\",backend=\"fake\"}"));
-        assert_non_null(strstr(a.body, "ferry_backend_call_duration_seconds_bucket{backend=\"fake\",op=\"submit\""));
+        assert_non_null(strstr(
+            a.body, "ferry_backend_call_duration_seconds_bucket{backend=\"fake\",op=\"submit\""));
         http_answer_free(&a);
 }
 
@@ -305,15 +334,20 @@ int main(void)
         tcp_srv = getenv("FERRY_TCP");
         plugin_srv = getenv("FERRY_PLUGIN");
         if (!unix_srv || !tcp_srv || !plugin_srv) {
-                fprintf(stderr, "run me through with-ferryd.sh with FERRY_TEST_TCP_PORT and FERRY_TEST_PLUGIN set\n");
+                fprintf(stderr, "run me through with-ferryd.sh with FERRY_TEST_TCP_PORT and "
+                                "FERRY_TEST_PLUGIN set\n");
                 return 1;
         }
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_create_idempotent), cmocka_unit_test(test_bad_json),
-                cmocka_unit_test(test_limits),            cmocka_unit_test(test_status_order_and_unknown),
-                cmocka_unit_test(test_logs_validation),   cmocka_unit_test(test_auth),
-                cmocka_unit_test(test_delete_idempotent), cmocka_unit_test(test_hop_b),
-                cmocka_unit_test(test_ping_metrics),
+            cmocka_unit_test(test_create_idempotent),
+            cmocka_unit_test(test_bad_json),
+            cmocka_unit_test(test_limits),
+            cmocka_unit_test(test_status_order_and_unknown),
+            cmocka_unit_test(test_logs_validation),
+            cmocka_unit_test(test_auth),
+            cmocka_unit_test(test_delete_idempotent),
+            cmocka_unit_test(test_hop_b),
+            cmocka_unit_test(test_ping_metrics),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,18 +55,21 @@ static json_t *find_container(json_t *st, const char *name)
                 json_t *a = json_object_get(st, lists[l]);
                 size_t i;
                 json_t *c;
-                json_array_foreach(a, i, c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) return c;
+                json_array_foreach(
+                    a, i,
+                    c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) return c;
         }
         return NULL;
 }
 
 static char *get_logs(json_t *pod, const char *uid, const char *container)
 {
-        json_t *q = json_pack("{s:s,s:s,s:s,s:s,s:{s:i,s:b}}", "Namespace",
-                              json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace")),
-                              "PodUID", uid, "PodName",
-                              json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")),
-                              "ContainerName", container, "Opts", "Tail", 0, "Follow", 0);
+        json_t *q = json_pack(
+            "{s:s,s:s,s:s,s:s,s:{s:i,s:b}}", "Namespace",
+            json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace")),
+            "PodUID", uid, "PodName",
+            json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")),
+            "ContainerName", container, "Opts", "Tail", 0, "Follow", 0);
         char *body = json_dumps(q, 0);
         struct http_answer a;
         json_decref(q);
@@ -109,7 +112,8 @@ static int run_case(const char *dir, const char *cs)
                 return fail(cs, "cannot read the case files%s%s", NULL, NULL);
         json_t *req = json_loads(create, 0, NULL);
         json_t *pod = json_object_get(req, "pod");
-        const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+        const char *uid =
+            json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
         struct http_answer a;
         int r = 0;
 
@@ -149,15 +153,19 @@ static int run_case(const char *dir, const char *cs)
         }
         const char *cname;
         json_t *v;
-        json_object_foreach(json_object_get(expect, "exit"), cname, v) {
+        json_object_foreach(json_object_get(expect, "exit"), cname, v)
+        {
                 json_t *c = find_container(st, cname);
                 json_t *term = json_object_get(json_object_get(c, "state"), "terminated");
-                if (!term || json_integer_value(json_object_get(term, "exitCode")) != json_integer_value(v)) {
-                        r = fail(cs, "container %s did not exit with the expected code%s", cname, "");
+                if (!term || json_integer_value(json_object_get(term, "exitCode")) !=
+                                 json_integer_value(v)) {
+                        r = fail(cs, "container %s did not exit with the expected code%s", cname,
+                                 "");
                         goto out_st;
                 }
         }
-        json_object_foreach(json_object_get(expect, "logs"), cname, v) {
+        json_object_foreach(json_object_get(expect, "logs"), cname, v)
+        {
                 char *logs = get_logs(pod, uid, cname);
                 size_t i;
                 json_t *pat;
@@ -165,7 +173,8 @@ static int run_case(const char *dir, const char *cs)
                         r = fail(cs, "no logs for container %s%s", cname, "");
                         goto out_st;
                 }
-                json_array_foreach(v, i, pat) {
+                json_array_foreach(v, i, pat)
+                {
                         regex_t re;
                         if (regcomp(&re, json_string_value(pat), REG_EXTENDED | REG_NOSUB) != 0) {
                                 r = fail(cs, "bad regex %s%s", json_string_value(pat), "");
@@ -183,32 +192,38 @@ static int run_case(const char *dir, const char *cs)
                 }
                 free(logs);
         }
-        json_object_foreach(json_object_get(expect, "logs_absent"), cname, v) {
+        json_object_foreach(json_object_get(expect, "logs_absent"), cname, v)
+        {
                 char *logs = get_logs(pod, uid, cname);
                 size_t i;
                 json_t *pat;
-                json_array_foreach(v, i, pat) {
+                json_array_foreach(v, i, pat)
+                {
                         regex_t re;
                         regcomp(&re, json_string_value(pat), REG_EXTENDED | REG_NOSUB);
                         bool m = logs && line_matches(logs, &re);
                         regfree(&re);
                         if (m) {
-                                r = fail(cs, "a log line matches the forbidden %s%s", json_string_value(pat), "");
+                                r = fail(cs, "a log line matches the forbidden %s%s",
+                                         json_string_value(pat), "");
                                 free(logs);
                                 goto out_st;
                         }
                 }
                 free(logs);
         }
-        json_object_foreach(json_object_get(expect, "log_order"), cname, v) {
+        json_object_foreach(json_object_get(expect, "log_order"), cname, v)
+        {
                 char *logs = get_logs(pod, uid, cname);
                 const char *p = logs ? logs : "";
                 size_t i;
                 json_t *s;
-                json_array_foreach(v, i, s) {
+                json_array_foreach(v, i, s)
+                {
                         const char *f = strstr(p, json_string_value(s));
                         if (!f) {
-                                r = fail(cs, "\"%s\" missing or out of order in %s", json_string_value(s), cname);
+                                r = fail(cs, "\"%s\" missing or out of order in %s",
+                                         json_string_value(s), cname);
                                 free(logs);
                                 goto out_st;
                         }
@@ -217,7 +232,8 @@ static int run_case(const char *dir, const char *cs)
                 free(logs);
         }
         size_t i;
-        json_array_foreach(json_object_get(expect, "never_ran"), i, v) {
+        json_array_foreach(json_object_get(expect, "never_ran"), i, v)
+        {
                 json_t *c = find_container(st, json_string_value(v));
                 json_t *state = json_object_get(c, "state");
                 json_t *run = json_object_get(state, "running");
@@ -227,7 +243,8 @@ static int run_case(const char *dir, const char *cs)
                 bool has_logs = logs && logs[0];
                 free(logs);
                 if (started || has_logs) {
-                        r = fail(cs, "container %s ran but must never run%s", json_string_value(v), "");
+                        r = fail(cs, "container %s ran but must never run%s", json_string_value(v),
+                                 "");
                         goto out_st;
                 }
         }

@@ -17,8 +17,8 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud)
         return add;
 }
 
-int http_call(const char *server, const char *path, const char *body, size_t len,
-              const char *token, struct http_answer *ret)
+int http_call(const char *server, const char *path, const char *body, size_t len, const char *token,
+              struct http_answer *ret)
 {
         CURL *c = curl_easy_init();
         char url[512], auth[512];

@@ -13,8 +13,8 @@ struct http_answer {
 };
 
 /* server: unix:///path or http://host:port. token may be NULL. */
-int http_call(const char *server, const char *path, const char *body, size_t len,
-              const char *token, struct http_answer *ret);
+int http_call(const char *server, const char *path, const char *body, size_t len, const char *token,
+              struct http_answer *ret);
 void http_answer_free(struct http_answer *a);
 
 #endif

@@ -54,7 +54,8 @@ static char *logs(const char *opts)
         char body[512];
         struct http_answer a;
         snprintf(body, sizeof(body),
-                 "{\"Namespace\":\"default\",\"PodUID\":\"" UID "\",\"PodName\":\"talk\",\"ContainerName\":\"main\",\"Opts\":%s}",
+                 "{\"Namespace\":\"default\",\"PodUID\":\"" UID
+                 "\",\"PodName\":\"talk\",\"ContainerName\":\"main\",\"Opts\":%s}",
                  opts);
         assert_int_equal(http_call(srv, "/getLogs", body, strlen(body), NULL, &a), 0);
         assert_int_equal(a.code, 200);
@@ -64,9 +65,11 @@ static char *logs(const char *opts)
 static void test_follow_streams_then_ends(void **state)
 {
         const char *create =
-                "{\"pod\":{\"metadata\":{\"name\":\"talk\",\"namespace\":\"default\",\"uid\":\"" UID "\"},"
-                "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"sh\",\"-c\"],"
-                "\"args\":[\"for i in 1 2 3 4 5; do echo line $i; sleep 0.4; done\"]}]}}}";
+            "{\"pod\":{\"metadata\":{\"name\":\"talk\",\"namespace\":\"default\",\"uid\":\"" UID
+            "\"},"
+            "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"sh\",\"-"
+            "c\"],"
+            "\"args\":[\"for i in 1 2 3 4 5; do echo line $i; sleep 0.4; done\"]}]}}}";
         struct http_answer a;
         assert_int_equal(http_call(srv, "/create", create, strlen(create), NULL, &a), 0);
         assert_int_equal(a.code, 200);
@@ -83,7 +86,8 @@ static void test_follow_streams_then_ends(void **state)
         }
         CURL *c = curl_easy_init();
         struct follow f = {0};
-        const char *body = "{\"Namespace\":\"default\",\"PodUID\":\"" UID "\",\"ContainerName\":\"main\",\"Opts\":{\"Follow\":true}}";
+        const char *body = "{\"Namespace\":\"default\",\"PodUID\":\"" UID
+                           "\",\"ContainerName\":\"main\",\"Opts\":{\"Follow\":true}}";
         curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, srv + 7);
         curl_easy_setopt(c, CURLOPT_URL, "http://unix/getLogs");
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -131,8 +135,8 @@ int main(void)
         if (!srv || strncmp(srv, "unix://", 7) != 0)
                 return 1;
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_follow_streams_then_ends),
-                cmocka_unit_test(test_options),
+            cmocka_unit_test(test_follow_streams_then_ends),
+            cmocka_unit_test(test_options),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

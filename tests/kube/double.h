@@ -39,14 +39,22 @@ struct kd_err {
 };
 /* Fill e and return -1. */
 int kd_fail(struct kd_err *e, unsigned code, const char *reason, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* A Status object for e (new reference). */
 json_t *kd_status_json(const struct kd_err *e);
 
 /* ---- resource table ---- */
 enum kd_res {
-        KD_NAMESPACES, KD_NODES, KD_PODS, KD_CONFIGMAPS, KD_SECRETS, KD_SERVICEACCOUNTS,
-        KD_EVENTS, KD_EVENTS_V1, KD_LEASES, KD_RES_MAX
+        KD_NAMESPACES,
+        KD_NODES,
+        KD_PODS,
+        KD_CONFIGMAPS,
+        KD_SECRETS,
+        KD_SERVICEACCOUNTS,
+        KD_EVENTS,
+        KD_EVENTS_V1,
+        KD_LEASES,
+        KD_RES_MAX
 };
 struct kd_resource {
         const char *group; /* "" for the core group */
@@ -55,7 +63,7 @@ struct kd_resource {
         const char *singular;
         const char *kind;
         const char *list_kind;
-        const char *short_names; /* comma-separated, for discovery; may be NULL */
+        const char *short_names;  /* comma-separated, for discovery; may be NULL */
         const char *subresources; /* comma-separated: "status", "token", "binding" */
         bool namespaced;
         bool returns_deleted_object; /* DELETE answers the object, not a Status */
@@ -111,7 +119,7 @@ struct kd_store {
         uint64_t rv;           /* the global resourceVersion: last write */
         uint64_t compacted_rv; /* history holds every event with rv > compacted_rv */
         size_t history_cap;
-        struct kd_event *history; /* ring: event rv r lives at r % history_cap */
+        struct kd_event *history;               /* ring: event rv r lives at r % history_cap */
         struct ferry_hashmap *objs[KD_RES_MAX]; /* "ns/name" -> struct kd_obj */
         size_t n_objs;
         bool stopping;
@@ -152,8 +160,8 @@ struct kd_ctx {
 int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *obj, bool load,
               json_t **ret, struct kd_err *e);
 /* Update (PUT or the result of a patch) of the object or of its status subresource. */
-int kd_update(struct kd_store *s, enum kd_res r, const char *ns, const char *name,
-              const char *sub, json_t *obj, json_t **ret, struct kd_err *e);
+int kd_update(struct kd_store *s, enum kd_res r, const char *ns, const char *name, const char *sub,
+              json_t *obj, json_t **ret, struct kd_err *e);
 /* DELETE with options (may be NULL). *ret: the object (for returns_deleted_object
  * resources or a graceful deletion) or NULL for a Status Success. */
 int kd_delete(struct kd_store *s, enum kd_res r, const char *ns, const char *name,
@@ -181,9 +189,9 @@ const char *kd_path_str(const json_t *obj, const char *path, char *buf, size_t n
 
 /* ---- the HTTP(S) server (http.c) ---- */
 struct kd_server_config {
-        const char *listen;      /* "127.0.0.1:PORT" (0: any free port) or "unix:PATH" */
-        const char *token;       /* bearer token clients must send; NULL: none */
-        const char *cert_pem;    /* TLS when set, with key_pem */
+        const char *listen;   /* "127.0.0.1:PORT" (0: any free port) or "unix:PATH" */
+        const char *token;    /* bearer token clients must send; NULL: none */
+        const char *cert_pem; /* TLS when set, with key_pem */
         const char *key_pem;
         const char *client_ca_pem; /* client certificates signed by it authenticate */
         unsigned watch_timeout_s;

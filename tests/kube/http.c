@@ -49,7 +49,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, json_t
         memcpy(body, s, len);
         body[len] = '\n';
         free(s);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(len + 1, body, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len + 1, body, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
                 free(body);
                 return MHD_NO;
@@ -66,7 +67,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, json_t
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *text)
 {
         struct MHD_Response *resp =
-                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+            MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
         if (!resp)
                 return MHD_NO;
         MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
@@ -80,7 +81,8 @@ static enum MHD_Result send_err(struct MHD_Connection *c, const struct kd_err *e
         return send_json(c, e->code, kd_status_json(e));
 }
 
-static enum MHD_Result fail(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg)
+static enum MHD_Result fail(struct MHD_Connection *c, unsigned code, const char *reason,
+                            const char *msg)
 {
         struct kd_err e = {0};
         kd_fail(&e, code, reason, "%s", msg);
@@ -89,13 +91,14 @@ static enum MHD_Result fail(struct MHD_Connection *c, unsigned code, const char 
 
 static json_t *status_success(enum kd_res r, json_t *obj, unsigned code)
 {
-        json_t *st = json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1", "metadata",
-                               "status", "Success");
+        json_t *st = json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
+                               "metadata", "status", "Success");
         if (obj)
                 json_object_set_new(st, "details",
-                                    json_pack("{s:s, s:s, s:s, s:s}", "name", kd_meta_str(obj, "name"), "group",
-                                              kd_resources[r].group, "kind", kd_resources[r].plural, "uid",
-                                              kd_meta_str(obj, "uid")));
+                                    json_pack("{s:s, s:s, s:s, s:s}", "name",
+                                              kd_meta_str(obj, "name"), "group",
+                                              kd_resources[r].group, "kind", kd_resources[r].plural,
+                                              "uid", kd_meta_str(obj, "uid")));
         if (code != 200)
                 json_object_set_new(st, "code", json_integer(code));
         return st;
@@ -114,39 +117,43 @@ static json_t *resource_list(const char *group, const char *version)
                 const struct kd_resource *rs = &kd_resources[r];
                 if (strcmp(rs->group, group) || strcmp(rs->version, version))
                         continue;
-                json_t *it = json_pack("{s:s, s:s, s:b, s:s, s:[sssssss]}", "name", rs->plural, "singularName",
-                                       rs->singular, "namespaced", rs->namespaced, "kind", rs->kind, "verbs",
-                                       "create", "delete", "get", "list", "patch", "update", "watch");
+                json_t *it = json_pack("{s:s, s:s, s:b, s:s, s:[sssssss]}", "name", rs->plural,
+                                       "singularName", rs->singular, "namespaced", rs->namespaced,
+                                       "kind", rs->kind, "verbs", "create", "delete", "get", "list",
+                                       "patch", "update", "watch");
                 if (rs->short_names)
                         json_object_set_new(it, "shortNames", json_pack("[s]", rs->short_names));
                 json_array_append_new(items, it);
                 if (rs->subresources && strstr(rs->subresources, "status"))
-                        json_array_append_new(items, json_pack("{s:s+, s:s, s:b, s:s, s:[sss]}", "name", rs->plural,
-                                                               "/status", "singularName", "", "namespaced",
-                                                               rs->namespaced, "kind", rs->kind, "verbs", "get",
-                                                               "patch", "update"));
+                        json_array_append_new(items, json_pack("{s:s+, s:s, s:b, s:s, s:[sss]}",
+                                                               "name", rs->plural, "/status",
+                                                               "singularName", "", "namespaced",
+                                                               rs->namespaced, "kind", rs->kind,
+                                                               "verbs", "get", "patch", "update"));
                 if (rs->subresources && strstr(rs->subresources, "binding"))
-                        json_array_append_new(items, json_pack("{s:s, s:s, s:b, s:s, s:[s]}", "name", "pods/binding",
-                                                               "singularName", "", "namespaced", 1, "kind",
-                                                               "Binding", "verbs", "create"));
+                        json_array_append_new(
+                            items, json_pack("{s:s, s:s, s:b, s:s, s:[s]}", "name", "pods/binding",
+                                             "singularName", "", "namespaced", 1, "kind", "Binding",
+                                             "verbs", "create"));
                 if (rs->subresources && strstr(rs->subresources, "token"))
-                        json_array_append_new(items,
-                                              json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s]}", "name",
-                                                        "serviceaccounts/token", "singularName", "", "namespaced",
-                                                        1, "group", "authentication.k8s.io", "version", "v1", "kind",
-                                                        "TokenRequest", "verbs", "create"));
+                        json_array_append_new(
+                            items,
+                            json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s]}", "name",
+                                      "serviceaccounts/token", "singularName", "", "namespaced", 1,
+                                      "group", "authentication.k8s.io", "version", "v1", "kind",
+                                      "TokenRequest", "verbs", "create"));
         }
-        return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion",
-                         gv, "resources", items);
+        return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                         "groupVersion", gv, "resources", items);
 }
 
 static json_t *api_group(const char *g)
 {
         char gv[96];
         snprintf(gv, sizeof(gv), "%s/v1", g);
-        return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "kind", "APIGroup", "apiVersion", "v1",
-                         "name", g, "versions", "groupVersion", gv, "version", "v1", "preferredVersion",
-                         "groupVersion", gv, "version", "v1");
+        return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "kind", "APIGroup",
+                         "apiVersion", "v1", "name", g, "versions", "groupVersion", gv, "version",
+                         "v1", "preferredVersion", "groupVersion", gv, "version", "v1");
 }
 
 static const char *const groups[] = {"coordination.k8s.io", "events.k8s.io"};
@@ -155,9 +162,9 @@ static bool discovery(struct MHD_Connection *c, char **segs, int n, enum MHD_Res
 {
         json_t *j = NULL;
         if (n == 1 && !strcmp(segs[0], "api"))
-                j = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
-                              "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
-                              "127.0.0.1");
+                j = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions",
+                              "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
+                              "serverAddress", "127.0.0.1");
         else if (n == 2 && !strcmp(segs[0], "api") && !strcmp(segs[1], "v1"))
                 j = resource_list("", "v1");
         else if (n == 1 && !strcmp(segs[0], "apis")) {
@@ -168,12 +175,14 @@ static bool discovery(struct MHD_Connection *c, char **segs, int n, enum MHD_Res
                         json_object_del(g, "apiVersion");
                         json_array_append_new(gl, g);
                 }
-                j = json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", gl);
+                j = json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1",
+                              "groups", gl);
         } else if (!strcmp(segs[0], "apis") && (n == 2 || n == 3)) {
                 for (size_t i = 0; i < FERRY_ARRAY_SIZE(groups); i++)
                         if (!strcmp(segs[1], groups[i]))
-                                j = n == 2 ? api_group(groups[i])
-                                           : !strcmp(segs[2], "v1") ? resource_list(groups[i], "v1") : NULL;
+                                j = n == 2                   ? api_group(groups[i])
+                                    : !strcmp(segs[2], "v1") ? resource_list(groups[i], "v1")
+                                                             : NULL;
         }
         if (!j)
                 return false;
@@ -186,7 +195,8 @@ static bool client_cert_ok(struct kd_server *srv, struct MHD_Connection *c)
 {
         if (!srv->tls || !srv->cfg.client_ca_pem)
                 return false;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (!ci || !ci->tls_session)
                 return false;
         gnutls_session_t sess = (gnutls_session_t)ci->tls_session;
@@ -244,9 +254,11 @@ struct filter {
 
 static bool filter_matches(const struct filter *f, const json_t *obj)
 {
-        if (f->ns && kd_resources[f->res].namespaced && strcmp(kd_meta_str(obj, "namespace"), f->ns))
+        if (f->ns && kd_resources[f->res].namespaced &&
+            strcmp(kd_meta_str(obj, "namespace"), f->ns))
                 return false;
-        return kd_label_selector_matches(&f->labels, obj) && kd_field_selector_matches(&f->fields, obj);
+        return kd_label_selector_matches(&f->labels, obj) &&
+               kd_field_selector_matches(&f->fields, obj);
 }
 
 static void filter_free(struct filter *f)
@@ -255,7 +267,8 @@ static void filter_free(struct filter *f)
         kd_selector_free(&f->fields);
 }
 
-static int filter_init(struct filter *f, struct MHD_Connection *c, enum kd_res r, const char *ns, struct kd_err *e)
+static int filter_init(struct filter *f, struct MHD_Connection *c, enum kd_res r, const char *ns,
+                       struct kd_err *e)
 {
         memset(f, 0, sizeof(*f));
         f->res = r;
@@ -284,9 +297,14 @@ static json_t *strip_type(json_t *o)
 }
 
 static const char CONTINUE_TOO_OLD[] =
-        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+    "The provided continue parameter is too old to display a consistent list result. You can start "
+    "a new list without the continue parameter, or use the continue token in this response to "
+    "retrieve the remainder of the results. Continuing with the provided token results in an "
+    "inconsistent list - objects that were created, modified, or deleted between the time the "
+    "first chunk was returned and now may show up in the list.";
 
-static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, enum kd_res r, const char *ns)
+static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, enum kd_res r,
+                               const char *ns)
 {
         struct kd_store *st = srv->st;
         struct kd_err e = {0};
@@ -294,7 +312,8 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
         if (filter_init(&f, c, r, ns, &e) < 0)
                 return send_err(c, &e);
         uint64_t limit = 0, at_rv = 0, rv_arg = 0;
-        const char *lim = arg(c, "limit"), *cont = arg(c, "continue"), *rvs = arg(c, "resourceVersion");
+        const char *lim = arg(c, "limit"), *cont = arg(c, "continue"),
+                   *rvs = arg(c, "resourceVersion");
         const char *match = arg(c, "resourceVersionMatch");
         if (lim && !parse_u64(lim, &limit)) {
                 filter_free(&f);
@@ -313,8 +332,11 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
                 size_t dl = 0;
                 unsigned bits = 0, acc = 0;
                 for (size_t i = 0; i < n && cont[i] != '='; i++) {
-                        const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-                        const char *p = strchr(tab, cont[i] == '-' ? '+' : cont[i] == '_' ? '/' : cont[i]);
+                        const char *tab =
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                        const char *p = strchr(tab, cont[i] == '-'   ? '+'
+                                                    : cont[i] == '_' ? '/'
+                                                                     : cont[i]);
                         if (!p || !cont[i])
                                 break;
                         acc = (acc << 6) | (unsigned)(p - tab);
@@ -333,7 +355,9 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
                 if (!slash || !json_is_integer(trv) || json_integer_value(trv) <= 0) {
                         json_decref(tok);
                         filter_free(&f);
-                        return fail(c, 400, "BadRequest", "continue key is not valid: not a continue token of this server");
+                        return fail(
+                            c, 400, "BadRequest",
+                            "continue key is not valid: not a continue token of this server");
                 }
                 snprintf(sns, sizeof(sns), "%.*s", (int)(slash - start), start);
                 snprintf(sname, sizeof(sname), "%s", slash + 1);
@@ -360,8 +384,8 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
                 if (have_start)
                         return fail(c, 410, "Expired", CONTINUE_TOO_OLD);
                 char msg[128];
-                snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)", (unsigned long long)at_rv,
-                         (unsigned long long)st->compacted_rv + 1);
+                snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)",
+                         (unsigned long long)at_rv, (unsigned long long)st->compacted_rv + 1);
                 return fail(c, 410, "Expired", msg);
         }
         uint64_t list_rv = at_rv ? at_rv : st->rv;
@@ -372,7 +396,8 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
         json_t *items = json_array();
         size_t i, remaining = 0;
         json_t *o, *last = NULL;
-        json_array_foreach(snap, i, o) {
+        json_array_foreach(snap, i, o)
+        {
                 if (have_start && cmp_key(o, sns, sname) <= 0)
                         continue;
                 if (!filter_matches(&f, o))
@@ -389,14 +414,16 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
         json_t *meta = json_pack("{s:s}", "resourceVersion", rvb);
         if (remaining && last) {
                 /* like the real token: the key to continue after, with a NUL appended */
-                char *start = ferry_xasprintf("%s/%s", kd_meta_str(last, "namespace"), kd_meta_str(last, "name"));
-                json_t *tok = json_pack("{s:s, s:I, s:s%}", "v", "meta.k8s.io/v1", "rv", (json_int_t)list_rv,
-                                        "start", start, strlen(start) + 1);
+                char *start = ferry_xasprintf("%s/%s", kd_meta_str(last, "namespace"),
+                                              kd_meta_str(last, "name"));
+                json_t *tok = json_pack("{s:s, s:I, s:s%}", "v", "meta.k8s.io/v1", "rv",
+                                        (json_int_t)list_rv, "start", start, strlen(start) + 1);
                 char *ts = json_dumps(tok, JSON_COMPACT);
                 char *b64 = kd_base64(ts, strlen(ts), false);
                 json_object_set_new(meta, "continue", json_string(b64));
                 if (!f.labels.n && !f.fields.n)
-                        json_object_set_new(meta, "remainingItemCount", json_integer((json_int_t)remaining));
+                        json_object_set_new(meta, "remainingItemCount",
+                                            json_integer((json_int_t)remaining));
                 free(b64);
                 free(ts);
                 free(start);
@@ -404,8 +431,10 @@ static enum MHD_Result do_list(struct kd_server *srv, struct MHD_Connection *c, 
         }
         json_decref(snap);
         filter_free(&f);
-        return send_json(c, 200, json_pack("{s:s, s:s, s:o, s:o}", "kind", kd_resources[r].list_kind, "apiVersion",
-                                           kd_api_version(r, av, sizeof(av)), "metadata", meta, "items", items));
+        return send_json(c, 200,
+                         json_pack("{s:s, s:s, s:o, s:o}", "kind", kd_resources[r].list_kind,
+                                   "apiVersion", kd_api_version(r, av, sizeof(av)), "metadata",
+                                   meta, "items", items));
 }
 
 /* ---- watch ---- */
@@ -413,7 +442,7 @@ struct watch {
         struct kd_server *srv;
         struct filter f;
         char ns[KD_NAME_MAX]; /* f.ns points here: the request's path is gone once we stream */
-        uint64_t cursor; /* every event up to here has been considered */
+        uint64_t cursor;      /* every event up to here has been considered */
         bool bookmarks;
         bool done;
         int fd;
@@ -436,9 +465,9 @@ static void emit_bookmark(struct watch *w, uint64_t rv, bool initial_end)
 {
         char av[96], rvb[32];
         snprintf(rvb, sizeof(rvb), "%llu", (unsigned long long)rv);
-        json_t *o = json_pack("{s:s, s:s, s:{s:s, s:n}}", "kind", kd_resources[w->f.res].kind, "apiVersion",
-                              kd_api_version(w->f.res, av, sizeof(av)), "metadata", "resourceVersion", rvb,
-                              "creationTimestamp");
+        json_t *o = json_pack("{s:s, s:s, s:{s:s, s:n}}", "kind", kd_resources[w->f.res].kind,
+                              "apiVersion", kd_api_version(w->f.res, av, sizeof(av)), "metadata",
+                              "resourceVersion", rvb, "creationTimestamp");
         if (initial_end)
                 json_object_set_new(json_object_get(o, "metadata"), "annotations",
                                     json_pack("{s:s}", "k8s.io/initial-events-end", "true"));
@@ -453,8 +482,8 @@ static void emit_bookmark(struct watch *w, uint64_t rv, bool initial_end)
 static void emit_expired(struct watch *w, uint64_t asked, uint64_t oldest)
 {
         struct kd_err e = {0};
-        kd_fail(&e, 410, "Expired", "too old resource version: %llu (%llu)", (unsigned long long)asked,
-                (unsigned long long)oldest);
+        kd_fail(&e, 410, "Expired", "too old resource version: %llu (%llu)",
+                (unsigned long long)asked, (unsigned long long)oldest);
         json_t *st = kd_status_json(&e);
         emit(w, "ERROR", st);
         json_decref(st);
@@ -538,7 +567,8 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
                         }
                         if (w->bookmarks && now >= w->next_bookmark_ns) {
                                 emit_bookmark(w, w->cursor, false);
-                                w->next_bookmark_ns = now + (int64_t)w->srv->cfg.bookmark_interval_s * 1000000000LL;
+                                w->next_bookmark_ns =
+                                    now + (int64_t)w->srv->cfg.bookmark_interval_s * 1000000000LL;
                                 break;
                         }
                         if (peer_gone(w->fd)) {
@@ -574,8 +604,8 @@ static void watch_free(void *cls)
         free(w);
 }
 
-static enum MHD_Result do_watch(struct kd_server *srv, struct MHD_Connection *c, enum kd_res r, const char *ns,
-                                const char *name)
+static enum MHD_Result do_watch(struct kd_server *srv, struct MHD_Connection *c, enum kd_res r,
+                                const char *ns, const char *name)
 {
         struct kd_store *st = srv->st;
         struct kd_err e = {0};
@@ -612,7 +642,8 @@ static enum MHD_Result do_watch(struct kd_server *srv, struct MHD_Connection *c,
         int64_t now = ferry_monotonic_ns();
         w->deadline_ns = now + (int64_t)timeout * 1000000000LL;
         w->next_bookmark_ns = now + (int64_t)srv->cfg.bookmark_interval_s * 1000000000LL;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         w->fd = ci ? ci->connect_fd : -1;
 
         pthread_mutex_lock(&st->mu);
@@ -621,9 +652,7 @@ static enum MHD_Result do_watch(struct kd_server *srv, struct MHD_Connection *c,
                 json_t *snap = kd_store_snapshot(st, r, 0);
                 size_t i;
                 json_t *o;
-                json_array_foreach(snap, i, o)
-                        if (filter_matches(&w->f, o))
-                                emit(w, "ADDED", o);
+                json_array_foreach(snap, i, o) if (filter_matches(&w->f, o)) emit(w, "ADDED", o);
                 json_decref(snap);
                 w->cursor = st->rv;
                 if (initial && w->bookmarks)
@@ -635,8 +664,8 @@ static enum MHD_Result do_watch(struct kd_server *srv, struct MHD_Connection *c,
         }
         pthread_mutex_unlock(&st->mu);
 
-        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, watch_read, w,
-                                                                      watch_free);
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                      watch_read, w, watch_free);
         if (!resp) {
                 watch_free(w);
                 return MHD_NO;
@@ -652,9 +681,11 @@ static enum MHD_Result do_watch(struct kd_server *srv, struct MHD_Connection *c,
 static json_t *parse_body(struct req *rq, struct kd_err *e)
 {
         json_error_t je;
-        json_t *j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &je);
+        json_t *j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len,
+                               JSON_REJECT_DUPLICATES, &je);
         if (!j)
-                kd_fail(e, 400, "BadRequest", "the body of the request is not valid JSON: %s (line %d)", je.text,
+                kd_fail(e, 400, "BadRequest",
+                        "the body of the request is not valid JSON: %s (line %d)", je.text,
                         je.line);
         return j;
 }
@@ -674,8 +705,8 @@ static const char *verb_name(const char *method, bool named, bool watch)
         return method;
 }
 
-static enum MHD_Result do_patch(struct kd_server *srv, struct MHD_Connection *c, struct req *rq, enum kd_res r,
-                                const char *ns, const char *name, const char *sub)
+static enum MHD_Result do_patch(struct kd_server *srv, struct MHD_Connection *c, struct req *rq,
+                                enum kd_res r, const char *ns, const char *name, const char *sub)
 {
         struct kd_err e = {0};
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -691,7 +722,10 @@ static enum MHD_Result do_patch(struct kd_server *srv, struct MHD_Connection *c,
                 kind = JSONPATCH;
         else {
                 kd_fail(&e, 415, "UnsupportedMediaType",
-                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (apply patches are not implemented by the double)");
+                        "the body of the request was in an unknown format - accepted media types "
+                        "include: application/json-patch+json, application/merge-patch+json, "
+                        "application/strategic-merge-patch+json (apply patches are not implemented "
+                        "by the double)");
                 return send_err(c, &e);
         }
         json_t *patch = parse_body(rq, &e);
@@ -703,7 +737,8 @@ static enum MHD_Result do_patch(struct kd_server *srv, struct MHD_Connection *c,
         int res = -1;
         if (!old) {
                 char q[96];
-                kd_fail(&e, 404, "NotFound", "%s \"%s\" not found", kd_res_qualified(r, q, sizeof(q)), name);
+                kd_fail(&e, 404, "NotFound", "%s \"%s\" not found",
+                        kd_res_qualified(r, q, sizeof(q)), name);
                 snprintf(e.name, sizeof(e.name), "%s", name);
                 e.kind = kd_resources[r].plural;
                 e.group = kd_resources[r].group;
@@ -726,8 +761,8 @@ static enum MHD_Result do_patch(struct kd_server *srv, struct MHD_Connection *c,
 }
 
 static enum MHD_Result do_object(struct kd_server *srv, struct MHD_Connection *c, struct req *rq,
-                                 const char *method, enum kd_res r, const char *ns, const char *name,
-                                 const char *sub)
+                                 const char *method, enum kd_res r, const char *ns,
+                                 const char *name, const char *sub)
 {
         struct kd_store *st = srv->st;
         struct kd_err e = {0};
@@ -735,17 +770,21 @@ static enum MHD_Result do_object(struct kd_server *srv, struct MHD_Connection *c
         int res = 0;
         unsigned code = 200;
         if (arg(c, "dryRun"))
-                return fail(c, 400, "BadRequest", "dryRun is not implemented by kube-apiserver-double");
+                return fail(c, 400, "BadRequest",
+                            "dryRun is not implemented by kube-apiserver-double");
         if (!strcmp(method, "GET")) {
                 if (sub && strcmp(sub, "status"))
-                        return fail(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+                        return fail(
+                            c, 405, "MethodNotAllowed",
+                            "the server does not allow this method on the requested resource");
                 pthread_mutex_lock(&st->mu);
                 json_t *o = kd_store_get(st, r, ns, name);
                 out = json_incref(o);
                 pthread_mutex_unlock(&st->mu);
                 if (!out) {
                         char q[96];
-                        kd_fail(&e, 404, "NotFound", "%s \"%s\" not found", kd_res_qualified(r, q, sizeof(q)), name);
+                        kd_fail(&e, 404, "NotFound", "%s \"%s\" not found",
+                                kd_res_qualified(r, q, sizeof(q)), name);
                         snprintf(e.name, sizeof(e.name), "%s", name);
                         e.kind = kd_resources[r].plural;
                         e.group = kd_resources[r].group;
@@ -757,7 +796,9 @@ static enum MHD_Result do_object(struct kd_server *srv, struct MHD_Connection *c
                 return do_patch(srv, c, rq, r, ns, name, sub);
         if (!strcmp(method, "DELETE")) {
                 if (sub)
-                        return fail(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+                        return fail(
+                            c, 405, "MethodNotAllowed",
+                            "the server does not allow this method on the requested resource");
                 if (rq->body.len) {
                         body = parse_body(rq, &e);
                         if (!body)
@@ -768,7 +809,8 @@ static enum MHD_Result do_object(struct kd_server *srv, struct MHD_Connection *c
                 uint64_t g;
                 const char *gs = arg(c, "gracePeriodSeconds");
                 if (gs && parse_u64(gs, &g))
-                        json_object_set_new(body, "gracePeriodSeconds", json_integer((json_int_t)g));
+                        json_object_set_new(body, "gracePeriodSeconds",
+                                            json_integer((json_int_t)g));
                 pthread_mutex_lock(&st->mu);
                 res = kd_delete(st, r, ns, name, body, &out, &e);
                 pthread_mutex_unlock(&st->mu);
@@ -788,19 +830,23 @@ static enum MHD_Result do_object(struct kd_server *srv, struct MHD_Connection *c
         pthread_mutex_lock(&st->mu);
         if (!strcmp(method, "PUT")) {
                 if (sub && strcmp(sub, "status"))
-                        res = kd_fail(&e, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+                        res = kd_fail(
+                            &e, 405, "MethodNotAllowed",
+                            "the server does not allow this method on the requested resource");
                 else
                         res = kd_update(st, r, ns, name, sub, body, &out, &e);
-        } else if (!strcmp(method, "POST") && sub && !strcmp(sub, "token") && r == KD_SERVICEACCOUNTS) {
+        } else if (!strcmp(method, "POST") && sub && !strcmp(sub, "token") &&
+                   r == KD_SERVICEACCOUNTS) {
                 res = kd_token_request(st, ns, name, body, &out, &e);
                 code = 201;
         } else if (!strcmp(method, "POST") && sub && !strcmp(sub, "binding") && r == KD_PODS) {
                 res = kd_bind(st, ns, name, body, &e);
-                out = json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
-                                "status", "Success", "code", 201);
+                out = json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                                "metadata", "status", "Success", "code", 201);
                 code = 201;
         } else {
-                res = kd_fail(&e, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+                res = kd_fail(&e, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource");
         }
         pthread_mutex_unlock(&st->mu);
         json_decref(body);
@@ -811,12 +857,13 @@ static enum MHD_Result do_object(struct kd_server *srv, struct MHD_Connection *c
         return send_json(c, code, out);
 }
 
-static enum MHD_Result do_create(struct kd_server *srv, struct MHD_Connection *c, struct req *rq, enum kd_res r,
-                                 const char *ns)
+static enum MHD_Result do_create(struct kd_server *srv, struct MHD_Connection *c, struct req *rq,
+                                 enum kd_res r, const char *ns)
 {
         struct kd_err e = {0};
         if (arg(c, "dryRun"))
-                return fail(c, 400, "BadRequest", "dryRun is not implemented by kube-apiserver-double");
+                return fail(c, 400, "BadRequest",
+                            "dryRun is not implemented by kube-apiserver-double");
         json_t *body = parse_body(rq, &e), *out = NULL;
         if (!body)
                 return send_err(c, &e);
@@ -842,8 +889,8 @@ static int split(char *path, char **segs)
         return n;
 }
 
-static enum MHD_Result debug_endpoint(struct kd_server *srv, struct MHD_Connection *c, const char *what,
-                                      const char *method)
+static enum MHD_Result debug_endpoint(struct kd_server *srv, struct MHD_Connection *c,
+                                      const char *what, const char *method)
 {
         struct kd_store *st = srv->st;
         json_t *out = NULL;
@@ -863,18 +910,19 @@ static enum MHD_Result debug_endpoint(struct kd_server *srv, struct MHD_Connecti
         return send_json(c, 200, out);
 }
 
-static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, struct req *rq, const char *url,
-                             const char *method)
+static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, struct req *rq,
+                             const char *url, const char *method)
 {
         if (!strcmp(url, "/healthz") || !strcmp(url, "/livez") || !strcmp(url, "/readyz"))
                 return send_text(c, 200, "ok");
         if (!strcmp(url, "/version"))
-                return send_json(c, 200,
-                                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "28",
-                                           "gitVersion", "v1.28.0+ferry-kube-double", "gitCommit",
-                                           "0000000000000000000000000000000000000000", "gitTreeState", "clean",
-                                           "buildDate", "2023-08-15T00:00:00Z", "goVersion", "go1.20.7", "compiler",
-                                           "gc", "platform", "linux/amd64"));
+                return send_json(
+                    c, 200,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1",
+                              "minor", "28", "gitVersion", "v1.28.0+ferry-kube-double", "gitCommit",
+                              "0000000000000000000000000000000000000000", "gitTreeState", "clean",
+                              "buildDate", "2023-08-15T00:00:00Z", "goVersion", "go1.20.7",
+                              "compiler", "gc", "platform", "linux/amd64"));
         if (ferry_str_startswith(url, "/debug/"))
                 return debug_endpoint(srv, c, url + 7, method);
         if (!authenticated(srv, c))
@@ -911,8 +959,8 @@ static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, st
         }
         const char *ns = NULL, *name = NULL, *sub = NULL;
         int r = -1;
-        if (i + 2 < n && !strcmp(segs[i], "namespaces") && (r = kd_res_find(group, version, segs[i + 2])) >= 0 &&
-            kd_resources[r].namespaced) {
+        if (i + 2 < n && !strcmp(segs[i], "namespaces") &&
+            (r = kd_res_find(group, version, segs[i + 2])) >= 0 && kd_resources[r].namespaced) {
                 ns = segs[i + 1];
                 i += 3;
         } else if (i < n) {
@@ -932,15 +980,17 @@ static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, st
                 return fail(c, 404, "NotFound", "the server could not find the requested resource");
 
         char what[128], q[96];
-        snprintf(what, sizeof(what), "%s%s%s", kd_res_qualified((enum kd_res)r, q, sizeof(q)), sub ? "/" : "",
-                 sub ? sub : "");
+        snprintf(what, sizeof(what), "%s%s%s", kd_res_qualified((enum kd_res)r, q, sizeof(q)),
+                 sub ? "/" : "", sub ? sub : "");
         pthread_mutex_lock(&srv->st->mu);
         kd_store_count(srv->st, verb_name(method, name != NULL, watch), what);
         pthread_mutex_unlock(&srv->st->mu);
 
         if (watch) {
                 if (strcmp(method, "GET") || sub)
-                        return fail(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+                        return fail(
+                            c, 405, "MethodNotAllowed",
+                            "the server does not allow this method on the requested resource");
                 return do_watch(srv, c, (enum kd_res)r, ns, name);
         }
         if (!name) {
@@ -948,13 +998,15 @@ static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, st
                         return do_list(srv, c, (enum kd_res)r, ns);
                 if (!strcmp(method, "POST"))
                         return do_create(srv, c, rq, (enum kd_res)r, ns);
-                return fail(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+                return fail(c, 405, "MethodNotAllowed",
+                            "the server does not allow this method on the requested resource");
         }
         return do_object(srv, c, rq, method, (enum kd_res)r, ns, name, sub);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
 {
         struct kd_server *srv = cls;
         struct req *rq = *con_cls;
@@ -972,12 +1024,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 return MHD_YES;
         }
         if (rq->too_big)
-                return fail(c, 413, "RequestEntityTooLarge", "the request body is larger than 3 MiB");
+                return fail(c, 413, "RequestEntityTooLarge",
+                            "the request body is larger than 3 MiB");
         (void)version;
         return route(srv, c, rq, url, method);
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
         struct req *rq = *con_cls;
         if (rq) {
@@ -988,13 +1042,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 }
 
 /* ---- listening ---- */
-static int open_listener(const char *spec, char **ret_unix, char *url, size_t url_n, bool tls, ferry_error_t *err)
+static int open_listener(const char *spec, char **ret_unix, char *url, size_t url_n, bool tls,
+                         ferry_error_t *err)
 {
         if (ferry_str_startswith(spec, "unix:")) {
                 const char *path = spec + 5;
                 struct sockaddr_un sa = {.sun_family = AF_UNIX};
                 if (strlen(path) >= sizeof(sa.sun_path) || !path[0])
-                        return ferry_errprintf(err, -ENAMETOOLONG, "unix socket path \"%s\" is empty or too long", path);
+                        return ferry_errprintf(err, -ENAMETOOLONG,
+                                               "unix socket path \"%s\" is empty or too long",
+                                               path);
                 strcpy(sa.sun_path, path);
                 int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (fd < 0)
@@ -1003,7 +1060,8 @@ static int open_listener(const char *spec, char **ret_unix, char *url, size_t ur
                 if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 512) < 0) {
                         int r = -errno;
                         close(fd);
-                        return ferry_errprintf(err, r, "cannot listen on %s: %s", path, strerror(-r));
+                        return ferry_errprintf(err, r, "cannot listen on %s: %s", path,
+                                               strerror(-r));
                 }
                 *ret_unix = ferry_xstrdup(path);
                 snprintf(url, url_n, "unix:%s", path);
@@ -1011,12 +1069,14 @@ static int open_listener(const char *spec, char **ret_unix, char *url, size_t ur
         }
         const char *colon = strrchr(spec, ':');
         if (!colon)
-                return ferry_errprintf(err, -EINVAL, "--listen takes 127.0.0.1:PORT or unix:PATH, not \"%s\"", spec);
+                return ferry_errprintf(
+                    err, -EINVAL, "--listen takes 127.0.0.1:PORT or unix:PATH, not \"%s\"", spec);
         char host[64];
         snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
         if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost"))
-                return ferry_errprintf(err, -EINVAL, "the double listens only on 127.0.0.1 (or a unix socket), not \"%s\"",
-                                       host);
+                return ferry_errprintf(
+                    err, -EINVAL,
+                    "the double listens only on 127.0.0.1 (or a unix socket), not \"%s\"", host);
         uint64_t port;
         if (!parse_u64(colon + 1, &port) || port > 65535)
                 return ferry_errprintf(err, -EINVAL, "bad port in \"%s\"", spec);
@@ -1034,7 +1094,8 @@ static int open_listener(const char *spec, char **ret_unix, char *url, size_t ur
         }
         socklen_t sl = sizeof(sa);
         getsockname(fd, (struct sockaddr *)&sa, &sl);
-        snprintf(url, url_n, "%s://127.0.0.1:%u", tls ? "https" : "http", (unsigned)ntohs(sa.sin_port));
+        snprintf(url, url_n, "%s://127.0.0.1:%u", tls ? "https" : "http",
+                 (unsigned)ntohs(sa.sin_port));
         return fd;
 }
 
@@ -1052,20 +1113,20 @@ int kd_server_start(struct kd_store *st, const struct kd_server_config *cfg, str
                 free(srv);
                 return fd;
         }
-        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                         MHD_USE_ERROR_LOG;
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_POLL | MHD_USE_ERROR_LOG;
         if (srv->tls)
                 flags |= MHD_USE_TLS;
         struct MHD_OptionItem opts[] = {
-                {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
-                {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
-                {MHD_OPTION_CONNECTION_LIMIT, 1024, NULL},
-                {MHD_OPTION_CONNECTION_TIMEOUT, 600, NULL},
-                {srv->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->key_pem},
-                {srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cfg->cert_pem},
-                {srv->tls && cfg->client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
-                 (void *)cfg->client_ca_pem},
-                {MHD_OPTION_END, 0, NULL},
+            {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
+            {MHD_OPTION_CONNECTION_LIMIT, 1024, NULL},
+            {MHD_OPTION_CONNECTION_TIMEOUT, 600, NULL},
+            {srv->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->key_pem},
+            {srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cfg->cert_pem},
+            {srv->tls && cfg->client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+             (void *)cfg->client_ca_pem},
+            {MHD_OPTION_END, 0, NULL},
         };
         /* MHD_OPTION_END in the middle ends the list early: move the TLS items up front. */
         struct MHD_OptionItem list[FERRY_ARRAY_SIZE(opts)];
@@ -1074,10 +1135,12 @@ int kd_server_start(struct kd_store *st, const struct kd_server_config *cfg, str
                 if (opts[i].option != MHD_OPTION_END)
                         list[k++] = opts[i];
         list[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-        srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_ARRAY, list, MHD_OPTION_END);
+        srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_ARRAY, list,
+                                    MHD_OPTION_END);
         if (!srv->mhd) {
-                int r = ferry_errprintf(err, -EIO, "cannot start the HTTP%s server on %s (bad certificate or key?)",
-                                        srv->tls ? "S" : "", cfg->listen);
+                int r = ferry_errprintf(
+                    err, -EIO, "cannot start the HTTP%s server on %s (bad certificate or key?)",
+                    srv->tls ? "S" : "", cfg->listen);
                 close(fd);
                 if (srv->unix_path)
                         unlink(srv->unix_path);

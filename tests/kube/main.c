@@ -51,17 +51,25 @@ static int parse_uint(const char *s, unsigned *ret)
 static int parse_args(int argc, char **argv, struct options *o)
 {
         static const struct option longopts[] = {
-                {"listen", required_argument, NULL, 'l'},         {"tls-cert", required_argument, NULL, 'c'},
-                {"tls-key", required_argument, NULL, 'k'},        {"client-ca", required_argument, NULL, 'C'},
-                {"tls-ca", required_argument, NULL, 'A'},         {"token", required_argument, NULL, 't'},
-                {"load", required_argument, NULL, 'L'},           {"state-out", required_argument, NULL, 's'},
-                {"kubeconfig-out", required_argument, NULL, 'o'}, {"kubeconfig-client-cert", required_argument, NULL, 'x'},
-                {"kubeconfig-client-key", required_argument, NULL, 'y'},
-                {"watch-timeout-s", required_argument, NULL, 'w'}, {"compact-after", required_argument, NULL, 'H'},
-                {"bookmark-interval-s", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"listen", required_argument, NULL, 'l'},
+            {"tls-cert", required_argument, NULL, 'c'},
+            {"tls-key", required_argument, NULL, 'k'},
+            {"client-ca", required_argument, NULL, 'C'},
+            {"tls-ca", required_argument, NULL, 'A'},
+            {"token", required_argument, NULL, 't'},
+            {"load", required_argument, NULL, 'L'},
+            {"state-out", required_argument, NULL, 's'},
+            {"kubeconfig-out", required_argument, NULL, 'o'},
+            {"kubeconfig-client-cert", required_argument, NULL, 'x'},
+            {"kubeconfig-client-key", required_argument, NULL, 'y'},
+            {"watch-timeout-s", required_argument, NULL, 'w'},
+            {"compact-after", required_argument, NULL, 'H'},
+            {"bookmark-interval-s", required_argument, NULL, 'b'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
         };
-        *o = (struct options){.watch_timeout_s = 1800, .compact_after = 10000, .bookmark_interval_s = 5};
+        *o = (struct options){
+            .watch_timeout_s = 1800, .compact_after = 10000, .bookmark_interval_s = 5};
         int ch, idx = 0;
         while ((ch = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
                 int r = 0;
@@ -84,7 +92,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 default: usage(stderr); return -EINVAL;
                 }
                 if (r < 0) {
-                        fprintf(stderr, "kube-apiserver-double: --%s needs a number\n", longopts[idx].name);
+                        fprintf(stderr, "kube-apiserver-double: --%s needs a number\n",
+                                longopts[idx].name);
                         return r;
                 }
         }
@@ -97,11 +106,13 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -EINVAL;
         }
         if (o->client_ca && !o->cert) {
-                fprintf(stderr, "kube-apiserver-double: --client-ca needs --tls-cert and --tls-key\n");
+                fprintf(stderr,
+                        "kube-apiserver-double: --client-ca needs --tls-cert and --tls-key\n");
                 return -EINVAL;
         }
         if (!o->compact_after || !o->watch_timeout_s) {
-                fprintf(stderr, "kube-apiserver-double: --compact-after and --watch-timeout-s must be at least 1\n");
+                fprintf(stderr, "kube-apiserver-double: --compact-after and --watch-timeout-s must "
+                                "be at least 1\n");
                 return -EINVAL;
         }
         return 0;
@@ -128,8 +139,8 @@ static int load_one(struct kd_store *st, json_t *obj, const char *file)
         const char *av = json_string_value(json_object_get(obj, "apiVersion"));
         int r = kd_res_find_kind(av ? av : "", kind ? kind : "");
         if (r < 0) {
-                fprintf(stderr, "kube-apiserver-double: %s: the double does not serve %s %s\n", file, av ? av : "?",
-                        kind ? kind : "?");
+                fprintf(stderr, "kube-apiserver-double: %s: the double does not serve %s %s\n",
+                        file, av ? av : "?", kind ? kind : "?");
                 return -EINVAL;
         }
         struct kd_err e = {0};
@@ -147,7 +158,8 @@ static int load_dir(struct kd_store *st, const char *dir)
         struct dirent **names = NULL;
         int n = scandir(dir, &names, NULL, alphasort);
         if (n < 0) {
-                fprintf(stderr, "kube-apiserver-double: cannot read %s: %s\n", dir, strerror(errno));
+                fprintf(stderr, "kube-apiserver-double: cannot read %s: %s\n", dir,
+                        strerror(errno));
                 return -errno;
         }
         int r = 0;
@@ -158,15 +170,16 @@ static int load_dir(struct kd_store *st, const char *dir)
                         json_error_t je;
                         json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
                         if (!j) {
-                                fprintf(stderr, "kube-apiserver-double: %s:%d: %s\n", path, je.line, je.text);
+                                fprintf(stderr, "kube-apiserver-double: %s:%d: %s\n", path, je.line,
+                                        je.text);
                                 r = -EINVAL;
                         } else if (json_is_array(json_object_get(j, "items")) &&
-                                   strstr(json_string_value(json_object_get(j, "kind")) ?: "", "List")) {
+                                   strstr(json_string_value(json_object_get(j, "kind")) ?: "",
+                                          "List")) {
                                 size_t k;
                                 json_t *it;
-                                json_array_foreach(json_object_get(j, "items"), k, it)
-                                        if (r == 0)
-                                                r = load_one(st, it, path);
+                                json_array_foreach(json_object_get(j, "items"), k, it) if (r == 0)
+                                    r = load_one(st, it, path);
                         } else {
                                 r = load_one(st, j, path);
                         }
@@ -191,15 +204,20 @@ static void yaml_b64(struct ferry_buf *b, const char *key, const char *pem, int 
 static int write_kubeconfig(const struct options *o, const char *url, const char *ca_pem)
 {
         struct ferry_buf b = FERRY_BUF_INIT;
-        _cleanup_free_ char *cc = read_or_die(o->kc_client_cert), *ck = read_or_die(o->kc_client_key);
-        ferry_buf_adds(&b, "# written by kube-apiserver-double\napiVersion: v1\nkind: Config\nclusters:\n"
-                           "- name: kube-apiserver-double\n  cluster:\n");
+        _cleanup_free_ char *cc = read_or_die(o->kc_client_cert),
+                            *ck = read_or_die(o->kc_client_key);
+        ferry_buf_adds(
+            &b, "# written by kube-apiserver-double\napiVersion: v1\nkind: Config\nclusters:\n"
+                "- name: kube-apiserver-double\n  cluster:\n");
         ferry_buf_printf(&b, "    server: %s\n", url);
         if (ferry_str_startswith(url, "https:"))
                 yaml_b64(&b, "certificate-authority-data", ca_pem, 4);
-        ferry_buf_adds(&b, "contexts:\n- name: kube-apiserver-double\n  context:\n    cluster: kube-apiserver-double\n"
-                           "    user: ferry-node\n    namespace: default\ncurrent-context: kube-apiserver-double\n"
-                           "preferences: {}\nusers:\n- name: ferry-node\n  user:\n");
+        ferry_buf_adds(
+            &b,
+            "contexts:\n- name: kube-apiserver-double\n  context:\n    cluster: "
+            "kube-apiserver-double\n"
+            "    user: ferry-node\n    namespace: default\ncurrent-context: kube-apiserver-double\n"
+            "preferences: {}\nusers:\n- name: ferry-node\n  user:\n");
         bool any = false;
         if (o->token) {
                 ferry_buf_printf(&b, "    token: %s\n", o->token);
@@ -214,7 +232,8 @@ static int write_kubeconfig(const struct options *o, const char *url, const char
                 ferry_buf_adds(&b, "    {}\n");
         int r = ferry_write_file_atomic(o->kubeconfig_out, b.data, b.len, 0600, false);
         if (r < 0)
-                fprintf(stderr, "kube-apiserver-double: cannot write %s: %s\n", o->kubeconfig_out, strerror(-r));
+                fprintf(stderr, "kube-apiserver-double: cannot write %s: %s\n", o->kubeconfig_out,
+                        strerror(-r));
         ferry_buf_free(&b);
         return r;
 }
@@ -261,8 +280,12 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        struct kd_server_config cfg = {.listen = o.listen, .token = o.token, .cert_pem = cert, .key_pem = key,
-                                       .client_ca_pem = client_ca, .watch_timeout_s = o.watch_timeout_s,
+        struct kd_server_config cfg = {.listen = o.listen,
+                                       .token = o.token,
+                                       .cert_pem = cert,
+                                       .key_pem = key,
+                                       .client_ca_pem = client_ca,
+                                       .watch_timeout_s = o.watch_timeout_s,
                                        .bookmark_interval_s = o.bookmark_interval_s};
         struct kd_server *srv = NULL;
         char url[300];

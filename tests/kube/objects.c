@@ -13,40 +13,61 @@
 
 #include "double.h"
 
-static const char *const pod_fields[] = {
-        "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-        "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName", NULL};
+static const char *const pod_fields[] = {"spec.nodeName",
+                                         "spec.restartPolicy",
+                                         "spec.schedulerName",
+                                         "spec.serviceAccountName",
+                                         "spec.hostNetwork",
+                                         "status.phase",
+                                         "status.podIP",
+                                         "status.nominatedNodeName",
+                                         NULL};
 static const char *const node_fields[] = {"spec.unschedulable", NULL};
 static const char *const secret_fields[] = {"type", NULL};
 static const char *const ns_fields[] = {"status.phase", NULL};
-static const char *const event_fields[] = {
-        "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-        "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-        "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type", NULL};
-static const char *const event_v1_fields[] = {
-        "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
-        "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason",
-        "reportingController", "type", NULL};
+static const char *const event_fields[] = {"involvedObject.kind",
+                                           "involvedObject.namespace",
+                                           "involvedObject.name",
+                                           "involvedObject.uid",
+                                           "involvedObject.apiVersion",
+                                           "involvedObject.resourceVersion",
+                                           "involvedObject.fieldPath",
+                                           "reason",
+                                           "reportingComponent",
+                                           "source",
+                                           "type",
+                                           NULL};
+static const char *const event_v1_fields[] = {"regarding.kind",
+                                              "regarding.namespace",
+                                              "regarding.name",
+                                              "regarding.uid",
+                                              "regarding.apiVersion",
+                                              "regarding.resourceVersion",
+                                              "regarding.fieldPath",
+                                              "reason",
+                                              "reportingController",
+                                              "type",
+                                              NULL};
 
 const struct kd_resource kd_resources[KD_RES_MAX] = {
-        [KD_NAMESPACES] = {"", "v1", "namespaces", "namespace", "Namespace", "NamespaceList", "ns",
-                           "status", false, false, ns_fields},
-        [KD_NODES] = {"", "v1", "nodes", "node", "Node", "NodeList", "no", "status", false, false,
-                      node_fields},
-        [KD_PODS] = {"", "v1", "pods", "pod", "Pod", "PodList", "po", "status,binding", true, true,
-                     pod_fields},
-        [KD_CONFIGMAPS] = {"", "v1", "configmaps", "configmap", "ConfigMap", "ConfigMapList", "cm",
-                           NULL, true, false, NULL},
-        [KD_SECRETS] = {"", "v1", "secrets", "secret", "Secret", "SecretList", NULL, NULL, true,
-                        false, secret_fields},
-        [KD_SERVICEACCOUNTS] = {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount",
-                                "ServiceAccountList", "sa", "token", true, false, NULL},
-        [KD_EVENTS] = {"", "v1", "events", "event", "Event", "EventList", "ev", NULL, true, false,
-                       event_fields},
-        [KD_EVENTS_V1] = {"events.k8s.io", "v1", "events", "event", "Event", "EventList", "ev",
-                          NULL, true, false, event_v1_fields},
-        [KD_LEASES] = {"coordination.k8s.io", "v1", "leases", "lease", "Lease", "LeaseList", NULL,
+    [KD_NAMESPACES] = {"", "v1", "namespaces", "namespace", "Namespace", "NamespaceList", "ns",
+                       "status", false, false, ns_fields},
+    [KD_NODES] = {"", "v1", "nodes", "node", "Node", "NodeList", "no", "status", false, false,
+                  node_fields},
+    [KD_PODS] = {"", "v1", "pods", "pod", "Pod", "PodList", "po", "status,binding", true, true,
+                 pod_fields},
+    [KD_CONFIGMAPS] = {"", "v1", "configmaps", "configmap", "ConfigMap", "ConfigMapList", "cm",
                        NULL, true, false, NULL},
+    [KD_SECRETS] = {"", "v1", "secrets", "secret", "Secret", "SecretList", NULL, NULL, true, false,
+                    secret_fields},
+    [KD_SERVICEACCOUNTS] = {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount",
+                            "ServiceAccountList", "sa", "token", true, false, NULL},
+    [KD_EVENTS] = {"", "v1", "events", "event", "Event", "EventList", "ev", NULL, true, false,
+                   event_fields},
+    [KD_EVENTS_V1] = {"events.k8s.io", "v1", "events", "event", "Event", "EventList", "ev", NULL,
+                      true, false, event_v1_fields},
+    [KD_LEASES] = {"coordination.k8s.io", "v1", "leases", "lease", "Lease", "LeaseList", NULL, NULL,
+                   true, false, NULL},
 };
 
 const char *kd_res_qualified(enum kd_res r, char *buf, size_t n)
@@ -70,7 +91,8 @@ const char *kd_api_version(enum kd_res r, char *buf, size_t n)
 int kd_res_find(const char *group, const char *version, const char *plural)
 {
         for (int r = 0; r < KD_RES_MAX; r++)
-                if (!strcmp(kd_resources[r].group, group) && !strcmp(kd_resources[r].version, version) &&
+                if (!strcmp(kd_resources[r].group, group) &&
+                    !strcmp(kd_resources[r].version, version) &&
                     !strcmp(kd_resources[r].plural, plural))
                         return r;
         return -1;
@@ -133,8 +155,10 @@ void kd_random_suffix(char *buf, size_t n)
 
 char *kd_base64(const void *data, size_t len, bool url)
 {
-        static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        static const char urls[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        static const char std[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        static const char urls[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         const char *a = url ? urls : std;
         const unsigned char *p = data;
         char *out = ferry_xmalloc(len / 3 * 4 + 5), *o = out;
@@ -211,7 +235,8 @@ static int not_found(struct kd_err *e, enum kd_res r, const char *name)
 static int invalid(struct kd_err *e, enum kd_res r, const char *name, const char *field,
                    const char *detail)
 {
-        kd_fail(e, 422, "Invalid", "%s \"%s\" is invalid: %s: %s", kd_resources[r].kind, name, field, detail);
+        kd_fail(e, 422, "Invalid", "%s \"%s\" is invalid: %s: %s", kd_resources[r].kind, name,
+                field, detail);
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->kind = kd_resources[r].kind;
         e->group = kd_resources[r].group;
@@ -239,8 +264,10 @@ static int check_type(enum kd_res r, json_t *obj, struct kd_err *e)
         const char *kind = json_string_value(json_object_get(obj, "kind"));
         const char *apiv = json_string_value(json_object_get(obj, "apiVersion"));
         if ((kind && strcmp(kind, kd_resources[r].kind)) || (apiv && strcmp(apiv, av)))
-                return kd_fail(e, 400, "BadRequest", "the object provided is unrecognized (must be of type %s): %s, Kind=%s",
-                               kd_resources[r].kind, apiv ? apiv : "", kind ? kind : "");
+                return kd_fail(
+                    e, 400, "BadRequest",
+                    "the object provided is unrecognized (must be of type %s): %s, Kind=%s",
+                    kd_resources[r].kind, apiv ? apiv : "", kind ? kind : "");
         json_object_set_new(obj, "kind", json_string(kd_resources[r].kind));
         json_object_set_new(obj, "apiVersion", json_string(av));
         if (!json_is_object(json_object_get(obj, "metadata")))
@@ -269,9 +296,10 @@ static void default_container(json_t *c)
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(c, "ports"), i, p)
-                set_default(p, "protocol", json_string("TCP"));
+            set_default(p, "protocol", json_string("TCP"));
         json_t *env;
-        json_array_foreach(json_object_get(c, "env"), i, env) {
+        json_array_foreach(json_object_get(c, "env"), i, env)
+        {
                 json_t *fr = json_object_get(json_object_get(env, "valueFrom"), "fieldRef");
                 if (fr)
                         set_default(fr, "apiVersion", json_string("v1"));
@@ -282,14 +310,18 @@ static void default_volumes(json_t *spec)
 {
         size_t i, j;
         json_t *v, *src;
-        json_array_foreach(json_object_get(spec, "volumes"), i, v) {
-                static const char *const moded[] = {"configMap", "secret", "projected", "downwardAPI"};
+        json_array_foreach(json_object_get(spec, "volumes"), i, v)
+        {
+                static const char *const moded[] = {"configMap", "secret", "projected",
+                                                    "downwardAPI"};
                 for (size_t k = 0; k < FERRY_ARRAY_SIZE(moded); k++) {
                         json_t *s = json_object_get(v, moded[k]);
                         if (json_is_object(s))
                                 set_default(s, "defaultMode", json_integer(420));
                 }
-                json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j, src) {
+                json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j,
+                                   src)
+                {
                         json_t *sat = json_object_get(src, "serviceAccountToken");
                         if (json_is_object(sat))
                                 set_default(sat, "expirationSeconds", json_integer(3600));
@@ -314,13 +346,16 @@ static const char *qos_class(json_t *spec)
         for (size_t l = 0; l < 2; l++) {
                 size_t i;
                 json_t *c;
-                json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+                json_array_foreach(json_object_get(spec, lists[l]), i, c)
+                {
                         json_t *r = json_object_get(c, "resources");
-                        json_t *lim = json_object_get(r, "limits"), *req = json_object_get(r, "requests");
+                        json_t *lim = json_object_get(r, "limits"),
+                               *req = json_object_get(r, "requests");
                         if (json_object_get(lim, "cpu") || json_object_get(lim, "memory") ||
                             json_object_get(req, "cpu") || json_object_get(req, "memory"))
                                 any = true;
-                        if (!has_limits_equal_requests(c, "cpu") || !has_limits_equal_requests(c, "memory"))
+                        if (!has_limits_equal_requests(c, "cpu") ||
+                            !has_limits_equal_requests(c, "memory"))
                                 guaranteed = false;
                 }
         }
@@ -339,10 +374,8 @@ static void default_pod_spec(json_t *spec)
         set_default(spec, "priority", json_integer(0));
         size_t i;
         json_t *c;
-        json_array_foreach(json_object_get(spec, "containers"), i, c)
-                default_container(c);
-        json_array_foreach(json_object_get(spec, "initContainers"), i, c)
-                default_container(c);
+        json_array_foreach(json_object_get(spec, "containers"), i, c) default_container(c);
+        json_array_foreach(json_object_get(spec, "initContainers"), i, c) default_container(c);
         default_volumes(spec);
 }
 
@@ -354,10 +387,10 @@ static bool mounts_at(json_t *spec, const char *path)
         for (size_t l = 0; l < 2; l++) {
                 size_t i, j;
                 json_t *c, *m;
-                json_array_foreach(json_object_get(spec, lists[l]), i, c)
-                        json_array_foreach(json_object_get(c, "volumeMounts"), j, m)
-                                if (!strcmp(json_string_value(json_object_get(m, "mountPath")) ?: "", path))
-                                        return true;
+                json_array_foreach(json_object_get(spec, lists[l]), i, c) json_array_foreach(
+                    json_object_get(c, "volumeMounts"), j,
+                    m) if (!strcmp(json_string_value(json_object_get(m, "mountPath")) ?: "",
+                                   path)) return true;
         }
         return false;
 }
@@ -378,8 +411,10 @@ static int admit_service_account(struct kd_store *s, json_t *pod, const char *ns
         json_t *acct = kd_store_get(s, KD_SERVICEACCOUNTS, ns, sa);
         if (!acct)
                 return kd_fail(e, 403, "Forbidden",
-                               "pods \"%s\" is forbidden: error looking up service account %s/%s: serviceaccount \"%s\" not found",
-                               kd_meta_str(pod, "name")[0] ? kd_meta_str(pod, "name") : kd_meta_str(pod, "generateName"),
+                               "pods \"%s\" is forbidden: error looking up service account %s/%s: "
+                               "serviceaccount \"%s\" not found",
+                               kd_meta_str(pod, "name")[0] ? kd_meta_str(pod, "name")
+                                                           : kd_meta_str(pod, "generateName"),
                                ns, sa, sa);
         json_t *am = json_object_get(spec, "automountServiceAccountToken");
         if (!am)
@@ -390,11 +425,12 @@ static int admit_service_account(struct kd_store *s, json_t *pod, const char *ns
         kd_random_suffix(sfx, sizeof(sfx));
         snprintf(vname, sizeof(vname), "kube-api-access-%s", sfx);
         json_t *vol = json_pack(
-                "{s:s, s:{s:[{s:{s:i, s:s}}, {s:{s:s, s:[{s:s, s:s}]}}, {s:{s:[{s:s, s:{s:s, s:s}}]}}], s:i}}",
-                "name", vname, "projected", "sources", "serviceAccountToken", "expirationSeconds", 3607,
-                "path", "token", "configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt", "path",
-                "ca.crt", "downwardAPI", "items", "path", "namespace", "fieldRef", "apiVersion", "v1",
-                "fieldPath", "metadata.namespace", "defaultMode", 420);
+            "{s:s, s:{s:[{s:{s:i, s:s}}, {s:{s:s, s:[{s:s, s:s}]}}, {s:{s:[{s:s, s:{s:s, "
+            "s:s}}]}}], s:i}}",
+            "name", vname, "projected", "sources", "serviceAccountToken", "expirationSeconds", 3607,
+            "path", "token", "configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt",
+            "path", "ca.crt", "downwardAPI", "items", "path", "namespace", "fieldRef", "apiVersion",
+            "v1", "fieldPath", "metadata.namespace", "defaultMode", 420);
         if (!json_is_array(json_object_get(spec, "volumes")))
                 json_object_set_new(spec, "volumes", json_array());
         json_array_append_new(json_object_get(spec, "volumes"), vol);
@@ -402,12 +438,13 @@ static int admit_service_account(struct kd_store *s, json_t *pod, const char *ns
         for (size_t l = 0; l < 2; l++) {
                 size_t i;
                 json_t *c;
-                json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+                json_array_foreach(json_object_get(spec, lists[l]), i, c)
+                {
                         if (!json_is_array(json_object_get(c, "volumeMounts")))
                                 json_object_set_new(c, "volumeMounts", json_array());
                         json_array_append_new(json_object_get(c, "volumeMounts"),
-                                              json_pack("{s:s, s:b, s:s}", "name", vname, "readOnly", 1,
-                                                        "mountPath", SA_MOUNT));
+                                              json_pack("{s:s, s:b, s:s}", "name", vname,
+                                                        "readOnly", 1, "mountPath", SA_MOUNT));
                 }
         }
         return 0;
@@ -416,7 +453,8 @@ static int admit_service_account(struct kd_store *s, json_t *pod, const char *ns
 /* The DefaultTolerationSeconds admission plugin. */
 static void admit_default_tolerations(json_t *spec)
 {
-        static const char *const keys[] = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"};
+        static const char *const keys[] = {"node.kubernetes.io/not-ready",
+                                           "node.kubernetes.io/unreachable"};
         if (!json_is_array(json_object_get(spec, "tolerations")))
                 json_object_set_new(spec, "tolerations", json_array());
         json_t *tols = json_object_get(spec, "tolerations");
@@ -424,7 +462,8 @@ static void admit_default_tolerations(json_t *spec)
                 bool have = false;
                 size_t i;
                 json_t *t;
-                json_array_foreach(tols, i, t) {
+                json_array_foreach(tols, i, t)
+                {
                         const char *key = json_string_value(json_object_get(t, "key"));
                         const char *eff = json_string_value(json_object_get(t, "effect"));
                         if ((key && !strcmp(key, keys[k]) && (!eff || !strcmp(eff, "NoExecute"))) ||
@@ -432,9 +471,10 @@ static void admit_default_tolerations(json_t *spec)
                                 have = true;
                 }
                 if (!have)
-                        json_array_append_new(tols, json_pack("{s:s, s:s, s:s, s:i}", "key", keys[k], "operator",
-                                                              "Exists", "effect", "NoExecute",
-                                                              "tolerationSeconds", 300));
+                        json_array_append_new(tols,
+                                              json_pack("{s:s, s:s, s:s, s:i}", "key", keys[k],
+                                                        "operator", "Exists", "effect", "NoExecute",
+                                                        "tolerationSeconds", 300));
         }
 }
 
@@ -448,11 +488,14 @@ static int validate_pod(json_t *pod, const char *name, struct kd_err *e)
                 return invalid(e, KD_PODS, name, "spec.containers", "Required value");
         size_t i;
         json_t *c;
-        json_array_foreach(cs, i, c) {
+        json_array_foreach(cs, i, c)
+        {
                 if (!json_string_value(json_object_get(c, "name")))
-                        return invalid(e, KD_PODS, name, "spec.containers[].name", "Required value");
+                        return invalid(e, KD_PODS, name, "spec.containers[].name",
+                                       "Required value");
                 if (!json_string_value(json_object_get(c, "image")))
-                        return invalid(e, KD_PODS, name, "spec.containers[].image", "Required value");
+                        return invalid(e, KD_PODS, name, "spec.containers[].image",
+                                       "Required value");
         }
         return 0;
 }
@@ -466,10 +509,8 @@ static bool pod_spec_update_allowed(json_t *old_spec, json_t *new_spec)
                 json_t *ca = json_object_get(a, lists[l]), *cb = json_object_get(b, lists[l]);
                 size_t i;
                 json_t *c;
-                json_array_foreach(ca, i, c)
-                        json_object_del(c, "image");
-                json_array_foreach(cb, i, c)
-                        json_object_del(c, "image");
+                json_array_foreach(ca, i, c) json_object_del(c, "image");
+                json_array_foreach(cb, i, c) json_object_del(c, "image");
         }
         static const char *const mutable_fields[] = {"activeDeadlineSeconds", "tolerations",
                                                      "terminationGracePeriodSeconds"};
@@ -500,28 +541,34 @@ static void namespace_controllers(struct kd_store *s, const char *ns)
 {
         if (!kd_store_get(s, KD_CONFIGMAPS, ns, "kube-root-ca.crt"))
                 put_new(s, KD_CONFIGMAPS,
-                        json_pack("{s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "metadata", "name", "kube-root-ca.crt",
-                                  "namespace", ns, "annotations", "kubernetes.io/description",
-                                  "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.",
+                        json_pack("{s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "metadata", "name",
+                                  "kube-root-ca.crt", "namespace", ns, "annotations",
+                                  "kubernetes.io/description",
+                                  "Contains a CA bundle that can be used to verify the "
+                                  "kube-apiserver when using internal endpoints such as the "
+                                  "internal service IP or kubernetes.default.svc. No other usage "
+                                  "is guaranteed across distributions of Kubernetes clusters.",
                                   "data", "ca.crt", s->ca_pem ? s->ca_pem : ""));
         if (!kd_store_get(s, KD_SERVICEACCOUNTS, ns, "default"))
-                put_new(s, KD_SERVICEACCOUNTS,
-                        json_pack("{s:{s:s, s:s}}", "metadata", "name", "default", "namespace", ns));
+                put_new(
+                    s, KD_SERVICEACCOUNTS,
+                    json_pack("{s:{s:s, s:s}}", "metadata", "name", "default", "namespace", ns));
 }
 
 void kd_ensure_namespace(struct kd_store *s, const char *ns)
 {
         if (!kd_store_get(s, KD_NAMESPACES, ns, ns))
                 put_new(s, KD_NAMESPACES,
-                        json_pack("{s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "metadata", "name", ns, "labels",
-                                  "kubernetes.io/metadata.name", ns, "spec", "finalizers", "kubernetes",
-                                  "status", "phase", "Active"));
+                        json_pack("{s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "metadata", "name", ns,
+                                  "labels", "kubernetes.io/metadata.name", ns, "spec", "finalizers",
+                                  "kubernetes", "status", "phase", "Active"));
         namespace_controllers(s, ns);
 }
 
 void kd_bootstrap(struct kd_store *s)
 {
-        static const char *const base[] = {"default", "kube-node-lease", "kube-public", "kube-system"};
+        static const char *const base[] = {"default", "kube-node-lease", "kube-public",
+                                           "kube-system"};
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(base); i++)
                 kd_ensure_namespace(s, base[i]);
 }
@@ -534,12 +581,13 @@ static bool name_ok(enum kd_res r, const char *name)
         return ferry_is_dns_subdomain(name);
 }
 
-int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, bool load, json_t **ret,
-              struct kd_err *e)
+int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, bool load,
+              json_t **ret, struct kd_err *e)
 {
         const struct kd_resource *rs = &kd_resources[r];
         if (!json_is_object(in))
-                return kd_fail(e, 400, "BadRequest", "the body of the request is not a JSON object");
+                return kd_fail(e, 400, "BadRequest",
+                               "the body of the request is not a JSON object");
         json_t *obj = json_deep_copy(in);
         if (check_type(r, obj, e) < 0)
                 goto fail;
@@ -549,7 +597,8 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
         if (rs->namespaced) {
                 if (bns[0] && ns && ns[0] && strcmp(bns, ns)) {
                         kd_fail(e, 400, "BadRequest",
-                                "the namespace of the provided object does not match the namespace sent on the request");
+                                "the namespace of the provided object does not match the namespace "
+                                "sent on the request");
                         goto fail;
                 }
                 if (!ns || !ns[0])
@@ -564,7 +613,8 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
         if (!name[0]) {
                 const char *gen = kd_meta_str(obj, "generateName");
                 if (!gen[0]) {
-                        invalid(e, r, "", "metadata.name", "Required value: name or generateName is required");
+                        invalid(e, r, "", "metadata.name",
+                                "Required value: name or generateName is required");
                         goto fail;
                 }
                 char nb[KD_NAME_MAX], sfx[6];
@@ -579,11 +629,14 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
         }
         if (!name_ok(r, name)) {
                 invalid(e, r, name, "metadata.name",
-                        "Invalid value: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
+                        "Invalid value: a lowercase RFC 1123 subdomain must consist of lower case "
+                        "alphanumeric characters, '-' or '.', and must start and end with an "
+                        "alphanumeric character");
                 goto fail;
         }
         if (!load && kd_meta_str(obj, "resourceVersion")[0]) {
-                kd_fail(e, 500, "InternalError", "resourceVersion should not be set on objects to be created");
+                kd_fail(e, 500, "InternalError",
+                        "resourceVersion should not be set on objects to be created");
                 goto fail;
         }
         if (rs->namespaced) {
@@ -596,14 +649,16 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
         }
         if (kd_store_get(s, r, ns, name)) {
                 char q[96];
-                kd_fail(e, 409, "AlreadyExists", "%s \"%s\" already exists", kd_res_qualified(r, q, sizeof(q)), name);
+                kd_fail(e, 409, "AlreadyExists", "%s \"%s\" already exists",
+                        kd_res_qualified(r, q, sizeof(q)), name);
                 snprintf(e->name, sizeof(e->name), "%s", name);
                 e->kind = rs->plural;
                 e->group = rs->group;
                 goto fail;
         }
         if (s->n_objs >= KD_MAX_OBJECTS) {
-                kd_fail(e, 507, "InternalError", "the double holds %u objects already", KD_MAX_OBJECTS);
+                kd_fail(e, 507, "InternalError", "the double holds %u objects already",
+                        KD_MAX_OBJECTS);
                 goto fail;
         }
         char uid[37], now[FERRY_TIME_MAX];
@@ -615,8 +670,9 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
                 kd_now_rfc3339(now);
                 kd_set_meta_str(obj, "creationTimestamp", now);
         }
-        static const char *const system_fields[] = {"deletionTimestamp", "deletionGracePeriodSeconds",
-                                                    "generation", "managedFields", "selfLink"};
+        static const char *const system_fields[] = {"deletionTimestamp",
+                                                    "deletionGracePeriodSeconds", "generation",
+                                                    "managedFields", "selfLink"};
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(system_fields); i++)
                 json_object_del(meta, system_fields[i]);
         json_object_del(meta, "resourceVersion");
@@ -631,11 +687,13 @@ int kd_create(struct kd_store *s, enum kd_res r, const char *ns, json_t *in, boo
                 admit_default_tolerations(spec);
                 if (!load || !json_is_object(json_object_get(obj, "status")))
                         json_object_set_new(obj, "status",
-                                            json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", qos_class(spec)));
+                                            json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
+                                                      qos_class(spec)));
         } else if (r == KD_NAMESPACES) {
                 json_object_set_new(obj, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
                 json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
-                json_object_set_new(ensure_obj(meta, "labels"), "kubernetes.io/metadata.name", json_string(name));
+                json_object_set_new(ensure_obj(meta, "labels"), "kubernetes.io/metadata.name",
+                                    json_string(name));
         } else if (r == KD_SECRETS) {
                 set_default(obj, "type", json_string("Opaque"));
         }
@@ -663,10 +721,11 @@ static bool finalizers_added(json_t *old_meta, json_t *new_meta)
 {
         size_t i, j;
         json_t *f, *g;
-        json_array_foreach(json_object_get(new_meta, "finalizers"), i, f) {
+        json_array_foreach(json_object_get(new_meta, "finalizers"), i, f)
+        {
                 bool found = false;
-                json_array_foreach(json_object_get(old_meta, "finalizers"), j, g)
-                        found = found || json_equal(f, g);
+                json_array_foreach(json_object_get(old_meta, "finalizers"), j, g) found =
+                    found || json_equal(f, g);
                 if (!found)
                         return true;
         }
@@ -686,35 +745,49 @@ int kd_update(struct kd_store *s, enum kd_res r, const char *ns, const char *nam
         if (!old)
                 return not_found(e, r, name);
         if (!json_is_object(in))
-                return kd_fail(e, 400, "BadRequest", "the body of the request is not a JSON object");
+                return kd_fail(e, 400, "BadRequest",
+                               "the body of the request is not a JSON object");
         json_t *obj = json_deep_copy(in);
         if (check_type(r, obj, e) < 0)
                 goto fail;
-        json_t *meta = json_object_get(obj, "metadata"), *old_meta = json_object_get(old, "metadata");
+        json_t *meta = json_object_get(obj, "metadata"),
+               *old_meta = json_object_get(old, "metadata");
         const char *bname = kd_meta_str(obj, "name");
         if (bname[0] && strcmp(bname, name)) {
-                kd_fail(e, 400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)",
+                kd_fail(e, 400, "BadRequest",
+                        "the name of the object (%s) does not match the name on the URL (%s)",
                         bname, name);
                 goto fail;
         }
-        if (rs->namespaced && kd_meta_str(obj, "namespace")[0] && strcmp(kd_meta_str(obj, "namespace"), ns)) {
+        if (rs->namespaced && kd_meta_str(obj, "namespace")[0] &&
+            strcmp(kd_meta_str(obj, "namespace"), ns)) {
                 kd_fail(e, 400, "BadRequest",
-                        "the namespace of the provided object does not match the namespace sent on the request");
+                        "the namespace of the provided object does not match the namespace sent on "
+                        "the request");
                 goto fail;
         }
         const char *brv = kd_meta_str(obj, "resourceVersion");
         if (brv[0] && strcmp(brv, kd_meta_str(old, "resourceVersion"))) {
-                conflict(e, r, name, "the object has been modified; please apply your changes to the latest version and try again");
+                conflict(e, r, name,
+                         "the object has been modified; please apply your changes to the latest "
+                         "version and try again");
                 goto fail;
         }
         const char *buid = kd_meta_str(obj, "uid");
         if (buid[0] && strcmp(buid, kd_meta_str(old, "uid"))) {
-                kd_fail(e, 409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s",
+                kd_fail(e, 409, "Conflict",
+                        "Precondition failed: UID in precondition: %s, UID in object meta: %s",
                         buid, kd_meta_str(old, "uid"));
                 goto fail;
         }
-        static const char *const kept[] = {"name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                                           "deletionGracePeriodSeconds", "resourceVersion", "generateName"};
+        static const char *const kept[] = {"name",
+                                           "namespace",
+                                           "uid",
+                                           "creationTimestamp",
+                                           "deletionTimestamp",
+                                           "deletionGracePeriodSeconds",
+                                           "resourceVersion",
+                                           "generateName"};
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(kept); i++)
                 copy_field(meta, old_meta, kept[i]);
         json_object_del(meta, "managedFields");
@@ -731,14 +804,20 @@ int kd_update(struct kd_store *s, enum kd_res r, const char *ns, const char *nam
                 json_t *spec = json_object_get(obj, "spec");
                 if (json_is_object(spec))
                         default_pod_spec(spec);
-                if (!json_is_object(spec) || !pod_spec_update_allowed(json_object_get(old, "spec"), spec)) {
+                if (!json_is_object(spec) ||
+                    !pod_spec_update_allowed(json_object_get(old, "spec"), spec)) {
                         invalid(e, r, name, "spec",
-                                "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)");
+                                "Forbidden: pod updates may not change fields other than "
+                                "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec."
+                                "activeDeadlineSeconds`,`spec.tolerations` (only additions to "
+                                "existing tolerations),`spec.terminationGracePeriodSeconds` (allow "
+                                "it to be set to 1 if it was previously negative)");
                         goto fail;
                 }
         }
         if (json_object_get(old_meta, "deletionTimestamp") && finalizers_added(old_meta, meta)) {
-                invalid(e, r, name, "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being deleted");
+                invalid(e, r, name, "metadata.finalizers",
+                        "Forbidden: no new finalizers can be added if the object is being deleted");
                 goto fail;
         }
         if (json_equal(obj, old)) { /* a no-op update is not written (no new resourceVersion) */
@@ -767,15 +846,14 @@ static void remove_namespace_contents(struct kd_store *s, const char *ns)
                 json_t *snap = kd_store_snapshot(s, (enum kd_res)r, 0);
                 size_t i;
                 json_t *o;
-                json_array_foreach(snap, i, o)
-                        if (!strcmp(kd_meta_str(o, "namespace"), ns))
-                                kd_store_remove(s, (enum kd_res)r, ns, kd_meta_str(o, "name"));
+                json_array_foreach(snap, i, o) if (!strcmp(kd_meta_str(o, "namespace"), ns))
+                    kd_store_remove(s, (enum kd_res)r, ns, kd_meta_str(o, "name"));
                 json_decref(snap);
         }
 }
 
-int kd_delete(struct kd_store *s, enum kd_res r, const char *ns, const char *name, const json_t *opts,
-              json_t **ret, struct kd_err *e)
+int kd_delete(struct kd_store *s, enum kd_res r, const char *ns, const char *name,
+              const json_t *opts, json_t **ret, struct kd_err *e)
 {
         json_t *old = kd_store_get(s, r, ns, name);
         if (!old)
@@ -784,23 +862,29 @@ int kd_delete(struct kd_store *s, enum kd_res r, const char *ns, const char *nam
         const char *puid = json_string_value(json_object_get(pre, "uid"));
         const char *prv = json_string_value(json_object_get(pre, "resourceVersion"));
         if (puid && strcmp(puid, kd_meta_str(old, "uid")))
-                return kd_fail(e, 409, "Conflict",
-                               "Precondition failed: UID in precondition: %s, UID in object meta: %s", puid,
-                               kd_meta_str(old, "uid"));
+                return kd_fail(
+                    e, 409, "Conflict",
+                    "Precondition failed: UID in precondition: %s, UID in object meta: %s", puid,
+                    kd_meta_str(old, "uid"));
         if (prv && strcmp(prv, kd_meta_str(old, "resourceVersion")))
                 return kd_fail(e, 409, "Conflict",
-                               "Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
+                               "Precondition failed: ResourceVersion in precondition: %s, "
+                               "ResourceVersion in object meta: %s",
                                prv, kd_meta_str(old, "resourceVersion"));
         json_int_t grace = 0;
         if (r == KD_PODS) {
                 json_t *g = json_object_get(opts, "gracePeriodSeconds");
                 json_t *spec = json_object_get(old, "spec");
                 json_t *tg = json_object_get(spec, "terminationGracePeriodSeconds");
-                grace = json_is_integer(g) ? json_integer_value(g) : json_is_integer(tg) ? json_integer_value(tg) : 30;
-                const char *phase = json_string_value(json_object_get(json_object_get(old, "status"), "phase"));
+                grace = json_is_integer(g)    ? json_integer_value(g)
+                        : json_is_integer(tg) ? json_integer_value(tg)
+                                              : 30;
+                const char *phase =
+                    json_string_value(json_object_get(json_object_get(old, "status"), "phase"));
                 const char *node = json_string_value(json_object_get(spec, "nodeName"));
                 /* unscheduled and finished pods go at once (pod strategy CheckGracefulDelete) */
-                if (!node || !node[0] || (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
+                if (!node || !node[0] ||
+                    (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
                         grace = 0;
                 if (grace < 0)
                         grace = 0;
@@ -808,7 +892,8 @@ int kd_delete(struct kd_store *s, enum kd_res r, const char *ns, const char *nam
         json_t *meta = json_object_get(old, "metadata");
         json_t *cur_grace = json_object_get(meta, "deletionGracePeriodSeconds");
         bool deleting = json_object_get(meta, "deletionTimestamp") != NULL;
-        if (deleting && grace > 0 && json_is_integer(cur_grace) && json_integer_value(cur_grace) <= grace) {
+        if (deleting && grace > 0 && json_is_integer(cur_grace) &&
+            json_integer_value(cur_grace) <= grace) {
                 *ret = json_incref(old); /* a graceful delete can only shorten the grace period */
                 return 0;
         }
@@ -818,7 +903,8 @@ int kd_delete(struct kd_store *s, enum kd_res r, const char *ns, const char *nam
                 time_after(grace, ts);
                 if (!deleting || grace > 0)
                         kd_set_meta_str(obj, "deletionTimestamp", ts);
-                json_object_set_new(json_object_get(obj, "metadata"), "deletionGracePeriodSeconds", json_integer(grace));
+                json_object_set_new(json_object_get(obj, "metadata"), "deletionGracePeriodSeconds",
+                                    json_integer(grace));
                 if (json_equal(obj, old)) {
                         json_decref(obj);
                         *ret = json_incref(old);
@@ -850,11 +936,13 @@ int kd_bind(struct kd_store *s, const char *ns, const char *name, json_t *bindin
         const char *node = json_string_value(json_object_get(target, "name"));
         if (!node || !node[0])
                 return invalid(e, KD_PODS, name, "target.name", "Required value");
-        const char *cur = json_string_value(json_object_get(json_object_get(old, "spec"), "nodeName"));
+        const char *cur =
+            json_string_value(json_object_get(json_object_get(old, "spec"), "nodeName"));
         if (cur && cur[0])
                 return conflict(e, KD_PODS, name, "pod is already assigned to a node");
         if (json_object_get(json_object_get(old, "metadata"), "deletionTimestamp"))
-                return conflict(e, KD_PODS, name, "pod is being deleted, cannot be assigned to a host");
+                return conflict(e, KD_PODS, name,
+                                "pod is being deleted, cannot be assigned to a host");
         json_t *obj = json_deep_copy(old);
         json_object_set_new(json_object_get(obj, "spec"), "nodeName", json_string(node));
         json_t *st = ensure_obj(obj, "status");
@@ -863,8 +951,8 @@ int kd_bind(struct kd_store *s, const char *ns, const char *name, json_t *bindin
         char now[FERRY_TIME_MAX];
         kd_now_rfc3339(now);
         json_array_append_new(json_object_get(st, "conditions"),
-                              json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status", "True",
-                                        "lastProbeTime", "lastTransitionTime", now));
+                              json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status",
+                                        "True", "lastProbeTime", "lastTransitionTime", now));
         kd_store_put(s, KD_PODS, obj, KD_EV_MODIFIED);
         return 0;
 }
@@ -874,33 +962,41 @@ int kd_bind(struct kd_store *s, const char *ns, const char *name, json_t *bindin
 #define EXTENDED_EXPIRATION (365 * 86400) /* --service-account-extend-token-expiration */
 #define DEFAULT_AUDIENCE "https://kubernetes.default.svc.cluster.local"
 
-int kd_token_request(struct kd_store *s, const char *ns, const char *name, json_t *req, json_t **ret,
-                     struct kd_err *e)
+int kd_token_request(struct kd_store *s, const char *ns, const char *name, json_t *req,
+                     json_t **ret, struct kd_err *e)
 {
         json_t *sa = kd_store_get(s, KD_SERVICEACCOUNTS, ns, name);
         if (!sa)
                 return not_found(e, KD_SERVICEACCOUNTS, name);
         if (!json_is_object(req))
-                return kd_fail(e, 400, "BadRequest", "the body of the request is not a TokenRequest object");
+                return kd_fail(e, 400, "BadRequest",
+                               "the body of the request is not a TokenRequest object");
         const char *kind = json_string_value(json_object_get(req, "kind"));
         if (kind && strcmp(kind, "TokenRequest"))
-                return kd_fail(e, 400, "BadRequest", "the object provided is unrecognized (must be of type TokenRequest): Kind=%s", kind);
+                return kd_fail(
+                    e, 400, "BadRequest",
+                    "the object provided is unrecognized (must be of type TokenRequest): Kind=%s",
+                    kind);
         json_t *spec = json_object_get(req, "spec");
         json_t *exp = json_object_get(spec, "expirationSeconds");
         json_int_t secs = json_is_integer(exp) ? json_integer_value(exp) : 3600;
         if (secs < 600)
-                return kd_fail(e, 422, "Invalid",
-                               "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.expirationSeconds: Invalid value: %lld: may not specify a duration less than 10 minutes",
-                               name, (long long)secs);
+                return kd_fail(
+                    e, 422, "Invalid",
+                    "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.expirationSeconds: "
+                    "Invalid value: %lld: may not specify a duration less than 10 minutes",
+                    name, (long long)secs);
         if (secs > (json_int_t)1 << 32)
-                return kd_fail(e, 422, "Invalid",
-                               "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.expirationSeconds: Invalid value: %lld: may not specify a duration larger than 2^32 seconds",
-                               name, (long long)secs);
+                return kd_fail(
+                    e, 422, "Invalid",
+                    "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.expirationSeconds: "
+                    "Invalid value: %lld: may not specify a duration larger than 2^32 seconds",
+                    name, (long long)secs);
         json_t *aud = json_object_get(spec, "audiences");
         aud = json_array_size(aud) ? json_deep_copy(aud) : json_pack("[s]", DEFAULT_AUDIENCE);
         json_t *bref = json_object_get(spec, "boundObjectRef");
-        json_t *kio = json_pack("{s:s, s:{s:s, s:s}}", "namespace", ns, "serviceaccount", "name", name, "uid",
-                                kd_meta_str(sa, "uid"));
+        json_t *kio = json_pack("{s:s, s:{s:s, s:s}}", "namespace", ns, "serviceaccount", "name",
+                                name, "uid", kd_meta_str(sa, "uid"));
         json_int_t jwt_secs = secs;
         if (json_is_object(bref)) {
                 const char *bk = json_string_value(json_object_get(bref, "kind"));
@@ -917,7 +1013,9 @@ int kd_token_request(struct kd_store *s, const char *ns, const char *name, json_
                         json_decref(aud);
                         json_decref(kio);
                         return kd_fail(e, 422, "Invalid",
-                                       "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.boundObjectRef.kind: Unsupported value: \"%s\": supported values: \"Pod\", \"Secret\", \"Node\"",
+                                       "TokenRequest.authentication.k8s.io \"%s\" is invalid: "
+                                       "spec.boundObjectRef.kind: Unsupported value: \"%s\": "
+                                       "supported values: \"Pod\", \"Secret\", \"Node\"",
                                        name, bk ? bk : "");
                 }
                 json_t *bo = kd_store_get(s, br, ns, bn ? bn : "");
@@ -929,24 +1027,32 @@ int kd_token_request(struct kd_store *s, const char *ns, const char *name, json_
                 if (bu && bu[0] && strcmp(bu, kd_meta_str(bo, "uid"))) {
                         json_decref(aud);
                         json_decref(kio);
-                        return kd_fail(e, 409, "Conflict",
-                                       "the UID in the bound object reference (%s) does not match the UID in record. The object might have been deleted and then recreated",
-                                       bu);
+                        return kd_fail(
+                            e, 409, "Conflict",
+                            "the UID in the bound object reference (%s) does not match the UID in "
+                            "record. The object might have been deleted and then recreated",
+                            bu);
                 }
-                json_object_set_new(kio, br == KD_PODS ? "pod" : br == KD_SECRETS ? "secret" : "node",
-                                    json_pack("{s:s, s:s}", "name", bn, "uid", kd_meta_str(bo, "uid")));
+                json_object_set_new(
+                    kio,
+                    br == KD_PODS      ? "pod"
+                    : br == KD_SECRETS ? "secret"
+                                       : "node",
+                    json_pack("{s:s, s:s}", "name", bn, "uid", kd_meta_str(bo, "uid")));
                 if (br == KD_PODS && secs == WARN_ONLY_EXPIRATION) {
                         /* The JWT lives a year; the answer still says 3607 s, as the real API. */
                         jwt_secs = EXTENDED_EXPIRATION;
-                        json_object_set_new(kio, "warnafter", json_integer(ferry_now_ns() / 1000000000LL + secs));
+                        json_object_set_new(kio, "warnafter",
+                                            json_integer(ferry_now_ns() / 1000000000LL + secs));
                 }
         }
         int64_t now = ferry_now_ns() / 1000000000LL;
         char sub[2 * KD_NAME_MAX + 40];
         snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", ns, name);
-        json_t *claims = json_pack("{s:O, s:I, s:I, s:s, s:o, s:I, s:s}", "aud", aud, "exp",
-                                   (json_int_t)(now + jwt_secs), "iat", (json_int_t)now, "iss", DEFAULT_AUDIENCE,
-                                   "kubernetes.io", kio, "nbf", (json_int_t)now, "sub", sub);
+        json_t *claims =
+            json_pack("{s:O, s:I, s:I, s:s, s:o, s:I, s:s}", "aud", aud, "exp",
+                      (json_int_t)(now + jwt_secs), "iat", (json_int_t)now, "iss", DEFAULT_AUDIENCE,
+                      "kubernetes.io", kio, "nbf", (json_int_t)now, "sub", sub);
         json_t *hdr = json_pack("{s:s, s:s}", "alg", "RS256", "kid", "ferry-kube-double");
         char *hdr_s = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(hdr);
@@ -954,8 +1060,8 @@ int kd_token_request(struct kd_store *s, const char *ns, const char *name, json_
         unsigned char sig[256];
         if (getrandom(sig, sizeof(sig), 0) != (ssize_t)sizeof(sig))
                 memset(sig, 0x5a, sizeof(sig));
-        char *h64 = kd_base64(hdr_s, strlen(hdr_s), true), *c64 = kd_base64(cl_s, strlen(cl_s), true),
-             *s64 = kd_base64(sig, sizeof(sig), true);
+        char *h64 = kd_base64(hdr_s, strlen(hdr_s), true),
+             *c64 = kd_base64(cl_s, strlen(cl_s), true), *s64 = kd_base64(sig, sizeof(sig), true);
         char *token = ferry_xasprintf("%s.%s.%s", h64, c64, s64);
         free(hdr_s);
         free(cl_s);
@@ -966,17 +1072,18 @@ int kd_token_request(struct kd_store *s, const char *ns, const char *name, json_
         time_after(secs, ts);
         json_t *out_spec = json_pack("{s:O, s:I, s:O}", "audiences", aud, "expirationSeconds", secs,
                                      "boundObjectRef", bref ? bref : json_null());
-        json_t *out = json_pack("{s:s, s:s, s:{s:s, s:s, s:n}, s:o, s:{s:s, s:s}}", "kind", "TokenRequest",
-                                "apiVersion", "authentication.k8s.io/v1", "metadata", "name", name, "namespace", ns,
-                                "creationTimestamp", "spec", out_spec, "status", "token", token,
-                                "expirationTimestamp", ts);
+        json_t *out =
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:n}, s:o, s:{s:s, s:s}}", "kind", "TokenRequest",
+                      "apiVersion", "authentication.k8s.io/v1", "metadata", "name", name,
+                      "namespace", ns, "creationTimestamp", "spec", out_spec, "status", "token",
+                      token, "expirationTimestamp", ts);
         if (json_array_size(s->tokens) >= 10000)
                 json_array_remove(s->tokens, 0);
-        json_array_append_new(s->tokens, json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:O}", "namespace", ns,
-                                                   "serviceAccount", name, "token", token, "audiences", aud,
-                                                   "expirationSeconds", secs, "expirationTimestamp", ts,
-                                                   "boundObjectRef", bref ? bref : json_null(), "claims",
-                                                   claims));
+        json_array_append_new(
+            s->tokens, json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:O}", "namespace", ns,
+                                 "serviceAccount", name, "token", token, "audiences", aud,
+                                 "expirationSeconds", secs, "expirationTimestamp", ts,
+                                 "boundObjectRef", bref ? bref : json_null(), "claims", claims));
         json_decref(claims);
         json_decref(aud);
         free(token);

@@ -18,7 +18,8 @@ json_t *kd_merge_patch(const json_t *target, const json_t *patch)
         json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)patch, k, v) {
+        json_object_foreach((json_t *)patch, k, v)
+        {
                 if (json_is_null(v)) {
                         json_object_del(out, k);
                         continue;
@@ -33,16 +34,25 @@ static const struct {
         const char *field;
         const char *key; /* NULL: a list of primitives merged as a set */
 } merge_keys[] = {
-        {"conditions", "type"},         {"containerStatuses", "name"},
-        {"initContainerStatuses", "name"}, {"ephemeralContainerStatuses", "name"},
-        {"containers", "name"},         {"initContainers", "name"},
-        {"ephemeralContainers", "name"}, {"volumes", "name"},
-        {"env", "name"},                {"volumeMounts", "mountPath"},
-        {"volumeDevices", "devicePath"}, {"ports", "containerPort"},
-        {"ownerReferences", "uid"},     {"addresses", "type"},
-        {"imagePullSecrets", "name"},   {"podIPs", "ip"},
-        {"hostIPs", "ip"},              {"resourceClaims", "name"},
-        {"finalizers", NULL},
+    {"conditions", "type"},
+    {"containerStatuses", "name"},
+    {"initContainerStatuses", "name"},
+    {"ephemeralContainerStatuses", "name"},
+    {"containers", "name"},
+    {"initContainers", "name"},
+    {"ephemeralContainers", "name"},
+    {"volumes", "name"},
+    {"env", "name"},
+    {"volumeMounts", "mountPath"},
+    {"volumeDevices", "devicePath"},
+    {"ports", "containerPort"},
+    {"ownerReferences", "uid"},
+    {"addresses", "type"},
+    {"imagePullSecrets", "name"},
+    {"podIPs", "ip"},
+    {"hostIPs", "ip"},
+    {"resourceClaims", "name"},
+    {"finalizers", NULL},
 };
 
 static int merge_key_of(const char *field, const char **ret_key)
@@ -70,26 +80,30 @@ static json_t *strip_directives(const json_t *v)
         return c;
 }
 
-static json_t *merge_list(const json_t *old, const json_t *patch, const char *key, int depth, struct kd_err *e)
+static json_t *merge_list(const json_t *old, const json_t *patch, const char *key, int depth,
+                          struct kd_err *e)
 {
         json_t *out = json_is_array(old) ? json_deep_copy(old) : json_array();
         size_t i;
         json_t *item;
         if (!key) { /* primitives: union, in order */
-                json_array_foreach((json_t *)patch, i, item) {
+                json_array_foreach((json_t *)patch, i, item)
+                {
                         bool have = false;
                         size_t j;
                         json_t *x;
-                        json_array_foreach(out, j, x)
-                                have = have || json_equal(x, item);
+                        json_array_foreach(out, j, x) have = have || json_equal(x, item);
                         if (!have)
                                 json_array_append(out, item);
                 }
                 return out;
         }
-        json_array_foreach((json_t *)patch, i, item) {
-                if (json_is_object(item) && directive(item) && !strcmp(directive(item), "replace")) {
-                        json_decref(out); /* [{"$patch":"replace"}, ...]: the rest replaces the list */
+        json_array_foreach((json_t *)patch, i, item)
+        {
+                if (json_is_object(item) && directive(item) &&
+                    !strcmp(directive(item), "replace")) {
+                        json_decref(
+                            out); /* [{"$patch":"replace"}, ...]: the rest replaces the list */
                         out = json_array();
                         continue;
                 }
@@ -100,9 +114,9 @@ static json_t *merge_list(const json_t *old, const json_t *patch, const char *ke
                 }
                 size_t j, found = (size_t)-1;
                 json_t *x;
-                json_array_foreach(out, j, x)
-                        if (found == (size_t)-1 && json_equal(json_object_get(x, key), kv))
-                                found = j;
+                json_array_foreach(out, j, x) if (found == (size_t)-1 &&
+                                                  json_equal(json_object_get(x, key), kv)) found =
+                    j;
                 bool del = directive(item) && !strcmp(directive(item), "delete");
                 if (del) {
                         if (found != (size_t)-1)
@@ -143,20 +157,23 @@ static json_t *smp(const json_t *target, const json_t *patch, int depth, struct 
         if (json_is_array(retain)) {
                 const char *k;
                 json_t *v, *tmp;
-                json_object_foreach_safe(out, tmp, k, v) {
+                json_object_foreach_safe(out, tmp, k, v)
+                {
                         bool keep = false;
                         size_t i;
                         json_t *r;
-                        json_array_foreach(retain, i, r)
-                                keep = keep || !strcmp(json_string_value(r) ?: "", k);
+                        json_array_foreach(retain, i, r) keep =
+                            keep || !strcmp(json_string_value(r) ?: "", k);
                         if (!keep)
                                 json_object_del(out, k);
                 }
         }
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)patch, k, v) {
-                if (!strcmp(k, "$patch") || !strcmp(k, "$retainKeys") || ferry_str_startswith(k, "$setElementOrder/"))
+        json_object_foreach((json_t *)patch, k, v)
+        {
+                if (!strcmp(k, "$patch") || !strcmp(k, "$retainKeys") ||
+                    ferry_str_startswith(k, "$setElementOrder/"))
                         continue;
                 if (ferry_str_startswith(k, "$deleteFromPrimitiveList/")) {
                         const char *f = k + strlen("$deleteFromPrimitiveList/");
@@ -164,11 +181,11 @@ static json_t *smp(const json_t *target, const json_t *patch, int depth, struct 
                         size_t i, j;
                         json_t *x, *y;
                         json_array_foreach(v, i, x)
-                                json_array_foreach(list, j, y)
-                                        if (json_equal(x, y)) {
-                                                json_array_remove(list, j);
-                                                break;
-                                        }
+                            json_array_foreach(list, j, y) if (json_equal(x, y))
+                        {
+                                json_array_remove(list, j);
+                                break;
+                        }
                         continue;
                 }
                 if (json_is_null(v)) {
@@ -335,7 +352,8 @@ json_t *kd_json_patch(const json_t *target, const json_t *patch, struct kd_err *
         json_t *doc = json_deep_copy(target);
         size_t i;
         json_t *op;
-        json_array_foreach((json_t *)patch, i, op) {
+        json_array_foreach((json_t *)patch, i, op)
+        {
                 const char *o = json_string_value(json_object_get(op, "op"));
                 const char *path = json_string_value(json_object_get(op, "path"));
                 const char *from = json_string_value(json_object_get(op, "from"));
@@ -367,9 +385,11 @@ json_t *kd_json_patch(const json_t *target, const json_t *patch, struct kd_err *
                 }
                 if (r < 0) {
                         json_decref(doc);
-                        kd_fail(e, 422, "Invalid", "the JSON patch operation %zu (%s %s) %s", i, o ? o : "?",
-                                path ? path : "?",
-                                r == -EBADMSG ? "failed its test" : r == -ENOENT ? "refers to a missing path" : "is malformed");
+                        kd_fail(e, 422, "Invalid", "the JSON patch operation %zu (%s %s) %s", i,
+                                o ? o : "?", path ? path : "?",
+                                r == -EBADMSG  ? "failed its test"
+                                : r == -ENOENT ? "refers to a missing path"
+                                               : "is malformed");
                         return NULL;
                 }
         }

@@ -67,7 +67,8 @@ static int parse(const char *s, bool field, struct kd_selector *ret, struct kd_e
         while (*p) {
                 if (sel.n == KD_MAX_SELECTOR_REQS) {
                         kd_selector_free(&sel);
-                        return kd_fail(e, 400, "BadRequest", "more than %d requirements in the %s selector",
+                        return kd_fail(e, 400, "BadRequest",
+                                       "more than %d requirements in the %s selector",
                                        KD_MAX_SELECTOR_REQS, kind);
                 }
                 struct kd_sel_req *rq = &sel.reqs[sel.n];
@@ -127,8 +128,8 @@ static int parse(const char *s, bool field, struct kd_selector *ret, struct kd_e
         return 0;
 bad:
         kd_selector_free(&sel);
-        return kd_fail(e, 400, "BadRequest", "unable to parse requirement: invalid %s selector: %.200s",
-                       kind, s);
+        return kd_fail(e, 400, "BadRequest",
+                       "unable to parse requirement: invalid %s selector: %.200s", kind, s);
 }
 
 int kd_label_selector_parse(const char *s, struct kd_selector *ret, struct kd_err *e)
@@ -160,14 +161,10 @@ int kd_field_selector_parse(enum kd_res r, const char *s, struct kd_selector *re
 static bool req_matches(const struct kd_sel_req *rq, const char *v)
 {
         switch (rq->op) {
-        case KD_SEL_EXISTS:
-                return v != NULL;
-        case KD_SEL_NOTEXISTS:
-                return v == NULL;
-        case KD_SEL_EQ:
-                return v && !strcmp(v, rq->values[0]);
-        case KD_SEL_NEQ:
-                return !v || strcmp(v, rq->values[0]);
+        case KD_SEL_EXISTS: return v != NULL;
+        case KD_SEL_NOTEXISTS: return v == NULL;
+        case KD_SEL_EQ: return v && !strcmp(v, rq->values[0]);
+        case KD_SEL_NEQ: return !v || strcmp(v, rq->values[0]);
         case KD_SEL_IN:
         case KD_SEL_NOTIN: {
                 bool in = false;

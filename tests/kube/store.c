@@ -25,9 +25,10 @@ int kd_fail(struct kd_err *e, unsigned code, const char *reason, const char *fmt
 
 json_t *kd_status_json(const struct kd_err *e)
 {
-        json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:I}", "kind", "Status", "apiVersion",
-                               "v1", "metadata", "status", "Failure", "message", e->message, "reason",
-                               e->reason ? e->reason : "InternalError", "code", (json_int_t)e->code);
+        json_t *st =
+            json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:I}", "kind", "Status", "apiVersion", "v1",
+                      "metadata", "status", "Failure", "message", e->message, "reason",
+                      e->reason ? e->reason : "InternalError", "code", (json_int_t)e->code);
         if (e->name[0] || e->kind) {
                 json_t *d = json_object();
                 if (e->name[0])
@@ -37,13 +38,17 @@ json_t *kd_status_json(const struct kd_err *e)
                 if (e->kind)
                         json_object_set_new(d, "kind", json_string(e->kind));
                 if (e->field) {
-                        const char *why = ferry_str_startswith(e->cause, "Forbidden")          ? "FieldValueForbidden"
-                                          : ferry_str_startswith(e->cause, "Required value")   ? "FieldValueRequired"
-                                          : ferry_str_startswith(e->cause, "Unsupported value") ? "FieldValueNotSupported"
-                                                                                                : "FieldValueInvalid";
+                        const char *why = ferry_str_startswith(e->cause, "Forbidden")
+                                              ? "FieldValueForbidden"
+                                          : ferry_str_startswith(e->cause, "Required value")
+                                              ? "FieldValueRequired"
+                                          : ferry_str_startswith(e->cause, "Unsupported value")
+                                              ? "FieldValueNotSupported"
+                                              : "FieldValueInvalid";
                         json_object_set_new(d, "causes",
                                             json_pack("[{s:s, s:s, s:s}]", "reason", why, "message",
-                                                      e->cause[0] ? e->cause : e->message, "field", e->field));
+                                                      e->cause[0] ? e->cause : e->message, "field",
+                                                      e->field));
                 }
                 json_object_set_new(st, "details", d);
         }
@@ -116,7 +121,8 @@ json_t *kd_store_get(struct kd_store *s, enum kd_res r, const char *ns, const ch
         return o ? o->obj : NULL;
 }
 
-static void record(struct kd_store *s, enum kd_res r, enum kd_ev_type type, json_t *obj, json_t *prev)
+static void record(struct kd_store *s, enum kd_res r, enum kd_ev_type type, json_t *obj,
+                   json_t *prev)
 {
         struct kd_event *ev = &s->history[s->rv % s->history_cap];
         if (ev->obj) /* the oldest event falls out of the window */
@@ -208,7 +214,8 @@ json_t *kd_store_snapshot(struct kd_store *s, enum kd_res r, uint64_t at_rv)
                 if (ev->rv != rv || ev->res != r)
                         continue;
                 char key[sizeof(((struct kd_obj *)0)->key)];
-                make_key(key, sizeof(key), kd_resources[r].namespaced ? kd_meta_str(ev->obj, "namespace") : "",
+                make_key(key, sizeof(key),
+                         kd_resources[r].namespaced ? kd_meta_str(ev->obj, "namespace") : "",
                          kd_meta_str(ev->obj, "name"));
                 json_t *ks = json_string(key);
                 json_array_append_new(keep, ks);

@@ -108,8 +108,8 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
 
 enum auth { AUTH_TOKEN, AUTH_NONE, AUTH_BAD_TOKEN, AUTH_CERT };
 
-static long request(struct dbl *d, enum auth a, const char *method, const char *path, const char *ctype,
-                    const char *body, struct resp *out)
+static long request(struct dbl *d, enum auth a, const char *method, const char *path,
+                    const char *ctype, const char *body, struct resp *out)
 {
         CURL *c = curl_easy_init();
         struct curl_slist *h = NULL;
@@ -127,7 +127,8 @@ static long request(struct dbl *d, enum auth a, const char *method, const char *
                 h = curl_slist_append(h, hb);
         }
         if (a == AUTH_TOKEN || a == AUTH_BAD_TOKEN) {
-                snprintf(hb, sizeof(hb), "Authorization: Bearer %s", a == AUTH_TOKEN ? d->token : "wrong");
+                snprintf(hb, sizeof(hb), "Authorization: Bearer %s",
+                         a == AUTH_TOKEN ? d->token : "wrong");
                 h = curl_slist_append(h, hb);
         }
         if (d->ca[0])
@@ -156,8 +157,8 @@ static void resp_free(struct resp *r)
 }
 
 /* Request with the token; check the code; return the JSON (caller decrefs). */
-static json_t *call(struct dbl *d, const char *method, const char *path, const char *ctype, const char *body,
-                    long want)
+static json_t *call(struct dbl *d, const char *method, const char *path, const char *ctype,
+                    const char *body, long want)
 {
         struct resp r;
         long code = request(d, AUTH_TOKEN, method, path, ctype, body, &r);
@@ -223,8 +224,10 @@ static json_t *watch(struct dbl *d, const char *path)
         return evs;
 }
 
-static const char *POD = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"%s\"}},"
-                         "\"spec\":{%s\"containers\":[{\"name\":\"main\",\"image\":\"busybox:1.36\"}]}}";
+static const char *POD =
+    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"%"
+    "s\"}},"
+    "\"spec\":{%s\"containers\":[{\"name\":\"main\",\"image\":\"busybox:1.36\"}]}}";
 
 static json_t *make_pod(struct dbl *d, const char *ns, const char *name, const char *node)
 {
@@ -244,8 +247,17 @@ static int setup_plain(void **state)
 {
         snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", tmpdir);
         snprintf(state_out, sizeof(state_out), "%s/state.json", tmpdir);
-        const char *extra[] = {"--token", "t0ken", "--kubeconfig-out", kubeconfig, "--state-out", state_out,
-                               "--bookmark-interval-s", "1", "--watch-timeout-s", "30", NULL};
+        const char *extra[] = {"--token",
+                               "t0ken",
+                               "--kubeconfig-out",
+                               kubeconfig,
+                               "--state-out",
+                               state_out,
+                               "--bookmark-interval-s",
+                               "1",
+                               "--watch-timeout-s",
+                               "30",
+                               NULL};
         plain.token = "t0ken";
         return start_double(&plain, extra);
 }
@@ -259,12 +271,15 @@ static int teardown_plain(void **state)
 static void test_auth_and_discovery(void **state)
 {
         struct resp r;
-        assert_int_equal(request(&plain, AUTH_NONE, "GET", "/api/v1/namespaces/default/pods", NULL, NULL, &r), 401);
+        assert_int_equal(
+            request(&plain, AUTH_NONE, "GET", "/api/v1/namespaces/default/pods", NULL, NULL, &r),
+            401);
         assert_string_equal(str_at(r.json, "kind"), "Status");
         assert_string_equal(str_at(r.json, "reason"), "Unauthorized");
         assert_string_equal(str_at(r.json, "code"), "401");
         resp_free(&r);
-        assert_int_equal(request(&plain, AUTH_BAD_TOKEN, "GET", "/api/v1/nodes", NULL, NULL, &r), 401);
+        assert_int_equal(request(&plain, AUTH_BAD_TOKEN, "GET", "/api/v1/nodes", NULL, NULL, &r),
+                         401);
         resp_free(&r);
         assert_int_equal(request(&plain, AUTH_NONE, "GET", "/healthz", NULL, NULL, &r), 200);
         resp_free(&r);
@@ -291,8 +306,9 @@ static void test_auth_and_discovery(void **state)
 
 static void test_versions_and_conflicts(void **state)
 {
-        const char *cm = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cfg\"},"
-                         "\"data\":{\"a\":\"1\",\"b\":\"2\"}}";
+        const char *cm =
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cfg\"},"
+            "\"data\":{\"a\":\"1\",\"b\":\"2\"}}";
         json_t *c1 = call(&plain, "POST", "/api/v1/namespaces/default/configmaps", NULL, cm, 201);
         unsigned long long rv1 = rv_of(c1);
         assert_non_null(str_at(c1, "metadata.uid"));
@@ -304,13 +320,15 @@ static void test_versions_and_conflicts(void **state)
         assert_string_equal(str_at(st, "details.name"), "cfg");
         json_decref(st);
         /* GET sees the same version */
-        json_t *g = call(&plain, "GET", "/api/v1/namespaces/default/configmaps/cfg", NULL, NULL, 200);
+        json_t *g =
+            call(&plain, "GET", "/api/v1/namespaces/default/configmaps/cfg", NULL, NULL, 200);
         assert_int_equal(rv_of(g), rv1);
         json_decref(g);
         /* PUT with the current version: new version */
         json_object_set_new(json_object_get(c1, "data"), "a", json_string("10"));
         char *body = json_dumps(c1, 0);
-        json_t *c2 = call(&plain, "PUT", "/api/v1/namespaces/default/configmaps/cfg", NULL, body, 200);
+        json_t *c2 =
+            call(&plain, "PUT", "/api/v1/namespaces/default/configmaps/cfg", NULL, body, 200);
         assert_true(rv_of(c2) > rv1);
         /* the same PUT again carries a stale version: 409 Conflict */
         st = call(&plain, "PUT", "/api/v1/namespaces/default/configmaps/cfg", NULL, body, 409);
@@ -319,7 +337,8 @@ static void test_versions_and_conflicts(void **state)
         free(body);
         /* a no-op PUT writes nothing */
         body = json_dumps(c2, 0);
-        json_t *c3 = call(&plain, "PUT", "/api/v1/namespaces/default/configmaps/cfg", NULL, body, 200);
+        json_t *c3 =
+            call(&plain, "PUT", "/api/v1/namespaces/default/configmaps/cfg", NULL, body, 200);
         assert_int_equal(rv_of(c3), rv_of(c2));
         free(body);
         /* every write increments the one global counter */
@@ -341,9 +360,13 @@ static void test_versions_and_conflicts(void **state)
 static void test_patches(void **state)
 {
         json_decref(call(&plain, "POST", "/api/v1/namespaces/default/configmaps", NULL,
-                         "{\"metadata\":{\"name\":\"mp\",\"labels\":{\"x\":\"1\"}},\"data\":{\"a\":\"1\",\"b\":\"2\"}}", 201));
-        json_t *p = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp", "application/merge-patch+json",
-                         "{\"metadata\":{\"labels\":{\"x\":null,\"y\":\"2\"}},\"data\":{\"a\":null,\"c\":\"3\"}}",
+                         "{\"metadata\":{\"name\":\"mp\",\"labels\":{\"x\":\"1\"}},\"data\":{\"a\":"
+                         "\"1\",\"b\":\"2\"}}",
+                         201));
+        json_t *p = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp",
+                         "application/merge-patch+json",
+                         "{\"metadata\":{\"labels\":{\"x\":null,\"y\":\"2\"}},\"data\":{\"a\":null,"
+                         "\"c\":\"3\"}}",
                          200);
         assert_null(str_at(p, "data.a"));
         assert_string_equal(str_at(p, "data.b"), "2");
@@ -351,53 +374,64 @@ static void test_patches(void **state)
         assert_null(str_at(p, "metadata.labels.x"));
         assert_string_equal(str_at(p, "metadata.labels.y"), "2");
         /* a patch carrying a stale resourceVersion conflicts */
-        json_t *st = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp", "application/merge-patch+json",
+        json_t *st = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp",
+                          "application/merge-patch+json",
                           "{\"metadata\":{\"resourceVersion\":\"1\"},\"data\":{\"d\":\"4\"}}", 409);
         json_decref(st);
         json_decref(p);
         /* JSON patch */
-        p = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp", "application/json-patch+json",
-                 "[{\"op\":\"test\",\"path\":\"/data/b\",\"value\":\"2\"},{\"op\":\"add\",\"path\":\"/data/e\",\"value\":\"5\"}]",
+        p = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp",
+                 "application/json-patch+json",
+                 "[{\"op\":\"test\",\"path\":\"/data/"
+                 "b\",\"value\":\"2\"},{\"op\":\"add\",\"path\":\"/data/e\",\"value\":\"5\"}]",
                  200);
         assert_string_equal(str_at(p, "data.e"), "5");
         json_decref(p);
-        st = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp", "text/plain", "{}", 415);
+        st = call(&plain, "PATCH", "/api/v1/namespaces/default/configmaps/mp", "text/plain", "{}",
+                  415);
         json_decref(st);
 
         /* strategic merge patch of pod status merges conditions by type, containerStatuses by name */
         json_decref(make_pod(&plain, "default", "smp", "vk-1"));
         p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp/status",
                  "application/strategic-merge-patch+json",
-                 "{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"},"
+                 "{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\","
+                 "\"status\":\"False\"},"
                  "{\"type\":\"Initialized\",\"status\":\"True\"}]}}",
                  200);
         json_decref(p);
         p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp/status",
                  "application/strategic-merge-patch+json",
                  "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}", 200);
-        assert_int_equal(json_array_size(json_object_get(json_object_get(p, "status"), "conditions")), 2);
+        assert_int_equal(
+            json_array_size(json_object_get(json_object_get(p, "status"), "conditions")), 2);
         assert_string_equal(str_at(p, "status.conditions.0.type"), "Ready");
         assert_string_equal(str_at(p, "status.conditions.0.status"), "True");
         assert_string_equal(str_at(p, "status.phase"), "Running");
         json_decref(p);
         /* merge patch replaces lists: only the given condition is left */
-        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp/status", "application/merge-patch+json",
+        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp/status",
+                 "application/merge-patch+json",
                  "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}", 200);
-        assert_int_equal(json_array_size(json_object_get(json_object_get(p, "status"), "conditions")), 1);
+        assert_int_equal(
+            json_array_size(json_object_get(json_object_get(p, "status"), "conditions")), 1);
         json_decref(p);
         /* the status subresource ignores spec changes; the main resource ignores status */
-        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp/status", "application/merge-patch+json",
-                 "{\"spec\":{\"nodeName\":\"elsewhere\"},\"metadata\":{\"annotations\":{\"JobID\":\"42\"}}}", 200);
+        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp/status",
+                 "application/merge-patch+json",
+                 "{\"spec\":{\"nodeName\":\"elsewhere\"},\"metadata\":{\"annotations\":{\"JobID\":"
+                 "\"42\"}}}",
+                 200);
         assert_string_equal(str_at(p, "spec.nodeName"), "vk-1");
         assert_string_equal(str_at(p, "metadata.annotations.JobID"), "42");
         json_decref(p);
-        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp", "application/merge-patch+json",
-                 "{\"status\":{\"phase\":\"Failed\"}}", 200);
+        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp",
+                 "application/merge-patch+json", "{\"status\":{\"phase\":\"Failed\"}}", 200);
         assert_string_equal(str_at(p, "status.phase"), "Running");
         json_decref(p);
         /* and pod spec is immutable but for a few fields */
-        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp", "application/merge-patch+json",
-                 "{\"spec\":{\"nodeName\":\"elsewhere\"}}", 422);
+        p = call(&plain, "PATCH", "/api/v1/namespaces/default/pods/smp",
+                 "application/merge-patch+json", "{\"spec\":{\"nodeName\":\"elsewhere\"}}", 422);
         assert_string_equal(str_at(p, "reason"), "Invalid");
         json_decref(p);
 }
@@ -410,33 +444,43 @@ static void test_pod_defaults_and_selectors(void **state)
         assert_string_equal(str_at(p, "spec.restartPolicy"), "Always");
         /* the service-account admission's projected volume */
         assert_true(ferry_str_startswith(str_at(p, "spec.volumes.0.name"), "kube-api-access-"));
-        assert_string_equal(str_at(p, "spec.volumes.0.projected.sources.0.serviceAccountToken.expirationSeconds"), "3607");
+        assert_string_equal(
+            str_at(p, "spec.volumes.0.projected.sources.0.serviceAccountToken.expirationSeconds"),
+            "3607");
         assert_string_equal(str_at(p, "spec.containers.0.volumeMounts.0.mountPath"),
                             "/var/run/secrets/kubernetes.io/serviceaccount");
         json_decref(p);
         json_decref(make_pod(&plain, "default", "sel-b", "vk-sel"));
         json_decref(make_pod(&plain, "default", "sel-c", NULL));
         json_decref(make_pod(&plain, "kube-system", "sel-d", "vk-sel"));
-        json_t *l = call(&plain, "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dvk-sel", NULL, NULL, 200);
+        json_t *l = call(&plain, "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dvk-sel", NULL,
+                         NULL, 200);
         assert_string_equal(str_at(l, "kind"), "PodList");
         assert_int_equal(json_array_size(json_object_get(l, "items")), 3);
         assert_null(json_object_get(json_array_get(json_object_get(l, "items"), 0), "kind"));
         rv_of(l);
         json_decref(l);
-        l = call(&plain, "GET", "/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3Dvk-sel", NULL, NULL, 200);
+        l = call(&plain, "GET",
+                 "/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3Dvk-sel", NULL, NULL,
+                 200);
         assert_int_equal(json_array_size(json_object_get(l, "items")), 2);
         json_decref(l);
         l = call(&plain, "GET",
-                 "/api/v1/pods?fieldSelector=spec.nodeName%3Dvk-sel,metadata.namespace%3Dkube-system,status.phase!%3DSucceeded",
+                 "/api/v1/"
+                 "pods?fieldSelector=spec.nodeName%3Dvk-sel,metadata.namespace%3Dkube-system,"
+                 "status.phase!%3DSucceeded",
                  NULL, NULL, 200);
         assert_int_equal(json_array_size(json_object_get(l, "items")), 1);
         assert_string_equal(str_at(l, "items.0.metadata.name"), "sel-d");
         json_decref(l);
-        l = call(&plain, "GET", "/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dsel-b", NULL, NULL, 200);
+        l = call(&plain, "GET",
+                 "/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dsel-b", NULL, NULL,
+                 200);
         assert_int_equal(json_array_size(json_object_get(l, "items")), 1);
         json_decref(l);
-        l = call(&plain, "GET", "/api/v1/namespaces/default/pods?labelSelector=app%20in%20(sel-a,sel-c)", NULL, NULL,
-                 200);
+        l = call(&plain, "GET",
+                 "/api/v1/namespaces/default/pods?labelSelector=app%20in%20(sel-a,sel-c)", NULL,
+                 NULL, 200);
         assert_int_equal(json_array_size(json_object_get(l, "items")), 2);
         json_decref(l);
         l = call(&plain, "GET", "/api/v1/pods?fieldSelector=spec.bogus%3Dx", NULL, NULL, 400);
@@ -449,10 +493,12 @@ static void test_pagination(void **state)
         for (int i = 0; i < 5; i++) {
                 char b[128];
                 snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"page-%d\"}}", i);
-                json_decref(call(&plain, "POST", "/api/v1/namespaces/kube-public/configmaps", NULL, b, 201));
+                json_decref(call(&plain, "POST", "/api/v1/namespaces/kube-public/configmaps", NULL,
+                                 b, 201));
         }
         /* kube-public also holds kube-root-ca.crt: 6 in all */
-        json_t *l = call(&plain, "GET", "/api/v1/namespaces/kube-public/configmaps?limit=4", NULL, NULL, 200);
+        json_t *l = call(&plain, "GET", "/api/v1/namespaces/kube-public/configmaps?limit=4", NULL,
+                         NULL, 200);
         assert_int_equal(json_array_size(json_object_get(l, "items")), 4);
         const char *cont = str_at(l, "metadata.continue");
         assert_non_null(cont);
@@ -463,7 +509,8 @@ static void test_pagination(void **state)
                          "{\"metadata\":{\"name\":\"page-9\"}}", 201));
         char path[1024];
         char *esc = curl_easy_escape(NULL, cont, 0);
-        snprintf(path, sizeof(path), "/api/v1/namespaces/kube-public/configmaps?limit=4&continue=%s", esc);
+        snprintf(path, sizeof(path),
+                 "/api/v1/namespaces/kube-public/configmaps?limit=4&continue=%s", esc);
         curl_free(esc);
         json_decref(l);
         l = call(&plain, "GET", path, NULL, NULL, 200);
@@ -492,8 +539,13 @@ static void test_watch(void **state)
         unsigned long long rv0 = rv_of(l);
         json_decref(l);
         /* two watchers at once, woken by changes: all pods of the node, and one pod by name */
-        struct live a = {&plain, "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dvk-w&timeoutSeconds=3", NULL};
-        struct live b = {&plain, "/api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3Dw-2&timeoutSeconds=3", NULL};
+        struct live a = {&plain,
+                         "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dvk-w&timeoutSeconds=3",
+                         NULL};
+        struct live b = {&plain,
+                         "/api/v1/namespaces/default/"
+                         "pods?watch=true&fieldSelector=metadata.name%3Dw-2&timeoutSeconds=3",
+                         NULL};
         pthread_t ta, tb;
         pthread_create(&ta, NULL, live_watch, &a);
         pthread_create(&tb, NULL, live_watch, &b);
@@ -502,23 +554,31 @@ static void test_watch(void **state)
         json_decref(make_pod(&plain, "default", "w-2", NULL));
         /* the scheduler binds w-2: it enters the node's selection as ADDED */
         json_decref(call(&plain, "POST", "/api/v1/namespaces/default/pods/w-2/binding", NULL,
-                         "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"w-2\"},\"target\":{\"kind\":\"Node\",\"name\":\"vk-w\"}}",
+                         "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"w-"
+                         "2\"},\"target\":{\"kind\":\"Node\",\"name\":\"vk-w\"}}",
                          201));
-        json_decref(call(&plain, "PATCH", "/api/v1/namespaces/default/pods/w-1/status", "application/merge-patch+json",
-                         "{\"status\":{\"phase\":\"Running\"}}", 200));
+        json_decref(call(&plain, "PATCH", "/api/v1/namespaces/default/pods/w-1/status",
+                         "application/merge-patch+json", "{\"status\":{\"phase\":\"Running\"}}",
+                         200));
         /* graceful deletion: deletionTimestamp first (MODIFIED), removal with grace 0 (DELETED) */
-        json_t *del = call(&plain, "DELETE", "/api/v1/namespaces/default/pods/w-1", NULL, NULL, 200);
+        json_t *del =
+            call(&plain, "DELETE", "/api/v1/namespaces/default/pods/w-1", NULL, NULL, 200);
         assert_non_null(str_at(del, "metadata.deletionTimestamp"));
         assert_string_equal(str_at(del, "metadata.deletionGracePeriodSeconds"), "30");
         json_decref(del);
         json_decref(call(&plain, "GET", "/api/v1/namespaces/default/pods/w-1", NULL, NULL, 200));
-        del = call(&plain, "DELETE", "/api/v1/namespaces/default/pods/w-1", NULL, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":0}", 200);
+        del = call(&plain, "DELETE", "/api/v1/namespaces/default/pods/w-1", NULL,
+                   "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":0}",
+                   200);
         json_decref(del);
         json_decref(call(&plain, "GET", "/api/v1/namespaces/default/pods/w-1", NULL, NULL, 404));
         pthread_join(ta, NULL);
         pthread_join(tb, NULL);
-        static const char *const want_a[][2] = {
-                {"ADDED", "w-1"}, {"ADDED", "w-2"}, {"MODIFIED", "w-1"}, {"MODIFIED", "w-1"}, {"DELETED", "w-1"}};
+        static const char *const want_a[][2] = {{"ADDED", "w-1"},
+                                                {"ADDED", "w-2"},
+                                                {"MODIFIED", "w-1"},
+                                                {"MODIFIED", "w-1"},
+                                                {"DELETED", "w-1"}};
         size_t n = 0;
         for (size_t i = 0; i < json_array_size(a.events); i++) {
                 json_t *ev = json_array_get(a.events, i);
@@ -540,12 +600,16 @@ static void test_watch(void **state)
 
         /* replay from the list's version: the same history, in order, with increasing versions */
         char path[256];
-        snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods?watch=1&resourceVersion=%llu&timeoutSeconds=1", rv0);
+        snprintf(path, sizeof(path),
+                 "/api/v1/namespaces/default/pods?watch=1&resourceVersion=%llu&timeoutSeconds=1",
+                 rv0);
         json_t *evs = watch(&plain, path);
-        assert_int_equal(json_array_size(evs), 6); /* 2 ADDED, bind, status, graceful delete, DELETED */
+        assert_int_equal(json_array_size(evs),
+                         6); /* 2 ADDED, bind, status, graceful delete, DELETED */
         unsigned long long last = rv0;
         for (size_t i = 0; i < json_array_size(evs); i++) {
-                unsigned long long rv = strtoull(str_at(json_array_get(evs, i), "object.metadata.resourceVersion"), NULL, 10);
+                unsigned long long rv = strtoull(
+                    str_at(json_array_get(evs, i), "object.metadata.resourceVersion"), NULL, 10);
                 assert_true(rv > last);
                 last = rv;
         }
@@ -553,7 +617,9 @@ static void test_watch(void **state)
         json_decref(evs);
 
         /* bookmarks carry only a version, at least once a second here */
-        evs = watch(&plain, "/api/v1/namespaces/default/pods?watch=1&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3");
+        evs = watch(&plain,
+                    "/api/v1/namespaces/default/"
+                    "pods?watch=1&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3");
         size_t bm = 0;
         for (size_t i = 0; i < json_array_size(evs); i++) {
                 json_t *ev = json_array_get(evs, i);
@@ -572,10 +638,13 @@ static void test_token_request(void **state)
         json_t *p = make_pod(&plain, "default", "tok", "vk-1");
         char body[1024];
         snprintf(body, sizeof(body),
-                 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{\"audiences\":[\"api\"],"
-                 "\"expirationSeconds\":1200,\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tok\",\"uid\":\"%s\"}}}",
+                 "{\"apiVersion\":\"authentication.k8s.io/"
+                 "v1\",\"kind\":\"TokenRequest\",\"spec\":{\"audiences\":[\"api\"],"
+                 "\"expirationSeconds\":1200,\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":"
+                 "\"v1\",\"name\":\"tok\",\"uid\":\"%s\"}}}",
                  str_at(p, "metadata.uid"));
-        json_t *t = call(&plain, "POST", "/api/v1/namespaces/default/serviceaccounts/default/token", NULL, body, 201);
+        json_t *t = call(&plain, "POST", "/api/v1/namespaces/default/serviceaccounts/default/token",
+                         NULL, body, 201);
         assert_string_equal(str_at(t, "kind"), "TokenRequest");
         const char *tok = str_at(t, "status.token");
         assert_non_null(tok);
@@ -591,10 +660,12 @@ static void test_token_request(void **state)
         json_decref(t);
         /* a bound object with another uid */
         t = call(&plain, "POST", "/api/v1/namespaces/default/serviceaccounts/default/token", NULL,
-                 "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tok\",\"uid\":\"0000\"}}}",
+                 "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":"
+                 "\"tok\",\"uid\":\"0000\"}}}",
                  409);
         json_decref(t);
-        t = call(&plain, "POST", "/api/v1/namespaces/default/serviceaccounts/nobody/token", NULL, "{\"spec\":{}}", 404);
+        t = call(&plain, "POST", "/api/v1/namespaces/default/serviceaccounts/nobody/token", NULL,
+                 "{\"spec\":{}}", 404);
         json_decref(t);
         /* what was issued is visible to tests */
         t = call(&plain, "GET", "/debug/tokens", NULL, NULL, 200);
@@ -605,34 +676,51 @@ static void test_token_request(void **state)
 
 static void test_leases_and_events(void **state)
 {
-        const char *lease = "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"vk-1\","
-                            "\"namespace\":\"kube-node-lease\"},\"spec\":{\"holderIdentity\":\"vk-1\",\"leaseDurationSeconds\":40,"
+        const char *lease = "{\"apiVersion\":\"coordination.k8s.io/"
+                            "v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"vk-1\","
+                            "\"namespace\":\"kube-node-lease\"},\"spec\":{\"holderIdentity\":\"vk-"
+                            "1\",\"leaseDurationSeconds\":40,"
                             "\"renewTime\":\"2024-01-01T00:00:00.000000Z\"}}";
-        json_t *l = call(&plain, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", NULL, lease, 201);
-        json_t *st = call(&plain, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/missing", NULL,
-                          NULL, 404);
-        assert_string_equal(str_at(st, "message"), "leases.coordination.k8s.io \"missing\" not found");
+        json_t *l =
+            call(&plain, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                 NULL, lease, 201);
+        json_t *st = call(&plain, "GET",
+                          "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/missing",
+                          NULL, NULL, 404);
+        assert_string_equal(str_at(st, "message"),
+                            "leases.coordination.k8s.io \"missing\" not found");
         json_decref(st);
-        json_object_set_new(json_object_get(l, "spec"), "renewTime", json_string("2024-01-01T00:00:10.000000Z"));
+        json_object_set_new(json_object_get(l, "spec"), "renewTime",
+                            json_string("2024-01-01T00:00:10.000000Z"));
         char *b = json_dumps(l, 0);
-        json_t *l2 = call(&plain, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/vk-1", NULL, b, 200);
+        json_t *l2 = call(&plain, "PUT",
+                          "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/vk-1",
+                          NULL, b, 200);
         assert_string_equal(str_at(l2, "spec.renewTime"), "2024-01-01T00:00:10.000000Z");
-        st = call(&plain, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/vk-1", NULL, b, 409);
+        st = call(&plain, "PUT",
+                  "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/vk-1", NULL, b,
+                  409);
         json_decref(st);
         free(b);
         json_decref(l);
         json_decref(l2);
 
         json_decref(call(&plain, "POST", "/api/v1/namespaces/default/events", NULL,
-                         "{\"metadata\":{\"generateName\":\"tok.\"},\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"tok\",\"namespace\":\"default\"},"
-                         "\"reason\":\"ProviderFailed\",\"message\":\"x\",\"type\":\"Warning\",\"source\":{\"component\":\"ferry-node\"}}",
+                         "{\"metadata\":{\"generateName\":\"tok.\"},\"involvedObject\":{\"kind\":"
+                         "\"Pod\",\"name\":\"tok\",\"namespace\":\"default\"},"
+                         "\"reason\":\"ProviderFailed\",\"message\":\"x\",\"type\":\"Warning\","
+                         "\"source\":{\"component\":\"ferry-node\"}}",
                          201));
         json_decref(call(&plain, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", NULL,
-                         "{\"metadata\":{\"name\":\"ev2\"},\"regarding\":{\"kind\":\"Pod\",\"name\":\"tok\"},\"reason\":\"Started\","
-                         "\"type\":\"Normal\",\"action\":\"Start\",\"reportingController\":\"ferry-node\",\"reportingInstance\":\"vk-1\","
+                         "{\"metadata\":{\"name\":\"ev2\"},\"regarding\":{\"kind\":\"Pod\","
+                         "\"name\":\"tok\"},\"reason\":\"Started\","
+                         "\"type\":\"Normal\",\"action\":\"Start\",\"reportingController\":\"ferry-"
+                         "node\",\"reportingInstance\":\"vk-1\","
                          "\"eventTime\":\"2024-01-01T00:00:00.000000Z\"}",
                          201));
-        json_t *ev = call(&plain, "GET", "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dtok,reason%3DProviderFailed",
+        json_t *ev = call(&plain, "GET",
+                          "/api/v1/namespaces/default/"
+                          "events?fieldSelector=involvedObject.name%3Dtok,reason%3DProviderFailed",
                           NULL, NULL, 200);
         assert_int_equal(json_array_size(json_object_get(ev, "items")), 1);
         json_decref(ev);
@@ -642,11 +730,14 @@ static void test_leases_and_events(void **state)
 
         /* nodes: cluster-scoped, status subresource */
         json_decref(call(&plain, "POST", "/api/v1/nodes", NULL,
-                         "{\"metadata\":{\"name\":\"vk-1\",\"labels\":{\"type\":\"virtual-kubelet\"}},\"spec\":{\"taints\":[{\"key\":\"virtual-node.interlink/no-schedule\",\"value\":\"true\",\"effect\":\"NoSchedule\"}]},"
+                         "{\"metadata\":{\"name\":\"vk-1\",\"labels\":{\"type\":\"virtual-"
+                         "kubelet\"}},\"spec\":{\"taints\":[{\"key\":\"virtual-node.interlink/"
+                         "no-schedule\",\"value\":\"true\",\"effect\":\"NoSchedule\"}]},"
                          "\"status\":{\"capacity\":{\"cpu\":\"100\"}}}",
                          201));
-        json_t *n = call(&plain, "PATCH", "/api/v1/nodes/vk-1/status", "application/strategic-merge-patch+json",
-                         "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}", 200);
+        json_t *n = call(
+            &plain, "PATCH", "/api/v1/nodes/vk-1/status", "application/strategic-merge-patch+json",
+            "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}", 200);
         assert_string_equal(str_at(n, "status.capacity.cpu"), "100");
         assert_string_equal(str_at(n, "status.conditions.0.type"), "Ready");
         json_decref(n);
@@ -654,7 +745,8 @@ static void test_leases_and_events(void **state)
         /* the request counters */
         json_t *cnt = call(&plain, "GET", "/debug/requests", NULL, NULL, 200);
         assert_non_null(str_at(cnt, "PATCH nodes/status"));
-        assert_true(json_integer_value(json_object_get(cnt, "UPDATE leases.coordination.k8s.io")) == 2);
+        assert_true(json_integer_value(json_object_get(cnt, "UPDATE leases.coordination.k8s.io")) ==
+                    2);
         assert_non_null(str_at(cnt, "CREATE serviceaccounts/token"));
         json_decref(cnt);
 }
@@ -665,7 +757,8 @@ static void test_expired(void **state)
         struct dbl d = {.token = "x"};
         const char *extra[] = {"--token", "x", "--compact-after", "5", NULL};
         assert_int_equal(start_double(&d, extra), 0);
-        json_t *l = call(&d, "GET", "/api/v1/namespaces/default/configmaps?limit=1", NULL, NULL, 200);
+        json_t *l =
+            call(&d, "GET", "/api/v1/namespaces/default/configmaps?limit=1", NULL, NULL, 200);
         unsigned long long rv0 = rv_of(l);
         const char *cont = str_at(l, "metadata.continue");
         char contb[512];
@@ -674,10 +767,14 @@ static void test_expired(void **state)
         for (int i = 0; i < 8; i++) {
                 char b[128];
                 snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"c%d\"}}", i);
-                json_decref(call(&d, "POST", "/api/v1/namespaces/default/configmaps", NULL, b, 201));
+                json_decref(
+                    call(&d, "POST", "/api/v1/namespaces/default/configmaps", NULL, b, 201));
         }
         char path[512];
-        snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%llu&timeoutSeconds=1", rv0);
+        snprintf(
+            path, sizeof(path),
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%llu&timeoutSeconds=1",
+            rv0);
         json_t *evs = watch(&d, path);
         assert_int_equal(json_array_size(evs), 1);
         assert_string_equal(str_at(evs, "0.type"), "ERROR");
@@ -686,7 +783,10 @@ static void test_expired(void **state)
         assert_string_equal(str_at(evs, "0.object.code"), "410");
         json_decref(evs);
         /* the last few versions are still there */
-        snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%llu&timeoutSeconds=1", rv0 + 5);
+        snprintf(
+            path, sizeof(path),
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%llu&timeoutSeconds=1",
+            rv0 + 5);
         evs = watch(&d, path);
         assert_int_equal(json_array_size(evs), 3);
         assert_string_equal(str_at(evs, "0.type"), "ADDED");
@@ -725,8 +825,9 @@ static int make_ca(const char *name)
         f(crt, sizeof(crt), name);
         strcat(crt, ".crt");
         snprintf(subj, sizeof(subj), "/CN=%s", name);
-        const char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
-                              "-days", "2", "-subj", subj, NULL};
+        const char *argv[] = {"openssl", "req",     "-x509", "-newkey", "rsa:2048",
+                              "-nodes",  "-keyout", key,     "-out",    crt,
+                              "-days",   "2",       "-subj", subj,      NULL};
         return run(argv);
 }
 
@@ -740,14 +841,16 @@ static int make_cert(const char *name, const char *ca, const char *cn, bool serv
         f(cac, sizeof(cac), ca), strcat(cac, ".crt");
         f(ext, sizeof(ext), name), strcat(ext, ".ext");
         snprintf(subj, sizeof(subj), "/CN=%s%s", cn, server ? "" : "/O=system:nodes");
-        const char *e = server ? "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
-                               : "extendedKeyUsage=clientAuth\n";
+        const char *e =
+            server ? "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+                   : "extendedKeyUsage=clientAuth\n";
         if (ferry_write_file_atomic(ext, e, strlen(e), 0644, false) < 0)
                 return -1;
-        const char *a1[] = {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-                            "-subj", subj, NULL};
-        const char *a2[] = {"openssl", "x509", "-req", "-in", csr, "-CA", cac, "-CAkey", cak, "-CAcreateserial",
-                            "-out", crt, "-days", "2", "-extfile", ext, NULL};
+        const char *a1[] = {"openssl", "req",  "-newkey", "rsa:2048", "-nodes", "-keyout",
+                            key,       "-out", csr,       "-subj",    subj,     NULL};
+        const char *a2[] = {
+            "openssl",         "x509", "-req", "-in",   csr, "-CA",      cac, "-CAkey", cak,
+            "-CAcreateserial", "-out", crt,    "-days", "2", "-extfile", ext, NULL};
         return run(a1) || run(a2) ? -1 : 0;
 }
 
@@ -770,9 +873,23 @@ static void test_tls(void **state)
         char ccrt[300], ckey[300];
         f(ccrt, sizeof(ccrt), "client.crt");
         f(ckey, sizeof(ckey), "client.key");
-        const char *extra[] = {"--tls-cert", scrt, "--tls-key", skey, "--client-ca", ca, "--tls-ca", ca, "--token",
-                               "tls-token", "--kubeconfig-out", kc, "--kubeconfig-client-cert", ccrt,
-                               "--kubeconfig-client-key", ckey, NULL};
+        const char *extra[] = {"--tls-cert",
+                               scrt,
+                               "--tls-key",
+                               skey,
+                               "--client-ca",
+                               ca,
+                               "--tls-ca",
+                               ca,
+                               "--token",
+                               "tls-token",
+                               "--kubeconfig-out",
+                               kc,
+                               "--kubeconfig-client-cert",
+                               ccrt,
+                               "--kubeconfig-client-key",
+                               ckey,
+                               NULL};
         assert_int_equal(start_double(&d, extra), 0);
         assert_true(ferry_str_startswith(d.url, "https://127.0.0.1:"));
         snprintf(d.ca, sizeof(d.ca), "%s", ca);
@@ -803,7 +920,8 @@ static void test_tls(void **state)
         assert_non_null(strstr(k, d.url));
         free(k);
         /* kube-root-ca.crt publishes the CA */
-        json_t *cm = call(&d, "GET", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt", NULL, NULL, 200);
+        json_t *cm = call(&d, "GET", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt", NULL,
+                          NULL, 200);
         const char *pem = json_string_value(json_object_get(json_object_get(cm, "data"), "ca.crt"));
         assert_true(pem && ferry_str_startswith(pem, "-----BEGIN CERTIFICATE-----"));
         json_decref(cm);
@@ -826,7 +944,8 @@ static void test_load_and_state(void **state)
         json_decref(p);
         json_t *nd = call(&d, "GET", "/api/v1/nodes/vk-site-a", NULL, NULL, 200);
         json_decref(nd);
-        json_decref(call(&d, "DELETE", "/api/v1/namespaces/default/pods/web-0?gracePeriodSeconds=0", NULL, NULL, 200));
+        json_decref(call(&d, "DELETE", "/api/v1/namespaces/default/pods/web-0?gracePeriodSeconds=0",
+                         NULL, NULL, 200));
         assert_int_equal(stop_double(&d), 0);
         json_t *dump = json_load_file(so, 0, NULL);
         assert_non_null(dump);
@@ -834,9 +953,12 @@ static void test_load_and_state(void **state)
         bool node = false, pod = false;
         size_t i;
         json_t *o;
-        json_array_foreach(json_object_get(dump, "items"), i, o) {
-                node = node || (!strcmp(str_at(o, "kind"), "Node") && !strcmp(str_at(o, "metadata.name"), "vk-site-a"));
-                pod = pod || (!strcmp(str_at(o, "kind"), "Pod") && !strcmp(str_at(o, "metadata.name"), "web-0"));
+        json_array_foreach(json_object_get(dump, "items"), i, o)
+        {
+                node = node || (!strcmp(str_at(o, "kind"), "Node") &&
+                                !strcmp(str_at(o, "metadata.name"), "vk-site-a"));
+                pod = pod || (!strcmp(str_at(o, "kind"), "Pod") &&
+                              !strcmp(str_at(o, "metadata.name"), "web-0"));
         }
         assert_true(node);
         assert_false(pod);
@@ -862,21 +984,22 @@ int main(int argc, char **argv)
         atexit(rm_tmp);
         curl_global_init(CURL_GLOBAL_DEFAULT);
         const struct CMUnitTest plain_tests[] = {
-                cmocka_unit_test(test_auth_and_discovery),
-                cmocka_unit_test(test_versions_and_conflicts),
-                cmocka_unit_test(test_patches),
-                cmocka_unit_test(test_pod_defaults_and_selectors),
-                cmocka_unit_test(test_pagination),
-                cmocka_unit_test(test_watch),
-                cmocka_unit_test(test_token_request),
-                cmocka_unit_test(test_leases_and_events),
+            cmocka_unit_test(test_auth_and_discovery),
+            cmocka_unit_test(test_versions_and_conflicts),
+            cmocka_unit_test(test_patches),
+            cmocka_unit_test(test_pod_defaults_and_selectors),
+            cmocka_unit_test(test_pagination),
+            cmocka_unit_test(test_watch),
+            cmocka_unit_test(test_token_request),
+            cmocka_unit_test(test_leases_and_events),
         };
         const struct CMUnitTest other_tests[] = {
-                cmocka_unit_test(test_expired),
-                cmocka_unit_test(test_tls),
-                cmocka_unit_test(test_load_and_state),
+            cmocka_unit_test(test_expired),
+            cmocka_unit_test(test_tls),
+            cmocka_unit_test(test_load_and_state),
         };
-        int r = cmocka_run_group_tests_name("kube-double-plain", plain_tests, setup_plain, teardown_plain);
+        int r = cmocka_run_group_tests_name("kube-double-plain", plain_tests, setup_plain,
+                                            teardown_plain);
         r += cmocka_run_group_tests_name("kube-double-other", other_tests, NULL, NULL);
         curl_global_cleanup();
         return r ? 1 : 0;

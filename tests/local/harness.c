@@ -37,8 +37,8 @@ bool h_have_bwrap(void)
 {
         static int have = -1;
         if (have < 0) {
-                const char *argv[] = {"bwrap", "--ro-bind", "/", "/", "--unshare-all",
-                                      "--die-with-parent", "true", NULL};
+                const char *argv[] = {"bwrap",         "--ro-bind",         "/",    "/",
+                                      "--unshare-all", "--die-with-parent", "true", NULL};
                 struct ferry_spawn_result r;
                 have = ferry_spawn_run(argv, NULL, NULL, 0, 10000, 4096, &r, NULL) == 0 &&
                        r.exit_code == 0;
@@ -180,7 +180,8 @@ char *h_log(struct ferry_backend *be, struct h_pod *p, const char *container)
         char path[4096];
         ferry_error_t err = {{0}};
 
-        if (ferry_backend_log_path(be, p->pod->uid, p->jid, container, path, sizeof(path), &err) < 0)
+        if (ferry_backend_log_path(be, p->pod->uid, p->jid, container, path, sizeof(path), &err) <
+            0)
                 return NULL;
         return h_log_file(path);
 }

@@ -79,7 +79,8 @@ static int check(struct ferry_backend *be, struct kase *k)
         const char *phase = json_string_value(json_object_get(e, "phase"));
         if (phase && strcmp(phase, ferry_phase_name(p->st.phase)) != 0)
                 BAD("phase %s, want %s", ferry_phase_name(p->st.phase), phase);
-        json_object_foreach(json_object_get(e, "exit"), key, v) {
+        json_object_foreach(json_object_get(e, "exit"), key, v)
+        {
                 struct ferry_cstatus *c = ferry_pod_status_find(&p->st, key);
                 if (!c || c->state != FERRY_C_TERMINATED)
                         BAD("container %s did not terminate", key);
@@ -87,33 +88,39 @@ static int check(struct ferry_backend *be, struct kase *k)
                         BAD("container %s exit %d, want %lld", key, c->exit_code,
                             (long long)json_integer_value(v));
         }
-        json_object_foreach(json_object_get(e, "logs"), key, v) {
+        json_object_foreach(json_object_get(e, "logs"), key, v)
+        {
                 char *log = h_log(be, p, key);
                 size_t i;
                 json_t *re;
-                json_array_foreach(v, i, re) {
+                json_array_foreach(v, i, re)
+                {
                         if (!any_line(log, json_string_value(re), &err))
                                 BAD("log of %s has no line matching %s:\n%s", key,
                                     json_string_value(re), log ? log : "(none)");
                 }
                 free(log);
         }
-        json_object_foreach(json_object_get(e, "logs_absent"), key, v) {
+        json_object_foreach(json_object_get(e, "logs_absent"), key, v)
+        {
                 char *log = h_log(be, p, key);
                 size_t i;
                 json_t *re;
-                json_array_foreach(v, i, re) {
+                json_array_foreach(v, i, re)
+                {
                         if (any_line(log, json_string_value(re), &err))
                                 BAD("log of %s matches %s", key, json_string_value(re));
                 }
                 free(log);
         }
-        json_object_foreach(json_object_get(e, "log_order"), key, v) {
+        json_object_foreach(json_object_get(e, "log_order"), key, v)
+        {
                 char *log = h_log(be, p, key);
                 const char *at = log ? log : "";
                 size_t i;
                 json_t *s;
-                json_array_foreach(v, i, s) {
+                json_array_foreach(v, i, s)
+                {
                         const char *hit = strstr(at, json_string_value(s));
                         if (!hit) {
                                 BAD("log of %s: %s missing or out of order", key,
@@ -125,7 +132,8 @@ static int check(struct ferry_backend *be, struct kase *k)
                 free(log);
         }
         size_t i;
-        json_array_foreach(json_object_get(e, "never_ran"), i, v) {
+        json_array_foreach(json_object_get(e, "never_ran"), i, v)
+        {
                 const char *name = json_string_value(v);
                 struct ferry_cstatus *c = ferry_pod_status_find(&p->st, name);
                 char *log = h_log(be, p, name);
@@ -137,7 +145,6 @@ static int check(struct ferry_backend *be, struct kase *k)
         }
         return bad;
 }
-
 
 #define PODMAN_IMAGE "localhost/ferry-busybox:test"
 
@@ -195,8 +202,8 @@ static bool podman_ready(void)
                 if (!ok)
                         return false;
         }
-        const char *run[] = {"podman", "run", "--rm", "--network", "none", "--pull=never",
-                             PODMAN_IMAGE, "true", NULL};
+        const char *run[] = {"podman",       "run",        "--rm", "--network", "none",
+                             "--pull=never", PODMAN_IMAGE, "true", NULL};
         return sh_run(run, 60000) == 0;
 }
 
@@ -217,15 +224,17 @@ static void test_conformance(void **state)
                               "(see doc/local-backend.md)\n");
                 skip();
         }
-        static const char *const podman_opts[] = {"podman_image=" PODMAN_IMAGE,
-                                                   "podman_pull=never", NULL};
+        static const char *const podman_opts[] = {"podman_image=" PODMAN_IMAGE, "podman_pull=never",
+                                                  NULL};
         be = h_backend(runtime, strcmp(runtime, "podman") == 0 ? podman_opts : NULL);
         assert_non_null(d);
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')
                         continue;
-                _cleanup_free_ char *cp = ferry_xasprintf("%s/%s/create.json", data_dir, de->d_name);
-                _cleanup_free_ char *ep = ferry_xasprintf("%s/%s/expect.json", data_dir, de->d_name);
+                _cleanup_free_ char *cp =
+                    ferry_xasprintf("%s/%s/create.json", data_dir, de->d_name);
+                _cleanup_free_ char *ep =
+                    ferry_xasprintf("%s/%s/expect.json", data_dir, de->d_name);
                 char *body = NULL;
                 size_t len;
                 if (ferry_read_file(cp, 1 << 20, &body, &len) < 0)
@@ -266,11 +275,12 @@ static void test_conformance(void **state)
         free(pods);
         if (strcmp(runtime, "podman") == 0) {
                 /* SIGTERM reaches the payload through podman; nothing is left behind */
-                char *body = h_body("33333333-2222-4333-8444-000000000001", "podterm",
-                                    "{\"terminationGracePeriodSeconds\": 10, \"containers\": "
-                                    "[{\"name\": \"main\", \"image\": \"busybox\", \"command\": "
-                                    "[\"sh\", \"-c\", \"trap 'echo got TERM; exit 7' TERM; echo up; "
-                                    "while :; do sleep 0.05; done\"]}]}");
+                char *body =
+                    h_body("33333333-2222-4333-8444-000000000001", "podterm",
+                           "{\"terminationGracePeriodSeconds\": 10, \"containers\": "
+                           "[{\"name\": \"main\", \"image\": \"busybox\", \"command\": "
+                           "[\"sh\", \"-c\", \"trap 'echo got TERM; exit 7' TERM; echo up; "
+                           "while :; do sleep 0.05; done\"]}]}");
                 struct h_pod *p = h_parse(body);
                 ferry_error_t err = {{0}};
                 free(body);
@@ -286,7 +296,8 @@ static void test_conformance(void **state)
                 }
                 assert_true(h_kill(be, p, 10, 30) >= 0);
                 h_poll(be, p);
-                print_message("podman kill: exit %d\n", ferry_pod_status_find(&p->st, "main")->exit_code);
+                print_message("podman kill: exit %d\n",
+                              ferry_pod_status_find(&p->st, "main")->exit_code);
                 assert_int_equal(ferry_pod_status_find(&p->st, "main")->exit_code, 7);
                 const char *exists[] = {"podman", "container", "exists",
                                         "ferry-33333333-2222-4333-8444-000000000001-main", NULL};
@@ -302,7 +313,7 @@ int main(int argc, char **argv)
         data_dir = argc > 1 ? argv[1] : "tests/data/conformance";
         runtime = argc > 2 ? argv[2] : "bwrap";
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_conformance),
+            cmocka_unit_test(test_conformance),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         h_cleanup();

@@ -34,13 +34,13 @@ struct fake_entry {
         const char *target;
 };
 static const struct fake_entry fake_tree[] = {
-        {"/", "bin", 'l', "usr/bin"},   {"/", "dev", 'd', NULL},   {"/", "etc", 'd', NULL},
-        {"/", "home", 'd', NULL},       {"/", "lib", 'l', "usr/lib"}, {"/", "proc", 'd', NULL},
-        {"/", "run", 'd', NULL},        {"/", "sys", 'd', NULL},   {"/", "tmp", 'd', NULL},
-        {"/", "usr", 'd', NULL},        {"/", "var", 'd', NULL},   {"/etc", "hosts", 'f', NULL},
-        {"/etc", "passwd", 'f', NULL},  {"/etc", "ssl", 'd', NULL}, {"/var", "lib", 'd', NULL},
-        {"/var", "run", 'l', "/run"},   {"/run", "lock", 'd', NULL}, {"/run", "systemd", 'd', NULL},
-        {"/usr", "bin", 'd', NULL},     {"/usr", "lib", 'd', NULL},
+    {"/", "bin", 'l', "usr/bin"},  {"/", "dev", 'd', NULL},      {"/", "etc", 'd', NULL},
+    {"/", "home", 'd', NULL},      {"/", "lib", 'l', "usr/lib"}, {"/", "proc", 'd', NULL},
+    {"/", "run", 'd', NULL},       {"/", "sys", 'd', NULL},      {"/", "tmp", 'd', NULL},
+    {"/", "usr", 'd', NULL},       {"/", "var", 'd', NULL},      {"/etc", "hosts", 'f', NULL},
+    {"/etc", "passwd", 'f', NULL}, {"/etc", "ssl", 'd', NULL},   {"/var", "lib", 'd', NULL},
+    {"/var", "run", 'l', "/run"},  {"/run", "lock", 'd', NULL},  {"/run", "systemd", 'd', NULL},
+    {"/usr", "bin", 'd', NULL},    {"/usr", "lib", 'd', NULL},
 };
 
 static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
@@ -52,9 +52,9 @@ static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size
                         continue;
                 v = ferry_xrealloc(v, (n + 1) * sizeof(*v));
                 v[n++] = (struct local_dirent){
-                        .name = ferry_xstrdup(fake_tree[i].name),
-                        .type = fake_tree[i].type,
-                        .target = fake_tree[i].target ? ferry_xstrdup(fake_tree[i].target) : NULL,
+                    .name = ferry_xstrdup(fake_tree[i].name),
+                    .type = fake_tree[i].type,
+                    .target = fake_tree[i].target ? ferry_xstrdup(fake_tree[i].target) : NULL,
                 };
         }
         if (!n) {
@@ -67,7 +67,7 @@ static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size
 }
 
 static const struct local_image_map image_map[] = {
-        {(char *)"docker.io/library/busybox:1.36", (char *)"localhost/busybox:ci"},
+    {(char *)"docker.io/library/busybox:1.36", (char *)"localhost/busybox:ci"},
 };
 
 /* ---- golden comparison ---- */
@@ -124,21 +124,20 @@ static int run_case(const char *dir)
                 local_runspec_to_json(&b, rs);
         bad += compare(dir, "expected-runspec.json", b.data);
 
-        static const enum local_runtime_kind kinds[] = {LOCAL_RT_HOST, LOCAL_RT_BWRAP,
-                                                        LOCAL_RT_PODMAN, LOCAL_RT_APPTAINER,
-                                                        LOCAL_RT_ENROOT};
+        static const enum local_runtime_kind kinds[] = {
+            LOCAL_RT_HOST, LOCAL_RT_BWRAP, LOCAL_RT_PODMAN, LOCAL_RT_APPTAINER, LOCAL_RT_ENROOT};
         for (size_t k = 0; rs && k < FERRY_ARRAY_SIZE(kinds); k++) {
                 struct local_rtconf rc = {
-                        .kind = kinds[k],
-                        .workdir = "/WORK",
-                        .bwrap = "/usr/bin/bwrap",
-                        .podman = "/usr/bin/podman",
-                        .podman_pull = "never",
-                        .home = "/root",
-                        .image_map = image_map,
-                        .n_image_map = FERRY_ARRAY_SIZE(image_map),
-                        .hostfs = {.list = fake_list},
-                        .image_root = kinds[k] == LOCAL_RT_ENROOT ? "/IMAGES" : NULL,
+                    .kind = kinds[k],
+                    .workdir = "/WORK",
+                    .bwrap = "/usr/bin/bwrap",
+                    .podman = "/usr/bin/podman",
+                    .podman_pull = "never",
+                    .home = "/root",
+                    .image_map = image_map,
+                    .n_image_map = FERRY_ARRAY_SIZE(image_map),
+                    .hostfs = {.list = fake_list},
+                    .image_root = kinds[k] == LOCAL_RT_ENROOT ? "/IMAGES" : NULL,
                 };
                 ferry_buf_reset(&b);
                 ferry_buf_adds(&b, "[\n  ");
@@ -157,7 +156,7 @@ static int run_case(const char *dir)
                                 ferry_buf_adds(&b, "\n]\n");
                 }
                 _cleanup_free_ char *name =
-                        ferry_xasprintf("expected-%s.json", local_runtime_name(kinds[k]));
+                    ferry_xasprintf("expected-%s.json", local_runtime_name(kinds[k]));
                 bad += compare(dir, name, b.data);
         }
         ferry_buf_free(&b);
@@ -189,9 +188,9 @@ static void test_golden(void **state)
 static void check_expand(const char *in, const char *want)
 {
         static const struct ferry_env env[] = {
-                {(char *)"A", (char *)"alpha"},
-                {(char *)"B", (char *)"$(A)-b"},
-                {(char *)"A", (char *)"later"},
+            {(char *)"A", (char *)"alpha"},
+            {(char *)"B", (char *)"$(A)-b"},
+            {(char *)"A", (char *)"later"},
         };
         char *got = local_expand(in, env, FERRY_ARRAY_SIZE(env));
         if (strcmp(got, want) != 0)
@@ -219,8 +218,8 @@ int main(int argc, char **argv)
 {
         data_dir = argc > 1 ? argv[1] : "tests/data/local";
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_expand),
-                cmocka_unit_test(test_golden),
+            cmocka_unit_test(test_expand),
+            cmocka_unit_test(test_golden),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,11 +57,12 @@ static void assert_contains(const char *hay, const char *needle)
 static void test_host_hello(void **state)
 {
         struct ferry_backend *be = h_backend("host", NULL);
-        struct h_pod *p = run(be, "hello",
-                              "{\"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\"],"
-                              " \"args\": [\"echo hello world; echo to-stderr >&2; printf tail\"],"
-                              " \"env\": [{\"name\": \"FOO\", \"value\": \"bar\"}]}]}",
-                              20);
+        struct h_pod *p =
+            run(be, "hello",
+                "{\"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\"],"
+                " \"args\": [\"echo hello world; echo to-stderr >&2; printf tail\"],"
+                " \"env\": [{\"name\": \"FOO\", \"value\": \"bar\"}]}]}",
+                20);
         assert_int_equal(p->st.phase, FERRY_PHASE_SUCCEEDED);
         struct ferry_cstatus *c = h_c(p, "main");
         assert_int_equal(c->state, FERRY_C_TERMINATED);
@@ -80,12 +81,13 @@ static void test_host_hello(void **state)
 static void test_host_exit_codes(void **state)
 {
         struct ferry_backend *be = h_backend("host", NULL);
-        struct h_pod *p = run(be, "codes",
-                              "{\"containers\": [{\"name\": \"fail\", \"command\": [\"sh\", \"-c\", "
-                              "\"exit 42\"]}, {\"name\": \"killed\", \"command\": [\"sh\", \"-c\", "
-                              "\"kill -9 $$$$\"]}, {\"name\": \"missing\", \"command\": "
-                              "[\"/nonexistent/binary\"]}]}",
-                              20);
+        struct h_pod *p =
+            run(be, "codes",
+                "{\"containers\": [{\"name\": \"fail\", \"command\": [\"sh\", \"-c\", "
+                "\"exit 42\"]}, {\"name\": \"killed\", \"command\": [\"sh\", \"-c\", "
+                "\"kill -9 $$$$\"]}, {\"name\": \"missing\", \"command\": "
+                "[\"/nonexistent/binary\"]}]}",
+                20);
         assert_int_equal(p->st.phase, FERRY_PHASE_FAILED);
         assert_int_equal(h_c(p, "fail")->exit_code, 42);
         assert_string_equal(h_c(p, "fail")->reason, "Error");
@@ -100,14 +102,15 @@ static void test_host_exit_codes(void **state)
 static void check_hostile(struct ferry_backend *be)
 {
         /* every item must reach the process as one argv item, unexpanded by any shell */
-        struct h_pod *p = run(be, "hostile",
-                              "{\"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\", "
-                              "\"for a in \\\"$@\\\"; do printf '[%s]\\\\n' \\\"$a\\\"; done; printf "
-                              "'<%s>\\\\n' \\\"$V\\\"\", \"sh\"], \"args\": [\"it's \\\"q\\\"\", "
-                              "\"$(echo INJECTED)\", \"`echo INJECTED`\", \"a\\nb\", \"--rm\", "
-                              "\"$(X)\", \"\"], \"env\": [{\"name\": \"X\", \"value\": \"x y\"}, "
-                              "{\"name\": \"V\", \"value\": \"$(X) `id` $(nope)\"}]}]}",
-                              20);
+        struct h_pod *p =
+            run(be, "hostile",
+                "{\"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\", "
+                "\"for a in \\\"$@\\\"; do printf '[%s]\\\\n' \\\"$a\\\"; done; printf "
+                "'<%s>\\\\n' \\\"$V\\\"\", \"sh\"], \"args\": [\"it's \\\"q\\\"\", "
+                "\"$(echo INJECTED)\", \"`echo INJECTED`\", \"a\\nb\", \"--rm\", "
+                "\"$(X)\", \"\"], \"env\": [{\"name\": \"X\", \"value\": \"x y\"}, "
+                "{\"name\": \"V\", \"value\": \"$(X) `id` $(nope)\"}]}]}",
+                20);
         assert_int_equal(p->st.phase, FERRY_PHASE_SUCCEEDED);
         char *log = h_log(be, p, "main");
         assert_contains(log, "[it's \"q\"]\n");
@@ -170,9 +173,9 @@ static void test_idempotent_submit(void **state)
 }
 
 static const char *const term_spec =
-        "{\"terminationGracePeriodSeconds\": 10, \"containers\": [{\"name\": \"main\", "
-        "\"command\": [\"sh\", \"-c\", \"trap 'echo got TERM; exit 7' TERM; echo up; while :; do "
-        "sleep 0.05; done\"]}]}";
+    "{\"terminationGracePeriodSeconds\": 10, \"containers\": [{\"name\": \"main\", "
+    "\"command\": [\"sh\", \"-c\", \"trap 'echo got TERM; exit 7' TERM; echo up; while :; do "
+    "sleep 0.05; done\"]}]}";
 
 static void check_kill_grace(struct ferry_backend *be)
 {
@@ -200,10 +203,11 @@ static void check_kill_grace(struct ferry_backend *be)
 
 static void check_kill_sigkill(struct ferry_backend *be)
 {
-        struct h_pod *p = run(be, "stubborn",
-                              "{\"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\", "
-                              "\"trap '' TERM; echo up; while :; do sleep 0.05; done\"]}]}",
-                              0);
+        struct h_pod *p =
+            run(be, "stubborn",
+                "{\"containers\": [{\"name\": \"main\", \"command\": [\"sh\", \"-c\", "
+                "\"trap '' TERM; echo up; while :; do sleep 0.05; done\"]}]}",
+                0);
         assert_true(h_wait_running(be, p, "main", 20));
         usleep(200000);
         int64_t t0 = ferry_monotonic_ns();
@@ -271,7 +275,8 @@ static void test_init_order_and_failure(void **state)
         char spec[2048];
         snprintf(spec, sizeof(spec),
                  "{\"initContainers\": ["
-                 "{\"name\": \"one\", \"command\": [\"sh\", \"-c\", \"sleep 0.2; echo one >> %s/order\"]},"
+                 "{\"name\": \"one\", \"command\": [\"sh\", \"-c\", \"sleep 0.2; echo one >> "
+                 "%s/order\"]},"
                  "{\"name\": \"two\", \"command\": [\"sh\", \"-c\", \"echo two >> %s/order\"]}],"
                  " \"containers\": [{\"name\": \"main\", \"command\": [\"cat\", \"%s/order\"]}]}",
                  h_state_dir(), h_state_dir(), h_state_dir());
@@ -375,36 +380,36 @@ static void test_shim_dies(void **state)
 #define SKIP_NO_BWRAP()                                                                            \
         do {                                                                                       \
                 if (!h_have_bwrap()) {                                                             \
-                        print_message("bwrap does not work here: skipped\n");                     \
+                        print_message("bwrap does not work here: skipped\n");                      \
                         skip();                                                                    \
                 }                                                                                  \
         } while (0)
 
 static const char *const bwrap_vol_body =
-        "{\"pod\": {\"metadata\": {\"name\": \"bwrap-vol\", \"namespace\": \"t\", \"uid\": "
-        "\"22222222-2222-4333-8444-000000000001\"}, \"spec\": {\"containers\": ["
-        "{\"name\": \"writer\", \"command\": [\"sh\", \"-c\", \"echo payload > /data/msg; "
-        "echo wrote; touch /usr/x 2>/dev/null || echo ROOT-RO; touch /newdir 2>/dev/null || echo "
-        "SLASH-RO; touch /tmp/x && echo TMP-RW; cat /etc/app/app.yaml; cat /etc/one; ls -l "
-        "/etc/app/bin/run.sh | cut -c1-10; test -e /etc/passwd && echo ETC-KEPT; cat "
-        "/var/run/secrets/ca/ns; echo; echo sub > /sub/f\"],"
-        " \"volumeMounts\": [{\"name\": \"shared\", \"mountPath\": \"/data\"},"
-        " {\"name\": \"cfg\", \"mountPath\": \"/etc/app\"},"
-        " {\"name\": \"cfg\", \"mountPath\": \"/etc/one\", \"subPath\": \"app.yaml\"},"
-        " {\"name\": \"shared\", \"mountPath\": \"/sub\", \"subPath\": \"deep/er\"},"
-        " {\"name\": \"proj\", \"mountPath\": \"/var/run/secrets/ca\", \"readOnly\": true}]},"
-        "{\"name\": \"reader\", \"command\": [\"sh\", \"-c\", \"i=0; while [ ! -s /data/msg ] "
-        "&& [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /data/msg; if touch "
-        "/data/other 2>/dev/null; then echo WRITABLE; else echo READONLY; fi\"],"
-        " \"volumeMounts\": [{\"name\": \"shared\", \"mountPath\": \"/data\", \"readOnly\": true}]}],"
-        " \"volumes\": [{\"name\": \"shared\", \"emptyDir\": {}},"
-        " {\"name\": \"cfg\", \"configMap\": {\"name\": \"c\", \"items\": [{\"key\": \"app.yaml\","
-        " \"path\": \"app.yaml\"}, {\"key\": \"run\", \"path\": \"bin/run.sh\", \"mode\": 493}]}},"
-        " {\"name\": \"proj\", \"projected\": {\"sources\": []}}]}},"
-        " \"configmaps\": [{\"metadata\": {\"name\": \"c\"}, \"data\": {\"app.yaml\": \"x: 1\\n\","
-        " \"run\": \"#!/bin/sh\\n\"}}],"
-        " \"projectedvolumesmaps\": [{\"metadata\": {\"name\": \"proj\"}, \"data\": {\"ns\": "
-        "\"projected-ns\"}}]}";
+    "{\"pod\": {\"metadata\": {\"name\": \"bwrap-vol\", \"namespace\": \"t\", \"uid\": "
+    "\"22222222-2222-4333-8444-000000000001\"}, \"spec\": {\"containers\": ["
+    "{\"name\": \"writer\", \"command\": [\"sh\", \"-c\", \"echo payload > /data/msg; "
+    "echo wrote; touch /usr/x 2>/dev/null || echo ROOT-RO; touch /newdir 2>/dev/null || echo "
+    "SLASH-RO; touch /tmp/x && echo TMP-RW; cat /etc/app/app.yaml; cat /etc/one; ls -l "
+    "/etc/app/bin/run.sh | cut -c1-10; test -e /etc/passwd && echo ETC-KEPT; cat "
+    "/var/run/secrets/ca/ns; echo; echo sub > /sub/f\"],"
+    " \"volumeMounts\": [{\"name\": \"shared\", \"mountPath\": \"/data\"},"
+    " {\"name\": \"cfg\", \"mountPath\": \"/etc/app\"},"
+    " {\"name\": \"cfg\", \"mountPath\": \"/etc/one\", \"subPath\": \"app.yaml\"},"
+    " {\"name\": \"shared\", \"mountPath\": \"/sub\", \"subPath\": \"deep/er\"},"
+    " {\"name\": \"proj\", \"mountPath\": \"/var/run/secrets/ca\", \"readOnly\": true}]},"
+    "{\"name\": \"reader\", \"command\": [\"sh\", \"-c\", \"i=0; while [ ! -s /data/msg ] "
+    "&& [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /data/msg; if touch "
+    "/data/other 2>/dev/null; then echo WRITABLE; else echo READONLY; fi\"],"
+    " \"volumeMounts\": [{\"name\": \"shared\", \"mountPath\": \"/data\", \"readOnly\": true}]}],"
+    " \"volumes\": [{\"name\": \"shared\", \"emptyDir\": {}},"
+    " {\"name\": \"cfg\", \"configMap\": {\"name\": \"c\", \"items\": [{\"key\": \"app.yaml\","
+    " \"path\": \"app.yaml\"}, {\"key\": \"run\", \"path\": \"bin/run.sh\", \"mode\": 493}]}},"
+    " {\"name\": \"proj\", \"projected\": {\"sources\": []}}]}},"
+    " \"configmaps\": [{\"metadata\": {\"name\": \"c\"}, \"data\": {\"app.yaml\": \"x: 1\\n\","
+    " \"run\": \"#!/bin/sh\\n\"}}],"
+    " \"projectedvolumesmaps\": [{\"metadata\": {\"name\": \"proj\"}, \"data\": {\"ns\": "
+    "\"projected-ns\"}}]}";
 
 static void test_bwrap_volumes(void **state)
 {
@@ -461,8 +466,8 @@ static char *submit_pre_exec(struct ferry_backend *be, struct h_pod *p, const ch
         ferry_error_t err = {{0}};
         char *wd = ferry_xasprintf("%s/local/pods/%s", h_state_dir(), p->pod->uid);
         _cleanup_free_ char *tmp = ferry_xasprintf("%s/local/tmp", h_state_dir());
-        struct local_rtconf rc = {.kind = LOCAL_RT_HOST, .workdir = wd,
-                                  .hostfs = local_hostfs_real};
+        struct local_rtconf rc = {
+            .kind = LOCAL_RT_HOST, .workdir = wd, .hostfs = local_hostfs_real};
 
         assert_int_equal(local_runspec_from_pod(p->pod, &rs, &err), 0);
         rs->pre_exec = ferry_xstrdup(snippet);
@@ -491,9 +496,9 @@ static void test_pre_exec_runs_first(void **state)
         struct h_pod *p = pod("preexec", spec);
         /* quotes and $ reach sh as they are: one argv item, no quoting layer */
         _cleanup_free_ char *wd = submit_pre_exec(
-                be, p,
-                "x='it'\"'\"'s'; echo \"$x in $(basename \"$PWD\")\" > pre-exec.marker\n"
-                "echo pre-exec out; echo pre-exec err >&2");
+            be, p,
+            "x='it'\"'\"'s'; echo \"$x in $(basename \"$PWD\")\" > pre-exec.marker\n"
+            "echo pre-exec out; echo pre-exec err >&2");
         h_wait(be, &p, 1, 20);
         assert_int_equal(p->st.phase, FERRY_PHASE_SUCCEEDED);
         char *log = h_log(be, p, "one");
@@ -578,21 +583,21 @@ static void test_pre_exec_failure(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_host_hello),
-                cmocka_unit_test(test_host_exit_codes),
-                cmocka_unit_test(test_host_hostile_args),
-                cmocka_unit_test(test_host_refuses_mounts),
-                cmocka_unit_test(test_idempotent_submit),
-                cmocka_unit_test(test_host_kill),
-                cmocka_unit_test(test_host_deadline),
-                cmocka_unit_test(test_host_deleted_before_start),
-                cmocka_unit_test(test_init_order_and_failure),
-                cmocka_unit_test(test_reattach),
-                cmocka_unit_test(test_shim_dies),
-                cmocka_unit_test(test_bwrap_volumes),
-                cmocka_unit_test(test_bwrap_hostile_and_kill),
-                cmocka_unit_test(test_pre_exec_runs_first),
-                cmocka_unit_test(test_pre_exec_failure),
+            cmocka_unit_test(test_host_hello),
+            cmocka_unit_test(test_host_exit_codes),
+            cmocka_unit_test(test_host_hostile_args),
+            cmocka_unit_test(test_host_refuses_mounts),
+            cmocka_unit_test(test_idempotent_submit),
+            cmocka_unit_test(test_host_kill),
+            cmocka_unit_test(test_host_deadline),
+            cmocka_unit_test(test_host_deleted_before_start),
+            cmocka_unit_test(test_init_order_and_failure),
+            cmocka_unit_test(test_reattach),
+            cmocka_unit_test(test_shim_dies),
+            cmocka_unit_test(test_bwrap_volumes),
+            cmocka_unit_test(test_bwrap_hostile_and_kill),
+            cmocka_unit_test(test_pre_exec_runs_first),
+            cmocka_unit_test(test_pre_exec_failure),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         h_cleanup();

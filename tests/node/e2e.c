@@ -68,7 +68,8 @@ static int bad(const char *fmt, const char *a, const char *b)
 
 static void ensure_ns(const char *name)
 {
-        json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name", name);
+        json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                              "metadata", "name", name);
         ferry_error_t err;
         ferry_kube_create(kube, "/api/v1/namespaces", o, NULL, &err);
         json_decref(o);
@@ -99,7 +100,8 @@ static json_t *wait_phase(const char *pns, const char *name, const char *want, i
                 json_decref(pod);
                 pod = get_pod(pns, name);
                 const char *ph = phase_of(pod);
-                if (!strcmp(ph, want) || (strcmp(want, "Running") && (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"))))
+                if (!strcmp(ph, want) || (strcmp(want, "Running") &&
+                                          (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"))))
                         return pod;
                 msleep(100);
         }
@@ -121,12 +123,13 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
         return s * n;
 }
 
-static char *kubelet_logs(const char *pns, const char *pod, const char *container, const char *query, long *code)
+static char *kubelet_logs(const char *pns, const char *pod, const char *container,
+                          const char *query, long *code)
 {
         char url[1024];
         struct body b = {calloc(1, 1), 0};
-        snprintf(url, sizeof(url), "%s/containerLogs/%s/%s/%s%s%s", kubelet, pns, pod, container, query ? "?" : "",
-                 query ? query : "");
+        snprintf(url, sizeof(url), "%s/containerLogs/%s/%s/%s%s%s", kubelet, pns, pod, container,
+                 query ? "?" : "", query ? query : "");
         CURL *c = curl_easy_init();
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -168,9 +171,9 @@ static const json_t *cstatus(const json_t *pod, const char *name)
         for (int l = 0; l < 2; l++) {
                 size_t i;
                 json_t *c;
-                json_array_foreach(json_object_get(json_object_get(pod, "status"), lists[l]), i, c)
-                        if (sget(c, "name") && !strcmp(sget(c, "name"), name))
-                                return c;
+                json_array_foreach(json_object_get(json_object_get(pod, "status"), lists[l]), i,
+                                   c) if (sget(c, "name") &&
+                                          !strcmp(sget(c, "name"), name)) return c;
         }
         return NULL;
 }
@@ -188,7 +191,8 @@ static void create_obj(const char *kind_path, json_t *obj, const char *ons)
         json_object_del(meta, "resourceVersion");
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s", ons, kind_path);
         if (ferry_kube_create(kube, path, o, NULL, &err) == -EEXIST) {
-                snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ons, kind_path, sget(meta, "name"));
+                snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ons, kind_path,
+                         sget(meta, "name"));
                 ferry_kube_put(kube, path, o, NULL, &err);
         }
         json_decref(o);
@@ -201,44 +205,54 @@ static void realize_projected(json_t *pod, json_t *maps, const char *ons)
 {
         size_t i;
         json_t *m;
-        json_array_foreach(maps, i, m) {
+        json_array_foreach(maps, i, m)
+        {
                 const char *vname = sget(json_object_get(m, "metadata"), "name");
                 json_t *vol = NULL, *v;
                 size_t j;
-                json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), j, v)
-                        if (sget(v, "name") && !strcmp(sget(v, "name"), vname))
-                                vol = v;
+                json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), j,
+                                   v) if (sget(v, "name") && !strcmp(sget(v, "name"), vname)) vol =
+                    v;
                 if (!vol)
                         continue;
                 json_t *sources = json_array(), *items = json_array(), *extra = json_object();
                 const char *k;
                 json_t *val;
-                json_object_foreach(json_object_get(m, "data"), k, val) {
+                json_object_foreach(json_object_get(m, "data"), k, val)
+                {
                         if (!strcmp(k, "ca.crt")) {
-                                json_t *cm = json_pack("{s:s,s:s,s:{s:s},s:{s:O}}", "apiVersion", "v1", "kind", "ConfigMap",
-                                                       "metadata", "name", "kube-root-ca.crt", "data", "ca.crt", val);
+                                json_t *cm =
+                                    json_pack("{s:s,s:s,s:{s:s},s:{s:O}}", "apiVersion", "v1",
+                                              "kind", "ConfigMap", "metadata", "name",
+                                              "kube-root-ca.crt", "data", "ca.crt", val);
                                 create_obj("configmaps", cm, ons);
                                 json_decref(cm);
-                                json_array_append_new(sources, json_pack("{s:{s:s,s:[{s:s,s:s}]}}", "configMap", "name",
-                                                                         "kube-root-ca.crt", "items", "key", "ca.crt",
-                                                                         "path", "ca.crt"));
+                                json_array_append_new(
+                                    sources, json_pack("{s:{s:s,s:[{s:s,s:s}]}}", "configMap",
+                                                       "name", "kube-root-ca.crt", "items", "key",
+                                                       "ca.crt", "path", "ca.crt"));
                         } else if (!strcmp(k, "namespace")) {
-                                json_array_append_new(items, json_pack("{s:s,s:{s:s}}", "path", "namespace", "fieldRef",
-                                                                       "fieldPath", "metadata.namespace"));
+                                json_array_append_new(items,
+                                                      json_pack("{s:s,s:{s:s}}", "path",
+                                                                "namespace", "fieldRef",
+                                                                "fieldPath", "metadata.namespace"));
                         } else {
                                 json_object_set(extra, k, val);
                         }
                 }
                 if (json_array_size(items))
-                        json_array_append_new(sources, json_pack("{s:{s:O}}", "downwardAPI", "items", items));
+                        json_array_append_new(
+                            sources, json_pack("{s:{s:O}}", "downwardAPI", "items", items));
                 if (json_object_size(extra)) {
                         char name[300];
                         snprintf(name, sizeof(name), "%s-data", vname);
-                        json_t *cm = json_pack("{s:s,s:s,s:{s:s},s:O}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-                                               "name", name, "data", extra);
+                        json_t *cm =
+                            json_pack("{s:s,s:s,s:{s:s},s:O}", "apiVersion", "v1", "kind",
+                                      "ConfigMap", "metadata", "name", name, "data", extra);
                         create_obj("configmaps", cm, ons);
                         json_decref(cm);
-                        json_array_append_new(sources, json_pack("{s:{s:s}}", "configMap", "name", name));
+                        json_array_append_new(sources,
+                                              json_pack("{s:{s:s}}", "configMap", "name", name));
                 }
                 json_object_set_new(vol, "projected", json_pack("{s:o}", "sources", sources));
                 json_decref(items);
@@ -263,7 +277,8 @@ static int run_case(const char *dir, const char *cs)
         ensure_ns(ons);
         size_t i;
         json_t *o;
-        json_array_foreach(json_object_get(req, "configmaps"), i, o) create_obj("configmaps", o, ons);
+        json_array_foreach(json_object_get(req, "configmaps"), i, o)
+            create_obj("configmaps", o, ons);
         json_array_foreach(json_object_get(req, "secrets"), i, o) create_obj("secrets", o, ons);
         realize_projected(pod, json_object_get(req, "projectedvolumesmaps"), ons);
         json_object_del(meta, "uid");
@@ -271,7 +286,8 @@ static int run_case(const char *dir, const char *cs)
         json_object_set_new(json_object_get(pod, "spec"), "nodeName", json_string(node));
         /* pods are not mutated by the API server's ServiceAccount admission here:
          * the case mounts exactly what it says */
-        json_object_set_new(json_object_get(pod, "spec"), "automountServiceAccountToken", json_false());
+        json_object_set_new(json_object_get(pod, "spec"), "automountServiceAccountToken",
+                            json_false());
         char ppath[512];
         ferry_error_t err;
         snprintf(ppath, sizeof(ppath), "/api/v1/namespaces/%s/pods", ons);
@@ -290,7 +306,8 @@ static int run_case(const char *dir, const char *cs)
                 json_decref(got);
                 goto out;
         }
-        const char *jid = sget(json_object_get(json_object_get(got, "metadata"), "annotations"), "JobID");
+        const char *jid =
+            sget(json_object_get(json_object_get(got, "metadata"), "annotations"), "JobID");
         if (!jid || !jid[0]) {
                 rc = bad("%s: no JobID annotation%s", cs, NULL);
                 json_decref(got);
@@ -298,14 +315,18 @@ static int run_case(const char *dir, const char *cs)
         }
         const char *cname;
         json_t *v;
-        json_object_foreach(json_object_get(expect, "exit"), cname, v) {
-                json_t *term = json_object_get(json_object_get(cstatus(got, cname), "state"), "terminated");
-                if (!term || json_integer_value(json_object_get(term, "exitCode")) != json_integer_value(v)) {
+        json_object_foreach(json_object_get(expect, "exit"), cname, v)
+        {
+                json_t *term =
+                    json_object_get(json_object_get(cstatus(got, cname), "state"), "terminated");
+                if (!term || json_integer_value(json_object_get(term, "exitCode")) !=
+                                 json_integer_value(v)) {
                         rc = bad("%s: container %s did not exit with the expected code", cs, cname);
                         goto out_got;
                 }
         }
-        json_object_foreach(json_object_get(expect, "logs"), cname, v) {
+        json_object_foreach(json_object_get(expect, "logs"), cname, v)
+        {
                 long code;
                 char *logs = kubelet_logs(ons, name, cname, NULL, &code);
                 json_t *pat;
@@ -315,7 +336,8 @@ static int run_case(const char *dir, const char *cs)
                         free(logs);
                         goto out_got;
                 }
-                json_array_foreach(v, k, pat) if (!line_matches(logs, json_string_value(pat))) {
+                json_array_foreach(v, k, pat) if (!line_matches(logs, json_string_value(pat)))
+                {
                         printf("# logs of %s: %s\n", cname, logs);
                         rc = bad("%s: no log line matches %s", cs, json_string_value(pat));
                         free(logs);
@@ -323,28 +345,35 @@ static int run_case(const char *dir, const char *cs)
                 }
                 free(logs);
         }
-        json_object_foreach(json_object_get(expect, "logs_absent"), cname, v) {
+        json_object_foreach(json_object_get(expect, "logs_absent"), cname, v)
+        {
                 long code;
                 char *logs = kubelet_logs(ons, name, cname, NULL, &code);
                 json_t *pat;
                 size_t k;
-                json_array_foreach(v, k, pat) if (logs && code == 200 && line_matches(logs, json_string_value(pat))) {
-                        rc = bad("%s: a log line matches the forbidden %s", cs, json_string_value(pat));
+                json_array_foreach(v, k, pat) if (logs && code == 200 &&
+                                                  line_matches(logs, json_string_value(pat)))
+                {
+                        rc = bad("%s: a log line matches the forbidden %s", cs,
+                                 json_string_value(pat));
                         free(logs);
                         goto out_got;
                 }
                 free(logs);
         }
-        json_object_foreach(json_object_get(expect, "log_order"), cname, v) {
+        json_object_foreach(json_object_get(expect, "log_order"), cname, v)
+        {
                 long code;
                 char *logs = kubelet_logs(ons, name, cname, NULL, &code);
                 const char *p = logs && code == 200 ? logs : "";
                 json_t *s;
                 size_t k;
-                json_array_foreach(v, k, s) {
+                json_array_foreach(v, k, s)
+                {
                         const char *f = strstr(p, json_string_value(s));
                         if (!f) {
-                                rc = bad("%s: \"%s\" missing or out of order", cs, json_string_value(s));
+                                rc = bad("%s: \"%s\" missing or out of order", cs,
+                                         json_string_value(s));
                                 free(logs);
                                 goto out_got;
                         }
@@ -352,17 +381,21 @@ static int run_case(const char *dir, const char *cs)
                 }
                 free(logs);
         }
-        json_array_foreach(json_object_get(expect, "never_ran"), i, v) {
+        json_array_foreach(json_object_get(expect, "never_ran"), i, v)
+        {
                 const json_t *c = cstatus(got, json_string_value(v));
                 json_t *state = json_object_get(c, "state");
                 json_t *term = json_object_get(state, "terminated");
-                if (json_object_get(state, "running") || (term && json_is_string(json_object_get(term, "startedAt")))) {
-                        rc = bad("%s: container %s ran but must never run", cs, json_string_value(v));
+                if (json_object_get(state, "running") ||
+                    (term && json_is_string(json_object_get(term, "startedAt")))) {
+                        rc = bad("%s: container %s ran but must never run", cs,
+                                 json_string_value(v));
                         goto out_got;
                 }
         }
         /* tailLines through the kubelet endpoint */
-        json_object_foreach(json_object_get(expect, "logs"), cname, v) {
+        json_object_foreach(json_object_get(expect, "logs"), cname, v)
+        {
                 long code;
                 char *all = kubelet_logs(ons, name, cname, NULL, &code);
                 char *one = kubelet_logs(ons, name, cname, "tailLines=1", &code);
@@ -431,9 +464,8 @@ static const json_t *node_condition(const json_t *n, const char *type)
 {
         size_t i;
         json_t *c;
-        json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), i, c)
-                if (sget(c, "type") && !strcmp(sget(c, "type"), type))
-                        return c;
+        json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), i,
+                           c) if (sget(c, "type") && !strcmp(sget(c, "type"), type)) return c;
         return NULL;
 }
 
@@ -448,8 +480,10 @@ static int check_node(void)
                 return bad("node not registered: %s%s", err.text, NULL);
         json_t *labels = json_object_get(json_object_get(n, "metadata"), "labels");
         if (strcmp(sget(labels, "type") ? sget(labels, "type") : "", "virtual-kubelet") ||
-            strcmp(sget(labels, "kubernetes.io/role") ? sget(labels, "kubernetes.io/role") : "", "agent"))
-                rc |= bad("node labels lack type=virtual-kubelet / kubernetes.io/role=agent%s%s", NULL, NULL);
+            strcmp(sget(labels, "kubernetes.io/role") ? sget(labels, "kubernetes.io/role") : "",
+                   "agent"))
+                rc |= bad("node labels lack type=virtual-kubelet / kubernetes.io/role=agent%s%s",
+                          NULL, NULL);
         else
                 printf("ok - node labels\n");
         json_t *t = json_array_get(json_object_get(json_object_get(n, "spec"), "taints"), 0);
@@ -460,24 +494,31 @@ static int check_node(void)
                 printf("ok - node taint virtual-node.interlink/no-schedule=true:NoSchedule\n");
         json_t *cap = json_object_get(json_object_get(n, "status"), "capacity");
         json_t *alloc = json_object_get(json_object_get(n, "status"), "allocatable");
-        if (!sget(cap, "cpu") || !sget(cap, "memory") || !sget(cap, "pods") || !json_equal(cap, alloc))
+        if (!sget(cap, "cpu") || !sget(cap, "memory") || !sget(cap, "pods") ||
+            !json_equal(cap, alloc))
                 rc |= bad("capacity/allocatable incomplete%s%s", NULL, NULL);
         else
-                printf("ok - capacity cpu=%s memory=%s pods=%s\n", sget(cap, "cpu"), sget(cap, "memory"), sget(cap, "pods"));
-        const json_t *ready = node_condition(n, "Ready"), *conn = node_condition(n, "FerryConnectivity");
-        if (!ready || strcmp(sget(ready, "status"), "True") || !conn || strcmp(sget(conn, "status"), "True") ||
-            !sget(conn, "reason") || !sget(conn, "message"))
-                rc |= bad("conditions Ready / FerryConnectivity not True with reason and message%s%s", NULL, NULL);
+                printf("ok - capacity cpu=%s memory=%s pods=%s\n", sget(cap, "cpu"),
+                       sget(cap, "memory"), sget(cap, "pods"));
+        const json_t *ready = node_condition(n, "Ready"),
+                     *conn = node_condition(n, "FerryConnectivity");
+        if (!ready || strcmp(sget(ready, "status"), "True") || !conn ||
+            strcmp(sget(conn, "status"), "True") || !sget(conn, "reason") || !sget(conn, "message"))
+                rc |=
+                    bad("conditions Ready / FerryConnectivity not True with reason and message%s%s",
+                        NULL, NULL);
         else
-                printf("ok - conditions Ready=True, FerryConnectivity=True (%s: %s)\n", sget(conn, "reason"),
-                       sget(conn, "message"));
+                printf("ok - conditions Ready=True, FerryConnectivity=True (%s: %s)\n",
+                       sget(conn, "reason"), sget(conn, "message"));
         json_decref(n);
 
-        snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", node);
+        snprintf(path, sizeof(path),
+                 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", node);
         json_t *l1 = NULL, *l2 = NULL;
         if (ferry_kube_get(kube, path, &l1, &err) < 0)
                 return bad("no lease: %s%s", err.text, NULL);
-        int dur = (int)json_integer_value(json_object_get(json_object_get(l1, "spec"), "leaseDurationSeconds"));
+        int dur = (int)json_integer_value(
+            json_object_get(json_object_get(l1, "spec"), "leaseDurationSeconds"));
         const char *t1 = sget(json_object_get(l1, "spec"), "renewTime");
         bool renewed = false;
         for (int i = 0; i < dur * 10 && !renewed; i++) {
@@ -500,25 +541,31 @@ static int check_node(void)
 
 static int create_special(const char *name, const char *kind)
 {
-        json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:b,s:[{s:s,s:s,s:[s,s,s]}]}}", "apiVersion", "v1",
-                                "kind", "Pod", "metadata", "name", name, "spec", "nodeName", node, "restartPolicy",
-                                "Never", "automountServiceAccountToken", 0, "containers", "name", "main", "image",
-                                "docker.io/library/busybox:1.36", "command", "sh", "-c", "true");
+        json_t *pod = json_pack(
+            "{s:s,s:s,s:{s:s},s:{s:s,s:s,s:b,s:[{s:s,s:s,s:[s,s,s]}]}}", "apiVersion", "v1", "kind",
+            "Pod", "metadata", "name", name, "spec", "nodeName", node, "restartPolicy", "Never",
+            "automountServiceAccountToken", 0, "containers", "name", "main", "image",
+            "docker.io/library/busybox:1.36", "command", "sh", "-c", "true");
         json_t *spec = json_object_get(pod, "spec");
         json_t *ctr = json_array_get(json_object_get(spec, "containers"), 0);
         if (!strcmp(kind, "missing-cm")) {
-                json_object_set_new(spec, "volumes", json_pack("[{s:s,s:{s:s}}]", "name", "cfg", "configMap", "name",
-                                                               "absent-cm"));
-                json_object_set_new(ctr, "volumeMounts", json_pack("[{s:s,s:s}]", "name", "cfg", "mountPath", "/cfg"));
+                json_object_set_new(
+                    spec, "volumes",
+                    json_pack("[{s:s,s:{s:s}}]", "name", "cfg", "configMap", "name", "absent-cm"));
+                json_object_set_new(ctr, "volumeMounts",
+                                    json_pack("[{s:s,s:s}]", "name", "cfg", "mountPath", "/cfg"));
         } else {
-                json_object_set_new(ctr, "env", json_pack("[{s:s,s:{s:{s:s}}}]", "name", "IPS", "valueFrom", "fieldRef",
-                                                          "fieldPath", "spec.schedulerName"));
+                json_object_set_new(ctr, "env",
+                                    json_pack("[{s:s,s:{s:{s:s}}}]", "name", "IPS", "valueFrom",
+                                              "fieldRef", "fieldPath", "spec.schedulerName"));
         }
         char path[512];
         ferry_error_t err;
         ensure_ns(ns);
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
-        int rc = ferry_kube_create(kube, path, pod, NULL, &err) < 0 ? bad("create %s: %s", name, err.text) : 0;
+        int rc = ferry_kube_create(kube, path, pod, NULL, &err) < 0
+                     ? bad("create %s: %s", name, err.text)
+                     : 0;
         if (!rc)
                 printf("ok - created pod %s (%s)\n", name, kind);
         json_decref(pod);
@@ -531,8 +578,8 @@ static bool str_is(const json_t *o, const char *k, const char *want)
         return v && !strcmp(v, want);
 }
 
-static int check_events(const char *kind, const char *name, const char *type, const char *reason, int min_count,
-                        int max_events)
+static int check_events(const char *kind, const char *name, const char *type, const char *reason,
+                        int min_count, int max_events)
 {
         bool is_pod = !strcmp(kind, "Pod");
         const char *ens = is_pod ? ns : "default";
@@ -545,13 +592,14 @@ static int check_events(const char *kind, const char *name, const char *type, co
                 list = NULL;
                 total = 0;
                 snprintf(path, sizeof(path),
-                         "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3D%s,reason%%3D%s", ens,
-                         name, reason);
+                         "/api/v1/namespaces/%s/"
+                         "events?fieldSelector=involvedObject.name%%3D%s,reason%%3D%s",
+                         ens, name, reason);
                 if (ferry_kube_get(kube, path, &list, &err) == 0) {
                         size_t j;
                         json_t *e;
-                        json_array_foreach(json_object_get(list, "items"), j, e)
-                                total += (long)json_integer_value(json_object_get(e, "count"));
+                        json_array_foreach(json_object_get(list, "items"), j, e) total +=
+                            (long)json_integer_value(json_object_get(e, "count"));
                         if (total >= min_count)
                                 break;
                 }
@@ -574,20 +622,25 @@ static int check_events(const char *kind, const char *name, const char *type, co
         int rc = 0;
         size_t j, n = json_array_size(json_object_get(list, "items"));
         json_t *e;
-        json_array_foreach(json_object_get(list, "items"), j, e) {
-                const json_t *io = json_object_get(e, "involvedObject"), *src = json_object_get(e, "source");
+        json_array_foreach(json_object_get(list, "items"), j, e)
+        {
+                const json_t *io = json_object_get(e, "involvedObject"),
+                             *src = json_object_get(e, "source");
                 const char *first = sget(e, "firstTimestamp"), *last = sget(e, "lastTimestamp");
                 if (!str_is(io, "kind", kind) || !str_is(io, "apiVersion", "v1") ||
                     (is_pod && (!str_is(io, "namespace", ns) || !sget(io, "resourceVersion"))) ||
                     (uid && !str_is(io, "uid", uid)))
-                        rc |= bad("event %s: involvedObject does not name the object%s", sget(json_object_get(e, "metadata"), "name"),
-                                  NULL);
+                        rc |= bad("event %s: involvedObject does not name the object%s",
+                                  sget(json_object_get(e, "metadata"), "name"), NULL);
                 if (!str_is(src, "component", "ferry-node") || !str_is(src, "host", node))
-                        rc |= bad("event %s: source is not ferry-node on this node%s", sget(json_object_get(e, "metadata"), "name"), NULL);
+                        rc |= bad("event %s: source is not ferry-node on this node%s",
+                                  sget(json_object_get(e, "metadata"), "name"), NULL);
                 if (!str_is(e, "type", type))
-                        rc |= bad("event %s: type is not %s", sget(json_object_get(e, "metadata"), "name"), type);
+                        rc |= bad("event %s: type is not %s",
+                                  sget(json_object_get(e, "metadata"), "name"), type);
                 if (!first || !last || !first[0] || strcmp(first, last) > 0)
-                        rc |= bad("event %s: bad first/lastTimestamp%s", sget(json_object_get(e, "metadata"), "name"), NULL);
+                        rc |= bad("event %s: bad first/lastTimestamp%s",
+                                  sget(json_object_get(e, "metadata"), "name"), NULL);
         }
         if ((int)n > max_events) {
                 char m[64];
@@ -595,7 +648,8 @@ static int check_events(const char *kind, const char *name, const char *type, co
                 rc |= bad("events about %s not aggregated: %s", name, m);
         }
         if (!rc)
-                printf("ok - %s %s: %zu %s Event(s) of type %s, count %ld (%s)\n", kind, name, n, reason, type, total,
+                printf("ok - %s %s: %zu %s Event(s) of type %s, count %ld (%s)\n", kind, name, n,
+                       reason, type, total,
                        sget(json_array_get(json_object_get(list, "items"), 0), "message"));
         json_decref(obj);
         json_decref(list);
@@ -612,8 +666,8 @@ static int wait_condition(const char *type, const char *status)
                 if (ferry_kube_get(kube, path, &n, &err) == 0) {
                         const json_t *c = node_condition(n, type);
                         if (c && sget(c, "status") && !strcmp(sget(c, "status"), status)) {
-                                printf("ok - node condition %s=%s (%s: %s)\n", type, status, sget(c, "reason"),
-                                       sget(c, "message"));
+                                printf("ok - node condition %s=%s (%s: %s)\n", type, status,
+                                       sget(c, "reason"), sget(c, "message"));
                                 json_decref(n);
                                 return 0;
                         }
@@ -633,7 +687,8 @@ int main(int argc, char **argv)
         ns = getenv("NS") ? getenv("NS") : "e2e";
         if (argc < 2 || !node)
                 return fprintf(stderr, "usage: see the top of tests/node/e2e.c\n"), 2;
-        if (ferry_kube_config_load(NULL, NULL, &kc, &err) < 0 || ferry_kube_new(&kc, NULL, &kube, &err) < 0)
+        if (ferry_kube_config_load(NULL, NULL, &kc, &err) < 0 ||
+            ferry_kube_new(&kc, NULL, &kube, &err) < 0)
                 return fprintf(stderr, "node-e2e: %s\n", err.text), 2;
         ferry_kube_config_clear(&kc);
         int rc = 2;
@@ -644,20 +699,24 @@ int main(int argc, char **argv)
                 rc = conformance(argc - 2, argv + 2);
         } else if (!strcmp(cmd, "create") && argc == 4) {
                 ensure_ns(ns);
-                json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:b,s:[{s:s,s:s,s:[s,s,s]}]}}", "apiVersion", "v1",
-                                        "kind", "Pod", "metadata", "name", argv[2], "spec", "nodeName", node,
-                                        "restartPolicy", "Never", "automountServiceAccountToken", 0, "containers",
-                                        "name", "main", "image", "docker.io/library/busybox:1.36", "command", "sh",
-                                        "-c", argv[3]);
+                json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:b,s:[{s:s,s:s,s:[s,s,s]}]}}",
+                                        "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+                                        argv[2], "spec", "nodeName", node, "restartPolicy", "Never",
+                                        "automountServiceAccountToken", 0, "containers", "name",
+                                        "main", "image", "docker.io/library/busybox:1.36",
+                                        "command", "sh", "-c", argv[3]);
                 char path[512];
                 snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
-                rc = ferry_kube_create(kube, path, pod, NULL, &err) < 0 ? bad("create %s: %s", argv[2], err.text) : 0;
+                rc = ferry_kube_create(kube, path, pod, NULL, &err) < 0
+                         ? bad("create %s: %s", argv[2], err.text)
+                         : 0;
                 if (!rc)
                         printf("ok - created pod %s\n", argv[2]);
                 json_decref(pod);
         } else if (!strcmp(cmd, "wait-phase") && argc == 4) {
                 json_t *p = wait_phase(ns, argv[2], argv[3], 120);
-                rc = strcmp(phase_of(p), argv[3]) ? bad("pod %s: phase %s", argv[2], phase_of(p)) : 0;
+                rc = strcmp(phase_of(p), argv[3]) ? bad("pod %s: phase %s", argv[2], phase_of(p))
+                                                  : 0;
                 if (!rc)
                         printf("ok - pod %s is %s\n", argv[2], argv[3]);
                 json_decref(p);
@@ -686,7 +745,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(cmd, "create-special") && argc == 4) {
                 rc = create_special(argv[2], argv[3]);
         } else if (!strcmp(cmd, "event") && (argc == 7 || argc == 8)) {
-                rc = check_events(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), argc == 8 ? atoi(argv[7]) : 1);
+                rc = check_events(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]),
+                                  argc == 8 ? atoi(argv[7]) : 1);
         } else if (!strcmp(cmd, "uid") && argc == 3) {
                 json_t *p = get_pod(ns, argv[2]);
                 const char *u = sget(json_object_get(p, "metadata"), "uid");
@@ -695,7 +755,8 @@ int main(int argc, char **argv)
                 json_decref(p);
         } else if (!strcmp(cmd, "jobid") && argc == 3) {
                 json_t *p = get_pod(ns, argv[2]);
-                const char *j = sget(json_object_get(json_object_get(p, "metadata"), "annotations"), "JobID");
+                const char *j =
+                    sget(json_object_get(json_object_get(p, "metadata"), "annotations"), "JobID");
                 printf("%s\n", j ? j : "");
                 rc = j ? 0 : 1;
                 json_decref(p);

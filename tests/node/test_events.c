@@ -19,17 +19,20 @@ struct fake {
         int fail_next;  /* -errno for the next write */
 };
 
-static int fake_write(void *ctx, const char *method, const char *path, const json_t *obj, ferry_error_t *err)
+static int fake_write(void *ctx, const char *method, const char *path, const json_t *obj,
+                      ferry_error_t *err)
 {
         struct fake *f = ctx;
-        json_array_append_new(f->writes, json_pack("{s:s,s:s,s:O}", "method", method, "path", path, "obj", obj));
+        json_array_append_new(
+            f->writes, json_pack("{s:s,s:s,s:O}", "method", method, "path", path, "obj", obj));
         if (f->fail_next) {
                 int r = f->fail_next;
                 f->fail_next = 0;
                 return ferry_errprintf(err, r, "injected");
         }
         if (!strcmp(method, "POST")) {
-                const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+                const char *name =
+                    json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
                 char *p = ferry_xasprintf("%s/%s", path, name);
                 json_object_set_new(f->events, p, json_deep_copy(obj));
                 free(p);
@@ -44,8 +47,8 @@ static int fake_write(void *ctx, const char *method, const char *path, const jso
 
 static json_t *pod(const char *name, const char *uid)
 {
-        return json_pack("{s:{s:s,s:s,s:s,s:s}}", "metadata", "namespace", "e2e", "name", name, "uid", uid,
-                         "resourceVersion", "1234");
+        return json_pack("{s:{s:s,s:s,s:s,s:s}}", "metadata", "namespace", "e2e", "name", name,
+                         "uid", uid, "resourceVersion", "1234");
 }
 
 static const json_t *write_n(struct fake *f, size_t i)
@@ -64,16 +67,20 @@ static void test_aggregation(void **state)
 
         /* five repeats before a flush: one Event with count 5 */
         for (int i = 0; i < 5; i++)
-                ferry_events_emit_at(ev, T0 + i * S, ref, "Warning", "FailedMount", "configmap \"x\" not found");
+                ferry_events_emit_at(ev, T0 + i * S, ref, "Warning", "FailedMount",
+                                     "configmap \"x\" not found");
         assert_int_equal(ferry_events_flush(ev, T0 + 5 * S), 1);
         const json_t *w = write_n(&f, 0);
         assert_string_equal(json_string_value(json_object_get(w, "method")), "POST");
-        assert_string_equal(json_string_value(json_object_get(w, "path")), "/api/v1/namespaces/e2e/events");
+        assert_string_equal(json_string_value(json_object_get(w, "path")),
+                            "/api/v1/namespaces/e2e/events");
         const json_t *e = json_object_get(w, "obj");
         assert_int_equal(json_integer_value(json_object_get(e, "count")), 5);
         assert_string_equal(json_string_value(json_object_get(e, "type")), "Warning");
-        assert_string_equal(json_string_value(json_object_get(e, "firstTimestamp")), "2023-11-14T22:13:20Z");
-        assert_string_equal(json_string_value(json_object_get(e, "lastTimestamp")), "2023-11-14T22:13:24Z");
+        assert_string_equal(json_string_value(json_object_get(e, "firstTimestamp")),
+                            "2023-11-14T22:13:20Z");
+        assert_string_equal(json_string_value(json_object_get(e, "lastTimestamp")),
+                            "2023-11-14T22:13:24Z");
         const json_t *io = json_object_get(e, "involvedObject");
         assert_string_equal(json_string_value(json_object_get(io, "kind")), "Pod");
         assert_string_equal(json_string_value(json_object_get(io, "apiVersion")), "v1");
@@ -84,14 +91,16 @@ static void test_aggregation(void **state)
         const json_t *src = json_object_get(e, "source");
         assert_string_equal(json_string_value(json_object_get(src, "component")), "ferry-node");
         assert_string_equal(json_string_value(json_object_get(src, "host")), "vk-1");
-        const char *name = json_string_value(json_object_get(json_object_get(e, "metadata"), "name"));
+        const char *name =
+            json_string_value(json_object_get(json_object_get(e, "metadata"), "name"));
         assert_true(!strncmp(name, "web.", 4));
 
         /* nothing pending: no writes */
         assert_int_equal(ferry_events_flush(ev, T0 + 6 * S), 0);
 
         /* a repeat within the window, with another message: PATCH of the same Event */
-        ferry_events_emit_at(ev, T0 + 60 * S, ref, "Warning", "FailedMount", "secret \"y\" not found");
+        ferry_events_emit_at(ev, T0 + 60 * S, ref, "Warning", "FailedMount",
+                             "secret \"y\" not found");
         assert_int_equal(ferry_events_flush(ev, T0 + 60 * S), 1);
         w = write_n(&f, 1);
         assert_string_equal(json_string_value(json_object_get(w, "method")), "PATCH");
@@ -99,9 +108,12 @@ static void test_aggregation(void **state)
         assert_string_equal(json_string_value(json_object_get(w, "path")), path);
         e = json_object_get(f.events, path);
         assert_int_equal(json_integer_value(json_object_get(e, "count")), 6);
-        assert_string_equal(json_string_value(json_object_get(e, "message")), "secret \"y\" not found");
-        assert_string_equal(json_string_value(json_object_get(e, "firstTimestamp")), "2023-11-14T22:13:20Z");
-        assert_string_equal(json_string_value(json_object_get(e, "lastTimestamp")), "2023-11-14T22:14:20Z");
+        assert_string_equal(json_string_value(json_object_get(e, "message")),
+                            "secret \"y\" not found");
+        assert_string_equal(json_string_value(json_object_get(e, "firstTimestamp")),
+                            "2023-11-14T22:13:20Z");
+        assert_string_equal(json_string_value(json_object_get(e, "lastTimestamp")),
+                            "2023-11-14T22:14:20Z");
 
         /* another reason on the same pod: its own Event */
         ferry_events_emit_at(ev, T0 + 61 * S, ref, "Warning", "ProviderFailed", "no");
@@ -109,11 +121,13 @@ static void test_aggregation(void **state)
         assert_string_equal(json_string_value(json_object_get(write_n(&f, 2), "method")), "POST");
 
         /* after the window: a new Event */
-        ferry_events_emit_at(ev, T0 + 60 * S + (FERRY_EVENTS_WINDOW_S + 1) * S, ref, "Warning", "FailedMount", "z");
+        ferry_events_emit_at(ev, T0 + 60 * S + (FERRY_EVENTS_WINDOW_S + 1) * S, ref, "Warning",
+                             "FailedMount", "z");
         assert_int_equal(ferry_events_flush(ev, T0 + 60 * S + (FERRY_EVENTS_WINDOW_S + 1) * S), 1);
         w = write_n(&f, 3);
         assert_string_equal(json_string_value(json_object_get(w, "method")), "POST");
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(w, "obj"), "count")), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(w, "obj"), "count")),
+                         1);
 
         struct ferry_events_stats st;
         ferry_events_stats(ev, &st);
@@ -139,7 +153,8 @@ static void test_expired_and_errors(void **state)
         ferry_events_emit_at(ev, T0, ref, "Warning", "NodeNotReady", "down");
         ferry_events_flush(ev, T0);
         /* node events go to "default" */
-        assert_string_equal(json_string_value(json_object_get(write_n(&f, 0), "path")), "/api/v1/namespaces/default/events");
+        assert_string_equal(json_string_value(json_object_get(write_n(&f, 0), "path")),
+                            "/api/v1/namespaces/default/events");
         /* the Event vanished (TTL): the PATCH's 404 makes a new one */
         json_object_clear(f.events);
         ferry_events_emit_at(ev, T0 + S, ref, "Warning", "NodeNotReady", "down");
@@ -155,7 +170,8 @@ static void test_expired_and_errors(void **state)
         assert_int_equal(ferry_events_flush(ev, T0 + 3 * S), 1);
         const json_t *e = json_object_get(write_n(&f, 4), "obj");
         assert_int_equal(json_integer_value(json_object_get(e, "count")), 2);
-        assert_string_equal(json_string_value(json_object_get(e, "firstTimestamp")), "2023-11-14T22:13:22Z");
+        assert_string_equal(json_string_value(json_object_get(e, "firstTimestamp")),
+                            "2023-11-14T22:13:22Z");
 
         /* a flood of distinct objects: bounded, the excess counted as dropped */
         for (int i = 0; i < FERRY_EVENTS_MAX_PENDING + 10; i++) {
@@ -179,8 +195,8 @@ static void test_expired_and_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_aggregation),
-                cmocka_unit_test(test_expired_and_errors),
+            cmocka_unit_test(test_aggregation),
+            cmocka_unit_test(test_expired_and_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,8 @@ static void test_data(void **state)
 {
         struct ferry_kube_config c;
         load("data.yaml", NULL, &c, 0);
-        assert_string_equal(c.ca_data, "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n");
+        assert_string_equal(c.ca_data,
+                            "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n");
         assert_int_equal(c.ca_data_len, strlen(c.ca_data));
         assert_string_equal(c.cert_data, "CERT");
         assert_string_equal(c.key_data, "KEY");
@@ -133,7 +134,8 @@ static void test_yaml(void **state)
         json_t *j;
         ferry_error_t err;
         assert_int_equal(ferry_kube_yaml_to_json(y, strlen(y), &j, &err), 0);
-        json_t *want = json_loads("{\"a\":1,\"b\":[\"x\",\"true\",true,null,null],\"c\":{\"d\":\"2\"}}", 0, NULL);
+        json_t *want = json_loads(
+            "{\"a\":1,\"b\":[\"x\",\"true\",true,null,null],\"c\":{\"d\":\"2\"}}", 0, NULL);
         assert_true(json_equal(j, want));
         json_decref(j);
         json_decref(want);
@@ -141,9 +143,10 @@ static void test_yaml(void **state)
         assert_int_equal(ferry_kube_yaml_to_json(bad, strlen(bad), &j, &err), -EINVAL);
         assert_non_null(strstr(err.text, "line"));
         /* billion laughs: aliases multiply; bounded */
-        const char *lol = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-                          "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-                          "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n";
+        const char *lol =
+            "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+            "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+            "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n";
         assert_int_equal(ferry_kube_yaml_to_json(lol, strlen(lol), &j, &err), -E2BIG);
 }
 
@@ -151,7 +154,8 @@ static void test_base64(void **state)
 {
         const char *cases[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
         for (size_t i = 0; i < 7; i++) {
-                char *e = ferry_kube_base64_encode((const unsigned char *)cases[i], strlen(cases[i]));
+                char *e =
+                    ferry_kube_base64_encode((const unsigned char *)cases[i], strlen(cases[i]));
                 unsigned char *d;
                 size_t n;
                 assert_int_equal(ferry_kube_base64_decode(e, strlen(e), &d, &n), 0);
@@ -189,16 +193,19 @@ static void test_bucket(void **state)
 
 static void test_watch_parse(void **state)
 {
-        const char *line = "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\","
-                           "\"resourceVersion\":\"12\"}}}";
+        const char *line =
+            "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\","
+            "\"resourceVersion\":\"12\"}}}";
         json_t *ev, *obj;
         const char *type;
         ferry_error_t err;
         assert_int_equal(ferry_kube_watch_parse(line, strlen(line), &ev, &type, &obj, &err), 0);
         assert_string_equal(type, "ADDED");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "p");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "p");
         json_decref(ev);
-        assert_int_equal(ferry_kube_watch_parse("{\"type\":1}", 10, &ev, &type, &obj, &err), -EPROTO);
+        assert_int_equal(ferry_kube_watch_parse("{\"type\":1}", 10, &ev, &type, &obj, &err),
+                         -EPROTO);
         assert_int_equal(ferry_kube_watch_parse("nope", 4, &ev, &type, &obj, &err), -EPROTO);
 }
 
@@ -219,12 +226,17 @@ int main(int argc, char **argv)
 {
         data_dir = argc > 1 ? argv[1] : "tests/data/node";
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_token),          cmocka_unit_test(test_data),
-                cmocka_unit_test(test_tokenfile_insecure), cmocka_unit_test(test_exec_refused),
-                cmocka_unit_test(test_env_kubeconfig), cmocka_unit_test(test_in_cluster),
-                cmocka_unit_test(test_yaml),           cmocka_unit_test(test_base64),
-                cmocka_unit_test(test_bucket),         cmocka_unit_test(test_watch_parse),
-                cmocka_unit_test(test_errno_escape),
+            cmocka_unit_test(test_token),
+            cmocka_unit_test(test_data),
+            cmocka_unit_test(test_tokenfile_insecure),
+            cmocka_unit_test(test_exec_refused),
+            cmocka_unit_test(test_env_kubeconfig),
+            cmocka_unit_test(test_in_cluster),
+            cmocka_unit_test(test_yaml),
+            cmocka_unit_test(test_base64),
+            cmocka_unit_test(test_bucket),
+            cmocka_unit_test(test_watch_parse),
+            cmocka_unit_test(test_errno_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

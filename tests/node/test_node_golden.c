@@ -28,11 +28,11 @@ static json_t *run_create(json_t *in)
 {
         json_t *pod = json_object_get(in, "pod");
         struct ferry_node_objects o = {
-                .configmaps = json_object_get(in, "configmaps"),
-                .secrets = json_object_get(in, "secrets"),
-                .tokens = json_object_get(in, "tokens"),
-                .node_name = "ferry-site",
-                .host_ip = "10.1.2.3",
+            .configmaps = json_object_get(in, "configmaps"),
+            .secrets = json_object_get(in, "secrets"),
+            .tokens = json_object_get(in, "tokens"),
+            .node_name = "ferry-site",
+            .host_ip = "10.1.2.3",
         };
         ferry_error_t err = {{0}};
         json_t *req = NULL;
@@ -52,9 +52,10 @@ static json_t *run_status(json_t *in)
         json_t *local = json_object_get(in, "local");
         json_t *st;
         if (local)
-                st = ferry_node_pod_status_local(pod, json_string_value(json_object_get(local, "phase")),
-                                                 json_string_value(json_object_get(local, "reason")),
-                                                 json_string_value(json_object_get(local, "message")), NOW);
+                st = ferry_node_pod_status_local(
+                    pod, json_string_value(json_object_get(local, "phase")),
+                    json_string_value(json_object_get(local, "reason")),
+                    json_string_value(json_object_get(local, "message")), NOW);
         else
                 st = ferry_node_pod_status(pod, json_is_null(ps) ? NULL : ps, NOW);
         json_t *patch = ferry_node_status_patch(json_object_get(pod, "status"), st);
@@ -66,18 +67,18 @@ static json_t *run_node(json_t *in)
         json_t *pp = json_object_get(in, "params");
         json_t *ping = json_object_get(in, "ping");
         struct ferry_node_params p = {
-                .name = json_string_value(json_object_get(pp, "name")),
-                .internal_ip = json_string_value(json_object_get(pp, "internal_ip")),
-                .kubelet_port = (int)json_integer_value(json_object_get(pp, "kubelet_port")),
-                .labels = json_object_get(pp, "labels"),
-                .taints = json_object_get(pp, "taints"),
-                .version = "v1.29.0-ferry-test",
+            .name = json_string_value(json_object_get(pp, "name")),
+            .internal_ip = json_string_value(json_object_get(pp, "internal_ip")),
+            .kubelet_port = (int)json_integer_value(json_object_get(pp, "kubelet_port")),
+            .labels = json_object_get(pp, "labels"),
+            .taints = json_object_get(pp, "taints"),
+            .version = "v1.29.0-ferry-test",
         };
         struct ferry_node_ping pg = {
-                .reachable = json_is_true(json_object_get(ping, "reachable")),
-                .code = (long)json_integer_value(json_object_get(ping, "code")),
-                .body = json_string_value(json_object_get(ping, "body")),
-                .error = json_string_value(json_object_get(ping, "error")),
+            .reachable = json_is_true(json_object_get(ping, "reachable")),
+            .code = (long)json_integer_value(json_object_get(ping, "code")),
+            .body = json_string_value(json_object_get(ping, "body")),
+            .error = json_string_value(json_object_get(ping, "error")),
         };
         json_t *taints = NULL;
         json_t *st = ferry_node_status(&p, &pg, json_object_get(in, "last_capacity"),
@@ -109,7 +110,8 @@ static void run_dir(const char *root, const char *area, json_t *(*fn)(json_t *))
                 json_t *in = json_load_file(in_path, 0, &je);
                 if (!in) {
                         if (errno != ENOENT) {
-                                printf("not ok - %s/%s: %s line %d\n", area, de->d_name, je.text, je.line);
+                                printf("not ok - %s/%s: %s line %d\n", area, de->d_name, je.text,
+                                       je.line);
                                 failures++;
                         }
                         continue;
@@ -126,7 +128,8 @@ static void run_dir(const char *root, const char *area, json_t *(*fn)(json_t *))
                         printf("ok - %s/%s (rewritten)\n", area, de->d_name);
                 } else if (!want || !json_equal(got, want)) {
                         char *g = json_dumps(got, JSON_INDENT(2) | JSON_SORT_KEYS);
-                        printf("not ok - %s/%s differs from expected.json; got:\n%s\n", area, de->d_name, g);
+                        printf("not ok - %s/%s differs from expected.json; got:\n%s\n", area,
+                               de->d_name, g);
                         free(g);
                         failures++;
                 } else {

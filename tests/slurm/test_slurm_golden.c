@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 {
         data_dir = argc > 1 ? argv[1] : "tests/data/slurm";
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_golden),
+            cmocka_unit_test(test_golden),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

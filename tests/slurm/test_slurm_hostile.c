@@ -42,11 +42,11 @@ static size_t pick(size_t n)
 }
 
 static const char *const nasty[] = {
-        "$(reboot)", "`id`",   "'",      "\"",      ";",        "\n",         "--wrap=rm -rf /",
-        "${HOME}",   "|",      "&",      " ",       "\\",       "%j",         ":",
-        ",",         "=",      "-p",     "--uid=0", "$((1+1))", "#",          "*",
-        "\t",        "\r",     "../..",  "/etc",    "'\\''",    "--chdir=/",  "!",
-        "<(cat)",    ">/x",    "~root",  "$IFS",    "--",       "-J",         "x",
+    "$(reboot)", "`id`", "'",     "\"",      ";",        "\n",        "--wrap=rm -rf /",
+    "${HOME}",   "|",    "&",     " ",       "\\",       "%j",        ":",
+    ",",         "=",    "-p",    "--uid=0", "$((1+1))", "#",         "*",
+    "\t",        "\r",   "../..", "/etc",    "'\\''",    "--chdir=/", "!",
+    "<(cat)",    ">/x",  "~root", "$IFS",    "--",       "-J",        "x",
 };
 
 /* A hostile string: pieces, random bytes and plain letters; sometimes huge. */
@@ -69,9 +69,10 @@ static char *hostile(size_t maxlen)
         return ferry_buf_steal(&b);
 }
 
-static const char *const opt_names[] = {"--time", "-t", "-p", "--partition", "--account", "-A",
-                                        "--mail-type", "--constraint", "--comment", "--mem",
-                                        "--wrap", "--uid", "-o", "--chdir", "--qos", "--nice"};
+static const char *const opt_names[] = {"--time",    "-t",      "-p",          "--partition",
+                                        "--account", "-A",      "--mail-type", "--constraint",
+                                        "--comment", "--mem",   "--wrap",      "--uid",
+                                        "-o",        "--chdir", "--qos",       "--nice"};
 
 /* An annotation value: options (some allowed, some not) with hostile or plain values. */
 static char *flags_value(void)
@@ -116,7 +117,8 @@ static void res_unset(struct ferry_resources *r)
 
 static void add_ann(struct ferry_pod *p, const char *k, char *owned_v)
 {
-        p->annotations = ferry_xrealloc(p->annotations, (p->n_annotations + 1) * sizeof(struct ferry_kv));
+        p->annotations =
+            ferry_xrealloc(p->annotations, (p->n_annotations + 1) * sizeof(struct ferry_kv));
         p->annotations[p->n_annotations].key = ferry_xstrdup(k);
         p->annotations[p->n_annotations].value = owned_v;
         p->n_annotations++;
@@ -179,20 +181,21 @@ static struct ferry_pod *random_pod(long i)
         return p;
 }
 
-static const char SITE[] = "workdir_root: /shared/ferry\n"
-                           "shim_path: /opt/ferry/ferry-shim\n"
-                           "runtime: apptainer\n"
-                           "default_flavor: cpu\n"
-                           "flavors:\n"
-                           "  cpu: {partition: batch, account: acct}\n"
-                           "  gpu: {partition: gpu, for_gpu: true, extra_flags: [\"--exclusive\"]}\n"
-                           "allowed_flags: [\"--time\", \"-p\", \"--account\", \"--mail-type\",\n"
-                           "                \"--constraint\", \"--comment\", \"--qos\", \"--nice\"]\n"
-                           "allowed_runtime_options: [\"--writable-tmpfs\"]\n"
-                           "allowed_mount_roots: [\"/scratch\"]\n"
-                           "allowed_image_roots: [\"docker://\"]\n"
-                           "uid_policy: pod\n"
-                           "allow_pre_exec: true\n";
+static const char SITE[] =
+    "workdir_root: /shared/ferry\n"
+    "shim_path: /opt/ferry/ferry-shim\n"
+    "runtime: apptainer\n"
+    "default_flavor: cpu\n"
+    "flavors:\n"
+    "  cpu: {partition: batch, account: acct}\n"
+    "  gpu: {partition: gpu, for_gpu: true, extra_flags: [\"--exclusive\"]}\n"
+    "allowed_flags: [\"--time\", \"-p\", \"--account\", \"--mail-type\",\n"
+    "                \"--constraint\", \"--comment\", \"--qos\", \"--nice\"]\n"
+    "allowed_runtime_options: [\"--writable-tmpfs\"]\n"
+    "allowed_mount_roots: [\"/scratch\"]\n"
+    "allowed_image_roots: [\"docker://\"]\n"
+    "uid_policy: pod\n"
+    "allow_pre_exec: true\n";
 
 static bool safe_value(const char *v)
 {
@@ -222,9 +225,9 @@ static bool prefixed(const char *item, const char *prefix, const char **rest)
 static bool item_ok(const char *it, const struct slurm_job *j)
 {
         const char *r;
-        static const char *const user_long[] = {"--time=", "--partition=", "--account=",
-                                                "--mail-type=", "--constraint=", "--comment=",
-                                                "--qos=", "--nice="};
+        static const char *const user_long[] = {
+            "--time=",       "--partition=", "--account=", "--mail-type=",
+            "--constraint=", "--comment=",   "--qos=",     "--nice="};
         _cleanup_free_ char *jn = ferry_xasprintf("--job-name=%s", j->name);
         _cleanup_free_ char *cd = ferry_xasprintf("--chdir=%s", j->workdir);
         _cleanup_free_ char *out = ferry_xasprintf("--output=%s/slurm-%%j.out", j->workdir);
@@ -242,7 +245,8 @@ static bool item_ok(const char *it, const struct slurm_job *j)
                 if (prefixed(it, user_long[i], &r))
                         return safe_value(r);
                 /* an allowed option without a value */
-                if (strlen(it) + 1 == strlen(user_long[i]) && !strncmp(it, user_long[i], strlen(it)))
+                if (strlen(it) + 1 == strlen(user_long[i]) &&
+                    !strncmp(it, user_long[i], strlen(it)))
                         return true;
         }
         return false;
@@ -265,7 +269,7 @@ static void test_hostile(void **state)
                 }
                 accepted++;
                 _cleanup_free_ char *want = ferry_xasprintf(
-                        "#!/bin/sh\nexec '/opt/ferry/ferry-shim' '/shared/ferry/%s'\n", pod->uid);
+                    "#!/bin/sh\nexec '/opt/ferry/ferry-shim' '/shared/ferry/%s'\n", pod->uid);
                 if (strcmp(j->script, want) != 0) {
                         print_error("pod %ld: script differs:\n%s\n", i, j->script);
                         fail();
@@ -281,8 +285,8 @@ static void test_hostile(void **state)
                 slurm_job_free(j);
                 ferry_pod_free(pod);
         }
-        print_message("%ld hostile pods: %ld accepted and checked, %ld refused\n", n_pods,
-                      accepted, refused);
+        print_message("%ld hostile pods: %ld accepted and checked, %ld refused\n", n_pods, accepted,
+                      refused);
         assert_true(accepted > n_pods / 20); /* the check must have something to check */
         slurm_site_free(site);
 }

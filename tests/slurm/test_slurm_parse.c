@@ -27,9 +27,8 @@ static void test_sbatch(void **state)
         assert_int_equal(slurm_parse_sbatch("  42 \r\n", 7, &id, NULL, 0, &err), 0);
         assert_int_equal(id, 42);
         assert_int_equal(slurm_parse_sbatch("", 0, &id, cl, sizeof(cl), &err), -EINVAL);
-        assert_int_equal(slurm_parse_sbatch("Submitted batch job 5\n", 22, &id, cl, sizeof(cl),
-                                            &err),
-                         -EINVAL);
+        assert_int_equal(
+            slurm_parse_sbatch("Submitted batch job 5\n", 22, &id, cl, sizeof(cl), &err), -EINVAL);
         assert_int_equal(slurm_parse_sbatch("99999999999\n", 12, &id, NULL, 0, &err), -EINVAL);
         assert_int_equal(slurm_parse_sbatch("0\n", 2, &id, NULL, 0, &err), -EINVAL);
 }
@@ -53,30 +52,30 @@ static void test_states(void **state)
                 const char *want;
                 bool files;
         } cases[] = {
-                {SLURM_ST_PENDING, "Resources", SLURM_PHASE_WAITING, "SlurmResources", false},
-                {SLURM_ST_PENDING, "Priority", SLURM_PHASE_WAITING, "SlurmPriority", false},
-                {SLURM_ST_PENDING, "BeginTime", SLURM_PHASE_WAITING, "SlurmBeginTime", false},
-                {SLURM_ST_PENDING, "ReqNodeNotAvail, UnavailableNodes:n[1-2]",
-                 SLURM_PHASE_WAITING, "SlurmReqNodeNotAvail", false},
-                {SLURM_ST_PENDING, "None", SLURM_PHASE_WAITING, "SlurmPending", false},
-                {SLURM_ST_PENDING, NULL, SLURM_PHASE_WAITING, "SlurmPending", false},
-                {SLURM_ST_CONFIGURING, NULL, SLURM_PHASE_WAITING, "SlurmConfiguring", false},
-                {SLURM_ST_RUNNING, "None", SLURM_PHASE_RUNNING, "", true},
-                {SLURM_ST_COMPLETING, "None", SLURM_PHASE_RUNNING, "", true},
-                {SLURM_ST_COMPLETED, NULL, SLURM_PHASE_TERMINATED, "Completed", true},
-                {SLURM_ST_FAILED, "NonZeroExitCode", SLURM_PHASE_TERMINATED, "Error", true},
-                {SLURM_ST_TIMEOUT, NULL, SLURM_PHASE_TERMINATED, "SlurmJobTimeout", false},
-                {SLURM_ST_OUT_OF_MEMORY, NULL, SLURM_PHASE_TERMINATED, "OOMKilled", false},
-                {SLURM_ST_CANCELLED, NULL, SLURM_PHASE_TERMINATED, "SlurmJobCancelled", false},
-                {SLURM_ST_NODE_FAIL, NULL, SLURM_PHASE_TERMINATED, "SlurmNodeFail", false},
-                {SLURM_ST_PREEMPTED, NULL, SLURM_PHASE_TERMINATED, "SlurmJobPreempted", false},
-                {SLURM_ST_BOOT_FAIL, NULL, SLURM_PHASE_TERMINATED, "SlurmBootFail", false},
-                {SLURM_ST_DEADLINE, NULL, SLURM_PHASE_TERMINATED, "SlurmJobDeadline", false},
-                {SLURM_ST_REQUEUED, NULL, SLURM_PHASE_WAITING, "SlurmJobRequeued", false},
-                {SLURM_ST_REQUEUE_HOLD, "JobHeldAdmin", SLURM_PHASE_WAITING,
-                 "SlurmJobRequeueHeld", false},
-                {SLURM_ST_SUSPENDED, NULL, SLURM_PHASE_RUNNING, "SlurmJobSuspended", true},
-                {SLURM_ST_UNKNOWN, NULL, SLURM_PHASE_WAITING, "SlurmUnknownState", false},
+            {SLURM_ST_PENDING, "Resources", SLURM_PHASE_WAITING, "SlurmResources", false},
+            {SLURM_ST_PENDING, "Priority", SLURM_PHASE_WAITING, "SlurmPriority", false},
+            {SLURM_ST_PENDING, "BeginTime", SLURM_PHASE_WAITING, "SlurmBeginTime", false},
+            {SLURM_ST_PENDING, "ReqNodeNotAvail, UnavailableNodes:n[1-2]", SLURM_PHASE_WAITING,
+             "SlurmReqNodeNotAvail", false},
+            {SLURM_ST_PENDING, "None", SLURM_PHASE_WAITING, "SlurmPending", false},
+            {SLURM_ST_PENDING, NULL, SLURM_PHASE_WAITING, "SlurmPending", false},
+            {SLURM_ST_CONFIGURING, NULL, SLURM_PHASE_WAITING, "SlurmConfiguring", false},
+            {SLURM_ST_RUNNING, "None", SLURM_PHASE_RUNNING, "", true},
+            {SLURM_ST_COMPLETING, "None", SLURM_PHASE_RUNNING, "", true},
+            {SLURM_ST_COMPLETED, NULL, SLURM_PHASE_TERMINATED, "Completed", true},
+            {SLURM_ST_FAILED, "NonZeroExitCode", SLURM_PHASE_TERMINATED, "Error", true},
+            {SLURM_ST_TIMEOUT, NULL, SLURM_PHASE_TERMINATED, "SlurmJobTimeout", false},
+            {SLURM_ST_OUT_OF_MEMORY, NULL, SLURM_PHASE_TERMINATED, "OOMKilled", false},
+            {SLURM_ST_CANCELLED, NULL, SLURM_PHASE_TERMINATED, "SlurmJobCancelled", false},
+            {SLURM_ST_NODE_FAIL, NULL, SLURM_PHASE_TERMINATED, "SlurmNodeFail", false},
+            {SLURM_ST_PREEMPTED, NULL, SLURM_PHASE_TERMINATED, "SlurmJobPreempted", false},
+            {SLURM_ST_BOOT_FAIL, NULL, SLURM_PHASE_TERMINATED, "SlurmBootFail", false},
+            {SLURM_ST_DEADLINE, NULL, SLURM_PHASE_TERMINATED, "SlurmJobDeadline", false},
+            {SLURM_ST_REQUEUED, NULL, SLURM_PHASE_WAITING, "SlurmJobRequeued", false},
+            {SLURM_ST_REQUEUE_HOLD, "JobHeldAdmin", SLURM_PHASE_WAITING, "SlurmJobRequeueHeld",
+             false},
+            {SLURM_ST_SUSPENDED, NULL, SLURM_PHASE_RUNNING, "SlurmJobSuspended", true},
+            {SLURM_ST_UNKNOWN, NULL, SLURM_PHASE_WAITING, "SlurmUnknownState", false},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct slurm_pod_state ps;
@@ -100,13 +99,13 @@ static void test_states(void **state)
 static void test_squeue(void **state)
 {
         const char *out =
-                "101|00000000-0000-4000-9000-000000000001|PENDING|Resources|N/A|N/A|ferry\n"
-                "102|00000000-0000-4000-9000-000000000002|RUNNING|None|2024-01-10T10:00:05|"
-                "2024-01-10T11:00:05|ferry\n"
-                "103|a|b|name with bars|COMPLETING|None|2024-01-10T10:00:05|Unknown|alice\n"
-                "garbage line\n"
-                "104|x|PENDING|Priority|N/A|not a time|bob\n"
-                "105|00000000-0000-4000-9000-000000000001|PENDING|BeginTime|N/A|N/A|ferry\n";
+            "101|00000000-0000-4000-9000-000000000001|PENDING|Resources|N/A|N/A|ferry\n"
+            "102|00000000-0000-4000-9000-000000000002|RUNNING|None|2024-01-10T10:00:05|"
+            "2024-01-10T11:00:05|ferry\n"
+            "103|a|b|name with bars|COMPLETING|None|2024-01-10T10:00:05|Unknown|alice\n"
+            "garbage line\n"
+            "104|x|PENDING|Priority|N/A|not a time|bob\n"
+            "105|00000000-0000-4000-9000-000000000001|PENDING|BeginTime|N/A|N/A|ferry\n";
         struct slurm_job_list l;
         size_t bad;
         ferry_error_t err;
@@ -124,7 +123,7 @@ static void test_squeue(void **state)
         assert_int_equal(l.jobs[2].state, SLURM_ST_COMPLETING);
         assert_string_equal(l.jobs[2].user, "alice");
         const struct slurm_job_info *j =
-                slurm_job_list_find(&l, "00000000-0000-4000-9000-000000000001");
+            slurm_job_list_find(&l, "00000000-0000-4000-9000-000000000001");
         assert_non_null(j);
         assert_string_equal(j->id, "105"); /* the newest of two */
         assert_null(slurm_job_list_find(&l, "nope"));
@@ -136,14 +135,15 @@ static void test_squeue(void **state)
 
 static void test_sacct(void **state)
 {
-        const char *out = "201|pod-a|COMPLETED|0:0|2024-01-10T10:00:00|2024-01-10T10:01:00\n"
-                          "201.batch|batch|COMPLETED|0:0|2024-01-10T10:00:00|2024-01-10T10:01:00\n"
-                          "201.extern|extern|COMPLETED|0:0|2024-01-10T10:00:00|2024-01-10T10:01:00\n"
-                          "202|pod-b|CANCELLED by 1000|0:15|2024-01-10T10:00:00|2024-01-10T10:00:30\n"
-                          "203|pod-c|TIMEOUT|0:0|2024-01-10T10:00:00|2024-01-10T10:30:00\n"
-                          "204|pod-d|OUT_OF_MEMORY|0:125|2024-01-10T10:00:00|2024-01-10T10:00:09\n"
-                          "205|pod-e|PENDING|0:0|Unknown|Unknown\n"
-                          "206|pod-f|FAILED|300:0|None|None\n";
+        const char *out =
+            "201|pod-a|COMPLETED|0:0|2024-01-10T10:00:00|2024-01-10T10:01:00\n"
+            "201.batch|batch|COMPLETED|0:0|2024-01-10T10:00:00|2024-01-10T10:01:00\n"
+            "201.extern|extern|COMPLETED|0:0|2024-01-10T10:00:00|2024-01-10T10:01:00\n"
+            "202|pod-b|CANCELLED by 1000|0:15|2024-01-10T10:00:00|2024-01-10T10:00:30\n"
+            "203|pod-c|TIMEOUT|0:0|2024-01-10T10:00:00|2024-01-10T10:30:00\n"
+            "204|pod-d|OUT_OF_MEMORY|0:125|2024-01-10T10:00:00|2024-01-10T10:00:09\n"
+            "205|pod-e|PENDING|0:0|Unknown|Unknown\n"
+            "206|pod-f|FAILED|300:0|None|None\n";
         struct slurm_job_list l;
         size_t bad;
         ferry_error_t err;
@@ -165,13 +165,16 @@ static void test_sinfo(void **state)
 {
         /* as Slurm 22.05 prints it: fields padded, each ends with '|' */
         const char *out =
-                "node1               |4/12/0/16           |8000                |64000               |gpu:a100:2(S:0-1)   |gpu:a100:1(IDX:0)   |mix                 |\n"
-                "node1               |4/12/0/16           |8000                |64000               |gpu:a100:2(S:0-1)   |gpu:a100:1(IDX:0)   |mix                 |\n"
-                "node2|0/8/0/8|0|32000|gpu:1g.10gb:7,gpu:a100:1|gpu:1g.10gb:2(IDX:0-1),gpu:a100:0(IDX:N/A)|idle|\n"
-                "node3|0/0/8/8|0|32000|gpu:2|gpu:0|down*|\n"
-                "node4|0/8/0/8|0|16000|(null)|gpu:0|drain|\n"
-                "node5|1/7/0/8|1000|16000|gpu:2,shard:8|gpu:1,shard:2|alloc|\n"
-                "broken|x|y|z\n";
+            "node1               |4/12/0/16           |8000                |64000               "
+            "|gpu:a100:2(S:0-1)   |gpu:a100:1(IDX:0)   |mix                 |\n"
+            "node1               |4/12/0/16           |8000                |64000               "
+            "|gpu:a100:2(S:0-1)   |gpu:a100:1(IDX:0)   |mix                 |\n"
+            "node2|0/8/0/"
+            "8|0|32000|gpu:1g.10gb:7,gpu:a100:1|gpu:1g.10gb:2(IDX:0-1),gpu:a100:0(IDX:N/A)|idle|\n"
+            "node3|0/0/8/8|0|32000|gpu:2|gpu:0|down*|\n"
+            "node4|0/8/0/8|0|16000|(null)|gpu:0|drain|\n"
+            "node5|1/7/0/8|1000|16000|gpu:2,shard:8|gpu:1,shard:2|alloc|\n"
+            "broken|x|y|z\n";
         struct slurm_capacity c;
         size_t bad;
         ferry_error_t err;
@@ -215,9 +218,9 @@ static void test_time(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_sbatch), cmocka_unit_test(test_states),
-                cmocka_unit_test(test_squeue), cmocka_unit_test(test_sacct),
-                cmocka_unit_test(test_sinfo),  cmocka_unit_test(test_time),
+            cmocka_unit_test(test_sbatch), cmocka_unit_test(test_states),
+            cmocka_unit_test(test_squeue), cmocka_unit_test(test_sacct),
+            cmocka_unit_test(test_sinfo),  cmocka_unit_test(test_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,15 +31,16 @@ static void test_full(void **state)
 {
         struct ferryd_config c;
         ferry_error_t err = {{0}};
-        assert_int_equal(load(&c,
-                              "listen: [unix:///run/a.sock, http://127.0.0.1:3000]\n"
-                              "plugin_listen: unix:///run/p.sock\n"
-                              "state_dir: /tmp/st\nbackend: fake\nruntime: host\n"
-                              "tokens: /etc/ferry/tokens\ninsecure_tcp: false\nsocket_mode: \"0600\"\n"
-                              "poll_interval_ms: 250\nlog_level: debug\n"
-                              "backend_options: {duration_ms: \"5\", exit_code: 3}\n",
-                              &err),
-                         0);
+        assert_int_equal(
+            load(&c,
+                 "listen: [unix:///run/a.sock, http://127.0.0.1:3000]\n"
+                 "plugin_listen: unix:///run/p.sock\n"
+                 "state_dir: /tmp/st\nbackend: fake\nruntime: host\n"
+                 "tokens: /etc/ferry/tokens\ninsecure_tcp: false\nsocket_mode: \"0600\"\n"
+                 "poll_interval_ms: 250\nlog_level: debug\n"
+                 "backend_options: {duration_ms: \"5\", exit_code: 3}\n",
+                 &err),
+            0);
         assert_int_equal(c.n_listen, 3);
         assert_int_equal(c.listen[2].role, FERRY_ROLE_PLUGIN);
         assert_string_equal(c.listen[1].url, "http://127.0.0.1:3000");
@@ -77,6 +78,7 @@ static void test_errors(void **state)
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {cmocka_unit_test(test_full), cmocka_unit_test(test_errors)};
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_full),
+                                           cmocka_unit_test(test_errors)};
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,21 +74,29 @@ static void test_base64_time_strings(void **state)
 }
 
 static const char *POD_A =
-        "{\"pod\":{\"metadata\":{\"name\":\"hello\",\"namespace\":\"ns1\",\"uid\":\"9b2f0c8e-2d7e-4c55-9a53-0f4a8d1f7b11\","
-        "\"annotations\":{\"a\":\"b\"}},\"spec\":{\"initContainers\":[{\"name\":\"init\",\"image\":\"x\"}],"
-        "\"containers\":[{\"name\":\"main\",\"image\":\"py\",\"command\":[\"python3\",\"-c\"],\"args\":[\"print('hi')\"],"
-        "\"env\":[{\"name\":\"FOO\",\"value\":\"bar\"},{\"name\":\"E\"}],"
-        "\"resources\":{\"limits\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"nvidia.com/gpu\":\"1\",\"nvidia.com/mig-1g.10gb\":2}},"
-        "\"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/etc/app\",\"readOnly\":true}]}],"
-        "\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"app-config\",\"defaultMode\":420}}]}},"
-        "\"configmaps\":[{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"app.yaml\":\"x: 1\\n\"},\"binaryData\":{\"b\":\"AAE=\"}}],"
-        "\"secrets\":null,\"projectedvolumesmaps\":null,\"jobscriptURL\":\"\",\"extra\":{\"ignored\":true}}";
+    "{\"pod\":{\"metadata\":{\"name\":\"hello\",\"namespace\":\"ns1\",\"uid\":\"9b2f0c8e-2d7e-4c55-"
+    "9a53-0f4a8d1f7b11\","
+    "\"annotations\":{\"a\":\"b\"}},\"spec\":{\"initContainers\":[{\"name\":\"init\",\"image\":"
+    "\"x\"}],"
+    "\"containers\":[{\"name\":\"main\",\"image\":\"py\",\"command\":[\"python3\",\"-c\"],\"args\":"
+    "[\"print('hi')\"],"
+    "\"env\":[{\"name\":\"FOO\",\"value\":\"bar\"},{\"name\":\"E\"}],"
+    "\"resources\":{\"limits\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"nvidia.com/"
+    "gpu\":\"1\",\"nvidia.com/mig-1g.10gb\":2}},"
+    "\"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/etc/app\",\"readOnly\":true}]}],"
+    "\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"app-config\",\"defaultMode\":420}}]}}"
+    ","
+    "\"configmaps\":[{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"app.yaml\":\"x: "
+    "1\\n\"},\"binaryData\":{\"b\":\"AAE=\"}}],"
+    "\"secrets\":null,\"projectedvolumesmaps\":null,\"jobscriptURL\":\"\",\"extra\":{\"ignored\":"
+    "true}}";
 
 static void test_pod_parse_a(void **state)
 {
         struct ferry_pod *p;
         ferry_error_t err = {{0}};
-        assert_int_equal(ferry_pod_parse(POD_A, strlen(POD_A), FERRY_BODY_CREATE_A, NULL, &p, &err), 0);
+        assert_int_equal(ferry_pod_parse(POD_A, strlen(POD_A), FERRY_BODY_CREATE_A, NULL, &p, &err),
+                         0);
         assert_string_equal(p->uid, "9b2f0c8e-2d7e-4c55-9a53-0f4a8d1f7b11");
         assert_string_equal(p->namespace, "ns1");
         assert_int_equal(p->n_init, 1);
@@ -121,7 +129,8 @@ static void expect_error(const char *body, enum ferry_body_kind kind, int want, 
         ferry_error_t err = {{0}};
         int r = ferry_pod_parse(body, strlen(body), kind, NULL, &p, &err);
         if (r != want || !strstr(err.text, needle))
-                fail_msg("parse of %s: got %d \"%s\", want %d with \"%s\"", body, r, err.text, want, needle);
+                fail_msg("parse of %s: got %d \"%s\", want %d with \"%s\"", body, r, err.text, want,
+                         needle);
         assert_null(p);
 }
 
@@ -129,48 +138,71 @@ static void test_pod_parse_errors(void **state)
 {
         expect_error("{\"pod\":", FERRY_BODY_CREATE_A, -EINVAL, "line 1");
         expect_error("[1,2]", FERRY_BODY_CREATE_A, -EINVAL, "PodCreateRequests");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}}}",
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\"},\"spec\":{\"containers\":[{\"name\":"
+                     "\"m\"}]}}}",
                      FERRY_BODY_CREATE_A, -EINVAL, "uid");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"../etc\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}}}",
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"../"
+                     "etc\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}}}",
                      FERRY_BODY_CREATE_A, -EINVAL, "uid");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[]}}}",
-                     FERRY_BODY_CREATE_A, -EINVAL, "empty");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"Bad Name\"}]}}}",
+        expect_error(
+            "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[]}}}",
+            FERRY_BODY_CREATE_A, -EINVAL, "empty");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{"
+                     "\"containers\":[{\"name\":\"Bad Name\"}]}}}",
                      FERRY_BODY_CREATE_A, -EINVAL, "DNS label");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/a/../b\"}]}],\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}]}}}",
-                     FERRY_BODY_CREATE_A, -EINVAL, "mountPath");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\",\"volumeMounts\":[{\"name\":\"nope\",\"mountPath\":\"/a\"}]}]}}}",
-                     FERRY_BODY_CREATE_A, -EINVAL, "names no volume");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\",\"resources\":{\"limits\":{\"cpu\":\"lots\"}}}]}}}",
-                     FERRY_BODY_CREATE_A, -EINVAL, "quantity");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"},{\"name\":\"m\"}]}}}",
+        expect_error(
+            "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{"
+            "\"name\":\"m\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/a/../"
+            "b\"}]}],\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}]}}}",
+            FERRY_BODY_CREATE_A, -EINVAL, "mountPath");
+        expect_error(
+            "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{"
+            "\"name\":\"m\",\"volumeMounts\":[{\"name\":\"nope\",\"mountPath\":\"/a\"}]}]}}}",
+            FERRY_BODY_CREATE_A, -EINVAL, "names no volume");
+        expect_error(
+            "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{"
+            "\"name\":\"m\",\"resources\":{\"limits\":{\"cpu\":\"lots\"}}}]}}}",
+            FERRY_BODY_CREATE_A, -EINVAL, "quantity");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{"
+                     "\"containers\":[{\"name\":\"m\"},{\"name\":\"m\"}]}}}",
                      FERRY_BODY_CREATE_A, -EINVAL, "two containers");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
-                     "\"secrets\":[{\"metadata\":{\"name\":\"s\"},\"data\":{\"k\":\"not base64!\"}}]}",
-                     FERRY_BODY_CREATE_A, -EINVAL, "base64");
-        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
-                     "\"projectedvolumesmaps\":[{\"metadata\":{\"name\":\"v\"},\"data\":{\"../evil\":\"x\"}}]}",
+        expect_error(
+            "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{"
+            "\"name\":\"m\"}]}},"
+            "\"secrets\":[{\"metadata\":{\"name\":\"s\"},\"data\":{\"k\":\"not base64!\"}}]}",
+            FERRY_BODY_CREATE_A, -EINVAL, "base64");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{"
+                     "\"containers\":[{\"name\":\"m\"}]}},"
+                     "\"projectedvolumesmaps\":[{\"metadata\":{\"name\":\"v\"},\"data\":{\"../"
+                     "evil\":\"x\"}}]}",
                      FERRY_BODY_CREATE_A, -EINVAL, "not a valid file name");
-        {       /* a flattened projected volume may key its data by a nested item path */
-                const char *ok = "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"}]}},"
-                                 "\"projectedvolumesmaps\":[{\"metadata\":{\"name\":\"v\"},\"data\":{\"conf/a.conf\":\"x\"}}]}";
+        { /* a flattened projected volume may key its data by a nested item path */
+                const char *ok = "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{"
+                                 "\"containers\":[{\"name\":\"m\"}]}},"
+                                 "\"projectedvolumesmaps\":[{\"metadata\":{\"name\":\"v\"},"
+                                 "\"data\":{\"conf/a.conf\":\"x\"}}]}";
                 struct ferry_pod *p = NULL;
                 ferry_error_t err = {{0}};
-                assert_int_equal(ferry_pod_parse(ok, strlen(ok), FERRY_BODY_CREATE_A, NULL, &p, &err), 0);
+                assert_int_equal(
+                    ferry_pod_parse(ok, strlen(ok), FERRY_BODY_CREATE_A, NULL, &p, &err), 0);
                 ferry_pod_free(p);
         }
         char deep[300] = "";
         for (int i = 0; i < 100; i++)
                 strcat(deep, "[");
         expect_error(deep, FERRY_BODY_CREATE_A, -E2BIG, "nesting");
-        expect_error("[{\"pod\":{}},{\"pod\":{}}]", FERRY_BODY_CREATE_B, -EINVAL, "one RetrievedPodData");
+        expect_error("[{\"pod\":{}},{\"pod\":{}}]", FERRY_BODY_CREATE_B, -EINVAL,
+                     "one RetrievedPodData");
 }
 
 static void test_pod_parse_b(void **state)
 {
-        const char *b = "[{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{\"name\":\"m\"},{\"name\":\"n\"}]}},"
-                        "\"container\":[{\"name\":\"m\",\"configMaps\":[{\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":\"v\"}}],\"secrets\":null},"
-                        "{\"name\":\"n\",\"configMaps\":[{\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":\"v\"}}]}],\"jobConfig\":{}}]";
+        const char *b = "[{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{"
+                        "\"containers\":[{\"name\":\"m\"},{\"name\":\"n\"}]}},"
+                        "\"container\":[{\"name\":\"m\",\"configMaps\":[{\"metadata\":{\"name\":"
+                        "\"c\"},\"data\":{\"k\":\"v\"}}],\"secrets\":null},"
+                        "{\"name\":\"n\",\"configMaps\":[{\"metadata\":{\"name\":\"c\"},\"data\":{"
+                        "\"k\":\"v\"}}]}],\"jobConfig\":{}}]";
         struct ferry_pod *p;
         ferry_error_t err = {{0}};
         assert_int_equal(ferry_pod_parse(b, strlen(b), FERRY_BODY_CREATE_B, NULL, &p, &err), 0);
@@ -205,7 +237,7 @@ static void test_status(void **state)
         ferry_pod_status_serialize(&b, &st);
         assert_int_equal(ferry_pod_status_deserialize(b.data, &back), 0);
         assert_true(ferry_pod_status_equal(&st, &back));
-        {       /* assign over an older status of the same layout, and over a different layout */
+        { /* assign over an older status of the same layout, and over a different layout */
                 struct ferry_pod_status old, other;
                 ferry_pod_status_init(&old, in, 1, cs, 2);
                 ferry_pod_status_assign(&old, &st);
@@ -216,7 +248,7 @@ static void test_status(void **state)
                 ferry_pod_status_clear(&old);
                 ferry_pod_status_clear(&other);
         }
-        {       /* the packed form of finished pods round-trips */
+        { /* the packed form of finished pods round-trips */
                 unsigned char *packed = ferry_pod_status_pack(&st);
                 struct ferry_pod_status un = st;
                 un.c = NULL;
@@ -245,7 +277,8 @@ static void test_status(void **state)
         assert_non_null(strstr(b.data, "\"phase\":\"Failed\""));
         assert_non_null(strstr(b.data, "\"startedAt\":\"1970-01-01T00:00:00Z\""));
         ferry_pod_status_clear(&back);
-        assert_int_equal(ferry_pod_status_deserialize("{\"p\":99,\"i\":0,\"c\":[]}", &back), -EINVAL);
+        assert_int_equal(ferry_pod_status_deserialize("{\"p\":99,\"i\":0,\"c\":[]}", &back),
+                         -EINVAL);
         ferry_buf_free(&b);
         ferry_pod_status_clear(&st);
         ferry_pod_status_clear(&back);
@@ -324,7 +357,11 @@ static void test_store(void **state)
         struct ferry_store *s;
         ferry_error_t err = {{0}};
         assert_int_equal(ferry_store_open(path, &s, &err), 0);
-        struct ferry_store_row row = {.uid = "u1", .namespace = "ns", .name = "p", .backend = "fake", .state = 0,
+        struct ferry_store_row row = {.uid = "u1",
+                                      .namespace = "ns",
+                                      .name = "p",
+                                      .backend = "fake",
+                                      .state = 0,
                                       .created_ns = 1};
         assert_int_equal(ferry_store_put_pod(s, &row, "{}", 2, 0, &err), 0);
         assert_int_equal(ferry_store_put_pod(s, &row, "{}", 2, 0, &err), -EEXIST);
@@ -358,7 +395,8 @@ static void test_auth_file(void **state)
 {
         char path[] = "/tmp/ferry-tokens-XXXXXX";
         int fd = mkstemp(path);
-        const char *txt = "# comment\nphysics-token-0123456789abcdef physics, astro\n\nadmin-token-0123456789abcdef00 *\n";
+        const char *txt = "# comment\nphysics-token-0123456789abcdef physics, "
+                          "astro\n\nadmin-token-0123456789abcdef00 *\n";
         assert_int_equal(write(fd, txt, strlen(txt)), (ssize_t)strlen(txt));
         close(fd);
         struct ferry_auth *a;
@@ -372,7 +410,8 @@ static void test_auth_file(void **state)
         assert_null(ferry_auth_check(a, "Bearer physics-token-0123456789abcdeX"));
         assert_null(ferry_auth_check(a, "Basic physics-token-0123456789abcdef"));
         assert_null(ferry_auth_check(a, NULL));
-        assert_true(ferry_auth_allows(ferry_auth_check(a, "Bearer admin-token-0123456789abcdef00"), "anything"));
+        assert_true(ferry_auth_allows(ferry_auth_check(a, "Bearer admin-token-0123456789abcdef00"),
+                                      "anything"));
         ferry_auth_free(a);
         fd = open(path, O_WRONLY | O_TRUNC);
         assert_int_equal(write(fd, "short ns\n", 9), 9);
@@ -405,11 +444,11 @@ static void test_hashmap(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_quantities),    cmocka_unit_test(test_base64_time_strings),
-                cmocka_unit_test(test_pod_parse_a),   cmocka_unit_test(test_pod_parse_errors),
-                cmocka_unit_test(test_pod_parse_b),   cmocka_unit_test(test_status),
-                cmocka_unit_test(test_logfile),       cmocka_unit_test(test_store),
-                cmocka_unit_test(test_auth_file),     cmocka_unit_test(test_hashmap),
+            cmocka_unit_test(test_quantities),  cmocka_unit_test(test_base64_time_strings),
+            cmocka_unit_test(test_pod_parse_a), cmocka_unit_test(test_pod_parse_errors),
+            cmocka_unit_test(test_pod_parse_b), cmocka_unit_test(test_status),
+            cmocka_unit_test(test_logfile),     cmocka_unit_test(test_store),
+            cmocka_unit_test(test_auth_file),   cmocka_unit_test(test_hashmap),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,7 +229,7 @@ static void parse_image_map(struct local_priv *p, const char *s)
                         p->image_map = ferry_xrealloc(p->image_map,
                                                       (p->n_image_map + 1) * sizeof(*p->image_map));
                         p->image_map[p->n_image_map++] =
-                                (struct local_image_map){ferry_xstrdup(item), ferry_xstrdup(eq + 1)};
+                            (struct local_image_map){ferry_xstrdup(item), ferry_xstrdup(eq + 1)};
                 }
                 free(item);
                 s += l;
@@ -353,20 +353,20 @@ fail:
 static struct local_rtconf rtconf(const struct local_priv *p, const char *wd)
 {
         return (struct local_rtconf){
-                .kind = p->kind,
-                .workdir = wd,
-                .bwrap = p->bwrap,
-                .podman = p->podman,
-                .network = p->network,
-                .podman_image = p->podman_image,
-                .podman_pull = p->podman_pull,
-                .apptainer = p->apptainer,
-                .enroot = p->enroot,
-                .image_root = p->image_root,
-                .home = p->home,
-                .image_map = p->image_map,
-                .n_image_map = p->n_image_map,
-                .hostfs = local_hostfs_real,
+            .kind = p->kind,
+            .workdir = wd,
+            .bwrap = p->bwrap,
+            .podman = p->podman,
+            .network = p->network,
+            .podman_image = p->podman_image,
+            .podman_pull = p->podman_pull,
+            .apptainer = p->apptainer,
+            .enroot = p->enroot,
+            .image_root = p->image_root,
+            .home = p->home,
+            .image_map = p->image_map,
+            .n_image_map = p->n_image_map,
+            .hostfs = local_hostfs_real,
         };
 }
 
@@ -376,8 +376,8 @@ static int launch_shim(const struct local_priv *p, const char *wd, ferry_error_t
 {
         _cleanup_free_ char *out = ferry_xasprintf("%s/shim.out", wd);
         char *const argv[] = {(char *)SHIM_NAME, (char *)wd, NULL};
-        char *const envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                              NULL};
+        char *const envp[] = {
+            (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
         int pfd[2];
         pid_t pid;
 
@@ -525,7 +525,9 @@ static void apply_cstate(struct ferry_cstatus *c, const struct local_cstate *s)
                 c->signal = (int16_t)s->signal;
                 c->ready = false;
                 snprintf(c->reason, sizeof(c->reason), "%s",
-                         s->reason[0] ? s->reason : s->exit_code == 0 ? "Completed" : "Error");
+                         s->reason[0]        ? s->reason
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error");
                 ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
         }
 }
@@ -644,7 +646,8 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
                 return 0;
         if (!exists(wd, "deleted")) {
                 char g[32];
-                int n = snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s < 0 ? (int64_t)30 : grace_s);
+                int n =
+                    snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s < 0 ? (int64_t)30 : grace_s);
                 _cleanup_free_ char *path = ferry_xasprintf("%s/deleted", wd);
                 int r = ferry_write_file_atomic(path, g, (size_t)n, 0644, true);
                 if (r < 0)
@@ -659,7 +662,8 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
                 unsigned long long start = 0;
                 _cleanup_free_ char *pp = ferry_xasprintf("%s/shim.pid", wd);
                 if (ferry_read_file(pp, 128, &text, &len) == 0 &&
-                    sscanf(text, "%ld %llu", &pid, &start) == 2 && local_proc_alive((pid_t)pid, start))
+                    sscanf(text, "%ld %llu", &pid, &start) == 2 &&
+                    local_proc_alive((pid_t)pid, start))
                         kill((pid_t)pid, SIGTERM);
                 free(text);
                 return -EINPROGRESS;
@@ -748,14 +752,14 @@ static int local_log_path(struct ferry_backend *be, const char *uid, const char 
 }
 
 const struct ferry_backend_ops ferry_backend_local_ops = {
-        .name = "local",
-        .init = local_init,
-        .fini = local_fini,
-        .submit = local_submit,
-        .find = local_find,
-        .poll = local_poll,
-        .kill = local_kill,
-        .cleanup = local_cleanup,
-        .capacity = local_capacity,
-        .log_path = local_log_path,
+    .name = "local",
+    .init = local_init,
+    .fini = local_fini,
+    .submit = local_submit,
+    .find = local_find,
+    .poll = local_poll,
+    .kill = local_kill,
+    .cleanup = local_cleanup,
+    .capacity = local_capacity,
+    .log_path = local_log_path,
 };

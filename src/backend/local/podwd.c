@@ -56,7 +56,7 @@ static int materialise(const struct local_runspec *rs, const struct ferry_buf *s
                 for (size_t j = 0; j < rs->c[i].n_mounts; j++)
                         if (rs->c[i].mounts[j].mkdir_src) {
                                 _cleanup_free_ char *s =
-                                        ferry_xasprintf("%s/%s", dir, rs->c[i].mounts[j].src);
+                                    ferry_xasprintf("%s/%s", dir, rs->c[i].mounts[j].src);
                                 if ((r = ferry_mkdir_p(s, 01777)) < 0)
                                         return ferry_errprintf(err, r, "cannot create %s: %s", s,
                                                                strerror(-r));
@@ -78,9 +78,9 @@ static int build_spec(const struct local_rtconf *rc, const struct local_runspec 
 {
         ferry_buf_adds(b, "{\"uid\": ");
         ferry_buf_add_json_str(b, rs->uid);
-        ferry_buf_printf(b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64
-                            ", \"deadline_s\": %" PRId64 ",\n",
-                         local_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
+        ferry_buf_printf(
+            b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64 ", \"deadline_s\": %" PRId64 ",\n",
+            local_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
         if (rs->pre_exec) {
                 ferry_buf_adds(b, " \"pre_exec\": ");
                 ferry_buf_add_json_str(b, rs->pre_exec);

@@ -60,7 +60,8 @@ static bool rel_path_ok(const char *p)
         for (const char *s = p; *s;) {
                 const char *e = strchr(s, '/');
                 size_t len = e ? (size_t)(e - s) : strlen(s);
-                if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+                if (len == 0 || (len == 1 && s[0] == '.') ||
+                    (len == 2 && s[0] == '.' && s[1] == '.'))
                         return false;
                 s += len;
                 if (*s == '/')
@@ -144,8 +145,7 @@ static int build_volume(const struct ferry_pod *pod, const struct ferry_volume *
         lv->name = ferry_xstrdup(v->name);
         lv->kind = v->kind;
         switch (v->kind) {
-        case FERRY_VOL_EMPTYDIR:
-                return 0;
+        case FERRY_VOL_EMPTYDIR: return 0;
         case FERRY_VOL_CONFIGMAP:
                 obj = find_obj(pod->configmaps, pod->n_configmaps, v->source);
                 what = "ConfigMap";
@@ -172,12 +172,12 @@ static int build_volume(const struct ferry_pod *pod, const struct ferry_volume *
         if (!obj) {
                 if (v->optional)
                         return 0;
-                return ferry_errprintf(err, -EINVAL,
-                                       "volume \"%s\": %s \"%s\" was not sent with the pod (the "
-                                       "request must carry every object the pod mounts)",
-                                       v->name, what,
-                                       v->kind == FERRY_VOL_PROJECTED ? v->name
-                                                                      : (v->source ? v->source : ""));
+                return ferry_errprintf(
+                    err, -EINVAL,
+                    "volume \"%s\": %s \"%s\" was not sent with the pod (the "
+                    "request must carry every object the pod mounts)",
+                    v->name, what,
+                    v->kind == FERRY_VOL_PROJECTED ? v->name : (v->source ? v->source : ""));
         }
         int defmode = v->default_mode >= 0 ? v->default_mode : 0644;
         if (v->n_items == 0) {
@@ -270,7 +270,9 @@ static int64_t amount(int64_t req, int64_t lim)
  * extended resources). */
 static int64_t gpu_count(const struct ferry_container *pc)
 {
-        int64_t n = pc->limits.gpus >= 0 ? pc->limits.gpus : pc->requests.gpus >= 0 ? pc->requests.gpus : 0;
+        int64_t n = pc->limits.gpus >= 0     ? pc->limits.gpus
+                    : pc->requests.gpus >= 0 ? pc->requests.gpus
+                                             : 0;
         for (size_t i = 0; i < pc->limits.n_extended; i++)
                 if (ferry_str_startswith(pc->limits.extended[i].name, "nvidia.com/mig-"))
                         n += pc->limits.extended[i].count;
@@ -308,8 +310,8 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
         for (size_t i = 0; i < pc->n_env; i++) {
                 if (!pc->env[i].name || !*pc->env[i].name || strchr(pc->env[i].name, '='))
                         return ferry_errprintf(err, -EINVAL,
-                                               "container \"%s\": invalid env name \"%s\"",
-                                               c->name, pc->env[i].name ? pc->env[i].name : "");
+                                               "container \"%s\": invalid env name \"%s\"", c->name,
+                                               pc->env[i].name ? pc->env[i].name : "");
                 c->env[i].name = ferry_xstrdup(pc->env[i].name);
                 c->env[i].value = local_expand(pc->env[i].value ? pc->env[i].value : "", c->env, i);
                 c->n_env = i + 1;
@@ -340,9 +342,9 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
                         return r;
                 for (size_t j = 0; j < c->n_mounts; j++)
                         if (strcmp(c->mounts[j].dst, m->mount_path) == 0)
-                                return ferry_errprintf(err, -EINVAL,
-                                                       "container \"%s\": two volumes mounted at %s",
-                                                       c->name, m->mount_path);
+                                return ferry_errprintf(
+                                    err, -EINVAL, "container \"%s\": two volumes mounted at %s",
+                                    c->name, m->mount_path);
                 if (m->sub_path && *m->sub_path && !rel_path_ok(m->sub_path))
                         return ferry_errprintf(err, -EINVAL,
                                                "container \"%s\": subPath \"%s\" must be relative "
@@ -354,8 +356,8 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
                         if (strcmp(rs->volumes[vi].name, v->name) == 0)
                                 break;
                 if (vi == rs->n_volumes) {
-                        rs->volumes = ferry_xrealloc(rs->volumes,
-                                                     (rs->n_volumes + 1) * sizeof(*rs->volumes));
+                        rs->volumes =
+                            ferry_xrealloc(rs->volumes, (rs->n_volumes + 1) * sizeof(*rs->volumes));
                         memset(&rs->volumes[vi], 0, sizeof(rs->volumes[vi]));
                         rs->n_volumes++;
                         r = build_volume(pod, v, &rs->volumes[vi], err);
@@ -410,16 +412,17 @@ int local_runspec_from_pod(const struct ferry_pod *pod, struct local_runspec **r
         rs->c = ferry_xcalloc(n, sizeof(*rs->c));
         for (size_t i = 0; i < n; i++) {
                 const struct ferry_container *pc =
-                        i < pod->n_init ? &pod->init[i] : &pod->containers[i - pod->n_init];
+                    i < pod->n_init ? &pod->init[i] : &pod->containers[i - pod->n_init];
                 if (!pc->name || !ferry_is_dns_label(pc->name)) {
-                        r = ferry_errprintf(err, -EINVAL, "container name \"%s\" is not a DNS label",
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "container name \"%s\" is not a DNS label",
                                             pc->name ? pc->name : "");
                         goto fail;
                 }
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(rs->c[j].name, pc->name) == 0) {
-                                r = ferry_errprintf(err, -EINVAL,
-                                                    "two containers are named \"%s\"", pc->name);
+                                r = ferry_errprintf(err, -EINVAL, "two containers are named \"%s\"",
+                                                    pc->name);
                                 goto fail;
                         }
                 rs->n_c = i + 1;
@@ -459,7 +462,7 @@ void local_runspec_resources(const struct local_runspec *rs, int64_t *ret_cpu_mi
 static void add_bytes_json(struct ferry_buf *b, const unsigned char *p, size_t len)
 {
         static const char tbl[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         if (!memchr(p, '\0', len)) {
                 char *s = ferry_xstrndup((const char *)p, len);
                 ferry_buf_adds(b, "\"text\": ");

@@ -52,7 +52,7 @@ struct local_container {
         bool init;
         char **argv; /* NULL-terminated, after $(VAR) expansion: command then args */
         size_t n_argv;
-        size_t n_command; /* how many of argv came from command (podman: entrypoint) */
+        size_t n_command;      /* how many of argv came from command (podman: entrypoint) */
         struct ferry_env *env; /* after expansion, in pod order */
         size_t n_env;
         char *cwd; /* workingDir or NULL */
@@ -60,13 +60,13 @@ struct local_container {
         size_t n_mounts;
         int64_t cpu_milli;    /* request, else limit, else 0 */
         int64_t memory_bytes; /* request, else limit, else 0 */
-        int64_t gpus; /* nvidia.com/gpu + nvidia.com/mig-*, limit else request, else 0 */
+        int64_t gpus;         /* nvidia.com/gpu + nvidia.com/mig-*, limit else request, else 0 */
 };
 
 struct local_runspec {
         char *uid, *name, *namespace;
         int64_t grace_s;
-        int64_t deadline_s; /* -1 = none */
+        int64_t deadline_s;           /* -1 = none */
         struct local_volume *volumes; /* only the volumes some container mounts */
         size_t n_volumes;
         struct local_container *c; /* init containers first */
@@ -131,10 +131,10 @@ struct local_image_map {
 
 struct local_rtconf {
         enum local_runtime_kind kind;
-        const char *workdir; /* absolute path of the pod's working directory */
-        const char *bwrap;   /* path of bwrap */
-        const char *podman;  /* path of podman */
-        bool network;        /* give containers the host network */
+        const char *workdir;      /* absolute path of the pod's working directory */
+        const char *bwrap;        /* path of bwrap */
+        const char *podman;       /* path of podman */
+        bool network;             /* give containers the host network */
         const char *podman_image; /* when set: image for every container without a map entry */
         const char *podman_pull;  /* --pull value */
         const char *home;         /* HOME for podman itself */
@@ -162,7 +162,7 @@ struct local_exec {
         size_t n_argv;
         char **envp; /* NULL-terminated NAME=VALUE */
         size_t n_envp;
-        char *cwd;   /* chdir before exec, NULL = none */
+        char *cwd; /* chdir before exec, NULL = none */
         /* SIGTERM goes to the container's process group except its leader
          * (bwrap dies on SIGTERM and its --die-with-parent would SIGKILL the
          * sandbox before the payload could handle SIGTERM). */

@@ -221,9 +221,9 @@ static int bwrap_tree(const struct local_rtconf *rc, const struct local_containe
                                 char *next;
                                 if (e->type == 'l')
                                         next = e->target[0] == '/'
-                                                       ? ferry_xstrdup(e->target)
-                                                       : ferry_xasprintf("%s/%s", host[1] ? host : "",
-                                                                         e->target);
+                                                   ? ferry_xstrdup(e->target)
+                                                   : ferry_xasprintf("%s/%s", host[1] ? host : "",
+                                                                     e->target);
                                 else
                                         next = ferry_xstrdup(hp);
                                 strv_add(a, "--dir");
@@ -323,9 +323,9 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
 
         if (!image) {
                 free(cname);
-                return ferry_errprintf(err, -EINVAL,
-                                       "container \"%s\": no image (the podman runtime runs images)",
-                                       c->name);
+                return ferry_errprintf(
+                    err, -EINVAL, "container \"%s\": no image (the podman runtime runs images)",
+                    c->name);
         }
         strv_add(a, podman);
         strv_add(a, "run");
@@ -448,8 +448,8 @@ static char *apptainer_image(const struct local_rtconf *rc, const struct local_c
         }
         if (img[0] == '-' || strpbrk(img, " \t\n,") || has_dotdot(img)) {
                 ferry_errprintf(err, -EINVAL,
-                                "container \"%s\": image \"%s\" is not an image reference",
-                                c->name, img);
+                                "container \"%s\": image \"%s\" is not an image reference", c->name,
+                                img);
                 return NULL;
         }
         const char *sep = strstr(img, "://");
@@ -466,9 +466,8 @@ static char *apptainer_image(const struct local_rtconf *rc, const struct local_c
         }
         if (img[0] == '/')
                 return ferry_xstrdup(img);
-        return ferry_xasprintf("%s%s", rc->image_root && *rc->image_root ? rc->image_root
-                                                                          : "docker://",
-                               img);
+        return ferry_xasprintf(
+            "%s%s", rc->image_root && *rc->image_root ? rc->image_root : "docker://", img);
 }
 
 static int bind_path_check(const struct local_container *c, const char *p, const char *bad,
@@ -686,10 +685,11 @@ static int build_enroot(const struct local_rtconf *rc, const struct local_runspe
                 /* enroot has no working-directory option: a constant script
                  * with the directory and the command as its arguments */
                 if (c->n_command == 0)
-                        return ferry_errprintf(err, -EINVAL,
-                                               "container \"%s\": enroot can honour workingDir only "
-                                               "when the container sets command",
-                                               c->name);
+                        return ferry_errprintf(
+                            err, -EINVAL,
+                            "container \"%s\": enroot can honour workingDir only "
+                            "when the container sets command",
+                            c->name);
                 strv_add(a, "/bin/sh");
                 strv_add(a, "-c");
                 strv_add(a, "cd -- \"$1\" && shift && exec \"$@\"");
@@ -740,19 +740,11 @@ int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *
                         strv_add(&a, c->argv[i]);
                 e.cwd = c->cwd ? ferry_xstrdup(c->cwd) : ferry_xasprintf("%s/cwd", rc->workdir);
                 break;
-        case LOCAL_RT_BWRAP:
-                r = build_bwrap(rc, rs, c, &e, &a, err);
-                break;
-        case LOCAL_RT_PODMAN:
-                r = build_podman(rc, rs, c, &e, &a, &envp, err);
-                break;
+        case LOCAL_RT_BWRAP: r = build_bwrap(rc, rs, c, &e, &a, err); break;
+        case LOCAL_RT_PODMAN: r = build_podman(rc, rs, c, &e, &a, &envp, err); break;
         case LOCAL_RT_APPTAINER:
-        case LOCAL_RT_SINGULARITY:
-                r = build_apptainer(rc, rs, c, &a, &envp, err);
-                break;
-        case LOCAL_RT_ENROOT:
-                r = build_enroot(rc, rs, c, &a, &envp, err);
-                break;
+        case LOCAL_RT_SINGULARITY: r = build_apptainer(rc, rs, c, &a, &envp, err); break;
+        case LOCAL_RT_ENROOT: r = build_enroot(rc, rs, c, &a, &envp, err); break;
         }
         if (r < 0)
                 goto out;

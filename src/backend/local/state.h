@@ -33,7 +33,7 @@ struct local_cstate {
         int64_t started_ns, finished_ns;
         int exit_code;
         int signal;
-        int pid; /* process group leader while running */
+        int pid;            /* process group leader while running */
         uint64_t pid_start; /* its /proc starttime, to survive pid reuse */
         char reason[32];
         char message[256];

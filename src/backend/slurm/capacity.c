@@ -81,8 +81,7 @@ static void capacity_gpus(const struct slurm_priv *p, const struct gres_count *g
                 if (a == ret->n_accel) {
                         if (a == FERRY_ARRAY_SIZE(ret->accel))
                                 continue;
-                        snprintf(ret->accel[a].resource, sizeof(ret->accel[a].resource), "%s",
-                                 res);
+                        snprintf(ret->accel[a].resource, sizeof(ret->accel[a].resource), "%s", res);
                         ret->accel[a].available = 0;
                         ret->n_accel++;
                 }
@@ -103,16 +102,20 @@ static bool node_state_usable(const char *s)
         /* sinfo %T: idle, mixed, allocated, completing (+ "*" when not responding, "~" etc.) */
         if (strchr(s, '*'))
                 return false;
-        return !strncmp(s, "idle", 4) || !strncmp(s, "mixed", 5) ||
-               !strncmp(s, "allocated", 9) || !strncmp(s, "completing", 10);
+        return !strncmp(s, "idle", 4) || !strncmp(s, "mixed", 5) || !strncmp(s, "allocated", 9) ||
+               !strncmp(s, "completing", 10);
 }
 
 static int nodes_sinfo(struct slurm_priv *p, struct node_sum *ns, ferry_error_t *err)
 {
         /* one line per node: name|state|CPUs A/I/O/T|memory|allocmem|gres|gresused */
-        const char *argv[] = {"sinfo", "-h", "-N", "-O",
-                              "NodeList:|,StateLong:|,CPUsState:|,Memory:|,AllocMem:|,Gres:|,GresUsed:",
-                              NULL};
+        const char *argv[] = {
+            "sinfo",
+            "-h",
+            "-N",
+            "-O",
+            "NodeList:|,StateLong:|,CPUsState:|,Memory:|,AllocMem:|,Gres:|,GresUsed:",
+            NULL};
         struct ferry_spawn_result res;
         int r = ferry_spawn_run(argv, NULL, NULL, 0, TOOL_TIMEOUT_MS, TOOL_OUT_MAX, &res, err);
         if (r < 0)
@@ -120,8 +123,9 @@ static int nodes_sinfo(struct slurm_priv *p, struct node_sum *ns, ferry_error_t 
         if (res.exit_code != 0) {
                 char line[256];
                 slurm_last_line(res.err, line, sizeof(line));
-                r = slurm_tool_transient(res.err) ? slurm_ctld_failed(p, err, line)
-                                            : ferry_errprintf(err, -EIO, "sinfo failed: %s", line);
+                r = slurm_tool_transient(res.err)
+                        ? slurm_ctld_failed(p, err, line)
+                        : ferry_errprintf(err, -EIO, "sinfo failed: %s", line);
                 ferry_spawn_result_free(&res);
                 return r;
         }
@@ -166,7 +170,8 @@ static int nodes_lib(struct node_sum *ns, ferry_error_t *err)
         node_info_msg_t *m = NULL;
         if (slurm_lib.load_node((time_t)0, &m, SHOW_ALL) != SLURM_SUCCESS) {
                 int e = slurm_lib.get_errno();
-                return ferry_errprintf(err, slurm_lib_error(e), "slurm_load_node: %s", slurm_lib.strerror(e));
+                return ferry_errprintf(err, slurm_lib_error(e), "slurm_load_node: %s",
+                                       slurm_lib.strerror(e));
         }
         for (uint32_t i = 0; i < m->record_count; i++) {
                 node_info_t *n = &m->node_array[i];
@@ -181,9 +186,9 @@ static int nodes_lib(struct node_sum *ns, ferry_error_t *err)
                 uint16_t alloc = 0;
                 uint64_t amem = 0;
                 slurm_lib.get_select_nodeinfo(n->select_nodeinfo, SELECT_NODEDATA_SUBCNT,
-                                        NODE_STATE_ALLOCATED, &alloc);
+                                              NODE_STATE_ALLOCATED, &alloc);
                 slurm_lib.get_select_nodeinfo(n->select_nodeinfo, SELECT_NODEDATA_MEM_ALLOC,
-                                        NODE_STATE_ALLOCATED, &amem);
+                                              NODE_STATE_ALLOCATED, &amem);
                 ns->cpus += n->cpus_efctv ? n->cpus_efctv : n->cpus;
                 ns->alloc_cpus += alloc;
                 ns->mem_mb += (int64_t)n->real_memory;

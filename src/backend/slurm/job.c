@@ -72,27 +72,26 @@ static const struct {
         char c;
         const char *name;
 } short_opts[] = {
-        {'A', "account"},      {'a', "array"},         {'B', "extra-node-info"},
-        {'b', "begin"},        {'C', "constraint"},    {'c', "cpus-per-task"},
-        {'D', "chdir"},        {'d', "dependency"},    {'e', "error"},
-        {'F', "nodefile"},     {'G', "gpus"},          {'H', "hold"},
-        {'h', "help"},         {'I', "immediate"},     {'i', "input"},
-        {'J', "job-name"},     {'k', "no-kill"},       {'L', "licenses"},
-        {'M', "clusters"},     {'m', "distribution"},  {'N', "nodes"},
-        {'n', "ntasks"},       {'O', "overcommit"},    {'o', "output"},
-        {'p', "partition"},    {'Q', "quiet"},         {'q', "qos"},
-        {'S', "core-spec"},    {'s', "oversubscribe"}, {'t', "time"},
-        {'V', "version"},      {'v', "verbose"},       {'W', "wait"},
-        {'w', "nodelist"},     {'x', "exclude"},
+    {'A', "account"},   {'a', "array"},         {'B', "extra-node-info"},
+    {'b', "begin"},     {'C', "constraint"},    {'c', "cpus-per-task"},
+    {'D', "chdir"},     {'d', "dependency"},    {'e', "error"},
+    {'F', "nodefile"},  {'G', "gpus"},          {'H', "hold"},
+    {'h', "help"},      {'I', "immediate"},     {'i', "input"},
+    {'J', "job-name"},  {'k', "no-kill"},       {'L', "licenses"},
+    {'M', "clusters"},  {'m', "distribution"},  {'N', "nodes"},
+    {'n', "ntasks"},    {'O', "overcommit"},    {'o', "output"},
+    {'p', "partition"}, {'Q', "quiet"},         {'q', "qos"},
+    {'S', "core-spec"}, {'s', "oversubscribe"}, {'t', "time"},
+    {'V', "version"},   {'v', "verbose"},       {'W', "wait"},
+    {'w', "nodelist"},  {'x', "exclude"},
 };
 
 /* Options ferryd sets itself or that would break one-job-per-pod, finding
  * jobs by name, or the shim's files. Never allowed, whatever the site says. */
 static const char *const reserved_opts[] = {
-        "job-name", "chdir",  "output",   "error",   "input",         "wrap",
-        "uid",      "gid",    "export",   "export-file", "parsable",  "test-only",
-        "get-user-env", "container", "container-id", "array", "wait", "clusters",
-        "help",     "usage",  "version",
+    "job-name",     "chdir",  "output",      "error",    "input",     "wrap",         "uid",
+    "gid",          "export", "export-file", "parsable", "test-only", "get-user-env", "container",
+    "container-id", "array",  "wait",        "clusters", "help",      "usage",        "version",
 };
 
 static const char *short_to_long(char c)
@@ -210,14 +209,14 @@ static int tokenize(const char *key, const char *val, struct strv *out, ferry_er
                 while (p[len] && !strchr(" \t\n\r\v\f", p[len])) {
                         if (!token_char_ok((unsigned char)p[len]))
                                 return ferry_errprintf(
-                                        err, -EINVAL,
-                                        "annotation %s: \"%.*s\" contains %s; values are taken "
-                                        "literally (no shell), so write them without quotes, "
-                                        "'$', '`' or '\\'",
-                                        key, (int)strcspn(p, " \t\n\r\v\f"), p,
-                                        (unsigned char)p[len] < 0x20 || (unsigned char)p[len] >= 0x7f
-                                                ? "a control or non-ASCII character"
-                                                : "a forbidden character");
+                                    err, -EINVAL,
+                                    "annotation %s: \"%.*s\" contains %s; values are taken "
+                                    "literally (no shell), so write them without quotes, "
+                                    "'$', '`' or '\\'",
+                                    key, (int)strcspn(p, " \t\n\r\v\f"), p,
+                                    (unsigned char)p[len] < 0x20 || (unsigned char)p[len] >= 0x7f
+                                        ? "a control or non-ASCII character"
+                                        : "a forbidden character");
                         len++;
                 }
                 if (out->n >= ANN_MAX_TOKENS)
@@ -331,16 +330,19 @@ static int flags_annotation(struct tr *t, const char *val)
                         break;
                 }
                 if (value && !*value) {
-                        r = ferry_errprintf(t->err, -EINVAL, "annotation %s: option %s has an "
-                                            "empty value", key, written);
+                        r = ferry_errprintf(t->err, -EINVAL,
+                                            "annotation %s: option %s has an "
+                                            "empty value",
+                                            key, written);
                         break;
                 }
                 /* the scheduling choices become fields (the flavor's are replaced) */
-                if (!strcmp(name, "partition") || !strcmp(name, "account") || !strcmp(name, "qos")) {
+                if (!strcmp(name, "partition") || !strcmp(name, "account") ||
+                    !strcmp(name, "qos")) {
                         if (!value || strchr(value, ',')) {
                                 r = ferry_errprintf(t->err, -EINVAL,
-                                                    "annotation %s: option %s needs one value",
-                                                    key, written);
+                                                    "annotation %s: option %s needs one value", key,
+                                                    written);
                                 break;
                         }
                         char **f = !strcmp(name, "partition") ? &t->j->partition
@@ -369,8 +371,8 @@ static int flags_annotation(struct tr *t, const char *val)
 }
 
 /* Apptainer options that would bypass the other checks. */
-static const char *const reserved_rt_opts[] = {"--bind", "-B", "--mount", "--env", "--env-file",
-                                               "--no-eval", "--containall", "-C", "--nv"};
+static const char *const reserved_rt_opts[] = {
+    "--bind", "-B", "--mount", "--env", "--env-file", "--no-eval", "--containall", "-C", "--nv"};
 
 static int runtime_options_annotation(struct tr *t, const char *val)
 {
@@ -498,7 +500,7 @@ static int add_bind(struct tr *t, const char *spec)
                                        MAX_BINDS);
         t->j->binds = ferry_xrealloc(t->j->binds, (t->j->n_binds + 1) * sizeof(*t->j->binds));
         t->j->binds[t->j->n_binds++] =
-                (struct local_bind){.src = ferry_xstrdup(src), .dst = ferry_xstrdup(dst), .ro = ro};
+            (struct local_bind){.src = ferry_xstrdup(src), .dst = ferry_xstrdup(dst), .ro = ro};
         return 0;
 }
 
@@ -556,8 +558,7 @@ static int image_root_annotation(struct tr *t, const char *val)
                         ok = ferry_str_startswith(tok.v[0], t->site->allowed_image_roots[i]);
                 if (!ok) {
                         struct ferry_buf b = FERRY_BUF_INIT;
-                        list_join(&b, t->site->allowed_image_roots,
-                                  t->site->n_allowed_image_roots);
+                        list_join(&b, t->site->allowed_image_roots, t->site->n_allowed_image_roots);
                         r = ferry_errprintf(t->err, -EPERM,
                                             "annotation %s: \"%s\" does not start with an image "
                                             "root this site allows (allowed_image_roots: %s)",
@@ -634,7 +635,9 @@ static int64_t ceil_div(int64_t a, int64_t b)
 static int64_t ext_amount(const struct ferry_container *c, const char *name)
 {
         if (!strcmp(name, "nvidia.com/gpu"))
-                return c->limits.gpus >= 0 ? c->limits.gpus : c->requests.gpus >= 0 ? c->requests.gpus : 0;
+                return c->limits.gpus >= 0     ? c->limits.gpus
+                       : c->requests.gpus >= 0 ? c->requests.gpus
+                                               : 0;
         for (size_t i = 0; i < c->limits.n_extended; i++)
                 if (!strcmp(c->limits.extended[i].name, name))
                         return c->limits.extended[i].count;
@@ -650,8 +653,8 @@ static int64_t sat_add(int64_t a, int64_t b)
 }
 
 /* What the pod holds while it runs: max(largest init container, sum of containers). */
-static int64_t pod_amount(const struct ferry_pod *pod, int64_t (*f)(const struct ferry_container *,
-                                                                     const void *),
+static int64_t pod_amount(const struct ferry_pod *pod,
+                          int64_t (*f)(const struct ferry_container *, const void *),
                           const void *arg)
 {
         int64_t init = 0, sum = 0;
@@ -870,7 +873,8 @@ static bool uid_ok(const char *uid)
         size_t n = uid ? strlen(uid) : 0;
         if (n == 0 || n > UID_MAX_LEN || uid[0] == '.' || uid[0] == '-')
                 return false;
-        return strspn(uid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+        return strspn(uid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+               n;
 }
 
 static int no_dirs(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
@@ -1093,8 +1097,9 @@ void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
         json_str_or_null(b, j->account);
         ferry_buf_adds(b, ", \"qos\": ");
         json_str_or_null(b, j->qos);
-        ferry_buf_printf(b, ",\n  \"cpus\": %lld, \"memory_mb\": %lld, \"time_limit_min\": %lld, "
-                            "\"gres\": ",
+        ferry_buf_printf(b,
+                         ",\n  \"cpus\": %lld, \"memory_mb\": %lld, \"time_limit_min\": %lld, "
+                         "\"gres\": ",
                          (long long)j->cpus, (long long)j->memory_mb, (long long)j->time_limit_min);
         json_str_or_null(b, j->gres);
         ferry_buf_printf(b, ", \"uid\": %lld,\n  \"runtime\": \"%s\", \"image_root\": ",

@@ -35,39 +35,40 @@
 struct slurm_flavor {
         char *name;
         char *partition, *account, *qos; /* NULL = not set */
-        bool for_gpu;                     /* chosen automatically for GPU pods */
-        int64_t uid;                      /* -1 = site default */
-        int64_t max_time_s;               /* -1 = none */
-        char **extra_flags;               /* admin-written sbatch flags, argv items */
+        bool for_gpu;                    /* chosen automatically for GPU pods */
+        int64_t uid;                     /* -1 = site default */
+        int64_t max_time_s;              /* -1 = none */
+        char **extra_flags;              /* admin-written sbatch flags, argv items */
         size_t n_extra_flags;
 };
 
 /* A Kubernetes GPU resource and the GRES Slurm knows it as. */
 struct slurm_gres_map {
-        char *resource; /* "nvidia.com/gpu", "nvidia.com/mig-1g.10gb" */
-        char *gres;     /* "gpu", "gpu:a100", "gpu:1g.10gb" */
+        char *resource;      /* "nvidia.com/gpu", "nvidia.com/mig-1g.10gb" */
+        char *gres;          /* "gpu", "gpu:a100", "gpu:1g.10gb" */
         int64_t max_per_job; /* -1 = no site limit */
 };
 
 struct slurm_site {
-        char *workdir_root;   /* shared FS: <root>/<uid>/ per pod */
-        char *shim_path;      /* ferry-shim as seen from compute nodes */
-        char *runtime;        /* apptainer | singularity | enroot | bwrap | host */
+        char *workdir_root; /* shared FS: <root>/<uid>/ per pod */
+        char *shim_path;    /* ferry-shim as seen from compute nodes */
+        char *runtime;      /* apptainer | singularity | enroot | bwrap | host */
         struct slurm_flavor *flavors;
         size_t n_flavors;
         char *default_flavor;
         struct slurm_gres_map *gres;
         size_t n_gres;
-        char **allowed_flags;  /* allow-list for slurm-job.vk.io/flags, e.g. "--time", "-p" */
+        char **allowed_flags; /* allow-list for slurm-job.vk.io/flags, e.g. "--time", "-p" */
         size_t n_allowed_flags;
-        bool allow_pre_exec;   /* slurm-job.vk.io/pre-exec; off by default */
-        char *uid_policy;      /* "fixed" (default: jobs run as ferryd's user) | "pod" (runAsUser, needs root) */
-        int64_t default_uid;   /* -1 = ferryd's own */
-        int64_t default_cpu_milli;   /* when a pod gives neither limits nor requests */
+        bool allow_pre_exec; /* slurm-job.vk.io/pre-exec; off by default */
+        char *
+            uid_policy; /* "fixed" (default: jobs run as ferryd's user) | "pod" (runAsUser, needs root) */
+        int64_t default_uid;       /* -1 = ferryd's own */
+        int64_t default_cpu_milli; /* when a pod gives neither limits nor requests */
         int64_t default_memory_bytes;
         /* added by the translator (doc/slurm-backend.md): */
-        char *runtime_path;    /* the runtime's binary on compute nodes; NULL = by name in PATH */
-        char *image_root;      /* apptainer: prefix for images without a scheme ("docker://");
+        char *runtime_path; /* the runtime's binary on compute nodes; NULL = by name in PATH */
+        char *image_root;   /* apptainer: prefix for images without a scheme ("docker://");
                                   enroot: directory of pre-imported squashfs images */
         char **allowed_runtime_options; /* allow-list for .../singularity-options */
         size_t n_allowed_runtime_options;
@@ -84,24 +85,25 @@ int slurm_site_load(const char *path, struct slurm_site **ret, ferry_error_t *er
 void slurm_site_free(struct slurm_site *s);
 
 struct slurm_job {
-        char *name;        /* the pod uid: how the backend finds its jobs again */
-        char **sbatch_argv; /* options only, NULL-terminated, e.g. {"--job-name=UID", "--cpus-per-task=2", ...} */
+        char *name; /* the pod uid: how the backend finds its jobs again */
+        char **
+            sbatch_argv; /* options only, NULL-terminated, e.g. {"--job-name=UID", "--cpus-per-task=2", ...} */
         size_t n_sbatch_argv;
-        char *script;      /* the batch script text */
-        char *workdir;     /* <workdir_root>/<uid> */
+        char *script;  /* the batch script text */
+        char *workdir; /* <workdir_root>/<uid> */
         /* the same choices as fields, for libslurm submission */
         char *partition, *account, *qos;
         int64_t cpus, memory_mb, time_limit_min; /* -1 = unset */
-        char *gres;        /* "gpu:2" / "gpu:a100:1" or NULL */
-        int64_t uid;       /* -1 = ferryd's own */
+        char *gres;                              /* "gpu:2" / "gpu:a100:1" or NULL */
+        int64_t uid;                             /* -1 = ferryd's own */
         /* added by the translator (doc/slurm-backend.md): */
-        char *flavor;      /* the chosen flavor, NULL = none */
+        char *flavor;           /* the chosen flavor, NULL = none */
         char **runtime_options; /* checked slurm-job.vk.io/singularity-options, argv items */
         size_t n_runtime_options;
         struct local_bind *binds; /* checked slurm-job.vk.io/singularity-mounts */
         size_t n_binds;
-        char *image_root;  /* the site's, or the checked slurm-job.vk.io/image-root */
-        char **notes;      /* sentences worth an event, e.g. "runAsUser 1000 is ignored ..." */
+        char *image_root; /* the site's, or the checked slurm-job.vk.io/image-root */
+        char **notes;     /* sentences worth an event, e.g. "runAsUser 1000 is ignored ..." */
         size_t n_notes;
         /* the pod's run spec (already checked against the runtime); spec->pre_exec is the
          * admin-enabled slurm-job.vk.io/pre-exec, which ferry-shim runs with /bin/sh -c

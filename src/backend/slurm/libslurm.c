@@ -30,7 +30,8 @@ static void lib_load(void)
 {
         /* 22.05 headers <-> libslurm.so.38; other versions: the unversioned name */
         const char *names[] = {
-#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 5, 0) && SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 0, 0)
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 5, 0) &&                                         \
+    SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 0, 0)
                 "libslurm.so.38",
 #endif
                 "libslurm.so",
@@ -77,7 +78,8 @@ static void lib_load(void)
         SYM(api_version, "slurm_api_version");
 #undef SYM
         *(void **)&slurm_lib.reason_string = dlsym(slurm_lib.h, "slurm_job_reason_string");
-#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 5, 0) && SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 0, 0)
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 5, 0) &&                                         \
+    SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 0, 0)
         long v = slurm_lib.api_version();
         if (SLURM_VERSION_MAJOR(v) != 38) {
                 snprintf(slurm_lib.why, sizeof(slurm_lib.why),
@@ -114,13 +116,10 @@ int slurm_lib_error(int e)
         case EAGAIN:
         case ETIMEDOUT:
         case ECONNREFUSED:
-        case ECONNRESET:
-                return -EAGAIN;
+        case ECONNRESET: return -EAGAIN;
         case ESLURM_INVALID_JOB_ID:
-        case ESLURM_ALREADY_DONE:
-                return -ENOENT;
-        default:
-                return -EINVAL;
+        case ESLURM_ALREADY_DONE: return -ENOENT;
+        default: return -EINVAL;
         }
 }
 

@@ -17,30 +17,30 @@ static const struct {
         enum slurm_state st;
         const char *name, *code;
 } states[] = {
-        {SLURM_ST_PENDING, "PENDING", "PD"},
-        {SLURM_ST_CONFIGURING, "CONFIGURING", "CF"},
-        {SLURM_ST_RUNNING, "RUNNING", "R"},
-        {SLURM_ST_RESIZING, "RESIZING", "RS"},
-        {SLURM_ST_SUSPENDED, "SUSPENDED", "S"},
-        {SLURM_ST_STOPPED, "STOPPED", "ST"},
-        {SLURM_ST_SIGNALING, "SIGNALING", "SI"},
-        {SLURM_ST_STAGE_OUT, "STAGE_OUT", "SO"},
-        {SLURM_ST_COMPLETING, "COMPLETING", "CG"},
-        {SLURM_ST_COMPLETED, "COMPLETED", "CD"},
-        {SLURM_ST_FAILED, "FAILED", "F"},
-        {SLURM_ST_TIMEOUT, "TIMEOUT", "TO"},
-        {SLURM_ST_OUT_OF_MEMORY, "OUT_OF_MEMORY", "OOM"},
-        {SLURM_ST_CANCELLED, "CANCELLED", "CA"},
-        {SLURM_ST_NODE_FAIL, "NODE_FAIL", "NF"},
-        {SLURM_ST_PREEMPTED, "PREEMPTED", "PR"},
-        {SLURM_ST_BOOT_FAIL, "BOOT_FAIL", "BF"},
-        {SLURM_ST_DEADLINE, "DEADLINE", "DL"},
-        {SLURM_ST_REQUEUED, "REQUEUED", "RQ"},
-        {SLURM_ST_REQUEUE_HOLD, "REQUEUE_HOLD", "RH"},
-        {SLURM_ST_REQUEUE_FED, "REQUEUE_FED", "RF"},
-        {SLURM_ST_RESV_DEL_HOLD, "RESV_DEL_HOLD", "RD"},
-        {SLURM_ST_SPECIAL_EXIT, "SPECIAL_EXIT", "SE"},
-        {SLURM_ST_REVOKED, "REVOKED", "RV"},
+    {SLURM_ST_PENDING, "PENDING", "PD"},
+    {SLURM_ST_CONFIGURING, "CONFIGURING", "CF"},
+    {SLURM_ST_RUNNING, "RUNNING", "R"},
+    {SLURM_ST_RESIZING, "RESIZING", "RS"},
+    {SLURM_ST_SUSPENDED, "SUSPENDED", "S"},
+    {SLURM_ST_STOPPED, "STOPPED", "ST"},
+    {SLURM_ST_SIGNALING, "SIGNALING", "SI"},
+    {SLURM_ST_STAGE_OUT, "STAGE_OUT", "SO"},
+    {SLURM_ST_COMPLETING, "COMPLETING", "CG"},
+    {SLURM_ST_COMPLETED, "COMPLETED", "CD"},
+    {SLURM_ST_FAILED, "FAILED", "F"},
+    {SLURM_ST_TIMEOUT, "TIMEOUT", "TO"},
+    {SLURM_ST_OUT_OF_MEMORY, "OUT_OF_MEMORY", "OOM"},
+    {SLURM_ST_CANCELLED, "CANCELLED", "CA"},
+    {SLURM_ST_NODE_FAIL, "NODE_FAIL", "NF"},
+    {SLURM_ST_PREEMPTED, "PREEMPTED", "PR"},
+    {SLURM_ST_BOOT_FAIL, "BOOT_FAIL", "BF"},
+    {SLURM_ST_DEADLINE, "DEADLINE", "DL"},
+    {SLURM_ST_REQUEUED, "REQUEUED", "RQ"},
+    {SLURM_ST_REQUEUE_HOLD, "REQUEUE_HOLD", "RH"},
+    {SLURM_ST_REQUEUE_FED, "REQUEUE_FED", "RF"},
+    {SLURM_ST_RESV_DEL_HOLD, "RESV_DEL_HOLD", "RD"},
+    {SLURM_ST_SPECIAL_EXIT, "SPECIAL_EXIT", "SE"},
+    {SLURM_ST_REVOKED, "REVOKED", "RV"},
 };
 
 enum slurm_state slurm_state_parse(const char *s)
@@ -104,9 +104,8 @@ static void set(struct slurm_pod_state *ps, enum slurm_phase ph, const char *rea
 void slurm_state_map(enum slurm_state st, const char *slurm_reason, struct slurm_pod_state *ret)
 {
         char word[48], r[64];
-        const char *rs = slurm_reason && strcmp(slurm_reason, "None") && *slurm_reason
-                                 ? slurm_reason
-                                 : NULL;
+        const char *rs =
+            slurm_reason && strcmp(slurm_reason, "None") && *slurm_reason ? slurm_reason : NULL;
 
         memset(ret, 0, sizeof(*ret));
         reason_word(rs, word, sizeof(word));
@@ -126,8 +125,8 @@ void slurm_state_map(enum slurm_state st, const char *slurm_reason, struct slurm
         case SLURM_ST_REQUEUED:
         case SLURM_ST_REQUEUE_FED:
                 /* the same job id runs again later: still one pod */
-                set(ret, SLURM_PHASE_WAITING, "SlurmJobRequeued",
-                    "the Slurm job was requeued%s", rs ? "" : "");
+                set(ret, SLURM_PHASE_WAITING, "SlurmJobRequeued", "the Slurm job was requeued%s",
+                    rs ? "" : "");
                 break;
         case SLURM_ST_REQUEUE_HOLD:
                 set(ret, SLURM_PHASE_WAITING, "SlurmJobRequeueHeld",
@@ -147,8 +146,8 @@ void slurm_state_map(enum slurm_state st, const char *slurm_reason, struct slurm
                 break;
         case SLURM_ST_SUSPENDED:
         case SLURM_ST_STOPPED:
-                set(ret, SLURM_PHASE_RUNNING, "SlurmJobSuspended",
-                    "the Slurm job is %s", st == SLURM_ST_SUSPENDED ? "suspended" : "stopped");
+                set(ret, SLURM_PHASE_RUNNING, "SlurmJobSuspended", "the Slurm job is %s",
+                    st == SLURM_ST_SUSPENDED ? "suspended" : "stopped");
                 ret->from_files = true;
                 break;
         case SLURM_ST_COMPLETED:
@@ -164,8 +163,8 @@ void slurm_state_map(enum slurm_state st, const char *slurm_reason, struct slurm
                     "the Slurm job reached its time limit%s", "");
                 break;
         case SLURM_ST_OUT_OF_MEMORY:
-                set(ret, SLURM_PHASE_TERMINATED, "OOMKilled",
-                    "the Slurm job ran out of memory%s", "");
+                set(ret, SLURM_PHASE_TERMINATED, "OOMKilled", "the Slurm job ran out of memory%s",
+                    "");
                 break;
         case SLURM_ST_CANCELLED:
                 set(ret, SLURM_PHASE_TERMINATED, "SlurmJobCancelled",
@@ -309,8 +308,7 @@ int slurm_parse_time(const char *s, int64_t *ret_s)
         int y, mo, d, h, mi, se;
         char tail;
 
-        if (!s || !*s || !strcmp(s, "N/A") || !strcasecmp(s, "Unknown") ||
-            !strcasecmp(s, "None")) {
+        if (!s || !*s || !strcmp(s, "N/A") || !strcasecmp(s, "Unknown") || !strcasecmp(s, "None")) {
                 *ret_s = -1;
                 return 0;
         }
@@ -354,8 +352,7 @@ static bool job_id_ok(const char *s)
 {
         /* 123, 123_4, 123_[1-3], 123+0 */
         size_t n = strlen(s);
-        return n > 0 && n < 64 && s[0] >= '0' && s[0] <= '9' &&
-               strspn(s, "0123456789_+[]-,%") == n;
+        return n > 0 && n < 64 && s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789_+[]-,%") == n;
 }
 
 /* Name = the fields between the fixed left and right ones, re-joined with '|'. */
@@ -373,8 +370,8 @@ static char *join_middle(char **f, size_t from, size_t to)
 
 enum list_kind { LK_SQUEUE, LK_SACCT };
 
-static int parse_list(enum list_kind kind, const char *out, size_t len,
-                      struct slurm_job_list *ret, size_t *ret_bad, ferry_error_t *err)
+static int parse_list(enum list_kind kind, const char *out, size_t len, struct slurm_job_list *ret,
+                      size_t *ret_bad, ferry_error_t *err)
 {
         struct lines l = {out, out + len};
         const char *line;
@@ -436,8 +433,7 @@ static int parse_list(enum list_kind kind, const char *out, size_t len,
                 if (res.n >= SLURM_PARSE_MAX_JOBS) {
                         info_clear(&j);
                         slurm_job_list_free(&res);
-                        return ferry_errprintf(err, -E2BIG,
-                                               "%s listed more than %d jobs",
+                        return ferry_errprintf(err, -E2BIG, "%s listed more than %d jobs",
                                                kind == LK_SQUEUE ? "squeue" : "sacct",
                                                SLURM_PARSE_MAX_JOBS);
                 }
@@ -531,8 +527,8 @@ static bool add_gres(const char *col, struct slurm_capacity *c, bool used, bool 
                         if (k == c->n_gpus) {
                                 if (c->n_gpus >= 256)
                                         return false;
-                                c->gpus = ferry_xrealloc(c->gpus,
-                                                         (c->n_gpus + 1) * sizeof(*c->gpus));
+                                c->gpus =
+                                    ferry_xrealloc(c->gpus, (c->n_gpus + 1) * sizeof(*c->gpus));
                                 c->gpus[k] = (struct slurm_gpu_count){.type = ferry_xstrdup(item)};
                                 c->n_gpus++;
                         }
@@ -553,10 +549,10 @@ static bool add_gres(const char *col, struct slurm_capacity *c, bool used, bool 
  * '!' powering down, '%' powering off, '$' maintenance reservation, '@' reboot, '-' planned). */
 static bool node_usable(const char *st)
 {
-        static const char *const bad[] = {"down", "drain", "drng", "drained", "draining", "fail",
-                                          "failg", "failing", "maint", "boot", "unk", "unknown",
-                                          "inval", "futr", "future", "npc", "pow_dn", "powered_down",
-                                          "powering_down", "reboot", "resv_del"};
+        static const char *const bad[] = {
+            "down",    "drain", "drng",   "drained",      "draining",      "fail",   "failg",
+            "failing", "maint", "boot",   "unk",          "unknown",       "inval",  "futr",
+            "future",  "npc",   "pow_dn", "powered_down", "powering_down", "reboot", "resv_del"};
         size_t n = strlen(st);
         if (n == 0)
                 return false;

@@ -27,8 +27,8 @@
 
 #include "common/error.h"
 
-#define SLURM_PARSE_MAX_JOBS 200000   /* lines of squeue/sacct output */
-#define SLURM_PARSE_MAX_NODES 100000  /* lines of sinfo output */
+#define SLURM_PARSE_MAX_JOBS 200000  /* lines of squeue/sacct output */
+#define SLURM_PARSE_MAX_NODES 100000 /* lines of sinfo output */
 #define SLURM_PARSE_MAX_LINE 8192
 
 enum slurm_state {
@@ -101,13 +101,13 @@ int slurm_parse_sbatch(const char *out, size_t len, uint64_t *ret_id, char *clus
 /* ---- squeue / sacct ---- */
 
 struct slurm_job_info {
-        char *id;      /* "12345", "12345_7" (array), "12345+0" (het) */
+        char *id; /* "12345", "12345_7" (array), "12345+0" (het) */
         char *name;
         enum slurm_state state;
-        char *state_text; /* as printed ("CANCELLED by 1000") */
-        char *reason;  /* squeue only, else NULL */
-        char *user;    /* squeue only, else NULL */
-        int64_t start_s, end_s; /* UTC epoch seconds; -1 = N/A, Unknown, None */
+        char *state_text;           /* as printed ("CANCELLED by 1000") */
+        char *reason;               /* squeue only, else NULL */
+        char *user;                 /* squeue only, else NULL */
+        int64_t start_s, end_s;     /* UTC epoch seconds; -1 = N/A, Unknown, None */
         int exit_code, exit_signal; /* sacct only ("2:0"), else -1 */
 };
 
@@ -135,7 +135,7 @@ int slurm_parse_time(const char *s, int64_t *ret_s);
 /* ---- sinfo capacity ---- */
 
 struct slurm_gpu_count {
-        char *type;    /* "gpu:a100", "gpu:1g.10gb", or "gpu" when untyped */
+        char *type; /* "gpu:a100", "gpu:1g.10gb", or "gpu" when untyped */
         int64_t total, used;
 };
 

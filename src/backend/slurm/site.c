@@ -25,7 +25,7 @@ struct ctx {
 };
 
 static int fail(struct ctx *c, const yaml_node_t *n, int r, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(struct ctx *c, const yaml_node_t *n, int r, const char *fmt, ...)
 {
@@ -112,7 +112,8 @@ static int get_list(struct ctx *c, yaml_node_t *n, const char *key, char ***ret,
 static int check_flag_item(struct ctx *c, yaml_node_t *n, const char *what, const char *f)
 {
         if (f[0] != '-')
-                return fail(c, n, -EINVAL, "%s \"%s\" must be an option starting with '-'", what, f);
+                return fail(c, n, -EINVAL, "%s \"%s\" must be an option starting with '-'", what,
+                            f);
         const char *reserved = slurm_flag_reserved(f);
         if (reserved)
                 return fail(c, n, -EINVAL,
@@ -142,7 +143,8 @@ static int parse_flavor(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct 
         for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top;
              p++) {
                 yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
-                const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+                const char *key =
+                    k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
                 if (!strcmp(key, "partition"))
                         r = get_str(c, v, key, &f->partition);
                 else if (!strcmp(key, "account"))
@@ -156,7 +158,8 @@ static int parse_flavor(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct 
                 } else if (!strcmp(key, "max_time")) {
                         _cleanup_free_ char *t = NULL;
                         r = get_str(c, v, key, &t);
-                        if (r == 0 && (slurm_time_parse(t, &f->max_time_s) < 0 || f->max_time_s <= 0))
+                        if (r == 0 &&
+                            (slurm_time_parse(t, &f->max_time_s) < 0 || f->max_time_s <= 0))
                                 r = fail(c, v, -EINVAL,
                                          "max_time \"%s\" is not a Slurm time limit (minutes, "
                                          "[D-]HH:MM:SS, D-HH, ...)",
@@ -178,8 +181,8 @@ static int parse_flavor(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct 
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(vals); i++)
                 if (vals[i] && (!*vals[i] || strpbrk(vals[i], " \t'\"`$\\,")))
                         return fail(c, vn, -EINVAL,
-                                    "flavor \"%s\": \"%s\" must be a plain non-empty word",
-                                    f->name, vals[i]);
+                                    "flavor \"%s\": \"%s\" must be a plain non-empty word", f->name,
+                                    vals[i]);
         return 0;
 }
 
@@ -202,7 +205,7 @@ static int parse_gres(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct sl
                      p < vn->data.mapping.pairs.top; p++) {
                         yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
                         const char *key =
-                                k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+                            k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
                         if (!strcmp(key, "gres"))
                                 r = get_str(c, v, key, &g->gres);
                         else if (!strcmp(key, "max_per_job"))
@@ -221,7 +224,7 @@ static int parse_gres(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct sl
                 return r;
         if (!g->gres || !*g->gres ||
             strspn(g->gres, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") !=
-                    strlen(g->gres))
+                strlen(g->gres))
                 return fail(c, vn, -EINVAL,
                             "gres for \"%s\" must be a Slurm GRES name such as gpu or gpu:a100",
                             g->resource);
@@ -237,7 +240,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
              p++) {
                 yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
-                const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+                const char *key =
+                    k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
                 if (!strcmp(key, "workdir_root"))
                         r = get_str(c, v, key, &s->workdir_root);
                 else if (!strcmp(key, "shim_path"))
@@ -269,7 +273,7 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                                         break;
                                 }
                                 s->flavors = ferry_xrealloc(s->flavors, (s->n_flavors + 1) *
-                                                                                sizeof(*s->flavors));
+                                                                            sizeof(*s->flavors));
                                 memset(&s->flavors[s->n_flavors], 0, sizeof(*s->flavors));
                                 r = parse_flavor(c, node(c, q->key), node(c, q->value),
                                                  &s->flavors[s->n_flavors++]);
@@ -292,7 +296,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                                         r = fail(c, v, -E2BIG, "too many gres entries");
                                         break;
                                 }
-                                s->gres = ferry_xrealloc(s->gres, (s->n_gres + 1) * sizeof(*s->gres));
+                                s->gres =
+                                    ferry_xrealloc(s->gres, (s->n_gres + 1) * sizeof(*s->gres));
                                 memset(&s->gres[s->n_gres], 0, sizeof(*s->gres));
                                 r = parse_gres(c, node(c, q->key), node(c, q->value),
                                                &s->gres[s->n_gres++]);
@@ -335,19 +340,24 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                         r = get_bool(c, v, key, &s->allow_pre_exec);
                 else if (!strcmp(key, "uid_policy")) {
                         r = get_str(c, v, key, &s->uid_policy);
-                        if (r == 0 && strcmp(s->uid_policy, "fixed") && strcmp(s->uid_policy, "pod"))
-                                r = fail(c, v, -EINVAL, "uid_policy must be fixed or pod, not \"%s\"",
+                        if (r == 0 && strcmp(s->uid_policy, "fixed") &&
+                            strcmp(s->uid_policy, "pod"))
+                                r = fail(c, v, -EINVAL,
+                                         "uid_policy must be fixed or pod, not \"%s\"",
                                          s->uid_policy);
                 } else if (!strcmp(key, "default_uid"))
                         r = get_int(c, v, key, 1, INT32_MAX, &s->default_uid);
                 else if (!strcmp(key, "default_cpu")) {
-                        const char *q = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
-                        if (ferry_quantity_milli(q, &s->default_cpu_milli) < 0 || s->default_cpu_milli <= 0)
+                        const char *q =
+                            v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+                        if (ferry_quantity_milli(q, &s->default_cpu_milli) < 0 ||
+                            s->default_cpu_milli <= 0)
                                 r = fail(c, v, -EINVAL,
                                          "default_cpu must be a positive Kubernetes quantity such "
                                          "as 1 or 500m");
                 } else if (!strcmp(key, "default_memory")) {
-                        const char *q = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+                        const char *q =
+                            v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
                         if (ferry_quantity_bytes(q, &s->default_memory_bytes) < 0 ||
                             s->default_memory_bytes <= 0)
                                 r = fail(c, v, -EINVAL,
@@ -362,7 +372,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
         }
 
         /* what the keys say together */
-        if (!s->workdir_root || !slurm_abs_path_ok(s->workdir_root) || strpbrk(s->workdir_root, "%\\"))
+        if (!s->workdir_root || !slurm_abs_path_ok(s->workdir_root) ||
+            strpbrk(s->workdir_root, "%\\"))
                 return fail(c, root, -EINVAL,
                             "workdir_root must be set to an absolute path on the shared file "
                             "system, without \"..\", '%%' or '\\' (sbatch expands those in "
@@ -395,7 +406,8 @@ static int site_parse(const char *name, const char *yaml, size_t len, struct slu
         int r;
 
         if (len > SITE_MAX_BYTES)
-                return ferry_errprintf(err, -E2BIG, "%s: larger than %u bytes", name, SITE_MAX_BYTES);
+                return ferry_errprintf(err, -E2BIG, "%s: larger than %u bytes", name,
+                                       SITE_MAX_BYTES);
         yaml_parser_initialize(&p);
         yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
         if (!yaml_parser_load(&p, &doc)) {

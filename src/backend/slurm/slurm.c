@@ -52,11 +52,11 @@
 #define UP_CACHE_NS (250LL * 1000 * 1000)
 
 static const char *const sstate_names[] = {
-        [S_PENDING] = "PENDING",     [S_RUNNING] = "RUNNING",     [S_SUSPENDED] = "SUSPENDED",
-        [S_COMPLETED] = "COMPLETED", [S_CANCELLED] = "CANCELLED", [S_FAILED] = "FAILED",
-        [S_TIMEOUT] = "TIMEOUT",     [S_NODE_FAIL] = "NODE_FAIL", [S_PREEMPTED] = "PREEMPTED",
-        [S_BOOT_FAIL] = "BOOT_FAIL", [S_DEADLINE] = "DEADLINE",   [S_OOM] = "OUT_OF_MEMORY",
-        [S_OTHER] = "OTHER",
+    [S_PENDING] = "PENDING",     [S_RUNNING] = "RUNNING",     [S_SUSPENDED] = "SUSPENDED",
+    [S_COMPLETED] = "COMPLETED", [S_CANCELLED] = "CANCELLED", [S_FAILED] = "FAILED",
+    [S_TIMEOUT] = "TIMEOUT",     [S_NODE_FAIL] = "NODE_FAIL", [S_PREEMPTED] = "PREEMPTED",
+    [S_BOOT_FAIL] = "BOOT_FAIL", [S_DEADLINE] = "DEADLINE",   [S_OOM] = "OUT_OF_MEMORY",
+    [S_OTHER] = "OTHER",
 };
 
 /* ---- helpers ---- */
@@ -120,8 +120,8 @@ static void ctld_parse_conf(struct slurm_priv *p)
         size_t len;
         snprintf(p->ctld_port, sizeof(p->ctld_port), "6817");
         const char *conf = getenv("SLURM_CONF");
-        if (ferry_read_file(conf && *conf ? conf : "/etc/slurm/slurm.conf", 1 << 20, &text,
-                            &len) < 0)
+        if (ferry_read_file(conf && *conf ? conf : "/etc/slurm/slurm.conf", 1 << 20, &text, &len) <
+            0)
                 return;
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -163,7 +163,8 @@ static int ctld_probe(const struct slurm_priv *p, char *why, size_t size)
                         continue;
                 }
                 for (struct addrinfo *a = ai; a; a = a->ai_next) {
-                        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                        int fd =
+                            socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                         if (fd < 0)
                                 continue;
                         int r = connect(fd, a->ai_addr, a->ai_addrlen);
@@ -184,8 +185,8 @@ static int ctld_probe(const struct slurm_priv *p, char *why, size_t size)
                                 freeaddrinfo(ai);
                                 return 1;
                         }
-                        snprintf(why, size, "slurmctld at %s:%s: %s", p->ctld_host[i],
-                                 p->ctld_port, strerror(saved));
+                        snprintf(why, size, "slurmctld at %s:%s: %s", p->ctld_host[i], p->ctld_port,
+                                 strerror(saved));
                 }
                 freeaddrinfo(ai);
         }
@@ -308,8 +309,9 @@ static int query_squeue(struct slurm_priv *p, struct snap *s, ferry_error_t *err
         if (res.exit_code != 0) {
                 char line[256];
                 slurm_last_line(res.err, line, sizeof(line));
-                r = slurm_tool_transient(res.err) ? slurm_ctld_failed(p, err, line)
-                                            : ferry_errprintf(err, -EIO, "squeue failed: %s", line);
+                r = slurm_tool_transient(res.err)
+                        ? slurm_ctld_failed(p, err, line)
+                        : ferry_errprintf(err, -EIO, "squeue failed: %s", line);
                 ferry_spawn_result_free(&res);
                 return r;
         }
@@ -352,7 +354,8 @@ static int query_lib(struct snap *s, ferry_error_t *err)
         job_info_msg_t *m = NULL;
         if (slurm_lib.load_jobs((time_t)0, &m, SHOW_ALL) != SLURM_SUCCESS) {
                 int e = slurm_lib.get_errno();
-                return ferry_errprintf(err, slurm_lib_error(e), "slurm_load_jobs: %s", slurm_lib.strerror(e));
+                return ferry_errprintf(err, slurm_lib_error(e), "slurm_load_jobs: %s",
+                                       slurm_lib.strerror(e));
         }
         s->v = ferry_xcalloc(m->record_count + 1, sizeof(*s->v));
         for (uint32_t i = 0; i < m->record_count; i++) {
@@ -365,7 +368,8 @@ static int query_lib(struct snap *s, ferry_error_t *err)
                 j->completing = ji->job_state & JOB_COMPLETING;
                 j->restarts = ji->restart_cnt;
                 snprintf(j->name, sizeof(j->name), "%s", ji->name ? ji->name : "");
-                const char *rs = slurm_lib.reason_string ? slurm_lib.reason_string(ji->state_reason) : NULL;
+                const char *rs =
+                    slurm_lib.reason_string ? slurm_lib.reason_string(ji->state_reason) : NULL;
                 if (rs)
                         snprintf(j->reason, sizeof(j->reason), "%s", rs);
                 else
@@ -495,8 +499,8 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
         if (site_path && *site_path) {
                 r = ferry_read_file(site_path, 1 << 20, &text, &len);
                 if (r < 0) {
-                        r = ferry_errprintf(err, r, "cannot read the site config %s: %s",
-                                            site_path, strerror(-r));
+                        r = ferry_errprintf(err, r, "cannot read the site config %s: %s", site_path,
+                                            strerror(-r));
                         goto fail;
                 }
         } else {
@@ -510,7 +514,7 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
                 ferry_buf_add_json_str(&y, shim);
                 ferry_buf_adds(&y, "\nruntime: ");
                 ferry_buf_add_json_str(&y, be->cfg.runtime && *be->cfg.runtime ? be->cfg.runtime
-                                                                              : "bwrap");
+                                                                               : "bwrap");
                 ferry_buf_adds(&y, "\n");
                 len = y.len;
                 text = ferry_buf_steal(&y);
@@ -603,7 +607,8 @@ static bool job_lib_ok(const struct slurm_job *j)
 }
 #endif
 
-static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32_t *ret_id, ferry_error_t *err)
+static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32_t *ret_id,
+                         ferry_error_t *err)
 {
         size_t n = 0;
         const char **argv = ferry_xcalloc(j->n_sbatch_argv + 4, sizeof(char *));
@@ -622,8 +627,8 @@ static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32
         if (res.exit_code != 0) {
                 slurm_last_line(res.err, line, sizeof(line));
                 r = slurm_tool_transient(res.err)
-                            ? slurm_ctld_failed(p, err, line)
-                            : ferry_errprintf(err, -EINVAL, "Slurm refused the job: %s", line);
+                        ? slurm_ctld_failed(p, err, line)
+                        : ferry_errprintf(err, -EINVAL, "Slurm refused the job: %s", line);
                 ferry_spawn_result_free(&res);
                 return r;
         }
@@ -820,7 +825,9 @@ static void apply_cstate(struct ferry_cstatus *c, const struct local_cstate *s)
                 c->signal = (int16_t)s->signal;
                 c->ready = false;
                 snprintf(c->reason, sizeof(c->reason), "%s",
-                         s->reason[0] ? s->reason : s->exit_code == 0 ? "Completed" : "Error");
+                         s->reason[0]        ? s->reason
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error");
                 ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
         }
 }
@@ -923,8 +930,7 @@ static void poll_one(struct slurm_priv *p, const struct snap *s, struct ferry_po
                         else
                                 snprintf(reason, sizeof(reason), "Slurm%.26s", r);
                         snprintf(msg, sizeof(msg), "Slurm job %u is %s: %s", id,
-                                 j->state == S_PENDING ? "pending" : "suspended",
-                                 *r ? r : "None");
+                                 j->state == S_PENDING ? "pending" : "suspended", *r ? r : "None");
                         set_waiting(st, reason, msg);
                 }
         } else if (j && !sstate_terminal(j->state)) {
@@ -936,8 +942,7 @@ static void poll_one(struct slurm_priv *p, const struct snap *s, struct ferry_po
         } else if (j) {
                 /* ended: the recorded files are the truth; Slurm says why the rest ended */
                 const char *why = end_reason(j->state);
-                snprintf(msg, sizeof(msg), "Slurm job %u ended: %s", id,
-                         sstate_names[j->state]);
+                snprintf(msg, sizeof(msg), "Slurm job %u ended: %s", id, sstate_names[j->state]);
                 if (!done)
                         end_unrecorded(st, why, msg,
                                        j->state == S_TIMEOUT || j->state == S_CANCELLED ? 143
@@ -1013,8 +1018,8 @@ static int cancel(struct slurm_priv *p, uint32_t id, int sig, bool batch_only, f
                 slurm_last_line(res.err, line, sizeof(line));
                 r = slurm_tool_transient(res.err) ? -EAGAIN
                     : strstr(res.err, "already completing") || strstr(res.err, "Invalid job id")
-                            ? 0
-                            : -EIO;
+                        ? 0
+                        : -EIO;
                 if (r < 0)
                         ferry_errprintf(err, r, "scancel %u: %s", id, line);
         }
@@ -1083,8 +1088,7 @@ static int slurm_be_cleanup(struct ferry_backend *be, const char *uid, const cha
 }
 
 static int slurm_be_log_path(struct ferry_backend *be, const char *uid, const char *jid,
-                             const char *container, char *ret_path, size_t size,
-                             ferry_error_t *err)
+                             const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
         if (!uid_ok(uid) || !container || !ferry_is_dns_label(container))
@@ -1099,14 +1103,14 @@ static int slurm_be_log_path(struct ferry_backend *be, const char *uid, const ch
 }
 
 const struct ferry_backend_ops ferry_backend_slurm_ops = {
-        .name = "slurm",
-        .init = slurm_be_init,
-        .fini = slurm_be_fini,
-        .submit = slurm_be_submit,
-        .find = slurm_be_find,
-        .poll = slurm_be_poll,
-        .kill = slurm_be_kill,
-        .cleanup = slurm_be_cleanup,
-        .capacity = slurm_capacity,
-        .log_path = slurm_be_log_path,
+    .name = "slurm",
+    .init = slurm_be_init,
+    .fini = slurm_be_fini,
+    .submit = slurm_be_submit,
+    .find = slurm_be_find,
+    .poll = slurm_be_poll,
+    .kill = slurm_be_kill,
+    .cleanup = slurm_be_cleanup,
+    .capacity = slurm_capacity,
+    .log_path = slurm_be_log_path,
 };

@@ -69,7 +69,7 @@ struct sjob {
 /* All jobs Slurm knows, at one moment; shared read-only, refcounted. */
 struct snap {
         atomic_int refs;
-        int64_t at_ns; /* monotonic time the query started */
+        int64_t at_ns;  /* monotonic time the query started */
         struct sjob *v; /* sorted by id */
         size_t n;
 };

@@ -227,8 +227,8 @@ int nvmlDeviceGetAttributes_v2(void *d, unsigned int *attr)
 
 int nvmlDeviceGetComputeRunningProcesses_v3(void *d, unsigned int *count, void *infos)
 {
-        unsigned procs = *(int *)d == 2 ? ((struct fake_mig *)d)->procs
-                                        : ((struct fake_gpu *)d)->procs;
+        unsigned procs =
+            *(int *)d == 2 ? ((struct fake_mig *)d)->procs : ((struct fake_gpu *)d)->procs;
         if (*count < procs) {
                 *count = procs;
                 return 7; /* NVML_ERROR_INSUFFICIENT_SIZE */
