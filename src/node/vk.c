@@ -15,102 +15,23 @@
 #include "events.h"
 #include "kube/watch.h"
 #include "node.h"
+#include "node/vk_internal.h"
 
 #define FERRY_VK_VERSION "v1.29.0-ferry-0.1.0"
-#define LEASE_NS "kube-node-lease"
 #define ORPHAN_MISSES 3
 #define ROOTCA_TTL_S 60
 
-enum vpod_state {
-        VP_NEW,      /* to create (or waiting for its objects) */
-        VP_CREATED,  /* ferryd has it; polled */
-        VP_DONE,     /* finished: not polled */
-        VP_DELETING, /* /delete until confirmed, then the API object */
-        VP_GONE,     /* deleted everywhere; waits for the DELETED event */
-};
-
-struct vpod {
-        char *uid, *ns, *name;
-        json_t *pod;    /* latest object from the API */
-        json_t *status; /* the status we know is stored */
-        char *jid;      /* NULL until known */
-        enum vpod_state state;
-        bool queued;
-        bool busy;        /* a worker is on it: no second worker may be */
-        bool patched;     /* status was written by us at least once */
-        bool api_deleted; /* the API object is gone: only ferryd's copy remains */
-        int64_t first_seen_ns;
-        int64_t wait_since_ns; /* waiting for objects since */
-        int backoff_ms;
-        int misses;
-        char *wait_reason; /* the message last shown while waiting */
-};
-
-struct work {
-        char *uid;
-        int64_t not_before_ns;
-};
-
-#define LAT_BUCKETS 12
-static const double lat_bounds[LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                               0.1,   0.25,   0.5,   1,    2.5,   10};
-static const char *const ferryd_ops[] = {"create", "status", "delete", "ping", "logs"};
-#define N_OPS 5
-
-struct ferry_vk {
-        const struct ferry_vk_config *cfg;
-        struct ferry_kube *kube;
-        struct ferry_node_params params;
-
-        pthread_mutex_t lock; /* pods, queue, metrics */
-        pthread_cond_t work_cv, loop_cv;
-        struct ferry_hashmap *pods; /* uid -> struct vpod */
-        struct work *queue;
-        size_t n_queue, cap_queue;
-        bool stopping;
-
-        struct ferry_kube_informer *informer;
-        pthread_t *workers;
-        int n_workers;
-        pthread_t status_thread, node_thread;
-        bool status_started, node_started;
-
-        /* node state (node thread) */
-        json_t *last_capacity;
-        json_t *node_status; /* last published */
-        json_t *ping_taints;
-        int64_t node_sent_ns;
-        char *node_uid;
-        atomic_bool site_ok;
-        atomic_bool orphan_scan; /* a full list arrived: look for orphans at the site */
-        uint64_t orphans_deleted;
-        const char *node_transition; /* NodeReady/NodeNotReady to report, or NULL */
-        char node_transition_msg[512];
-
-        struct ferry_events *events;
-
-        /* kube-root-ca.crt by namespace: every pod with a service-account volume
-         * needs it and it changes only when the cluster CA rotates */
-        json_t *rootca; /* ns -> {"obj": ConfigMap, "at": monotonic seconds} */
-
-        /* metrics */
-        uint64_t ferryd_calls[N_OPS], ferryd_errors[N_OPS];
-        uint64_t ferryd_lat[N_OPS][LAT_BUCKETS + 1];
-        double ferryd_lat_sum[N_OPS];
-        uint64_t creates, create_failures, status_patches, deletes, adoptions;
-};
-
-static const char *sget(const json_t *o, const char *k)
+const char *ferry_vk_sget(const json_t *o, const char *k)
 {
         return json_string_value(json_object_get(o, k));
 }
 
-static void now_text(char buf[FERRY_TIME_MAX])
+void ferry_vk_now_text(char buf[FERRY_TIME_MAX])
 {
         ferry_time_format(ferry_now_ns(), 0, buf);
 }
 
-static void sleep_until(struct ferry_vk *vk, int64_t deadline_mono_ns)
+void ferry_vk_sleep_until(struct ferry_vk *vk, int64_t deadline_mono_ns)
 {
         pthread_mutex_lock(&vk->lock);
         while (!vk->stopping && ferry_monotonic_ns() < deadline_mono_ns) {
@@ -125,139 +46,12 @@ static void sleep_until(struct ferry_vk *vk, int64_t deadline_mono_ns)
         pthread_mutex_unlock(&vk->lock);
 }
 
-static bool stopping(struct ferry_vk *vk)
+bool ferry_vk_stopping(struct ferry_vk *vk)
 {
         pthread_mutex_lock(&vk->lock);
         bool s = vk->stopping;
         pthread_mutex_unlock(&vk->lock);
         return s;
-}
-
-/* ---- metrics ---- */
-
-void ferry_vk_account_ferryd(struct ferry_vk *vk, const char *op, int64_t start_ns, bool failed)
-{
-        double secs = (double)(ferry_monotonic_ns() - start_ns) / 1e9;
-        int o = 0;
-        while (o < N_OPS && strcmp(ferryd_ops[o], op))
-                o++;
-        if (o == N_OPS)
-                return;
-        size_t b = 0;
-        while (b < LAT_BUCKETS && secs > lat_bounds[b])
-                b++;
-        pthread_mutex_lock(&vk->lock);
-        vk->ferryd_calls[o]++;
-        if (failed)
-                vk->ferryd_errors[o]++;
-        vk->ferryd_lat[o][b]++;
-        vk->ferryd_lat_sum[o] += secs;
-        pthread_mutex_unlock(&vk->lock);
-}
-
-void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
-{
-        static const char *const phases[] = {"Pending", "Running", "Succeeded", "Failed",
-                                             "Unknown"};
-        size_t by_phase[5] = {0};
-        size_t it = 0;
-        void *v;
-
-        pthread_mutex_lock(&vk->lock);
-        while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
-                struct vpod *p = v;
-                const char *ph = ferry_node_status_phase(p->status);
-                size_t i = 0;
-                while (i < 4 && strcmp(phases[i], ph))
-                        i++;
-                by_phase[i]++;
-        }
-        ferry_buf_adds(out, "# HELP ferry_node_pods Pods bound to this node, by phase.\n"
-                            "# TYPE ferry_node_pods gauge\n");
-        for (size_t i = 0; i < 5; i++)
-                ferry_buf_printf(out, "ferry_node_pods{phase=\"%s\"} %zu\n", phases[i],
-                                 by_phase[i]);
-        ferry_buf_printf(
-            out,
-            "# HELP ferry_node_work_queue Pods waiting for a worker.\n"
-            "# TYPE ferry_node_work_queue gauge\nferry_node_work_queue %zu\n"
-            "# HELP ferry_node_creates_total Pods sent to /create.\n"
-            "# TYPE ferry_node_creates_total counter\nferry_node_creates_total %llu\n"
-            "# HELP ferry_node_create_failures_total Pods made Failed at creation.\n"
-            "# TYPE ferry_node_create_failures_total counter\nferry_node_create_failures_total "
-            "%llu\n"
-            "# HELP ferry_node_status_patches_total Pod status patches sent.\n"
-            "# TYPE ferry_node_status_patches_total counter\nferry_node_status_patches_total %llu\n"
-            "# HELP ferry_node_deletes_total Pods deleted at the site and in the API.\n"
-            "# TYPE ferry_node_deletes_total counter\nferry_node_deletes_total %llu\n"
-            "# HELP ferry_node_adopted_total Pods found with a JobID at start.\n"
-            "# TYPE ferry_node_adopted_total counter\nferry_node_adopted_total %llu\n"
-            "# HELP ferry_node_orphans_deleted_total Site pods deleted because their API objects "
-            "were gone.\n"
-            "# TYPE ferry_node_orphans_deleted_total counter\nferry_node_orphans_deleted_total "
-            "%llu\n",
-            vk->n_queue, (unsigned long long)vk->creates, (unsigned long long)vk->create_failures,
-            (unsigned long long)vk->status_patches, (unsigned long long)vk->deletes,
-            (unsigned long long)vk->adoptions, (unsigned long long)vk->orphans_deleted);
-        ferry_buf_adds(
-            out,
-            "# HELP ferry_node_ferryd_requests_total Calls to the interLink API by operation.\n"
-            "# TYPE ferry_node_ferryd_requests_total counter\n");
-        for (int o = 0; o < N_OPS; o++)
-                ferry_buf_printf(out, "ferry_node_ferryd_requests_total{op=\"%s\"} %llu\n",
-                                 ferryd_ops[o], (unsigned long long)vk->ferryd_calls[o]);
-        ferry_buf_adds(out,
-                       "# HELP ferry_node_ferryd_errors_total Failed calls to the interLink API.\n"
-                       "# TYPE ferry_node_ferryd_errors_total counter\n");
-        for (int o = 0; o < N_OPS; o++)
-                ferry_buf_printf(out, "ferry_node_ferryd_errors_total{op=\"%s\"} %llu\n",
-                                 ferryd_ops[o], (unsigned long long)vk->ferryd_errors[o]);
-        ferry_buf_adds(out,
-                       "# HELP ferry_node_ferryd_request_duration_seconds interLink API latency.\n"
-                       "# TYPE ferry_node_ferryd_request_duration_seconds histogram\n");
-        for (int o = 0; o < N_OPS; o++) {
-                uint64_t cum = 0;
-                for (int b = 0; b < LAT_BUCKETS; b++) {
-                        cum += vk->ferryd_lat[o][b];
-                        ferry_buf_printf(out,
-                                         "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%"
-                                         "s\",le=\"%g\"} %llu\n",
-                                         ferryd_ops[o], lat_bounds[b], (unsigned long long)cum);
-                }
-                cum += vk->ferryd_lat[o][LAT_BUCKETS];
-                ferry_buf_printf(
-                    out,
-                    "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"+Inf\"} "
-                    "%llu\n"
-                    "ferry_node_ferryd_request_duration_seconds_sum{op=\"%s\"} %.6f\n"
-                    "ferry_node_ferryd_request_duration_seconds_count{op=\"%s\"} %llu\n",
-                    ferryd_ops[o], (unsigned long long)cum, ferryd_ops[o], vk->ferryd_lat_sum[o],
-                    ferryd_ops[o], (unsigned long long)cum);
-        }
-        pthread_mutex_unlock(&vk->lock);
-        ferry_buf_printf(
-            out,
-            "# HELP ferry_node_watch_restarts_total Pod watch streams reopened.\n"
-            "# TYPE ferry_node_watch_restarts_total counter\nferry_node_watch_restarts_total %llu\n"
-            "# HELP ferry_node_watch_relists_total Pod lists after the first (410 Gone, errors).\n"
-            "# TYPE ferry_node_watch_relists_total counter\nferry_node_watch_relists_total %llu\n"
-            "# HELP ferry_node_site_up Whether the last /pinglink succeeded.\n"
-            "# TYPE ferry_node_site_up gauge\nferry_node_site_up %d\n",
-            vk->informer ? (unsigned long long)ferry_kube_informer_restarts(vk->informer) : 0ULL,
-            vk->informer ? (unsigned long long)ferry_kube_informer_relists(vk->informer) : 0ULL,
-            atomic_load(&vk->site_ok) ? 1 : 0);
-        struct ferry_events_stats es;
-        ferry_events_stats(vk->events, &es);
-        ferry_buf_printf(out,
-                         "# HELP ferry_node_events_total Kubernetes Events written, by action.\n"
-                         "# TYPE ferry_node_events_total counter\n"
-                         "ferry_node_events_total{action=\"create\"} %llu\n"
-                         "ferry_node_events_total{action=\"update\"} %llu\n"
-                         "ferry_node_events_total{action=\"failed\"} %llu\n"
-                         "ferry_node_events_total{action=\"dropped\"} %llu\n",
-                         (unsigned long long)es.created, (unsigned long long)es.updated,
-                         (unsigned long long)es.failed, (unsigned long long)es.dropped);
-        ferry_kube_metrics(vk->kube, out);
 }
 
 bool ferry_vk_healthy(struct ferry_vk *vk)
@@ -297,20 +91,21 @@ static void enqueue_locked(struct ferry_vk *vk, struct vpod *p, int delay_ms)
 
 static const char *annotation(const json_t *pod, const char *key)
 {
-        return sget(json_object_get(json_object_get(pod, "metadata"), "annotations"), key);
+        return ferry_vk_sget(json_object_get(json_object_get(pod, "metadata"), "annotations"), key);
 }
 
 static void observe_locked(struct ferry_vk *vk, json_t *pod)
 {
         json_t *meta = json_object_get(pod, "metadata");
-        const char *uid = sget(meta, "uid");
+        const char *uid = ferry_vk_sget(meta, "uid");
         if (!uid)
                 return;
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
         bool deleting = json_object_get(meta, "deletionTimestamp") &&
                         !json_is_null(json_object_get(meta, "deletionTimestamp"));
         if (!p) {
-                const char *ns = sget(meta, "namespace"), *name = sget(meta, "name");
+                const char *ns = ferry_vk_sget(meta, "namespace"),
+                           *name = ferry_vk_sget(meta, "name");
                 p = ferry_xcalloc(1, sizeof(*p));
                 p->uid = ferry_xstrdup(uid);
                 p->ns = ferry_xstrdup(ns ? ns : "default");
@@ -379,7 +174,7 @@ static void on_event(void *ctx, const char *type, json_t *obj)
         struct ferry_vk *vk = ctx;
         pthread_mutex_lock(&vk->lock);
         if (!strcmp(type, "DELETED")) {
-                const char *uid = sget(json_object_get(obj, "metadata"), "uid");
+                const char *uid = ferry_vk_sget(json_object_get(obj, "metadata"), "uid");
                 if (uid)
                         forget_locked(vk, uid);
         } else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
@@ -398,7 +193,7 @@ static void on_sync(void *ctx, json_t *items)
         pthread_mutex_lock(&vk->lock);
         json_array_foreach(items, i, pod)
         {
-                const char *uid = sget(json_object_get(pod, "metadata"), "uid");
+                const char *uid = ferry_vk_sget(json_object_get(pod, "metadata"), "uid");
                 if (uid)
                         json_object_set_new(seen, uid, json_true());
                 observe_locked(vk, pod);
@@ -486,7 +281,7 @@ static void set_local_status(struct ferry_vk *vk, const char *uid, json_t *pod, 
                              const char *reason, const char *message)
 {
         char now[FERRY_TIME_MAX];
-        now_text(now);
+        ferry_vk_now_text(now);
         pthread_mutex_lock(&vk->lock);
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
         json_t *view = json_deep_copy(pod);
@@ -503,7 +298,7 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
                          json_t *secs, json_t *toks, ferry_error_t *err)
 {
         json_t *meta = json_object_get(pod, "metadata");
-        const char *ns = sget(meta, "namespace");
+        const char *ns = ferry_vk_sget(meta, "namespace");
         const char *kinds[] = {"configmaps", "secrets"};
         json_t *dest[] = {cms, secs};
         const char *name;
@@ -550,19 +345,19 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
         json_t *tok;
         json_object_foreach(json_object_get(needs, "tokens"), name, tok)
         {
-                const char *sa = sget(json_object_get(pod, "spec"), "serviceAccountName");
+                const char *sa = ferry_vk_sget(json_object_get(pod, "spec"), "serviceAccountName");
                 _cleanup_free_ char *path =
                     ferry_xasprintf("/api/v1/namespaces/%s/serviceaccounts/%s/token", ns,
                                     sa && sa[0] ? sa : "default");
-                const char *aud = sget(tok, "audience");
+                const char *aud = ferry_vk_sget(tok, "audience");
                 /* bound to the pod: the token dies with it, and expires when the pod asked */
                 json_t *tr = json_pack(
                     "{s:s,s:s,s:{s:o,s:I,s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
                     "authentication.k8s.io/v1", "kind", "TokenRequest", "spec", "audiences",
                     aud ? json_pack("[s]", aud) : json_array(), "expirationSeconds",
                     json_integer_value(json_object_get(tok, "expirationSeconds")), "boundObjectRef",
-                    "kind", "Pod", "apiVersion", "v1", "name", sget(meta, "name"), "uid",
-                    sget(meta, "uid"));
+                    "kind", "Pod", "apiVersion", "v1", "name", ferry_vk_sget(meta, "name"), "uid",
+                    ferry_vk_sget(meta, "uid"));
                 if (!aud)
                         json_object_del(json_object_get(tr, "spec"), "audiences");
                 json_t *ans = NULL;
@@ -570,7 +365,7 @@ static int fetch_objects(struct ferry_vk *vk, const json_t *pod, const json_t *n
                 json_decref(tr);
                 if (r < 0)
                         return ferry_errprefix(err, r, "service-account token");
-                const char *t = sget(json_object_get(ans, "status"), "token");
+                const char *t = ferry_vk_sget(json_object_get(ans, "status"), "token");
                 if (!t) {
                         json_decref(ans);
                         return ferry_errprintf(err, -EPROTO,
@@ -728,8 +523,9 @@ static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         }
         if (!api_deleted) {
                 const json_t *meta = json_object_get(pod, "metadata");
-                _cleanup_free_ char *path = ferry_xasprintf(
-                    "/api/v1/namespaces/%s/pods/%s", sget(meta, "namespace"), sget(meta, "name"));
+                _cleanup_free_ char *path =
+                    ferry_xasprintf("/api/v1/namespaces/%s/pods/%s",
+                                    ferry_vk_sget(meta, "namespace"), ferry_vk_sget(meta, "name"));
                 json_t *opts =
                     json_pack("{s:s,s:s,s:i,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
                               "gracePeriodSeconds", 0, "preconditions", "uid", uid);
@@ -888,12 +684,12 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
                 return;
         }
         char now[FERRY_TIME_MAX];
-        now_text(now);
+        ferry_vk_now_text(now);
         size_t i;
         json_t *ps;
         json_array_foreach(ans, i, ps)
         {
-                const char *uid = sget(ps, "UID");
+                const char *uid = ferry_vk_sget(ps, "UID");
                 if (!uid)
                         continue;
                 json_object_set_new(seen, uid, json_true());
@@ -901,7 +697,7 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
                 struct vpod *p = ferry_hashmap_get(vk->pods, uid);
                 json_t *view = NULL;
                 bool need_jid = false;
-                const char *jid = sget(ps, "JID");
+                const char *jid = ferry_vk_sget(ps, "JID");
                 if (p && p->state == VP_CREATED) {
                         p->misses = 0;
                         view = json_deep_copy(p->pod);
@@ -932,7 +728,7 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
         json_t *pod;
         json_array_foreach(req, i, pod)
         {
-                const char *uid = sget(json_object_get(pod, "metadata"), "uid");
+                const char *uid = ferry_vk_sget(json_object_get(pod, "metadata"), "uid");
                 if (!uid || json_object_get(seen, uid))
                         continue;
                 pthread_mutex_lock(&vk->lock);
@@ -962,7 +758,7 @@ static void *status_loop(void *arg)
                 return NULL;
         }
         int64_t next = ferry_monotonic_ns();
-        while (!stopping(vk)) {
+        while (!ferry_vk_stopping(vk)) {
                 next += (int64_t)vk->cfg->status_interval_ms * 1000000;
                 if (atomic_exchange(&vk->orphan_scan, false)) {
                         int n = ferry_vk_collect_orphans(vk, vk->kube, fc, vk->cfg->node_name);
@@ -975,286 +771,7 @@ static void *status_loop(void *arg)
                 poll_status(vk, fc);
                 if (next < ferry_monotonic_ns())
                         next = ferry_monotonic_ns();
-                sleep_until(vk, next);
-        }
-        ferry_client_free(fc);
-        return NULL;
-}
-
-/* ---- node loop ---- */
-
-static json_t *without_heartbeats(const json_t *st)
-{
-        json_t *c = json_deep_copy(st);
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(c, "conditions"), i, e)
-            json_object_del(e, "lastHeartbeatTime");
-        return c;
-}
-
-/* Whether a capacity change is worth a Node write now: a resource appeared or
- * went, an accelerator count moved, or cpu/memory/pods moved by 10% or more.
- * Smaller drift (a site's free memory) waits for the heartbeat. */
-static double qty(const char *s)
-{
-        char *end;
-        double v = s ? strtod(s, &end) : 0;
-        if (!s || end == s)
-                return 0;
-        switch (*end) {
-        case 'K':
-        case 'k': return v * 1e3;
-        case 'M': return v * 1e6;
-        case 'G': return v * 1e9;
-        case 'T': return v * 1e12;
-        case 'm': return v / 1e3;
-        default: return v;
-        }
-}
-
-static bool capacity_moved(const json_t *a, const json_t *b)
-{
-        const char *k;
-        json_t *v;
-        if (json_object_size(a) != json_object_size(b))
-                return true;
-        json_object_foreach((json_t *)a, k, v)
-        {
-                const char *x = json_string_value(v), *y = sget(b, k);
-                if (!y)
-                        return true;
-                if (strchr(k, '/')) {
-                        if (strcmp(x, y))
-                                return true;
-                        continue;
-                }
-                double p = qty(x), q = qty(y);
-                double big = p > q ? p : q;
-                if (big > 0 && (p > q ? p - q : q - p) / big >= 0.1)
-                        return true;
-        }
-        return false;
-}
-
-static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t **ret_taints)
-{
-        _cleanup_free_ char *body = NULL;
-        long code = 0;
-        ferry_error_t err = {{0}};
-        int64_t t0 = ferry_monotonic_ns();
-        int r = ferry_client_ping(fc, &body, &code, &err);
-        ferry_vk_account_ferryd(vk, "ping", t0, r < 0 || code != 200);
-        struct ferry_node_ping pg = {
-            .reachable = r == 0, .code = code, .body = body, .error = r < 0 ? err.text : NULL};
-        char now[FERRY_TIME_MAX];
-        now_text(now);
-        bool was_ok = atomic_load(&vk->site_ok);
-        bool ok = r == 0 && code == 200;
-        atomic_store(&vk->site_ok, ok);
-        if (ok != was_ok) {
-                log_info("site %s: %s", vk->cfg->ferryd_url,
-                         ok         ? "answers"
-                         : pg.error ? pg.error
-                                    : "unhealthy");
-                /* reported once the Node write is done (its uid is known then) */
-                vk->node_transition = ok ? "NodeReady" : "NodeNotReady";
-                if (ok)
-                        snprintf(vk->node_transition_msg, sizeof(vk->node_transition_msg),
-                                 "Node %s status is now: NodeReady (site %s answers)",
-                                 vk->cfg->node_name, vk->cfg->ferryd_url);
-                else
-                        snprintf(vk->node_transition_msg, sizeof(vk->node_transition_msg),
-                                 "Node %s status is now: NodeNotReady (site %s: %s)",
-                                 vk->cfg->node_name, vk->cfg->ferryd_url,
-                                 pg.error ? pg.error : "unhealthy");
-        }
-        if (ok && !was_ok) {
-                /* the site is back: deletions that waited go now */
-                pthread_mutex_lock(&vk->lock);
-                for (size_t i = 0; i < vk->n_queue; i++)
-                        vk->queue[i].not_before_ns = 0;
-                size_t it = 0;
-                void *v;
-                while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
-                        struct vpod *p = v;
-                        p->backoff_ms = 0;
-                }
-                pthread_cond_broadcast(&vk->work_cv);
-                pthread_mutex_unlock(&vk->lock);
-        }
-        json_t *prev = json_object_get(vk->node_status, "conditions");
-        json_t *st = ferry_node_status(&vk->params, &pg, vk->last_capacity, prev, now, ret_taints);
-        if (ok) {
-                json_decref(vk->last_capacity);
-                vk->last_capacity = json_incref(json_object_get(st, "capacity"));
-        }
-        return st;
-}
-
-static void node_event(struct ferry_vk *vk)
-{
-        if (!vk->node_transition)
-                return;
-        json_t *ref = ferry_events_node_ref(vk->cfg->node_name, vk->node_uid);
-        ferry_events_emit_at(vk->events, ferry_now_ns(), ref,
-                             strcmp(vk->node_transition, "NodeReady") ? "Warning" : "Normal",
-                             vk->node_transition, vk->node_transition_msg);
-        json_decref(ref);
-        vk->node_transition = NULL;
-}
-
-static int register_node(struct ferry_vk *vk, struct ferry_client *fc, ferry_error_t *err)
-{
-        json_t *taints = NULL;
-        json_t *st = ping_status(vk, fc, &taints);
-        json_t *node = ferry_node_object(&vk->params, st, taints);
-        _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s", vk->cfg->node_name);
-        json_t *ans = NULL;
-        int r = ferry_kube_create(vk->kube, "/api/v1/nodes", node, &ans, err);
-        if (r == -EEXIST) {
-                /* ours from an earlier run (or a stale one): take it over */
-                json_t *patch =
-                    json_pack("{s:{s:O},s:{s:O}}", "metadata", "labels",
-                              json_object_get(json_object_get(node, "metadata"), "labels"), "spec",
-                              "taints", json_object_get(json_object_get(node, "spec"), "taints"));
-                r = ferry_kube_merge_patch(vk->kube, path, patch, &ans, err);
-                json_decref(patch);
-        }
-        if (r == 0) {
-                _cleanup_free_ char *spath = ferry_xasprintf("%s/status", path);
-                json_t *sp = json_pack("{s:O}", "status", st);
-                json_t *ans2 = NULL;
-                r = ferry_kube_merge_patch(vk->kube, spath, sp, &ans2, err);
-                json_decref(sp);
-                json_decref(ans2);
-        }
-        if (r == 0) {
-                const char *uid = sget(json_object_get(ans, "metadata"), "uid");
-                free(vk->node_uid);
-                vk->node_uid = uid ? ferry_xstrdup(uid) : NULL;
-                json_decref(vk->node_status);
-                vk->node_status = json_incref(st);
-                vk->ping_taints = taints;
-                taints = NULL;
-                vk->node_sent_ns = ferry_monotonic_ns();
-                log_info("node %s registered (site %s)", vk->cfg->node_name,
-                         atomic_load(&vk->site_ok) ? "answers" : "not answering");
-                node_event(vk);
-        }
-        json_decref(taints);
-        json_decref(ans);
-        json_decref(node);
-        json_decref(st);
-        return r;
-}
-
-static int renew_lease(struct ferry_vk *vk, ferry_error_t *err)
-{
-        char now[FERRY_TIME_MAX];
-        ferry_time_format(ferry_now_ns(), 6, now);
-        _cleanup_free_ char *path = ferry_xasprintf(
-            "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases/%s", vk->cfg->node_name);
-        json_t *patch =
-            json_pack("{s:{s:s,s:i,s:s}}", "spec", "holderIdentity", vk->cfg->node_name,
-                      "leaseDurationSeconds", vk->cfg->lease_duration_s, "renewTime", now);
-        int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, err);
-        json_decref(patch);
-        if (r != -ENOENT)
-                return r;
-        json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s}}", "apiVersion",
-                                  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
-                                  vk->cfg->node_name, "namespace", LEASE_NS, "spec",
-                                  "holderIdentity", vk->cfg->node_name, "leaseDurationSeconds",
-                                  vk->cfg->lease_duration_s, "renewTime", now);
-        if (vk->node_uid)
-                json_object_set_new(json_object_get(lease, "metadata"), "ownerReferences",
-                                    json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind",
-                                              "Node", "name", vk->cfg->node_name, "uid",
-                                              vk->node_uid));
-        r = ferry_kube_create(vk->kube,
-                              "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases", lease,
-                              NULL, err);
-        json_decref(lease);
-        return r == -EEXIST ? 0 : r;
-}
-
-static void update_node(struct ferry_vk *vk, struct ferry_client *fc)
-{
-        json_t *taints = NULL;
-        json_t *st = ping_status(vk, fc, &taints);
-        json_t *a = without_heartbeats(st), *b = without_heartbeats(vk->node_status);
-        bool changed =
-            !json_equal(json_object_get(a, "conditions"), json_object_get(b, "conditions")) ||
-            capacity_moved(json_object_get(a, "capacity"), json_object_get(b, "capacity"));
-        bool taints_changed = !json_equal(taints ? taints : json_null(),
-                                          vk->ping_taints ? vk->ping_taints : json_null());
-        bool heartbeat = ferry_monotonic_ns() - vk->node_sent_ns >=
-                         (int64_t)vk->cfg->node_heartbeat_s * 1000000000;
-        json_decref(a);
-        json_decref(b);
-        ferry_error_t err;
-        if (changed || heartbeat) {
-                _cleanup_free_ char *path =
-                    ferry_xasprintf("/api/v1/nodes/%s/status", vk->cfg->node_name);
-                json_t *patch = json_pack("{s:O}", "status", st);
-                int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err);
-                json_decref(patch);
-                if (r == -ENOENT) {
-                        log_warn("node %s was deleted; registering it again", vk->cfg->node_name);
-                        register_node(vk, fc, &err);
-                } else if (r < 0) {
-                        log_warn("node status: %s", err.text);
-                } else {
-                        json_decref(vk->node_status);
-                        vk->node_status = json_incref(st);
-                        vk->node_sent_ns = ferry_monotonic_ns();
-                }
-        }
-        if (taints_changed) {
-                _cleanup_free_ char *path = ferry_xasprintf("/api/v1/nodes/%s", vk->cfg->node_name);
-                json_t *patch = json_pack("{s:{s:o}}", "spec", "taints",
-                                          ferry_node_taints(&vk->params, taints));
-                if (ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err) == 0) {
-                        json_decref(vk->ping_taints);
-                        vk->ping_taints = json_incref(taints);
-                } else {
-                        log_warn("node taints: %s", err.text);
-                }
-                json_decref(patch);
-        }
-        node_event(vk);
-        json_decref(taints);
-        json_decref(st);
-}
-
-static void *node_loop(void *arg)
-{
-        struct ferry_vk *vk = arg;
-        struct ferry_client *fc = NULL;
-        ferry_error_t err;
-        if (ferry_vk_ferryd(vk, &fc, &err) < 0) {
-                log_err("node loop: %s", err.text);
-                return NULL;
-        }
-        int64_t now = ferry_monotonic_ns();
-        int64_t next_ping = now + (int64_t)vk->cfg->ping_interval_s * 1000000000;
-        int64_t next_lease = now + (int64_t)vk->cfg->lease_renew_s * 1000000000;
-        while (!stopping(vk)) {
-                int64_t next = next_ping < next_lease ? next_ping : next_lease;
-                sleep_until(vk, next);
-                if (stopping(vk))
-                        break;
-                now = ferry_monotonic_ns();
-                if (now >= next_lease) {
-                        if (renew_lease(vk, &err) < 0)
-                                log_warn("lease: %s", err.text);
-                        next_lease = now + (int64_t)vk->cfg->lease_renew_s * 1000000000;
-                }
-                if (now >= next_ping) {
-                        update_node(vk, fc);
-                        next_ping = now + (int64_t)vk->cfg->ping_interval_s * 1000000000;
-                }
+                ferry_vk_sleep_until(vk, next);
         }
         ferry_client_free(fc);
         return NULL;
@@ -1332,18 +849,19 @@ int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
                 return r;
         /* the Node must exist before pods can be bound to it; retry until the API answers */
         for (int attempt = 0;; attempt++) {
-                r = register_node(vk, fc, err);
-                if (r == 0 || r == -EACCES || r == -EINVAL || attempt >= 30 || stopping(vk))
+                r = ferry_vk_register_node(vk, fc, err);
+                if (r == 0 || r == -EACCES || r == -EINVAL || attempt >= 30 ||
+                    ferry_vk_stopping(vk))
                         break;
                 log_warn("registering node %s: %s (retrying)", vk->cfg->node_name, err->text);
-                sleep_until(vk, ferry_monotonic_ns() + 1000000000);
+                ferry_vk_sleep_until(vk, ferry_monotonic_ns() + 1000000000);
         }
         ferry_client_free(fc);
         if (r < 0)
                 return ferry_errprefix(err, r, "cannot register node %s", vk->cfg->node_name);
         if ((r = ferry_events_start(vk->events, err)) < 0)
                 return r;
-        if ((r = renew_lease(vk, err)) < 0)
+        if ((r = ferry_vk_renew_lease(vk, err)) < 0)
                 log_warn("lease: %s", err->text);
 
         vk->n_workers = vk->cfg->workers;
@@ -1363,7 +881,7 @@ int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
         if ((r = -pthread_create(&vk->status_thread, NULL, status_loop, vk)) < 0)
                 return ferry_errprintf(err, r, "cannot start the status loop");
         vk->status_started = true;
-        if ((r = -pthread_create(&vk->node_thread, NULL, node_loop, vk)) < 0)
+        if ((r = -pthread_create(&vk->node_thread, NULL, ferry_vk_node_loop, vk)) < 0)
                 return ferry_errprintf(err, r, "cannot start the node loop");
         vk->node_started = true;
         return 0;
