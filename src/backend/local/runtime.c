@@ -335,6 +335,9 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
         strv_addf(a, ferry_xasprintf("--pull=%s", rc->podman_pull ? rc->podman_pull : "missing"));
         strv_add(a, "--network");
         strv_add(a, rc->network ? "host" : "none");
+        /* The container writes straight into the shim's pipes: with conmon's
+         * attach, podman 4.3 sometimes lost the output of very short containers. */
+        strv_add(a, "--log-driver=passthrough");
         if (ferry_is_dns_label(rs->name)) {
                 strv_add(a, "--hostname");
                 strv_add(a, rs->name);
