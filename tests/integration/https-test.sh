@@ -18,7 +18,14 @@ openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout oca.key -out oca.pem 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -subj /CN=intruder -keyout bad.key -out bad.csr 2>/dev/null
 openssl x509 -req -in bad.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out bad.pem 2>/dev/null
-port=$((20000 + RANDOM % 20000))
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 19000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null || { echo $p; return; }
+  done
+}
+port=$(free_port)
 T=physics-token-0123456789abcdef
 pass=0; fail=0
 check() { # name expected actual

@@ -57,8 +57,17 @@ pids+=($!)
 for _ in $(seq 100); do grep -q '^ready ' "$dir/double.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '^ready ' "$dir/double.out" || { echo "the API double did not start"; fail=1; exit 1; }
 
-fport=$((20000 + RANDOM % 20000))
-kport=$((fport + 1))
+# two free ports (nothing answers on them now; bash's /dev/tcp, no extra tools)
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }
+  done
+}
+fport=$(free_port)
+kport=$(free_port)
+while [ "$kport" = "$fport" ]; do kport=$(free_port); done
 echo "old-token-$RANDOM$RANDOM *" >"$dir/tokens-old"
 echo "new-token-$RANDOM$RANDOM *" >"$dir/tokens-new"
 cut -d' ' -f1 "$dir/tokens-old" >"$dir/token"
