@@ -510,28 +510,6 @@ static int local_find(struct ferry_backend *be, const char *uid, char ret_jid[FE
 
 /* ---- poll ---- */
 
-static void apply_cstate(struct ferry_cstatus *c, const struct local_cstate *s)
-{
-        c->started_ns = s->started_ns;
-        if (s->state == LOCAL_CS_RUNNING) {
-                c->state = FERRY_C_RUNNING;
-                c->reason[0] = '\0';
-                c->ready = true;
-                ferry_cstatus_set_message(c, NULL);
-        } else if (s->state == LOCAL_CS_TERMINATED) {
-                c->state = FERRY_C_TERMINATED;
-                c->finished_ns = s->finished_ns;
-                c->exit_code = s->exit_code;
-                c->signal = (int16_t)s->signal;
-                c->ready = false;
-                snprintf(c->reason, sizeof(c->reason), "%s",
-                         s->reason[0]        ? s->reason
-                         : s->exit_code == 0 ? "Completed"
-                                             : "Error");
-                ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
-        }
-}
-
 static void poll_one(struct local_priv *p, struct ferry_poll_item *it)
 {
         _cleanup_free_ char *wd = workdir(p, it->uid);
@@ -566,7 +544,7 @@ static void poll_one(struct local_priv *p, struct ferry_poll_item *it)
         for (size_t i = 0; i < n; i++) {
                 struct local_cstate s;
                 if (local_cstate_read(wd, st->c[i].name, &s) == 0)
-                        apply_cstate(&st->c[i], &s);
+                        local_cstate_apply(&st->c[i], &s);
                 if (dead && st->c[i].state != FERRY_C_TERMINATED) {
                         st->c[i].state = FERRY_C_TERMINATED;
                         st->c[i].exit_code = 128 + SIGKILL;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "pod/status.h"
 
 static const char *const kind_names[] = {"none", "running", "terminated"};
 
@@ -117,4 +118,26 @@ bool local_proc_alive(pid_t pid, uint64_t start)
         if (pid <= 0)
                 return false;
         return local_proc_starttime(pid, &s) == 0 && s == start;
+}
+
+void local_cstate_apply(struct ferry_cstatus *c, const struct local_cstate *s)
+{
+        c->started_ns = s->started_ns;
+        if (s->state == LOCAL_CS_RUNNING) {
+                c->state = FERRY_C_RUNNING;
+                c->reason[0] = '\0';
+                c->ready = true;
+                ferry_cstatus_set_message(c, NULL);
+        } else if (s->state == LOCAL_CS_TERMINATED) {
+                c->state = FERRY_C_TERMINATED;
+                c->finished_ns = s->finished_ns;
+                c->exit_code = s->exit_code;
+                c->signal = (int16_t)s->signal;
+                c->ready = false;
+                snprintf(c->reason, sizeof(c->reason), "%s",
+                         s->reason[0]        ? s->reason
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error");
+                ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
+        }
 }

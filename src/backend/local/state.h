@@ -43,6 +43,10 @@ int local_cstate_write(const char *workdir, const char *name, const struct local
 /* -ENOENT when the container has no state yet. */
 int local_cstate_read(const char *workdir, const char *name, struct local_cstate *ret);
 /* Field 22 of /proc/<pid>/stat; -ESRCH when the process is gone. */
+/* Copy a recorded container state into the container's status (shared by the
+ * local and Slurm backends, whose shims record the same files). */
+struct ferry_cstatus;
+void local_cstate_apply(struct ferry_cstatus *c, const struct local_cstate *s);
 int local_proc_starttime(pid_t pid, uint64_t *ret);
 /* true when `pid` still is the process that had `start`. */
 bool local_proc_alive(pid_t pid, uint64_t start);

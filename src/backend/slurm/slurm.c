@@ -810,28 +810,6 @@ static int slurm_be_find(struct ferry_backend *be, const char *uid, char ret_jid
 
 /* ---- poll ---- */
 
-static void apply_cstate(struct ferry_cstatus *c, const struct local_cstate *s)
-{
-        c->started_ns = s->started_ns;
-        if (s->state == LOCAL_CS_RUNNING) {
-                c->state = FERRY_C_RUNNING;
-                c->reason[0] = '\0';
-                c->ready = true;
-                ferry_cstatus_set_message(c, NULL);
-        } else if (s->state == LOCAL_CS_TERMINATED) {
-                c->state = FERRY_C_TERMINATED;
-                c->finished_ns = s->finished_ns;
-                c->exit_code = s->exit_code;
-                c->signal = (int16_t)s->signal;
-                c->ready = false;
-                snprintf(c->reason, sizeof(c->reason), "%s",
-                         s->reason[0]        ? s->reason
-                         : s->exit_code == 0 ? "Completed"
-                                             : "Error");
-                ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
-        }
-}
-
 /* What a Slurm end state means for containers it cut short. */
 static const char *end_reason(int state)
 {
@@ -914,7 +892,7 @@ static void poll_one(struct slurm_priv *p, const struct snap *s, struct ferry_po
         for (size_t i = 0; i < n; i++) {
                 struct local_cstate cs;
                 if (local_cstate_read(wd, st->c[i].name, &cs) == 0)
-                        apply_cstate(&st->c[i], &cs);
+                        local_cstate_apply(&st->c[i], &cs);
         }
         read_pod_state(wd, st);
         uint32_t id = jid_num(it->jid);
