@@ -32,7 +32,9 @@ check-asan: build-asan/build.ninja
 fuzz:
 	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug || true
 	ninja -C build-fuzz
-	build-fuzz/tests/fuzz/fuzz-pod -max_total_time=$${FUZZ_SECONDS:-60} tests/fuzz/corpus/pod
+	# new inputs go to a scratch corpus; add a file to tests/fuzz/corpus/ by hand when it matters
+	mkdir -p build-fuzz/corpus-pod && cp tests/fuzz/corpus/pod/* build-fuzz/corpus-pod/
+	build-fuzz/tests/fuzz/fuzz-pod -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-pod
 
 install: all
 	$(MESON) configure $(BUILD) --prefix=$(abspath $(PREFIX))
