@@ -7,7 +7,7 @@ set -eu
 BUILD="build-essential meson ninja-build pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev \
 libjansson-dev libyaml-dev libsqlite3-dev"
 RUN="bubblewrap curl"
-TEST="libcmocka-dev clang-format openssl sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev"
+TEST="libcmocka-dev clang-format openssl prometheus sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev"
 BENCH="wrk nginx-light"
 case "${FERRY_DEPS:-all}" in
   build) PKGS="$BUILD" ;;
