@@ -54,17 +54,6 @@ struct local_priv {
 
 #define SHIM_NAME "ferry-shim"
 
-static bool uid_ok(const char *uid)
-{
-        if (!uid || !*uid || uid[0] == '.' || strlen(uid) >= FERRY_JID_MAX)
-                return false;
-        for (const char *p = uid; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-                        return false;
-        return true;
-}
-
 static char *workdir(const struct local_priv *p, const char *uid)
 {
         return ferry_xasprintf("%s/%s", p->pods, uid);
@@ -336,7 +325,7 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         /* pods that still hold resources */
         d = opendir(p->pods);
         while (d && (de = readdir(d))) {
-                if (de->d_name[0] == '.' || !uid_ok(de->d_name))
+                if (de->d_name[0] == '.' || !local_podwd_uid_ok(de->d_name))
                         continue;
                 live_load(p, de->d_name);
         }
@@ -470,7 +459,7 @@ static int local_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         _cleanup_free_ char *wd = NULL;
         int r;
 
-        if (!uid_ok(pod->uid))
+        if (!local_podwd_uid_ok(pod->uid))
                 return ferry_errprintf(err, -EINVAL, "pod uid \"%s\" is not usable as a job id",
                                        pod->uid ? pod->uid : "");
         wd = workdir(p, pod->uid);
@@ -498,7 +487,7 @@ static int local_find(struct ferry_backend *be, const char *uid, char ret_jid[FE
                       ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!uid_ok(uid))
+        if (!local_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (!exists(wd, "started") && shim_alive(wd) <= 0)
@@ -582,7 +571,7 @@ static int local_poll(struct ferry_backend *be, struct ferry_poll_item *items, s
 {
         struct local_priv *p = be->priv;
         for (size_t i = 0; i < n; i++)
-                if (uid_ok(items[i].uid))
+                if (local_podwd_uid_ok(items[i].uid))
                         poll_one(p, &items[i]);
         return 0;
 }
@@ -617,7 +606,7 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
                       ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!uid_ok(uid))
+        if (!local_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (access(wd, F_OK) < 0)
@@ -656,7 +645,7 @@ static int local_cleanup(struct ferry_backend *be, const char *uid, const char *
                          ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!uid_ok(uid))
+        if (!local_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (shim_alive(wd) > 0)
@@ -718,15 +707,7 @@ static int local_log_path(struct ferry_backend *be, const char *uid, const char 
                           const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!uid_ok(uid) || !container || !ferry_is_dns_label(container))
-                return ferry_errprintf(err, -EINVAL, "invalid pod uid or container name");
-        int n = snprintf(ret_path, size, "%s/%s/logs/%s.log", p->pods, uid, container);
-        if (n < 0 || (size_t)n >= size)
-                return ferry_errprintf(err, -ENAMETOOLONG, "log path too long");
-        if (access(ret_path, F_OK) < 0)
-                return ferry_errprintf(err, -ENOENT, "container %s of pod %s has no log yet",
-                                       container, uid);
-        return 0;
+        return local_podwd_log_path(p->pods, uid, container, ret_path, size, err);
 }
 
 const struct ferry_backend_ops ferry_backend_local_ops = {

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/util.h"
+#include "pod/status.h"
 
 static int write_file_in(const char *dir, const char *rel, const void *data, size_t len,
                          unsigned mode)
@@ -150,4 +152,29 @@ int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *po
                                         ret_mem ? ret_mem : &(int64_t){0});
         local_runspec_free(rs);
         return r;
+}
+
+bool local_podwd_uid_ok(const char *uid)
+{
+        if (!uid || !*uid || uid[0] == '.' || strlen(uid) >= FERRY_JID_MAX)
+                return false;
+        for (const char *p = uid; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+                        return false;
+        return true;
+}
+
+int local_podwd_log_path(const char *pods_dir, const char *uid, const char *container,
+                         char *ret_path, size_t size, ferry_error_t *err)
+{
+        if (!local_podwd_uid_ok(uid) || !container || !ferry_is_dns_label(container))
+                return ferry_errprintf(err, -EINVAL, "invalid pod uid or container name");
+        int n = snprintf(ret_path, size, "%s/%s/logs/%s.log", pods_dir, uid, container);
+        if (n < 0 || (size_t)n >= size)
+                return ferry_errprintf(err, -ENAMETOOLONG, "log path too long");
+        if (access(ret_path, F_OK) < 0)
+                return ferry_errprintf(err, -ENOENT, "container %s of pod %s has no log yet",
+                                       container, uid);
+        return 0;
 }

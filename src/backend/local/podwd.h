@@ -12,6 +12,9 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "backend/local/runspec.h"
 #include "common/error.h"
 #include "pod/pod.h"
@@ -27,5 +30,13 @@ int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *po
 /* The same from a run spec already made (the Slurm translator makes one). */
 int local_podwd_create_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
                             const char *tmp_dir, ferry_error_t *err);
+
+/* A pod uid usable as a directory name and job id: [A-Za-z0-9._-], not
+ * starting with '.', shorter than FERRY_JID_MAX. */
+bool local_podwd_uid_ok(const char *uid);
+/* <pods_dir>/<uid>/logs/<container>.log, where ferry-shim writes a container's
+ * output; -ENOENT while the container has no log yet. */
+int local_podwd_log_path(const char *pods_dir, const char *uid, const char *container,
+                         char *ret_path, size_t size, ferry_error_t *err);
 
 #endif

@@ -61,16 +61,6 @@ static const char *const sstate_names[] = {
 
 /* ---- helpers ---- */
 
-static bool uid_ok(const char *uid)
-{
-        if (!uid || !*uid || uid[0] == '.' || strlen(uid) >= FERRY_JID_MAX)
-                return false;
-        for (const char *p = uid; *p; p++)
-                if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
-                        return false;
-        return true;
-}
-
 static char *workdir(const struct slurm_priv *p, const char *uid)
 {
         return ferry_xasprintf("%s/%s", p->pods, uid);
@@ -716,7 +706,7 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
         uint32_t id = 0;
         int r;
 
-        if (!uid_ok(pod->uid))
+        if (!local_podwd_uid_ok(pod->uid))
                 return ferry_errprintf(err, -EINVAL, "pod uid \"%s\" is not usable as a job name",
                                        pod->uid ? pod->uid : "");
         /* translate first: a pod Slurm can never run is refused before any file is written */
@@ -781,7 +771,7 @@ static int slurm_be_find(struct ferry_backend *be, const char *uid, char ret_jid
                          ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!uid_ok(uid))
+        if (!local_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (access(wd, F_OK) < 0)
@@ -954,7 +944,7 @@ static int slurm_be_poll(struct ferry_backend *be, struct ferry_poll_item *items
         if (r < 0 && r != -EAGAIN)
                 log_warn("slurm: job query failed: %s", qerr.text);
         for (size_t i = 0; i < n; i++)
-                if (uid_ok(items[i].uid))
+                if (local_podwd_uid_ok(items[i].uid))
                         poll_one(p, r < 0 ? NULL : s, &items[i]);
         snap_unref(s);
         return 0;
@@ -1009,7 +999,7 @@ static int slurm_be_kill(struct ferry_backend *be, const char *uid, const char *
                          int64_t grace_s, ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!uid_ok(uid))
+        if (!local_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         bool have_wd = access(wd, F_OK) == 0;
@@ -1056,7 +1046,7 @@ static int slurm_be_cleanup(struct ferry_backend *be, const char *uid, const cha
                             ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!uid_ok(uid))
+        if (!local_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         int r = ferry_rm_rf(wd);
@@ -1069,15 +1059,7 @@ static int slurm_be_log_path(struct ferry_backend *be, const char *uid, const ch
                              const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!uid_ok(uid) || !container || !ferry_is_dns_label(container))
-                return ferry_errprintf(err, -EINVAL, "invalid pod uid or container name");
-        int n = snprintf(ret_path, size, "%s/%s/logs/%s.log", p->pods, uid, container);
-        if (n < 0 || (size_t)n >= size)
-                return ferry_errprintf(err, -ENAMETOOLONG, "log path too long");
-        if (access(ret_path, F_OK) < 0)
-                return ferry_errprintf(err, -ENOENT, "container %s of pod %s has no log yet",
-                                       container, uid);
-        return 0;
+        return local_podwd_log_path(p->pods, uid, container, ret_path, size, err);
 }
 
 const struct ferry_backend_ops ferry_backend_slurm_ops = {
