@@ -120,15 +120,8 @@ static int nodes_sinfo(struct slurm_priv *p, struct node_sum *ns, ferry_error_t 
         int r = ferry_spawn_run(argv, NULL, NULL, 0, TOOL_TIMEOUT_MS, TOOL_OUT_MAX, &res, err);
         if (r < 0)
                 return r;
-        if (res.exit_code != 0) {
-                char line[256];
-                slurm_last_line(res.err, line, sizeof(line));
-                r = slurm_tool_transient(res.err)
-                        ? slurm_ctld_failed(p, err, line)
-                        : ferry_errprintf(err, -EIO, "sinfo failed: %s", line);
-                ferry_spawn_result_free(&res);
-                return r;
-        }
+        if (res.exit_code != 0)
+                return slurm_tool_failed(p, &res, -EIO, "sinfo failed", err);
         for (char *save = NULL, *line = strtok_r(res.out, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
                 char *f[7];

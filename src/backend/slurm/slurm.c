@@ -240,6 +240,19 @@ void slurm_last_line(const char *s, char *out, size_t size)
         snprintf(out, size, "%.*s", (int)(n - b), s ? s + b : "");
 }
 
+int slurm_tool_failed(struct slurm_priv *p, struct ferry_spawn_result *res, int errnum,
+                      const char *what, ferry_error_t *err)
+{
+        char line[400];
+        int r;
+
+        slurm_last_line(res->err, line, sizeof(line));
+        r = slurm_tool_transient(res->err) ? slurm_ctld_failed(p, err, line)
+                                           : ferry_errprintf(err, errnum, "%s: %s", what, line);
+        ferry_spawn_result_free(res);
+        return r;
+}
+
 /* ---- snapshots: one query for all jobs ---- */
 
 static void snap_unref(struct snap *s)
@@ -296,15 +309,8 @@ static int query_squeue(struct slurm_priv *p, struct snap *s, ferry_error_t *err
         int r = ferry_spawn_run(argv, NULL, NULL, 0, TOOL_TIMEOUT_MS, TOOL_OUT_MAX, &res, err);
         if (r < 0)
                 return r;
-        if (res.exit_code != 0) {
-                char line[256];
-                slurm_last_line(res.err, line, sizeof(line));
-                r = slurm_tool_transient(res.err)
-                        ? slurm_ctld_failed(p, err, line)
-                        : ferry_errprintf(err, -EIO, "squeue failed: %s", line);
-                ferry_spawn_result_free(&res);
-                return r;
-        }
+        if (res.exit_code != 0)
+                return slurm_tool_failed(p, &res, -EIO, "squeue failed", err);
         size_t cap = 0;
         for (char *save = NULL, *line = strtok_r(res.out, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
@@ -614,14 +620,8 @@ static int submit_sbatch(struct slurm_priv *p, const struct slurm_job *j, uint32
         if (r < 0)
                 return r;
         char line[400];
-        if (res.exit_code != 0) {
-                slurm_last_line(res.err, line, sizeof(line));
-                r = slurm_tool_transient(res.err)
-                        ? slurm_ctld_failed(p, err, line)
-                        : ferry_errprintf(err, -EINVAL, "Slurm refused the job: %s", line);
-                ferry_spawn_result_free(&res);
-                return r;
-        }
+        if (res.exit_code != 0)
+                return slurm_tool_failed(p, &res, -EINVAL, "Slurm refused the job", err);
         /* "123" or "123;cluster"; warnings on stderr are not failures */
         char *end;
         unsigned long id = strtoul(res.out ? res.out : "", &end, 10);

@@ -21,6 +21,7 @@
 #include "backend/backend.h"
 #include "backend/slurm/job.h"
 #include "common/error.h"
+#include "common/spawn.h"
 
 /* The struct layouts come from <slurm/slurm.h> at build time when it is
  * there; Ferry never links libslurm (libslurm.c loads it). */
@@ -145,6 +146,11 @@ int slurm_ctld_failed(struct slurm_priv *p, ferry_error_t *err, const char *why)
 bool slurm_tool_transient(const char *s);
 /* The last non-empty line of s (NULL: "") into out. */
 void slurm_last_line(const char *s, char *out, size_t size);
+/* A batch tool exited non-zero: a controller outage becomes -EAGAIN (through
+ * slurm_ctld_failed), anything else errnum with "<what>: <its last stderr line>".
+ * Frees res. */
+int slurm_tool_failed(struct slurm_priv *p, struct ferry_spawn_result *res, int errnum,
+                      const char *what, ferry_error_t *err);
 
 /* ---- capacity (capacity.c) ---- */
 
