@@ -9,40 +9,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/util.h"
 
 /* ---- base64 and UTF-8 ---- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *ferry_base64_encode(const unsigned char *p, size_t n)
+int ferry_manifest_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
 {
-        char *out = ferry_xmalloc((n + 2) / 3 * 4 + 1);
-        size_t o = 0, i;
-
-        for (i = 0; i + 2 < n; i += 3) {
-                unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-                out[o++] = b64[v >> 18 & 63];
-                out[o++] = b64[v >> 12 & 63];
-                out[o++] = b64[v >> 6 & 63];
-                out[o++] = b64[v & 63];
-        }
-        if (i < n) {
-                unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-                out[o++] = b64[v >> 18 & 63];
-                out[o++] = b64[v >> 12 & 63];
-                out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-                out[o++] = '=';
-        }
-        out[o] = '\0';
-        return out;
-}
-
-int ferry_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
-{
-        size_t n = strlen(s), o = 0, pad = 0;
-        unsigned acc = 0, bits = 0;
-        unsigned char *out;
+        /* stricter than the API decoder: exact padding, no line breaks */
+        size_t n = strlen(s), pad = 0;
 
         while (n > 0 && s[n - 1] == '=' && pad < 2) {
                 n--;
@@ -52,24 +27,10 @@ int ferry_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
                 return -EINVAL;
         if (n % 4 == 1)
                 return -EINVAL;
-        out = ferry_xmalloc(n / 4 * 3 + 4);
-        for (size_t i = 0; i < n; i++) {
-                const char *q = s[i] ? strchr(b64, s[i]) : NULL;
-                if (!q) {
-                        free(out);
+        for (size_t i = 0; i < n; i++)
+                if (s[i] == '\n' || s[i] == '\r' || s[i] == '=')
                         return -EINVAL;
-                }
-                acc = acc << 6 | (unsigned)(q - b64);
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[o++] = (unsigned char)(acc >> bits);
-                }
-        }
-        out[o] = '\0';
-        *ret = out;
-        *ret_len = o;
-        return 0;
+        return ferry_base64_decode(s, n, ret, ret_len);
 }
 
 bool ferry_utf8_valid(const unsigned char *p, size_t n)
@@ -233,7 +194,8 @@ static int normalise_secret(json_t *s, const char *name, ferry_error_t *err)
         {
                 unsigned char *dec;
                 size_t n;
-                if (!json_is_string(v) || ferry_base64_decode(json_string_value(v), &dec, &n) < 0)
+                if (!json_is_string(v) ||
+                    ferry_manifest_base64_decode(json_string_value(v), &dec, &n) < 0)
                         return ferry_errprintf(err, -EINVAL,
                                                "Secret \"%s\": data key '%s' is not base64 (put "
                                                "plain text under stringData instead)",
@@ -354,7 +316,7 @@ static int object_value(struct podctx *p, json_t *obj, bool secret, const char *
                 *ret = ferry_xstrdup(v);
                 return 0;
         }
-        if (ferry_base64_decode(v, &dec, &n) < 0)
+        if (ferry_manifest_base64_decode(v, &dec, &n) < 0)
                 return ferry_errprintf(p->err, -EINVAL, "Secret key '%s' is not base64", key);
         if (memchr(dec, 0, n) || !ferry_utf8_valid(dec, n)) {
                 free(dec);
@@ -659,7 +621,7 @@ static int project_source(struct podctx *p, const char *vname, const json_t *src
                 } else {
                         unsigned char *dec;
                         size_t n;
-                        if (ferry_base64_decode(sv, &dec, &n) < 0) {
+                        if (ferry_manifest_base64_decode(sv, &dec, &n) < 0) {
                                 json_decref(pairs);
                                 return ferry_errprintf(p->err, -EINVAL,
                                                        "Secret \"%s\": key '%s' is not base64",

@@ -40,68 +40,6 @@ struct ferry_kube {
         struct timespec token_mtime;
 };
 
-/* ---- base64 ---- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *ferry_kube_base64_encode(const unsigned char *in, size_t len)
-{
-        char *out = ferry_xmalloc(4 * ((len + 2) / 3) + 1);
-        size_t o = 0;
-
-        for (size_t i = 0; i < len; i += 3) {
-                uint32_t v = (uint32_t)in[i] << 16;
-                if (i + 1 < len)
-                        v |= (uint32_t)in[i + 1] << 8;
-                if (i + 2 < len)
-                        v |= in[i + 2];
-                out[o++] = b64[(v >> 18) & 63];
-                out[o++] = b64[(v >> 12) & 63];
-                out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-                out[o++] = i + 2 < len ? b64[v & 63] : '=';
-        }
-        out[o] = '\0';
-        return out;
-}
-
-int ferry_kube_base64_decode(const char *in, size_t len, unsigned char **ret, size_t *ret_len)
-{
-        unsigned char *out = ferry_xmalloc(len / 4 * 3 + 4);
-        uint32_t acc = 0;
-        int bits = 0;
-        size_t o = 0;
-        bool pad = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char ch = in[i];
-                const char *p;
-                if (ch == '\n' || ch == '\r')
-                        continue;
-                if (ch == '=') {
-                        pad = true;
-                        continue;
-                }
-                if (pad || !ch || !(p = strchr(b64, ch))) {
-                        free(out);
-                        return -EINVAL;
-                }
-                acc = (acc << 6) | (uint32_t)(p - b64);
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[o++] = (unsigned char)(acc >> bits);
-                }
-        }
-        if (bits >= 6) { /* a single dangling character cannot be valid */
-                free(out);
-                return -EINVAL;
-        }
-        out[o] = '\0';
-        *ret = out;
-        *ret_len = o;
-        return 0;
-}
-
 char *ferry_kube_query_escape(const char *s)
 {
         struct ferry_buf b = FERRY_BUF_INIT;

@@ -75,11 +75,6 @@ int ferry_kube_delete(struct ferry_kube *k, const char *path, const json_t *body
 /* Map an HTTP status to the -errno above (0 for 2xx). */
 int ferry_kube_errno(long code);
 
-/* base64, standard alphabet; decode accepts missing padding and ignores
- * newlines. decode: 0 or -EINVAL; *ret is NUL-terminated and malloc'd. */
-int ferry_kube_base64_decode(const char *in, size_t len, unsigned char **ret, size_t *ret_len);
-char *ferry_kube_base64_encode(const unsigned char *in, size_t len);
-
 /* Percent-encode s for a query value into a fresh string. */
 char *ferry_kube_query_escape(const char *s);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/base64.h"
 #include "common/util.h"
 #include "kube/kube.h"
 
@@ -183,7 +184,7 @@ static int data_field(json_t *o, const char *key, char **ret, size_t *ret_len, f
 
         if (!s || !s[0])
                 return 0;
-        if (ferry_kube_base64_decode(s, strlen(s), &d, &n) < 0)
+        if (ferry_base64_decode(s, strlen(s), &d, &n) < 0)
                 return ferry_errprintf(err, -EINVAL, "kubeconfig: %s is not valid base64", key);
         *ret = ferry_xrealloc(d, n + 1);
         (*ret)[n] = '\0';

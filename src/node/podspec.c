@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/util.h"
 #include "kube/kube.h"
 #include "node.h"
@@ -135,7 +136,7 @@ static int object_value(const json_t *obj, bool secret, const char *key, char **
         if (!v)
                 return -ENOENT;
         unsigned char *d;
-        if (ferry_kube_base64_decode(v, strlen(v), &d, ret_len) < 0)
+        if (ferry_base64_decode(v, strlen(v), &d, ret_len) < 0)
                 return -EINVAL;
         *ret = (char *)d;
         return 0;
@@ -469,7 +470,7 @@ static void put_item(json_t *data, json_t *bin, const char *path, const char *v,
         if (valid_utf8((const unsigned char *)v, len)) {
                 json_object_set_new(data, path, json_stringn(v, len));
         } else {
-                char *b = ferry_kube_base64_encode((const unsigned char *)v, len);
+                char *b = ferry_base64_encode((const unsigned char *)v, len);
                 json_object_set_new(bin, path, json_string(b));
                 free(b);
         }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/util.h"
 
 const struct ferry_limits ferry_default_limits = {
@@ -269,58 +270,6 @@ int ferry_quantity_bytes(const char *s, int64_t *ret_bytes)
                 }
         }
         return -EINVAL;
-}
-
-/* ---- base64 ---- */
-int ferry_base64_decode(const char *in, size_t in_len, unsigned char **ret, size_t *ret_len)
-{
-        unsigned char *out = ferry_xmalloc(in_len / 4 * 3 + 4);
-        size_t o = 0;
-        uint32_t acc = 0;
-        int bits = 0;
-        bool pad = false;
-
-        for (size_t i = 0; i < in_len; i++) {
-                char ch = in[i];
-                int v;
-                if (ch >= 'A' && ch <= 'Z')
-                        v = ch - 'A';
-                else if (ch >= 'a' && ch <= 'z')
-                        v = ch - 'a' + 26;
-                else if (ch >= '0' && ch <= '9')
-                        v = ch - '0' + 52;
-                else if (ch == '+')
-                        v = 62;
-                else if (ch == '/')
-                        v = 63;
-                else if (ch == '=') {
-                        pad = true;
-                        continue;
-                } else if (ch == '\n' || ch == '\r')
-                        continue;
-                else {
-                        free(out);
-                        return -EINVAL;
-                }
-                if (pad) {
-                        free(out);
-                        return -EINVAL;
-                }
-                acc = (acc << 6) | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[o++] = (unsigned char)(acc >> bits);
-                }
-        }
-        if (bits >= 6) { /* a lone sextet cannot encode a byte */
-                free(out);
-                return -EINVAL;
-        }
-        out[o] = 0;
-        *ret = out;
-        *ret_len = o;
-        return (int)(o > INT_MAX ? INT_MAX : o);
 }
 
 /* ---- resources ---- */

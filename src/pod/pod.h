@@ -171,7 +171,4 @@ const struct ferry_container *ferry_pod_container_at(const struct ferry_pod *pod
 int ferry_quantity_milli(const char *s, int64_t *ret_milli);
 int ferry_quantity_bytes(const char *s, int64_t *ret_bytes);
 
-/* base64 (standard alphabet, padding optional). Returns decoded length or -EINVAL. */
-int ferry_base64_decode(const char *in, size_t in_len, unsigned char **ret, size_t *ret_len);
-
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "kube/kube.h"
 #include "kube/kubeconfig.h"
 #include "kube/watch.h"
@@ -154,11 +155,10 @@ static void test_base64(void **state)
 {
         const char *cases[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
         for (size_t i = 0; i < 7; i++) {
-                char *e =
-                    ferry_kube_base64_encode((const unsigned char *)cases[i], strlen(cases[i]));
+                char *e = ferry_base64_encode((const unsigned char *)cases[i], strlen(cases[i]));
                 unsigned char *d;
                 size_t n;
-                assert_int_equal(ferry_kube_base64_decode(e, strlen(e), &d, &n), 0);
+                assert_int_equal(ferry_base64_decode(e, strlen(e), &d, &n), 0);
                 assert_int_equal(n, strlen(cases[i]));
                 assert_memory_equal(d, cases[i], n);
                 free(e);
@@ -166,11 +166,11 @@ static void test_base64(void **state)
         }
         unsigned char *d;
         size_t n;
-        assert_int_equal(ferry_kube_base64_decode("Zm9v\nYmFy", 9, &d, &n), 0);
+        assert_int_equal(ferry_base64_decode("Zm9v\nYmFy", 9, &d, &n), 0);
         assert_string_equal((char *)d, "foobar");
         free(d);
-        assert_int_equal(ferry_kube_base64_decode("Zm9v!", 5, &d, &n), -EINVAL);
-        assert_int_equal(ferry_kube_base64_decode("Zm9=v", 5, &d, &n), -EINVAL);
+        assert_int_equal(ferry_base64_decode("Zm9v!", 5, &d, &n), -EINVAL);
+        assert_int_equal(ferry_base64_decode("Zm9=v", 5, &d, &n), -EINVAL);
 }
 
 static void test_bucket(void **state)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/hashmap.h"
 #include "common/util.h"
 #include "http/auth.h"
