@@ -150,6 +150,17 @@ void ferry_buf_add_json_str(struct ferry_buf *b, const char *s)
         ferry_buf_addc(b, '"');
 }
 
+void ferry_buf_add_json_strv(struct ferry_buf *b, char *const *v, size_t n)
+{
+        ferry_buf_addc(b, '[');
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        ferry_buf_adds(b, ", ");
+                ferry_buf_add_json_str(b, v[i]);
+        }
+        ferry_buf_addc(b, ']');
+}
+
 void ferry_buf_reset(struct ferry_buf *b)
 {
         b->len = 0;

@@ -70,6 +70,8 @@ void ferry_buf_printf(struct ferry_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal with quotes. */
 void ferry_buf_add_json_str(struct ferry_buf *b, const char *s);
+/* Append n strings as a JSON array: ["a", "b"]. */
+void ferry_buf_add_json_strv(struct ferry_buf *b, char *const *v, size_t n);
 void ferry_buf_reset(struct ferry_buf *b);
 void ferry_buf_free(struct ferry_buf *b);
 /* Hand the data to the caller (who frees it); the buffer is left empty. */

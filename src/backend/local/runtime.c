@@ -766,32 +766,21 @@ out:
         return r;
 }
 
-static void add_strv_json(struct ferry_buf *b, char *const *v, size_t n)
-{
-        ferry_buf_addc(b, '[');
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        ferry_buf_adds(b, ", ");
-                ferry_buf_add_json_str(b, v[i]);
-        }
-        ferry_buf_addc(b, ']');
-}
-
 void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e)
 {
         ferry_buf_adds(b, "{\"name\": ");
         ferry_buf_add_json_str(b, e->name);
         ferry_buf_printf(b, ", \"init\": %s, \"term_skip_leader\": %s,\n   \"argv\": ",
                          e->init ? "true" : "false", e->term_skip_leader ? "true" : "false");
-        add_strv_json(b, e->argv, e->n_argv);
+        ferry_buf_add_json_strv(b, e->argv, e->n_argv);
         ferry_buf_adds(b, ",\n   \"envp\": ");
-        add_strv_json(b, e->envp, e->n_envp);
+        ferry_buf_add_json_strv(b, e->envp, e->n_envp);
         ferry_buf_adds(b, ",\n   \"cwd\": ");
         if (e->cwd)
                 ferry_buf_add_json_str(b, e->cwd);
         else
                 ferry_buf_adds(b, "null");
         ferry_buf_adds(b, ",\n   \"stop_argv\": ");
-        add_strv_json(b, e->stop_argv, e->n_stop_argv);
+        ferry_buf_add_json_strv(b, e->stop_argv, e->n_stop_argv);
         ferry_buf_adds(b, "}");
 }

@@ -1068,17 +1068,6 @@ static void json_str_or_null(struct ferry_buf *b, const char *s)
                 ferry_buf_adds(b, "null");
 }
 
-static void json_strv(struct ferry_buf *b, char *const *v, size_t n)
-{
-        ferry_buf_addc(b, '[');
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        ferry_buf_adds(b, ", ");
-                ferry_buf_add_json_str(b, v[i]);
-        }
-        ferry_buf_addc(b, ']');
-}
-
 void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
 {
         ferry_buf_adds(b, "{\n  \"name\": ");
@@ -1086,7 +1075,7 @@ void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
         ferry_buf_adds(b, ",\n  \"workdir\": ");
         json_str_or_null(b, j->workdir);
         ferry_buf_adds(b, ",\n  \"sbatch_argv\": ");
-        json_strv(b, j->sbatch_argv, j->n_sbatch_argv);
+        ferry_buf_add_json_strv(b, j->sbatch_argv, j->n_sbatch_argv);
         ferry_buf_adds(b, ",\n  \"script\": ");
         json_str_or_null(b, j->script);
         ferry_buf_adds(b, ",\n  \"flavor\": ");
@@ -1106,7 +1095,7 @@ void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
                          (long long)j->uid, local_runtime_name(j->runtime));
         json_str_or_null(b, j->image_root);
         ferry_buf_adds(b, ",\n  \"runtime_options\": ");
-        json_strv(b, j->runtime_options, j->n_runtime_options);
+        ferry_buf_add_json_strv(b, j->runtime_options, j->n_runtime_options);
         ferry_buf_adds(b, ",\n  \"binds\": [");
         for (size_t i = 0; i < j->n_binds; i++) {
                 ferry_buf_adds(b, i ? ", {\"src\": " : "{\"src\": ");
@@ -1118,6 +1107,6 @@ void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
         ferry_buf_adds(b, "],\n  \"pre_exec\": ");
         json_str_or_null(b, j->spec ? j->spec->pre_exec : NULL);
         ferry_buf_adds(b, ",\n  \"notes\": ");
-        json_strv(b, j->notes, j->n_notes);
+        ferry_buf_add_json_strv(b, j->notes, j->n_notes);
         ferry_buf_adds(b, "\n}\n");
 }
