@@ -7,7 +7,8 @@
 #   bash bench/run-core.sh            full run (~1.5 min on 2 cores)
 #   QUICK=1 bash bench/run-core.sh    smoke test for CI (small counts, ~15 s)
 #
-# Environment: BUILD_DIR (default build), FERRYD, FERRY_BENCH, WRK, NGINX (programs),
+# Environment: BUILD_DIR (default build), FERRYD, FERRY_BENCH, WRK, FERRY_BENCH_NGINX (programs;
+# not NGINX: nginx itself reads NGINX as a list of inherited sockets and would hang),
 # KEEP=1 (keep the temp dir), PORT (first TCP port to try, default 28480).
 # Talks only to 127.0.0.1 and unix sockets. Exit status: 0 when every
 # measurement ran without request errors (goals missed or not: figures are
@@ -194,13 +195,13 @@ wrk_rate() { # URL: sets R to requests/s
         R=$(awk '/^Requests\/sec:/ { print int($2) }' <<<"$out")
 }
 WRK=${WRK:-wrk}
-NGINX=${NGINX:-$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)}
-[[ -z $NGINX ]] || command -v "$NGINX" >/dev/null || NGINX=
+nginx_bin=${FERRY_BENCH_NGINX:-$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)}
+[[ -z $nginx_bin ]] || command -v "$nginx_bin" >/dev/null || nginx_bin=
 if ! command -v "$WRK" >/dev/null; then
         ping_note="skipped: wrk is not installed (apt-get install wrk)"
         say "5. $ping_note"
 else
-        if [[ -z $NGINX ]]; then
+        if [[ -z $nginx_bin ]]; then
                 ping_note="nginx is not installed (apt-get install nginx): no reference, ferryd only"
                 say "5. $ping_note"
         else
@@ -222,11 +223,14 @@ http {
   }
 }
 CONF
-                if ! "$NGINX" -q -t -c "$n/nginx.conf" -p "$n" 2>"$n/t.log" || ! "$NGINX" -c "$n/nginx.conf" -p "$n"; then
+                # env -u NGINX: an NGINX in the caller's environment makes nginx wait on "inherited sockets"
+                if ! env -u NGINX "$nginx_bin" -q -t -c "$n/nginx.conf" -p "$n" 2>"$n/t.log" ||
+                        ! env -u NGINX "$nginx_bin" -c "$n/nginx.conf" -p "$n"; then
                         cat "$n/t.log" "$n/error.log" >&2 2>/dev/null || true
                         die "nginx did not start"
                 fi
                 for _ in $(seq 100); do [[ -s $n/nginx.pid ]] && break; sleep 0.02; done
+                [[ -s $n/nginx.pid ]] || { cat "$n/error.log" >&2 2>/dev/null; die "nginx wrote no pid file in 2 s"; }
                 nginx_pid=$(cat "$n/nginx.pid")
                 for _ in $(seq 100); do port_free "$NGINX_PORT" || break; sleep 0.02; done
         fi

@@ -3,6 +3,7 @@
 # exports FERRY_TCP): after a few pods, PromQL must see ferryd's counters and
 # gauges with the right values. Skipped (77) where prometheus is not installed.
 set -u
+. "$(dirname "$0")/../lib/watch.sh"
 command -v prometheus >/dev/null || { echo "prometheus not installed: skipped"; exit 77; }
 tcp=${FERRY_TCP:?needs FERRY_TEST_TCP_PORT}
 sock=${FERRY_SERVER#unix://}
@@ -27,6 +28,7 @@ pass=0; fail=0
 check() { # name query expected-value
   local out v
   for _ in $(seq 150); do
+    watch_alive "$ppid" || { echo "FAIL: prometheus died; last lines of its log:"; tail -n 30 "$d/prometheus.log"; exit 1; }
     out=$(q "$2")
     v=$(echo "$out" | grep -o '"value":\[[^]]*\]' | head -1 | sed 's/.*,"\(.*\)"\]/\1/')
     [ "$v" = "$3" ] && break

@@ -6,6 +6,8 @@
 # Exits 77 (meson: skipped) when not root or when slurm-wlm/munge are missing.
 # Slurm is left running for the next test; `scripts/slurm-ci.sh down` stops it
 # (FERRY_SLURM_DOWN=1 stops it after COMMAND).
+# While COMMAND runs, munged, slurmctld and slurmd are watched (FERRY_SLURM_WATCH names them;
+# the outage test leaves slurmctld out): one that dies stops COMMAND and fails it with its log.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ci=$here/../../scripts/slurm-ci.sh
@@ -18,7 +20,16 @@ done
 command -v bwrap >/dev/null || { echo "SKIP: bwrap missing (apt-get install -y bubblewrap)"; exit 77; }
 SLURM_CI_SLOTS=${SLURM_CI_SLOTS:-16} bash "$ci" up || { echo "FAIL: scripts/slurm-ci.sh up"; exit 1; }
 export SLURM_CI="$ci"
-"$@"
+. "$here/../lib/watch.sh"
+S=${SLURM_CI_DIR:-/tmp/slurm-ci}
+watch=""
+for d in ${FERRY_SLURM_WATCH:-munged slurmctld slurmd}; do
+  case $d in
+    munged) watch="$watch munged:$(cat /run/munge/munged.pid):/var/log/munge/munged.log" ;;
+    *) watch="$watch $d:$(cat "$S/$d.pid"):$S/$d.out" ;;
+  esac
+done
+watch_run "$watch" "$@"
 rc=$?
 [ "${FERRY_SLURM_DOWN:-0}" = 1 ] && bash "$ci" down
 exit $rc
