@@ -126,6 +126,32 @@ static int get_int(struct pctx *c, json_t *o, const char *key, const char *where
         return 0;
 }
 
+/* securityContext ids (runAsUser, runAsGroup, and fsGroup where ret_fs is
+ * given): -1 when unset, else 0..2^32-2. */
+static int parse_ids(struct pctx *c, json_t *sc, const char *where, int64_t *ret_user,
+                     int64_t *ret_group, int64_t *ret_fs)
+{
+        static const char *const keys[] = {"runAsUser", "runAsGroup", "fsGroup"};
+        int64_t *rets[] = {ret_user, ret_group, ret_fs};
+        int r;
+
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(keys); i++) {
+                if (!rets[i])
+                        continue;
+                *rets[i] = -1;
+                if (!json_is_object(sc))
+                        continue;
+                if ((r = get_int(c, sc, keys[i], where, -1, rets[i])) < 0)
+                        return r;
+                if (json_object_get(sc, keys[i]) && !json_is_null(json_object_get(sc, keys[i])) &&
+                    (*rets[i] < 0 || *rets[i] > 4294967294LL))
+                        return ferry_errprintf(c->err, -EINVAL,
+                                               "%s: %s must be 0..4294967294, not %lld", where,
+                                               keys[i], (long long)*rets[i]);
+        }
+        return 0;
+}
+
 static int parse_str_array(struct pctx *c, json_t *o, const char *key, const char *where,
                            char ***ret, size_t *ret_n)
 {
@@ -380,6 +406,11 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
         if (ct->working_dir && ct->working_dir[0] && !safe_abs_path(ct->working_dir))
                 return ferry_errprintf(c->err, -EINVAL, "%s: workingDir must be an absolute path",
                                        where);
+        char scw[200];
+        snprintf(scw, sizeof(scw), "%s: securityContext", where);
+        if ((r = parse_ids(c, json_object_get(o, "securityContext"), scw, &ct->run_as_user,
+                           &ct->run_as_group, NULL)) < 0)
+                return r;
 
         if ((r = get_array(c, o, "env", where, &a)) < 0)
                 return r;
@@ -809,12 +840,8 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
         if (p->grace_seconds < 0 || p->grace_seconds > 86400)
                 return ferry_errprintf(c->err, -EINVAL,
                                        "spec.terminationGracePeriodSeconds must be 0..86400");
-        json_t *sc = json_object_get(spec, "securityContext");
-        p->run_as_user = -1;
-        if (json_is_object(sc) &&
-            (r = get_int(c, sc, "runAsUser", "spec.securityContext", -1, &p->run_as_user)) < 0)
-                return r;
-        return 0;
+        return parse_ids(c, json_object_get(spec, "securityContext"), "spec.securityContext",
+                         &p->run_as_user, &p->run_as_group, &p->fs_group);
 }
 
 int ferry_pod_parse(const char *body, size_t len, enum ferry_body_kind kind,

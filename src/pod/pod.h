@@ -71,6 +71,9 @@ struct ferry_container {
         size_t n_mounts;
         struct ferry_resources limits, requests;
         bool is_init;
+        /* securityContext.runAsUser / runAsGroup of this container, -1 = unset
+         * (the pod's apply; see backend/podsec.h for what a site allows) */
+        int64_t run_as_user, run_as_group;
 };
 
 enum ferry_volume_kind {
@@ -139,7 +142,8 @@ struct ferry_pod {
         int64_t grace_seconds;    /* terminationGracePeriodSeconds, default 30 */
         int64_t deadline_seconds; /* activeDeadlineSeconds, -1 = none */
         char *restart_policy;
-        int64_t run_as_user; /* securityContext.runAsUser, -1 = unset */
+        /* spec.securityContext: runAsUser, runAsGroup, fsGroup; -1 = unset */
+        int64_t run_as_user, run_as_group, fs_group;
 };
 
 enum ferry_body_kind {
