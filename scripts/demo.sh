@@ -10,9 +10,11 @@ B=${BUILD:-build}
 runtime=host
 if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then runtime=bwrap; fi
 dir=$(mktemp -d /tmp/ferry-demo.XXXXXX)
+chmod 711 "$dir"   # pods run as an unprivileged user that must reach their volumes below it
 sock="$dir/ferryd.sock"
 echo "== starting ferryd (backend local, runtime $runtime, state $dir/state)"
 "$B/src/ferryd/ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime "$runtime" \
+  --backend-opt "host_namespaces=$( [ "$runtime" = host ] && echo default )" \
   --poll-interval-ms 250 >"$dir/ferryd.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT

@@ -27,6 +27,7 @@ if [[ -f $BUILD_DIR/build.ninja ]]; then ninja -C "$BUILD_DIR" src/ferryd/ferryd
 [[ -x $FERRYD && -x $FB ]] || { echo "run.sh: build first (meson setup $BUILD_DIR && ninja -C $BUILD_DIR)" >&2; exit 2; }
 SLURM_CI_SLOTS=${SLURM_CI_SLOTS:-16} bash "$root/scripts/slurm-ci.sh" up >&2
 tmp=$(mktemp -d /tmp/ferry-slurm-bench.XXXXXX)
+chmod 711 "$tmp"
 pid=
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

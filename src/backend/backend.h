@@ -90,6 +90,11 @@ struct ferry_backend_config {
         const char *libexec_dir; /* where ferry-shim lives */
         const struct ferry_backend_option *options; /* backend-specific, from config */
         size_t n_options;
+        /* ferryd's own files and directories (config, tokens, TLS key, state
+         * directory, sockets): never shown to a pod. Owned by the caller, alive
+         * as long as the backend. */
+        const char *const *private_paths;
+        size_t n_private_paths;
 };
 
 struct ferry_backend_stats {

@@ -444,6 +444,42 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev)
         return r;
 }
 
+static int chown_r_at(int dfd, const char *name, uid_t uid, gid_t gid, int depth)
+{
+        struct stat st;
+
+        if (depth > 64)
+                return -ELOOP;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        r = chown_r_at(dirfd(d), de->d_name, uid, gid, depth + 1);
+        closedir(d);
+        return r;
+}
+
+int ferry_chown_r(const char *path, uid_t uid, gid_t gid)
+{
+        if (!path || !path[0])
+                return -EINVAL;
+        return chown_r_at(AT_FDCWD, path, uid, gid, 0);
+}
+
 int ferry_rm_rf(const char *path)
 {
         struct stat st;

@@ -99,6 +99,8 @@ int ferry_write_file_atomic(const char *path, const void *data, size_t len, unsi
 int ferry_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* rm -rf, not crossing mount points; refuses "/" and empty paths. */
 int ferry_rm_rf(const char *path);
+/* chown -R without following symlinks (lchown on each entry). */
+int ferry_chown_r(const char *path, uid_t uid, gid_t gid);
 
 /* ---- strings ---- */
 bool ferry_str_startswith(const char *s, const char *prefix);

@@ -981,6 +981,8 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
             .libexec_dir = cfg->libexec_dir,
             .options = cfg->backend_options,
             .n_options = cfg->n_backend_options,
+            .private_paths = cfg->private_paths,
+            .n_private_paths = cfg->n_private_paths,
         };
         if ((r = ferry_backend_new(&bc, &d->be, err)) < 0)
                 goto fail;

@@ -31,6 +31,10 @@ struct ferry_daemon_config {
         size_t n_backend_options;
         int poll_interval_ms; /* default 1000 */
         struct ferry_limits limits;
+        /* ferryd's own files (config, tokens, keys, state, sockets): the
+         * backend hides them from pods (struct ferry_backend_config) */
+        const char *const *private_paths;
+        size_t n_private_paths;
 };
 
 /* Which namespaces the caller may act on; NULL means all. */

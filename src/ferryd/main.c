@@ -108,6 +108,8 @@ int main(int argc, char **argv)
         ferry_error_t err = {{0}};
         sigset_t sigs;
         int c, sig, rc = 1;
+        const char *config_path = NULL;
+        const char **private_paths = NULL;
 
         /* Thread-per-connection would spread long-lived pod records over many
          * malloc arenas; two keep RSS close to the live data (BENCHMARKS.md). */
@@ -131,6 +133,8 @@ int main(int argc, char **argv)
                         fprintf(stderr, "ferryd: %s\n", err.text);
                         return 2;
                 }
+                if (c == 'c')
+                        config_path = optarg;
         }
         if (optind < argc) {
                 fprintf(stderr, "ferryd: unexpected argument \"%s\"\n", argv[optind]);
@@ -238,7 +242,21 @@ int main(int argc, char **argv)
                 log_err("%s", err.text);
                 goto out_cfg;
         }
+        /* what pods must never see: ferryd's own files (the local backend's
+         * sandbox hides them; most are outside it anyway) */
+        private_paths = ferry_xcalloc(cfg.n_listen + 8, sizeof(*private_paths));
+        size_t n_private = 0;
+        const char *const files[] = {config_path,   cfg.tokens,    cfg.tls_key,
+                                     cfg.tls_cert,  cfg.state_dir, cfg.tls_client_ca};
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(files); i++)
+                if (files[i] && files[i][0] == '/')
+                        private_paths[n_private++] = files[i];
+        for (size_t i = 0; i < cfg.n_listen; i++)
+                if (strncmp(cfg.listen[i].url, "unix://", 7) == 0)
+                        private_paths[n_private++] = cfg.listen[i].url + 7;
         struct ferry_daemon_config dc = {
+            .private_paths = private_paths,
+            .n_private_paths = n_private,
             .state_dir = cfg.state_dir,
             .backend = cfg.backend,
             .runtime = cfg.runtime,
@@ -289,6 +307,7 @@ out_daemon:
 out_auth:
         ferry_auth_free(auth);
 out_cfg:
+        free(private_paths);
         ferryd_config_free(&cfg);
         return rc;
 }

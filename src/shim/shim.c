@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -52,6 +53,7 @@ struct ctr {
         char *cwd;
         bool term_skip_leader;
         bool pre_exec; /* the pre-exec step: logged like a container, no state file */
+        bool drop;     /* switch to the pod's user before exec */
 
         pid_t pid;
         bool started, reaped, recorded;
@@ -71,6 +73,14 @@ static bool stopping;
 static const char *stop_reason; /* NULL, or "DeadlineExceeded" */
 static int64_t kill_at;         /* monotonic ns; 0 = none */
 static bool killed;
+/* spec.json "user": the pod's host user (backend/podsec.h). A shim started as
+ * root runs every container (and the pre-exec step) as that user; a shim
+ * started as that user already (a Slurm job with --uid) has nothing to drop. */
+static bool have_user;
+static uid_t user_uid;
+static gid_t user_gid;
+static gid_t user_groups[16];
+static size_t n_user_groups;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -154,6 +164,19 @@ static void load_spec(void)
         deadline_s = json_is_integer(json_object_get(root, "deadline_s"))
                          ? json_integer_value(json_object_get(root, "deadline_s"))
                          : -1;
+        json_t *user = json_object_get(root, "user");
+        if (json_is_object(user)) {
+                json_t *u = json_object_get(user, "uid"), *g = json_object_get(user, "gid");
+                json_t *gs = json_object_get(user, "groups");
+                if (!json_is_integer(u) || !json_is_integer(g) || json_integer_value(u) < 0 ||
+                    json_integer_value(g) < 0 || json_array_size(gs) > 16)
+                        die("spec: user must have uid and gid (and at most 16 groups)");
+                have_user = true;
+                user_uid = (uid_t)json_integer_value(u);
+                user_gid = (gid_t)json_integer_value(g);
+                for (size_t i = 0; i < json_array_size(gs); i++)
+                        user_groups[n_user_groups++] = (gid_t)json_integer_value(json_array_get(gs, i));
+        }
         json_t *pre = json_object_get(root, "pre_exec");
         if (pre && !json_is_null(pre) && (!json_is_string(pre) || !*json_string_value(pre)))
                 die("spec: pre_exec must be a non-empty string");
@@ -173,7 +196,10 @@ static void load_spec(void)
                 x->argv[1] = ferry_xstrdup("-c");
                 x->argv[2] = ferry_xstrdup(json_string_value(pre));
                 x->envp = environ;
-                x->cwd = ferry_xstrdup(wd);
+                /* cwd/, where containers without workingDir start on the host
+                 * runtime: the pod's user owns it (the workdir itself is root's) */
+                x->cwd = ferry_xasprintf("%s/cwd", wd);
+                x->drop = true;
                 x->log_fd = x->out.fd = x->err.fd = -1;
                 x->err.is_stderr = true;
         }
@@ -186,6 +212,7 @@ static void load_spec(void)
                 x->name = ferry_xstrdup(name);
                 x->init = json_is_true(json_object_get(c, "init"));
                 x->term_skip_leader = json_is_true(json_object_get(c, "term_skip_leader"));
+                x->drop = json_is_true(json_object_get(c, "drop"));
                 x->argv = strv_from_json(json_object_get(c, "argv"));
                 x->envp = strv_from_json(json_object_get(c, "envp"));
                 if (!x->envp)
@@ -301,6 +328,24 @@ static void start_error(struct ctr *c, const char *msg)
         record(c);
 }
 
+/* In the child, before exec: become the pod's user for good (groups first,
+ * then gid, then uid; all three ids, so nothing can switch back). A shim that
+ * is not root is that user already, or cannot change it: nothing to do. */
+static int drop_to_user(void)
+{
+        if (!have_user || geteuid() != 0 || user_uid == 0)
+                return 0;
+        if (setgroups(n_user_groups, user_groups) < 0 ||
+            setresgid(user_gid, user_gid, user_gid) < 0 ||
+            setresuid(user_uid, user_uid, user_uid) < 0)
+                return -1;
+        if (setuid(0) == 0) { /* must fail now */
+                errno = EPERM;
+                return -1;
+        }
+        return 0;
+}
+
 static void start(struct ctr *c)
 {
         char logp[PATH_MAX];
@@ -345,14 +390,20 @@ static void start(struct ctr *c)
                         if (s != SIGKILL && s != SIGSTOP)
                                 signal(s, SIG_DFL);
                 sigprocmask(SIG_SETMASK, &none, NULL);
-                int e = 0;
-                if (c->cwd && chdir(c->cwd) < 0)
+                int e = 0, what = 0;
+                if (c->drop && drop_to_user() < 0) {
                         e = errno;
+                        what = 2;
+                }
+                if (!e && c->cwd && chdir(c->cwd) < 0) {
+                        e = errno;
+                        what = access(c->cwd, F_OK) < 0 ? 1 : 0;
+                }
                 if (!e) {
                         execve(exe, c->argv, c->envp);
                         e = errno;
                 }
-                int msg[2] = {c->cwd && e && access(c->cwd, F_OK) < 0 ? 1 : 0, e};
+                int msg[2] = {what, e};
                 if (write(xfd, msg, sizeof(msg)) < 0)
                         _exit(127);
                 _exit(127);
@@ -377,8 +428,12 @@ static void start(struct ctr *c)
         if (n == (ssize_t)sizeof(msg)) {
                 /* the exec failed: report it like the kubelet (StartError, 128) */
                 char text[256];
-                snprintf(text, sizeof(text), "%s \"%s\": %s", msg[0] ? "chdir" : "exec",
-                         msg[0] ? c->cwd : c->argv[0], strerror(msg[1]));
+                if (msg[0] == 2)
+                        snprintf(text, sizeof(text), "cannot run as uid %u gid %u: %s",
+                                 (unsigned)user_uid, (unsigned)user_gid, strerror(msg[1]));
+                else
+                        snprintf(text, sizeof(text), "%s \"%s\": %s", msg[0] ? "chdir" : "exec",
+                                 msg[0] ? c->cwd : c->argv[0], strerror(msg[1]));
                 ferry_logfile_write(c->log_fd, ferry_now_ns(), true, text, strlen(text), false);
                 snprintf(c->st.reason, sizeof(c->st.reason), "StartError");
                 snprintf(c->st.message, sizeof(c->st.message), "%s", text);

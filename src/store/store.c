@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -308,6 +310,19 @@ static int open_db(const char *path, sqlite3 **db, ferry_error_t *err)
                 sqlite3_close(*db);
                 *db = NULL;
                 return r;
+        }
+        /* it holds every pod spec, Secrets included: only ferryd's user reads
+         * it (SQLite gives its -wal and -shm files the database's mode) */
+        if (chmod(path, 0600) < 0 && errno != ENOENT) {
+                int r = ferry_errprintf(err, -errno, "cannot chmod %s: %m", path);
+                sqlite3_close(*db);
+                *db = NULL;
+                return r;
+        }
+        for (size_t i = 0; i < 2; i++) {
+                char side[PATH_MAX];
+                snprintf(side, sizeof(side), "%s%s", path, i ? "-shm" : "-wal");
+                (void)chmod(side, 0600);
         }
         sqlite3_busy_timeout(*db, 10000);
         return 0;

@@ -8,11 +8,12 @@ set -u
 ferryd=$1
 N=${2:-200}
 dir=$(mktemp -d /tmp/ferry-crash.XXXXXX)
+chmod 711 "$dir"
 sock="$dir/ferryd.sock"
 ran="$dir/ran"
 : > "$ran"
 start() {
-  "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime host \
+  "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime host --backend-opt 'host_namespaces=*' \
     --poll-interval-ms 200 >>"$dir/ferryd.log" 2>&1 &
   pid=$!
   for _ in $(seq 200); do curl -s --unix-socket "$sock" http://unix/healthz >/dev/null 2>&1 && return 0; sleep 0.05; done

@@ -11,6 +11,7 @@ args=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
 shift || true
 dir=$(mktemp -d /tmp/ferry-test.XXXXXX)
+chmod 711 "$dir"   # pods run as an unprivileged user that must reach their volumes below it
 sock="$dir/ferryd.sock"
 listen=(--listen "unix://$sock")
 if [ -n "${FERRY_TEST_TCP_PORT:-}" ]; then

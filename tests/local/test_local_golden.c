@@ -41,7 +41,16 @@ static const struct fake_entry fake_tree[] = {
     {"/etc", "passwd", 'f', NULL}, {"/etc", "ssl", 'd', NULL},   {"/var", "lib", 'd', NULL},
     {"/var", "run", 'l', "/run"},  {"/run", "lock", 'd', NULL},  {"/run", "systemd", 'd', NULL},
     {"/usr", "bin", 'd', NULL},    {"/usr", "lib", 'd', NULL},
+    /* secrets the sandbox must hide, and ferryd's own files */
+    {"/etc", "shadow", 'f', NULL}, {"/etc", "ssh", 'd', NULL},   {"/etc", "munge", 'd', NULL},
+    {"/etc/ssh", "ssh_config", 'f', NULL},  {"/etc/ssh", "ssh_host_ed25519_key", 'f', NULL},
+    {"/etc", "ferryd.tokens", 'f', NULL},   {"/var/lib", "ferry", 'd', NULL},
 };
+/* the pod's user: root inside the sandbox, nobody outside */
+static const struct ferry_pod_user pod_user = {
+    .uid = 65534, .gid = 65534, .inner_uid = 0, .inner_gid = 0, .fs_group = -1};
+static const char *const ferryd_private[] = {"/etc/ferryd.tokens", "/var/lib/ferry",
+                                             "/run/ferry/ferryd.sock"};
 
 static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
 {
@@ -138,6 +147,9 @@ static int run_case(const char *dir)
                     .n_image_map = FERRY_ARRAY_SIZE(image_map),
                     .hostfs = {.list = fake_list},
                     .image_root = kinds[k] == LOCAL_RT_ENROOT ? "/IMAGES" : NULL,
+                    .user = &pod_user,
+                    .masks = ferryd_private,
+                    .n_masks = FERRY_ARRAY_SIZE(ferryd_private),
                 };
                 ferry_buf_reset(&b);
                 ferry_buf_adds(&b, "[\n  ");

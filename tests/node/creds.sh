@@ -15,6 +15,7 @@ ferryd_args=("$@")
 command -v openssl >/dev/null || { echo "openssl is missing: skipped"; exit 77; }
 command -v curl >/dev/null || { echo "curl is missing: skipped"; exit 77; }
 dir=$(mktemp -d /tmp/ferry-node-creds.XXXXXX)
+chmod 711 "$dir"
 pids=()
 fail=0
 cleanup() {

@@ -12,6 +12,7 @@ ferryd=$1
 OUT=${2:-15}
 ci=${SLURM_CI:?run me through with-slurm.sh}
 dir=$(mktemp -d /tmp/ferry-slurm-outage.XXXXXX)
+chmod 711 "$dir"
 sock="$dir/ferryd.sock"
 "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend slurm --runtime host \
   --poll-interval-ms 500 >"$dir/ferryd.log" 2>&1 &

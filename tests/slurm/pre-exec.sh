@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Run by with-slurm.sh: a site with allow_pre_exec: true (host runtime), ferryd
 # on the slurm backend, and two pods with slurm-job.vk.io/pre-exec:
-#  - one whose snippet leaves a marker in the workdir: the container (started
+#  - one whose snippet leaves a marker in cwd/ (where it runs): the container (started
 #    after it) sees the marker, and the snippet's output is in logs/pre_exec.log;
 #  - one whose snippet exits 3: the pod fails with PreExecFailed and the exit
 #    code in /status, and its container never runs.
@@ -32,7 +32,7 @@ if [ "${1:-}" = --checks ]; then
   u1=$(uid)
   # quotes and $ reach sh as written (one argv item, no quoting layer)
   out=$(pod "$u1" pre-ok '"x=\"it'"'"'s\"; echo \"$x\" > pre.marker; echo hello from pre-exec"' \
-        '"cat ../pre.marker"' | api --data-binary @- http://x/create)
+        '"cat pre.marker"' | api --data-binary @- http://x/create)
   echo "create pre-ok: $out"
   st=$(wait_end "$u1")
   echo "pre-ok status: $st"
@@ -62,6 +62,7 @@ fi
 
 ferryd=$1 shim=$2 with_ferryd=$3
 dir=$(mktemp -d /tmp/ferry-slurm-pre.XXXXXX)
+chmod 711 "$dir"
 chmod 755 "$dir"
 cat > "$dir/site.yaml" <<YAML
 workdir_root: "$dir/pods"

@@ -22,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "backend/local/podwd.h"
+#include "backend/podsec.h"
 #include "backend/local/runspec.h"
 #include "backend/local/state.h"
 #include "common/log.h"
@@ -46,6 +47,9 @@ struct local_priv {
         size_t n_image_map;
         int64_t max_pods;
         int64_t start_timeout_ms;
+        struct ferry_podsec sec;  /* which host user each pod runs as */
+        struct local_bind *binds; /* sandbox_paths: host paths the admin shows to pods */
+        size_t n_binds;
 
         pthread_mutex_t lock; /* protects live */
         struct live *live;
@@ -249,12 +253,50 @@ static void local_fini(struct ferry_backend *be)
                 free(p->image_map[i].to);
         }
         free(p->image_map);
+        ferry_podsec_clear(&p->sec);
+        for (size_t i = 0; i < p->n_binds; i++)
+                free(p->binds[i].src);
+        free(p->binds);
         for (size_t i = 0; i < p->n_live; i++)
                 free(p->live[i].uid);
         free(p->live);
         pthread_mutex_destroy(&p->lock);
         free(p);
         be->priv = NULL;
+}
+
+/* sandbox_paths: "PATH[:ro|:rw],..." host paths shown to every pod at the
+ * same place (e.g. /cvmfs, a scratch file system); read-only by default. */
+static int parse_sandbox_paths(struct local_priv *p, const char *s, ferry_error_t *err)
+{
+        while (s && *s) {
+                const char *e = strchr(s, ',');
+                size_t l = e ? (size_t)(e - s) : strlen(s);
+                _cleanup_free_ char *item = ferry_xstrndup(s, l);
+                char *colon = strchr(item, ':');
+                bool ro = true;
+                if (colon) {
+                        *colon = '\0';
+                        if (strcmp(colon + 1, "rw") == 0)
+                                ro = false;
+                        else if (strcmp(colon + 1, "ro") != 0)
+                                return ferry_errprintf(err, -EINVAL,
+                                                       "sandbox_paths: \"%s\": the mode is ro or "
+                                                       "rw",
+                                                       item);
+                }
+                if (item[0] != '/' || strstr(item, "/..") || strcmp(item, "/") == 0 ||
+                    strpbrk(item, " \t\n"))
+                        return ferry_errprintf(err, -EINVAL,
+                                               "sandbox_paths: \"%s\" is not an absolute host "
+                                               "path below /",
+                                               item);
+                p->binds = ferry_xrealloc(p->binds, (p->n_binds + 1) * sizeof(*p->binds));
+                p->binds[p->n_binds].src = p->binds[p->n_binds].dst = ferry_xstrdup(item);
+                p->binds[p->n_binds++].ro = ro;
+                s = e ? e + 1 : NULL;
+        }
+        return 0;
 }
 
 static int local_init(struct ferry_backend *be, ferry_error_t *err)
@@ -303,6 +345,20 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         parse_image_map(p, ferry_backend_opt(be, "image_map", NULL));
         p->max_pods = ferry_backend_opt_int(be, "max_pods", 110);
         p->start_timeout_ms = ferry_backend_opt_int(be, "shim_start_timeout_ms", 10000);
+        struct ferry_podsec_options so = {
+            .pod_user = ferry_backend_opt(be, "pod_user", NULL),
+            .tenant_users = ferry_backend_opt(be, "tenant_users", NULL),
+            .allowed_ids = ferry_backend_opt(be, "allowed_ids", NULL),
+            .root_namespaces = ferry_backend_opt(be, "root_namespaces", NULL),
+            .host_namespaces = ferry_backend_opt(be, "host_namespaces", NULL),
+        };
+        if ((r = ferry_podsec_parse(&p->sec, &so, err)) < 0 ||
+            (r = parse_sandbox_paths(p, ferry_backend_opt(be, "sandbox_paths", NULL), err)) < 0)
+                goto fail;
+        if (geteuid() == 0 &&
+            ((r = local_podwd_open_path(be->cfg.state_dir, p->pods, err)) < 0 ||
+             (r = local_podwd_open_path(be->cfg.state_dir, p->tmp, err)) < 0))
+                goto fail;
         if (p->kind == LOCAL_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
                 r = ferry_errprintf(err, -ENOENT,
                                     "the bwrap runtime needs bubblewrap, and %s is not executable "
@@ -339,9 +395,12 @@ fail:
 
 /* ---- submit ---- */
 
-static struct local_rtconf rtconf(const struct local_priv *p, const char *wd)
+static struct local_rtconf rtconf(const struct ferry_backend *be, const char *wd)
 {
+        const struct local_priv *p = be->priv;
         return (struct local_rtconf){
+            .masks = be->cfg.private_paths,
+            .n_masks = be->cfg.n_private_paths,
             .kind = p->kind,
             .workdir = wd,
             .bwrap = p->bwrap,
@@ -356,6 +415,8 @@ static struct local_rtconf rtconf(const struct local_priv *p, const char *wd)
             .image_map = p->image_map,
             .n_image_map = p->n_image_map,
             .hostfs = local_hostfs_real,
+            .binds = p->binds,
+            .n_binds = p->n_binds,
         };
 }
 
@@ -464,7 +525,17 @@ static int local_submit(struct ferry_backend *be, const struct ferry_pod *pod,
                                        pod->uid ? pod->uid : "");
         wd = workdir(p, pod->uid);
         if (access(wd, F_OK) < 0) {
-                struct local_rtconf rc = rtconf(p, wd);
+                struct ferry_pod_user user;
+                if (p->kind == LOCAL_RT_HOST && !ferry_podsec_host_allowed(&p->sec, pod->namespace))
+                        return ferry_errprintf(err, -EPERM,
+                                               "this site runs pods with the host runtime, which "
+                                               "does not isolate them; namespace \"%s\" is not "
+                                               "allowed to use it (host_namespaces)",
+                                               pod->namespace ? pod->namespace : "default");
+                if ((r = ferry_podsec_resolve(&p->sec, pod, &user, err)) < 0)
+                        return r;
+                struct local_rtconf rc = rtconf(be, wd);
+                rc.user = &user;
                 int64_t cpu = 0, mem = 0;
                 r = local_podwd_create(&rc, pod, p->tmp, &cpu, &mem, err);
                 if (r < 0)

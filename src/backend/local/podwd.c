@@ -29,24 +29,46 @@ static int write_file_in(const char *dir, const char *rel, const void *data, siz
         return ferry_write_file_atomic(path, data, len, mode, false);
 }
 
-static int materialise(const struct local_runspec *rs, const struct ferry_buf *spec,
-                       const char *dir, ferry_error_t *err)
+/* Give the pod's user what it writes to: a volume directory and what is in
+ * it (fsGroup, when set, owns it as group and may write), or cwd/. Run as
+ * root only; otherwise files keep the owner of the process that made them. */
+static int hand_over(const char *path, const struct ferry_pod_user *u)
 {
-        static const char *const subdirs[] = {"volumes", "logs", "state", "cwd"};
+        if (!u || u->root || geteuid() != 0)
+                return 0;
+        gid_t g = (gid_t)(u->fs_group >= 0 ? u->fs_group : u->gid);
+        return ferry_chown_r(path, (uid_t)u->uid, g);
+}
+
+/* Layout and modes (state.h): the pod's user can traverse to its own volumes
+ * (0711 on the way, no listing) and nothing else; spec.json (it holds the
+ * Secrets), logs/ and state/ are root's. */
+static int materialise(const struct local_rtconf *rc, const struct local_runspec *rs,
+                       const struct ferry_buf *spec, const char *dir, ferry_error_t *err)
+{
+        static const struct {
+                const char *name;
+                mode_t mode;
+        } subdirs[] = {{"volumes", 0711}, {"logs", 0700}, {"state", 0700}, {"cwd", 0700}};
+        const struct ferry_pod_user *u = rc->user;
+        mode_t vmode = u && u->fs_group >= 0 ? 02770 : 0700;
         int r;
 
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(subdirs); i++) {
-                _cleanup_free_ char *s = ferry_xasprintf("%s/%s", dir, subdirs[i]);
-                if ((r = ferry_mkdir_p(s, 0755)) < 0)
+                _cleanup_free_ char *s = ferry_xasprintf("%s/%s", dir, subdirs[i].name);
+                if ((r = ferry_mkdir_p(s, subdirs[i].mode)) < 0 ||
+                    (r = chmod(s, subdirs[i].mode) < 0 ? -errno : 0) < 0)
                         return ferry_errprintf(err, r, "cannot create %s: %s", s, strerror(-r));
         }
         for (size_t i = 0; i < rs->n_volumes; i++) {
                 const struct local_volume *v = &rs->volumes[i];
                 _cleanup_free_ char *vd = ferry_xasprintf("%s/volumes/%s", dir, v->name);
-                /* emptyDirs are shared scratch space: writable by any uid in the pod */
-                r = ferry_mkdir_p(vd, v->kind == FERRY_VOL_EMPTYDIR ? 01777 : 0755);
-                if (r == 0 && v->kind == FERRY_VOL_EMPTYDIR)
-                        r = chmod(vd, 01777) < 0 ? -errno : 0;
+                /* without a pod user (tests of the translator), emptyDirs are
+                 * shared scratch space for any uid in the pod */
+                mode_t m = u ? vmode : v->kind == FERRY_VOL_EMPTYDIR ? 01777 : 0755;
+                r = ferry_mkdir_p(vd, m);
+                if (r == 0)
+                        r = chmod(vd, m) < 0 ? -errno : 0;
                 for (size_t j = 0; r == 0 && j < v->n_files; j++)
                         r = write_file_in(vd, v->files[j].path, v->files[j].data, v->files[j].len,
                                           (unsigned)v->files[j].mode);
@@ -59,10 +81,21 @@ static int materialise(const struct local_runspec *rs, const struct ferry_buf *s
                         if (rs->c[i].mounts[j].mkdir_src) {
                                 _cleanup_free_ char *s =
                                     ferry_xasprintf("%s/%s", dir, rs->c[i].mounts[j].src);
-                                if ((r = ferry_mkdir_p(s, 01777)) < 0)
+                                if ((r = ferry_mkdir_p(s, u ? vmode : 01777)) < 0)
                                         return ferry_errprintf(err, r, "cannot create %s: %s", s,
                                                                strerror(-r));
                         }
+        for (size_t i = 0; i < rs->n_volumes; i++) {
+                _cleanup_free_ char *vd =
+                    ferry_xasprintf("%s/volumes/%s", dir, rs->volumes[i].name);
+                if ((r = hand_over(vd, u)) < 0)
+                        return ferry_errprintf(err, r, "cannot give %s to the pod's user: %s", vd,
+                                               strerror(-r));
+        }
+        _cleanup_free_ char *cwd = ferry_xasprintf("%s/cwd", dir);
+        if ((r = hand_over(cwd, u)) < 0)
+                return ferry_errprintf(err, r, "cannot give %s to the pod's user: %s", cwd,
+                                       strerror(-r));
         int64_t cpu, mem;
         local_runspec_resources(rs, &cpu, &mem);
         char res[64];
@@ -83,6 +116,14 @@ static int build_spec(const struct local_rtconf *rc, const struct local_runspec 
         ferry_buf_printf(
             b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64 ", \"deadline_s\": %" PRId64 ",\n",
             local_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
+        if (rc->user) {
+                /* ferry-shim switches to this user for every container (local_exec.drop) */
+                ferry_buf_printf(b, " \"user\": {\"uid\": %lld, \"gid\": %lld, \"groups\": [",
+                                 (long long)rc->user->uid, (long long)rc->user->gid);
+                if (rc->user->fs_group >= 0)
+                        ferry_buf_printf(b, "%lld", (long long)rc->user->fs_group);
+                ferry_buf_adds(b, "]},\n");
+        }
         if (rs->pre_exec) {
                 ferry_buf_adds(b, " \"pre_exec\": ");
                 ferry_buf_add_json_str(b, rs->pre_exec);
@@ -119,8 +160,8 @@ int local_podwd_create_spec(const struct local_rtconf *rc, const struct local_ru
                 r = ferry_errprintf(err, -errno, "cannot create %s: %m", tmpl);
                 goto out;
         }
-        chmod(tmpl, 0755);
-        r = materialise(rs, &spec, tmpl, err);
+        chmod(tmpl, 0711);
+        r = materialise(rc, rs, &spec, tmpl, err);
         if (r == 0) {
                 if (rename(tmpl, rc->workdir) == 0) {
                         r = 1;
@@ -152,6 +193,35 @@ int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *po
                                         ret_mem ? ret_mem : &(int64_t){0});
         local_runspec_free(rs);
         return r;
+}
+
+int local_podwd_open_path(const char *top, const char *dir, ferry_error_t *err)
+{
+        _cleanup_free_ char *t = realpath(top, NULL), *d = realpath(dir, NULL);
+        size_t tl = t ? strlen(t) : 0;
+
+        if (!t || !d)
+                return ferry_errprintf(err, -errno, "%s: %m", t ? dir : top);
+        if (strncmp(d, t, tl) != 0 || (d[tl] != '/' && d[tl] != '\0'))
+                return ferry_errprintf(err, -EINVAL, "%s is not below %s", dir, top);
+        for (;;) {
+                bool own = strlen(d) >= tl;
+                struct stat st;
+                if (own && chmod(d, 0711) < 0)
+                        return ferry_errprintf(err, -errno, "cannot chmod %s: %m", d);
+                if (!own && stat(d, &st) == 0 && !(st.st_mode & S_IXOTH))
+                        return ferry_errprintf(
+                            err, -EACCES,
+                            "pods run as unprivileged users (pod_user, tenant_users) and cannot "
+                            "reach their working directories through %s (mode %04o): give it o+x "
+                            "(chmod o+x %s), or move the state directory",
+                            d, (unsigned)(st.st_mode & 07777), d);
+                char *slash = strrchr(d, '/');
+                if (!slash || strcmp(d, "/") == 0)
+                        break;
+                slash[slash == d ? 1 : 0] = '\0';
+        }
+        return 0;
 }
 
 bool local_podwd_uid_ok(const char *uid)

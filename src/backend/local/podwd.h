@@ -31,6 +31,12 @@ int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *po
 int local_podwd_create_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
                             const char *tmp_dir, ferry_error_t *err);
 
+/* Pods run as unprivileged users that must reach their own volumes below
+ * `dir`: every directory from `dir` up to `top` (ferryd's own) gets mode 0711
+ * (others may pass, not list), and every directory above `top` must already
+ * let others pass: -EACCES with a sentence for the admin otherwise. */
+int local_podwd_open_path(const char *top, const char *dir, ferry_error_t *err);
+
 /* A pod uid usable as a directory name and job id: [A-Za-z0-9._-], not
  * starting with '.', shorter than FERRY_JID_MAX. */
 bool local_podwd_uid_ok(const char *uid);

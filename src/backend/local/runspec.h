@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "backend/podsec.h"
 #include "common/util.h"
 #include "pod/pod.h"
 
@@ -152,6 +153,13 @@ struct local_rtconf {
         size_t n_rt_options;
         const struct local_bind *binds; /* extra binds for every container */
         size_t n_binds;
+        /* The host user the pod runs as (backend/podsec.h); NULL = the shim's
+         * own user, no user namespace (golden tests of other parts). */
+        const struct ferry_pod_user *user;
+        /* bwrap: host paths to hide when the sandbox would show them (ferryd's
+         * config, tokens, keys, state, sockets), besides the built-in list */
+        const char *const *masks;
+        size_t n_masks;
 };
 
 /* What ferry-shim executes for one container. */
@@ -169,6 +177,9 @@ struct local_exec {
         bool term_skip_leader;
         char **stop_argv; /* run after SIGKILL to make sure it is gone (podman rm -f); or NULL */
         size_t n_stop_argv;
+        /* ferry-shim drops to the pod's user (spec.json "user") before exec;
+         * false for runtimes that must start as root and switch themselves (podman) */
+        bool drop;
 };
 
 int local_runtime_parse(const char *name, enum local_runtime_kind *ret);

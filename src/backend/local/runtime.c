@@ -186,6 +186,75 @@ static bool under_mount(const struct local_container *c, const char *p)
         return false;
 }
 
+/* The host directories every sandbox shows, read-only: what programs need to
+ * run. Everything else of the host (/home, /root, /var, /run, /srv, /opt,
+ * ferryd's state) is absent unless the admin adds it (sandbox_paths). */
+static const char *const sandbox_system[] = {"bin",   "etc",  "lib",   "lib32",
+                                             "lib64", "libx32", "sbin", "usr"};
+
+static bool sandbox_system_dir(const char *name)
+{
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(sandbox_system); i++)
+                if (strcmp(sandbox_system[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* Secrets of the host under the system directories, hidden in every sandbox
+ * (a pod runs as an unprivileged user, so most are unreadable anyway: this is
+ * the second wall). A last component ending in '*' is a prefix. */
+static const char *const sandbox_masks[] = {
+    "/etc/shadow",      "/etc/shadow-",     "/etc/gshadow",  "/etc/gshadow-",
+    "/etc/ssh/ssh_host_*", "/etc/munge",    "/etc/slurm/slurmdbd.conf", "/etc/slurm/jwt*",
+    "/etc/ferry",       "/etc/sudoers",     "/etc/sudoers.d", "/etc/ssl/private",
+};
+
+/* Is host path p shown in the sandbox (under a system directory or an admin bind)? */
+static bool sandbox_shows(const struct local_rtconf *rc, const char *p)
+{
+        const char *s = p + 1, *e = strchr(s, '/');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(sandbox_system); i++)
+                if (strlen(sandbox_system[i]) == l && strncmp(sandbox_system[i], s, l) == 0)
+                        return true;
+        for (size_t i = 0; i < rc->n_binds; i++) {
+                size_t bl = strlen(rc->binds[i].src);
+                if (strncmp(p, rc->binds[i].src, bl) == 0 && (p[bl] == '/' || p[bl] == '\0'))
+                        return true;
+        }
+        return false;
+}
+
+/* Hide host path `path` (maybe "dir/prefix*"): an empty tmpfs over a
+ * directory, /dev/null over anything else; nothing when the host has none. */
+static void bwrap_mask(const struct local_rtconf *rc, const char *path, struct strv *a)
+{
+        _cleanup_free_ char *dir = ferry_xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        struct local_dirent *d = NULL;
+        size_t n = 0;
+
+        if (path[0] != '/' || !slash || !sandbox_shows(rc, path))
+                return;
+        *slash = '\0';
+        const char *base = slash + 1;
+        size_t bl = strlen(base);
+        bool prefix = bl > 0 && base[bl - 1] == '*';
+        if (rc->hostfs.list(rc->hostfs.ctx, dir[0] ? dir : "/", &d, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                if (prefix ? strncmp(d[i].name, base, bl - 1) != 0 : strcmp(d[i].name, base) != 0)
+                        continue;
+                if (d[i].type == 'l')
+                        continue; /* the target is what matters, and it is masked or not shown */
+                strv_add(a, d[i].type == 'd' ? "--tmpfs" : "--ro-bind");
+                if (d[i].type != 'd')
+                        strv_add(a, "/dev/null");
+                strv_addf(a, ferry_xasprintf("%s/%s", dir, d[i].name));
+        }
+        local_dirents_free(d, n);
+}
+
 /* Recreate the sandbox directory `sb` from host directory `host`: entries
  * that lead to a mount path become real directories we descend into, the
  * others are bound read-only (symlinks recreated as symlinks). */
@@ -206,9 +275,9 @@ static int bwrap_tree(const struct local_rtconf *rc, const struct local_containe
                 const struct local_dirent *e = &d[i];
                 char *hp = ferry_xasprintf("%s/%s", strcmp(host, "/") ? host : "", e->name);
                 char *sp = ferry_xasprintf("%s/%s", sb, e->name);
-                if (depth == 0 && (strcmp(e->name, "proc") == 0 || strcmp(e->name, "dev") == 0 ||
-                                   strcmp(e->name, "tmp") == 0)) {
-                        /* the sandbox gets its own */
+                if (depth == 0 && !sandbox_system_dir(e->name)) {
+                        /* not shown: the sandbox root is an allow-list (/proc, /dev and
+                         * /tmp are the sandbox's own; admin paths are bound later) */
                 } else if (is_mount(c, sp)) {
                         /* the volume covers it */
                 } else if (under_mount(c, sp)) {
@@ -266,6 +335,16 @@ static int build_bwrap(const struct local_rtconf *rc, const struct local_runspec
         strv_add(a, "--unshare-all");
         if (rc->network)
                 strv_add(a, "--share-net");
+        if (rc->user && !rc->user->root) {
+                /* ferry-shim runs bwrap as the pod's host user; the pod's ids
+                 * inside map to it, and the pod cannot make namespaces of its own */
+                strv_add(a, "--unshare-user");
+                strv_add(a, "--disable-userns");
+                strv_add(a, "--uid");
+                strv_addf(a, ferry_xasprintf("%lld", (long long)rc->user->inner_uid));
+                strv_add(a, "--gid");
+                strv_addf(a, ferry_xasprintf("%lld", (long long)rc->user->inner_gid));
+        }
         if (ferry_is_dns_label(rs->name)) {
                 strv_add(a, "--hostname");
                 strv_add(a, rs->name);
@@ -281,6 +360,15 @@ static int build_bwrap(const struct local_rtconf *rc, const struct local_runspec
         strv_add(a, "/dev");
         strv_add(a, "--tmpfs");
         strv_add(a, "/tmp");
+        for (size_t i = 0; i < rc->n_binds; i++) {
+                strv_add(a, rc->binds[i].ro ? "--ro-bind" : "--bind");
+                strv_add(a, rc->binds[i].src);
+                strv_add(a, rc->binds[i].dst);
+        }
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(sandbox_masks); i++)
+                bwrap_mask(rc, sandbox_masks[i], a);
+        for (size_t i = 0; i < rc->n_masks; i++)
+                bwrap_mask(rc, rc->masks[i], a);
         /* parents before children */
         const struct local_mount **m = ferry_xcalloc(c->n_mounts + 1, sizeof(*m));
         for (size_t i = 0; i < c->n_mounts; i++)
@@ -341,6 +429,22 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
         if (ferry_is_dns_label(rs->name)) {
                 strv_add(a, "--hostname");
                 strv_add(a, rs->name);
+        }
+        if (rc->user && !rc->user->root) {
+                /* podman starts as root; the container never is: without
+                 * runAsUser, uid 0 inside is the pod's host user */
+                if (rc->user->inner_uid == 0) {
+                        strv_addf(a, ferry_xasprintf("--uidmap=0:%lld:1", (long long)rc->user->uid));
+                        strv_addf(a, ferry_xasprintf("--gidmap=0:%lld:1", (long long)rc->user->gid));
+                } else {
+                        strv_addf(a, ferry_xasprintf("--user=%lld:%lld", (long long)rc->user->uid,
+                                                     (long long)rc->user->gid));
+                }
+                if (rc->user->fs_group >= 0)
+                        strv_addf(a, ferry_xasprintf("--group-add=%lld",
+                                                     (long long)rc->user->fs_group));
+                strv_add(a, "--cap-drop=all");
+                strv_add(a, "--security-opt=no-new-privileges");
         }
         for (size_t i = 0; i < envp->n; i++) {
                 strv_add(a, "-e");
@@ -753,6 +857,7 @@ int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *
                 goto out;
         e.name = ferry_xstrdup(c->name);
         e.init = c->init;
+        e.drop = rc->kind != LOCAL_RT_PODMAN;
         e.argv = a.v;
         e.n_argv = a.n;
         e.envp = envp.v;
@@ -782,5 +887,5 @@ void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e)
                 ferry_buf_adds(b, "null");
         ferry_buf_adds(b, ",\n   \"stop_argv\": ");
         ferry_buf_add_json_strv(b, e->stop_argv, e->n_stop_argv);
-        ferry_buf_adds(b, "}");
+        ferry_buf_printf(b, ", \"drop\": %s}", e->drop ? "true" : "false");
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "backend/local/runspec.h"
+#include "backend/podsec.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "pod/pod.h"
@@ -76,6 +77,11 @@ struct slurm_site {
         size_t n_allowed_mount_roots;
         char **allowed_image_roots; /* .../image-root values must start with one */
         size_t n_allowed_image_roots;
+        /* inside the allocation: the user a pod runs as when the job itself runs
+         * as root (pod_user, tenant_users, allowed_ids, root_namespaces; the
+         * local backend's keys, backend/podsec.h) */
+        char *podsec_opt[4];
+        struct ferry_podsec podsec;
 };
 
 /* Errors name the line: "site config:12: unknown key \"x\"" (slurm_site_load:

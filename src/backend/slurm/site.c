@@ -345,6 +345,13 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                                 r = fail(c, v, -EINVAL,
                                          "uid_policy must be fixed or pod, not \"%s\"",
                                          s->uid_policy);
+                } else if (!strcmp(key, "pod_user") || !strcmp(key, "tenant_users") ||
+                           !strcmp(key, "allowed_ids") || !strcmp(key, "root_namespaces")) {
+                        static const char *const names[] = {"pod_user", "tenant_users",
+                                                            "allowed_ids", "root_namespaces"};
+                        for (size_t ni = 0; ni < FERRY_ARRAY_SIZE(names); ni++)
+                                if (!strcmp(key, names[ni]))
+                                        r = get_str(c, v, key, &s->podsec_opt[ni]);
                 } else if (!strcmp(key, "default_uid"))
                         r = get_int(c, v, key, 1, INT32_MAX, &s->default_uid);
                 else if (!strcmp(key, "default_cpu")) {
@@ -386,6 +393,11 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                 s->runtime = ferry_xstrdup("apptainer");
         if (!s->uid_policy)
                 s->uid_policy = ferry_xstrdup("fixed");
+        struct ferry_podsec_options po = {s->podsec_opt[0], s->podsec_opt[1], s->podsec_opt[2],
+                                          s->podsec_opt[3], NULL};
+        ferry_error_t perr = {{0}};
+        if (ferry_podsec_parse(&s->podsec, &po, &perr) < 0)
+                return fail(c, root, -EINVAL, "%s", perr.text);
         if (s->default_flavor) {
                 bool found = false;
                 for (size_t i = 0; i < s->n_flavors && !found; i++)
@@ -470,6 +482,9 @@ void slurm_site_free(struct slurm_site *s)
         free(s->gres);
         slurm_strv_free(s->allowed_flags, s->n_allowed_flags);
         free(s->uid_policy);
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(s->podsec_opt); i++)
+                free(s->podsec_opt[i]);
+        ferry_podsec_clear(&s->podsec);
         free(s->runtime_path);
         free(s->image_root);
         slurm_strv_free(s->allowed_runtime_options, s->n_allowed_runtime_options);

@@ -528,10 +528,15 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
         p->pods = ferry_xstrdup(p->site->workdir_root);
         /* tmp must be on the workdirs' file system (rename) */
         p->tmp = ferry_xasprintf("%s/.tmp", p->pods);
-        if ((r = ferry_mkdir_p(p->pods, 0755)) < 0 || (r = ferry_mkdir_p(p->tmp, 0700)) < 0) {
+        if ((r = ferry_mkdir_p(p->pods, 0711)) < 0 || (r = ferry_mkdir_p(p->tmp, 0700)) < 0) {
                 r = ferry_errprintf(err, r, "cannot create %s: %s", p->pods, strerror(-r));
                 goto fail;
         }
+        /* a job running as root drops to the pod's user, who must reach its workdir */
+        if (geteuid() == 0 &&
+            ((r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->pods, err)) < 0 ||
+             (r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->tmp, err)) < 0))
+                goto fail;
         if (access(p->site->shim_path, X_OK) < 0)
                 log_warn("slurm backend: %s is not executable here (%m); jobs need it on the "
                          "compute nodes",
@@ -735,8 +740,17 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                 }
         } else {
                 struct local_rtconf rc;
+                struct ferry_pod_user user = {.fs_group = -1};
+                if (j->uid >= 0) {
+                        /* the job runs as that user: the shim has nothing to drop, and
+                         * under bwrap the pod is root inside, that user outside */
+                        user.uid = user.gid = j->uid;
+                } else if ((r = ferry_podsec_resolve(&p->site->podsec, pod, &user, err)) < 0) {
+                        goto out; /* the job runs as root: the shim drops to this user */
+                }
                 slurm_job_rtconf(j, p->site, &rc);
                 rc.workdir = wd;
+                rc.user = &user;
                 rc.hostfs = local_hostfs_real; /* compute nodes share this host's tree */
                 r = local_podwd_create_spec(&rc, j->spec, p->tmp, err);
                 if (r < 0)
