@@ -154,6 +154,10 @@ int ferry_vk_config_set(struct ferry_vk_config *c, const char *key_in, const cha
                 c->kubelet_insecure_http = truthy(v);
                 return 0;
         }
+        if (!strcmp(key, "kubelet_insecure_no_auth")) {
+                c->kubelet_insecure_no_auth = truthy(v);
+                return 0;
+        }
         if (!strcmp(key, "labels") || !strcmp(key, "label")) {
                 if (!c->labels)
                         c->labels = json_object();

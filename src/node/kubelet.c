@@ -8,9 +8,12 @@
  *   GET /healthz -> ok;   GET /metrics -> Prometheus text
  *   anything else (exec, attach, portForward...) -> 501 with a reason
  *
- * HTTPS (libmicrohttpd + GnuTLS) with the certificate and key from files; with
- * a client CA, a client certificate signed by it is required (the API server
- * presents its kubelet-client certificate). Plain HTTP only with
+ * HTTPS (libmicrohttpd + GnuTLS) with the certificate and key from files.
+ * Every request but /healthz is authenticated and authorised as a kubelet
+ * does it (kubeauth.h): a client certificate signed by kubelet_client_ca (the
+ * API server presents its kubelet-client certificate) or a bearer token
+ * (TokenReview), then a SubjectAccessReview on nodes/<subresource>. Only
+ * kubelet_insecure_no_auth turns that off. Plain HTTP only with
  * kubelet_insecure_http (tests).
  *
  * Certificate rotation: the certificate and key are served through GnuTLS's
@@ -42,7 +45,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vk.h"
+#include "kubeauth.h"
+#include "vk_internal.h"
 
 #define MAX_CHAIN 16
 
@@ -58,6 +62,7 @@ struct ferry_kubelet {
         struct ferry_vk *vk;
         char *ca;
         bool verify_client;
+        struct ferry_kubeauth *auth; /* NULL: kubelet_insecure_no_auth */
         /* certificate + key, reloaded when the files change (cert_lock) */
         char *cert_path, *key_path;
         struct stat cert_st, key_st;
@@ -407,20 +412,71 @@ static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connec
         return ret;
 }
 
-static bool client_ok(struct ferry_kubelet *k, struct MHD_Connection *c)
+/* The identity in a client certificate (CN = user, O = groups): 1 when one
+ * was presented and verifies against kubelet_client_ca, 0 when none was
+ * presented, -1 when one was presented and does not verify. */
+static int cert_identity(struct ferry_kubelet *k, struct MHD_Connection *c,
+                         struct ferry_kubeauth_id *ret)
 {
-        if (!k->verify_client)
-                return true;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (!ci || !ci->tls_session)
-                return false;
+                return 0;
         gnutls_session_t s = (gnutls_session_t)ci->tls_session;
-        unsigned status = 0;
-        unsigned n = 0;
-        if (!gnutls_certificate_get_peers(s, &n) || n == 0)
-                return false;
-        return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+        unsigned status = 0, n = 0;
+        const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+        if (!certs || n == 0)
+                return 0;
+        if (!k->verify_client || gnutls_certificate_verify_peers2(s, &status) != 0 || status != 0)
+                return -1;
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -1;
+        int r = -1;
+        size_t len = sizeof(ret->user);
+        memset(ret, 0, sizeof(*ret));
+        if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, ret->user,
+                                          &len) == 0 &&
+            ret->user[0]) {
+                r = 1;
+                for (unsigned i = 0; ret->n_groups < FERRY_KUBEAUTH_GROUPS_MAX; i++) {
+                        len = sizeof(ret->groups[0]);
+                        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME,
+                                                          i, 0, ret->groups[ret->n_groups],
+                                                          &len) != 0)
+                                break;
+                        ret->n_groups++;
+                }
+        }
+        gnutls_x509_crt_deinit(crt);
+        return r;
+}
+
+/* 0 when the request may go on; else the answer was queued into *ret. */
+static int authorise(struct ferry_kubelet *k, struct MHD_Connection *c, const char *method,
+                     const char *url, enum MHD_Result *ret)
+{
+        struct ferry_kubeauth_id id;
+        char msg[512];
+        if (!k->auth)
+                return 0;
+        int ci = cert_identity(k, c, &id);
+        if (ci < 0) {
+                *ret = reply(c, 401, "text/plain",
+                             "Unauthorized: the client certificate is not signed by the "
+                             "configured kubelet client CA\n");
+                return -1;
+        }
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        const char *bearer = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+        int r = ferry_kubeauth_check(k->auth, ci > 0 ? &id : NULL, bearer, method, url, msg,
+                                     sizeof(msg));
+        if (r == 0)
+                return 0;
+        strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+        *ret = reply(c, r == -EACCES ? 401 : r == -EPERM ? 403 : 503, "text/plain", msg);
+        return -1;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -440,9 +496,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!strcmp(url, "/healthz"))
                 return reply(c, ferry_vk_healthy(k->vk) ? 200 : 503, "text/plain",
                              ferry_vk_healthy(k->vk) ? "ok" : "pods not listed yet");
-        if (!client_ok(k, c))
-                return reply(c, 401, "text/plain",
-                             "a client certificate signed by the configured CA is required\n");
+        enum MHD_Result denied;
+        if (authorise(k, c, method, url, &denied) < 0)
+                return denied;
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
                 return reply(c, 405, "text/plain", "method not allowed\n");
         if (!strcmp(url, "/metrics")) {
@@ -473,8 +529,11 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
 
         signal(SIGPIPE, SIG_IGN);
         k->vk = vk;
+        if (!cfg->kubelet_insecure_no_auth)
+                k->auth = ferry_kubeauth_new(vk->kube, cfg->node_name);
         if (inet_pton(AF_INET, cfg->kubelet_listen ? cfg->kubelet_listen : "0.0.0.0",
                       &sa.sin_addr) != 1) {
+                ferry_kubeauth_free(k->auth);
                 free(k);
                 return ferry_errprintf(err, -EINVAL, "kubelet_listen %s is not an IPv4 address",
                                        cfg->kubelet_listen);
@@ -487,6 +546,7 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         } else {
                 if (!cfg->kubelet_cert || !cfg->kubelet_key) {
+                        ferry_kubeauth_free(k->auth);
                         free(k);
                         return ferry_errprintf(
                             err, -EINVAL,
@@ -497,6 +557,7 @@ int ferry_kubelet_start(struct ferry_vk *vk, const struct ferry_vk_config *cfg,
                 bool taken = cert_owner != NULL;
                 pthread_mutex_unlock(&cert_lock);
                 if (taken) {
+                        ferry_kubeauth_free(k->auth);
                         free(k);
                         return ferry_errprintf(err, -EBUSY, "one kubelet endpoint per process");
                 }
@@ -556,6 +617,7 @@ void ferry_kubelet_stop(struct ferry_kubelet *k)
                 cert_owner = NULL;
         pthread_mutex_unlock(&cert_lock);
         pair_free(k->pair);
+        ferry_kubeauth_free(k->auth);
         free(k->cert_path);
         free(k->key_path);
         free(k->ca);

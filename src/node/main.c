@@ -38,6 +38,9 @@ static void usage(FILE *f)
                 "  --kubelet-port N (10250, 0 = off)  --kubelet-listen ADDR (0.0.0.0)\n"
                 "  --kubelet-cert F --kubelet-key F --kubelet-client-ca F\n"
                 "  --kubelet-insecure-http     plain HTTP on the kubelet port (tests only)\n"
+                "  --kubelet-insecure-no-auth  no authentication/authorisation on the kubelet "
+                "port:\n"
+                "                              anyone who reaches it reads every pod's logs\n"
                 "  --qps N (500) --burst N (1000)  Kubernetes API client rate limit\n"
                 "  --workers N (8)  --config-wait-s N (300)  --log-level LEVEL\n");
 }
@@ -73,6 +76,10 @@ int main(int argc, char **argv)
                 }
                 if (!strcmp(a, "--kubelet-insecure-http")) {
                         cfg.kubelet_insecure_http = true;
+                        continue;
+                }
+                if (!strcmp(a, "--kubelet-insecure-no-auth")) {
+                        cfg.kubelet_insecure_no_auth = true;
                         continue;
                 }
                 if (strncmp(a, "--", 2) || i + 1 >= argc) {
@@ -126,9 +133,13 @@ int main(int argc, char **argv)
         /* 5. the kubelet endpoint */
         if (cfg.kubelet_port && (r = ferry_kubelet_start(vk, &cfg, &kubelet, &err)) < 0)
                 goto fail_start;
-        log_info("ferry-node %s: API %s, site %s, kubelet port %d%s", cfg.node_name,
+        log_info("ferry-node %s: API %s, site %s, kubelet port %d%s%s", cfg.node_name,
                  ferry_kube_server(kube), cfg.ferryd_url, cfg.kubelet_port,
-                 cfg.kubelet_insecure_http ? " (plain HTTP)" : "");
+                 cfg.kubelet_insecure_http ? " (plain HTTP)" : "",
+                 cfg.kubelet_insecure_no_auth ? " WITHOUT AUTHENTICATION" : "");
+        if (cfg.kubelet_port && cfg.kubelet_insecure_no_auth)
+                log_warn("the kubelet port serves every offloaded pod's logs to anyone who "
+                         "reaches it (kubelet_insecure_no_auth)");
         printf("ferry-node ready\n");
         fflush(stdout);
 

@@ -52,6 +52,10 @@ struct ferry_vk_config {
         int kubelet_port;     /* default 10250; 0 = no endpoint */
         char *kubelet_cert, *kubelet_key, *kubelet_client_ca;
         bool kubelet_insecure_http; /* tests only */
+        /* no authentication or authorisation on the kubelet port: anyone who
+         * reaches it reads every offloaded pod's logs (tests, or a port only
+         * the API server can reach) */
+        bool kubelet_insecure_no_auth;
         char *log_level;
 };
 

@@ -196,6 +196,14 @@ struct kd_server_config {
         const char *client_ca_pem; /* client certificates signed by it authenticate */
         unsigned watch_timeout_s;
         unsigned bookmark_interval_s;
+        /* TokenReview: "TOKEN=USER[:GROUP,...]" each; the bearer --token is
+         * user "admin" in system:masters */
+        const char *const *identities;
+        size_t n_identities;
+        /* SubjectAccessReview: "user=NAME|group=NAME:VERB:RESOURCE[/SUB]" each
+         * ("*" matches any verb or resource); system:masters may do anything */
+        const char *const *allow;
+        size_t n_allow;
 };
 struct kd_server;
 /* Listen and serve. ret_url: "http(s)://127.0.0.1:PORT" or "unix:PATH". */

@@ -910,6 +910,108 @@ static enum MHD_Result debug_endpoint(struct kd_server *srv, struct MHD_Connecti
         return send_json(c, 200, out);
 }
 
+/* ---- authentication.k8s.io TokenReview, authorization.k8s.io SubjectAccessReview ---- */
+static json_t *review_answer(json_t *body, const char *api, const char *kind, json_t *status)
+{
+        json_t *spec = json_object_get(body, "spec");
+        return json_pack("{s:s, s:s, s:{}, s:O, s:o}", "apiVersion", api, "kind", kind,
+                         "metadata", "spec", spec ? spec : json_object(), "status", status);
+}
+
+static enum MHD_Result token_review(struct kd_server *srv, struct MHD_Connection *c,
+                                    struct req *rq)
+{
+        struct kd_err e = {0};
+        json_t *body = parse_body(rq, &e);
+        if (!body)
+                return send_err(c, &e);
+        const char *tok = json_string_value(json_object_get(json_object_get(body, "spec"), "token"));
+        json_t *user = NULL;
+        if (tok && srv->cfg.token && ferry_secret_equal(srv->cfg.token, tok))
+                user = json_pack("{s:s, s:[s,s]}", "username", "admin", "groups", "system:masters",
+                                 "system:authenticated");
+        for (size_t i = 0; tok && !user && i < srv->cfg.n_identities; i++) {
+                const char *id = srv->cfg.identities[i], *eq = strchr(id, '=');
+                if (!eq || strlen(tok) != (size_t)(eq - id) || strncmp(id, tok, (size_t)(eq - id)))
+                        continue;
+                _cleanup_free_ char *who = ferry_xstrdup(eq + 1);
+                char *colon = strchr(who, ':'), *save = NULL;
+                if (colon)
+                        *colon++ = '\0';
+                json_t *grps = json_array();
+                for (char *g = colon ? strtok_r(colon, ",", &save) : NULL; g;
+                     g = strtok_r(NULL, ",", &save))
+                        json_array_append_new(grps, json_string(g));
+                json_array_append_new(grps, json_string("system:authenticated"));
+                user = json_pack("{s:s, s:o}", "username", who, "groups", grps);
+        }
+        json_t *status = user ? json_pack("{s:b, s:o}", "authenticated", 1, "user", user)
+                              : json_pack("{s:b, s:s}", "authenticated", 0, "error",
+                                          "invalid bearer token");
+        json_t *out = review_answer(body, "authentication.k8s.io/v1", "TokenReview", status);
+        json_decref(body);
+        return send_json(c, 201, out);
+}
+
+/* rule "user=NAME:VERB:RES" or "group=NAME:VERB:RES", split from the right
+ * (group names have colons: system:masters) */
+static bool rule_matches(const char *rule, const char *user, json_t *grps, const char *verb,
+                         const char *res)
+{
+        _cleanup_free_ char *r = ferry_xstrdup(rule);
+        char *what = strrchr(r, ':');
+        if (!what)
+                return false;
+        *what++ = '\0';
+        char *v = strrchr(r, ':');
+        if (!v)
+                return false;
+        *v++ = '\0';
+        const char *subj = r;
+        bool who = false;
+        if (ferry_str_startswith(subj, "user="))
+                who = !strcmp(subj + 5, user);
+        else if (ferry_str_startswith(subj, "group="))
+                for (size_t i = 0; i < json_array_size(grps) && !who; i++)
+                        who = json_is_string(json_array_get(grps, i)) &&
+                              !strcmp(subj + 6, json_string_value(json_array_get(grps, i)));
+        return who && (!strcmp(v, "*") || !strcmp(v, verb)) &&
+               (!strcmp(what, "*") || !strcmp(what, res));
+}
+
+static enum MHD_Result access_review(struct kd_server *srv, struct MHD_Connection *c,
+                                     struct req *rq)
+{
+        struct kd_err e = {0};
+        json_t *body = parse_body(rq, &e);
+        if (!body)
+                return send_err(c, &e);
+        json_t *spec = json_object_get(body, "spec");
+        json_t *ra = json_object_get(spec, "resourceAttributes");
+        const char *user = json_string_value(json_object_get(spec, "user"));
+        json_t *grps = json_object_get(spec, "groups");
+        const char *verb = json_string_value(json_object_get(ra, "verb"));
+        const char *res = json_string_value(json_object_get(ra, "resource"));
+        const char *sub = json_string_value(json_object_get(ra, "subresource"));
+        if (!user || !verb || !res) {
+                json_decref(body);
+                return fail(c, 400, "BadRequest",
+                            "spec.user and spec.resourceAttributes.verb/resource are required");
+        }
+        char what[256];
+        snprintf(what, sizeof(what), "%s%s%s", res, sub && *sub ? "/" : "", sub ? sub : "");
+        bool allowed = rule_matches("group=system:masters:*:*", user, grps, verb, what);
+        for (size_t i = 0; !allowed && i < srv->cfg.n_allow; i++)
+                allowed = rule_matches(srv->cfg.allow[i], user, grps, verb, what);
+        json_t *status =
+            allowed ? json_pack("{s:b, s:s}", "allowed", 1, "reason", "allowed by the double's rules")
+                    : json_pack("{s:b, s:s}", "allowed", 0, "reason", "no rule allows it");
+        json_t *out =
+            review_answer(body, "authorization.k8s.io/v1", "SubjectAccessReview", status);
+        json_decref(body);
+        return send_json(c, 201, out);
+}
+
 static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, struct req *rq,
                              const char *url, const char *method)
 {
@@ -927,6 +1029,15 @@ static enum MHD_Result route(struct kd_server *srv, struct MHD_Connection *c, st
                 return debug_endpoint(srv, c, url + 7, method);
         if (!authenticated(srv, c))
                 return fail(c, 401, "Unauthorized", "Unauthorized");
+        if (!strcmp(method, "POST") &&
+            (!strcmp(url, "/apis/authentication.k8s.io/v1/tokenreviews") ||
+             !strcmp(url, "/apis/authorization.k8s.io/v1/subjectaccessreviews"))) {
+                bool tr = strstr(url, "tokenreviews") != NULL;
+                pthread_mutex_lock(&srv->st->mu);
+                kd_store_count(srv->st, "create", tr ? "tokenreviews" : "subjectaccessreviews");
+                pthread_mutex_unlock(&srv->st->mu);
+                return tr ? token_review(srv, c, rq) : access_review(srv, c, rq);
+        }
 
         char path[1024];
         if (strlen(url) >= sizeof(path))

@@ -23,6 +23,8 @@ struct options {
         const char *state_out;
         const char *kubeconfig_out, *kc_client_cert, *kc_client_key;
         unsigned watch_timeout_s, compact_after, bookmark_interval_s;
+        const char *identities[32], *allow[32];
+        size_t n_identities, n_allow;
 };
 
 static void usage(FILE *f)
@@ -32,6 +34,7 @@ static void usage(FILE *f)
               "         [--load DIR] [--state-out FILE] [--kubeconfig-out FILE\n"
               "         [--kubeconfig-client-cert F --kubeconfig-client-key F]]\n"
               "         [--watch-timeout-s N] [--compact-after N] [--bookmark-interval-s N]\n"
+              "         [--identity TOKEN=USER[:GROUP,...]]... [--allow user|group=NAME:VERB:RES[/SUB]]...\n"
               "PORT 0 picks a free port. Prints \"ready URL\" on stdout once it serves;\n"
               "SIGTERM or SIGINT stops it (and writes --state-out). See doc/kube-double.md.\n",
               f);
@@ -65,6 +68,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"watch-timeout-s", required_argument, NULL, 'w'},
             {"compact-after", required_argument, NULL, 'H'},
             {"bookmark-interval-s", required_argument, NULL, 'b'},
+            {"identity", required_argument, NULL, 'I'},
+            {"allow", required_argument, NULL, 'P'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -88,6 +93,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case 'w': r = parse_uint(optarg, &o->watch_timeout_s); break;
                 case 'H': r = parse_uint(optarg, &o->compact_after); break;
                 case 'b': r = parse_uint(optarg, &o->bookmark_interval_s); break;
+                case 'I':
+                        if (o->n_identities < FERRY_ARRAY_SIZE(o->identities))
+                                o->identities[o->n_identities++] = optarg;
+                        break;
+                case 'P':
+                        if (o->n_allow < FERRY_ARRAY_SIZE(o->allow))
+                                o->allow[o->n_allow++] = optarg;
+                        break;
                 case 'h': usage(stdout); exit(0);
                 default: usage(stderr); return -EINVAL;
                 }
@@ -286,7 +299,11 @@ int main(int argc, char **argv)
                                        .key_pem = key,
                                        .client_ca_pem = client_ca,
                                        .watch_timeout_s = o.watch_timeout_s,
-                                       .bookmark_interval_s = o.bookmark_interval_s};
+                                       .bookmark_interval_s = o.bookmark_interval_s,
+                                       .identities = o.identities,
+                                       .n_identities = o.n_identities,
+                                       .allow = o.allow,
+                                       .n_allow = o.n_allow};
         struct kd_server *srv = NULL;
         char url[300];
         ferry_error_t err;

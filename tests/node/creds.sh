@@ -1,10 +1,14 @@
 #!/bin/bash
 # creds.sh DOUBLE FERRYD FERRY_NODE NODE_E2E [FERRYD ARGS...]
 # ferry-node's credentials, end to end:
-#  - the kubelet endpoint over HTTPS with client-certificate auth: no client
-#    certificate -> refused, one from another CA -> refused, the right one ->
-#    /containerLogs works (certificates made here with openssl; exit 77 when
-#    openssl is missing);
+#  - the kubelet endpoint over HTTPS, authenticated and authorised as a kubelet
+#    does it: no credentials -> 401, a certificate of another CA -> 401, the
+#    API server's kubelet-client certificate -> /containerLogs works, a
+#    certificate of the right CA whose user RBAC does not allow nodes/proxy ->
+#    403; bearer tokens through TokenReview: unknown -> 401, allowed -> 200,
+#    authenticated but not allowed -> 403, allowed for nodes/proxy but asking
+#    /metrics -> 403; repeated requests reuse cached reviews (certificates made
+#    here with openssl; exit 77 when openssl is missing);
 #  - the kubelet certificate replaced on disk is served without a restart;
 #  - the site token rotated without a restart: ferryd (on TCP, with a tokens
 #    file) restarts knowing only the new token, ferry-node is refused, the
@@ -50,10 +54,15 @@ signed kubelet-one serving-ca "$srv_ext"
 signed kubelet-two serving-ca "$srv_ext"
 signed apiserver-kubelet-client client-ca "$cli_ext"
 signed intruder other-ca "$cli_ext"
+signed stranger client-ca "$cli_ext"   # the right CA, but RBAC gives it nothing
 cp "$dir/kubelet-one.crt" "$dir/kubelet.crt"; cp "$dir/kubelet-one.key" "$dir/kubelet.key"
 
 # ---- processes ----
-"$double" --listen 127.0.0.1:0 --kubeconfig-out "$dir/kubeconfig" >"$dir/double.out" 2>"$dir/double.log" &
+# identities for TokenReview and the rules for SubjectAccessReview (the double's RBAC)
+"$double" --listen 127.0.0.1:0 --kubeconfig-out "$dir/kubeconfig" \
+  --identity alice-token-1234=alice:team-a --identity bob-token-5678=bob \
+  --allow user=apiserver-kubelet-client:get:nodes/proxy --allow group=team-a:get:nodes/proxy \
+  >"$dir/double.out" 2>"$dir/double.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^ready ' "$dir/double.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '^ready ' "$dir/double.out" || { echo "the API double did not start"; fail=1; exit 1; }
@@ -106,6 +115,23 @@ if [ "$code" = 200 ] && grep -q 'hello over tls' "$dir/body"; then ok "right cli
 else notok "right client certificate: HTTP $code: $(head -c 200 "$dir/body")"; fi
 code=$(kcurl "https://127.0.0.1:$kport/healthz")
 [ "$code" = 200 ] && ok "/healthz needs no client certificate" || notok "/healthz: HTTP $code"
+code=$(kcurl --cert "$dir/stranger.crt" --key "$dir/stranger.key" "$logs")
+if [ "$code" = 403 ] && grep -q 'user=stranger, verb=get, resource=nodes, subresource=proxy' "$dir/body"; then
+  ok "certificate of the right CA, user without nodes/proxy: 403 naming user and subresource"
+else notok "stranger's certificate: HTTP $code: $(head -c 200 "$dir/body")"; fi
+code=$(kcurl -H "Authorization: Bearer not-a-token" "$logs")
+[ "$code" = 401 ] && ok "unknown bearer token: 401" || notok "unknown bearer token: HTTP $code: $(head -c 200 "$dir/body")"
+code=$(kcurl -H "Authorization: Bearer bob-token-5678" "$logs")
+[ "$code" = 403 ] && ok "bob's token (authenticated, no RBAC): 403" || notok "bob's token: HTTP $code: $(head -c 200 "$dir/body")"
+code=$(kcurl -H "Authorization: Bearer alice-token-1234" "$logs")
+if [ "$code" = 200 ] && grep -q 'hello over tls' "$dir/body"; then ok "alice's token (group team-a may get nodes/proxy): the log"
+else notok "alice's token: HTTP $code: $(head -c 200 "$dir/body")"; fi
+code=$(kcurl -H "Authorization: Bearer alice-token-1234" "https://127.0.0.1:$kport/metrics")
+[ "$code" = 403 ] && ok "alice on /metrics (nodes/metrics, not granted): 403" || notok "alice on /metrics: HTTP $code"
+for _ in 1 2 3; do kcurl -H "Authorization: Bearer alice-token-1234" "$logs" >/dev/null; done
+reviews=$(curl -s "$(sed -n 's/^ready //p' "$dir/double.out")/debug/requests" | grep -o '"create tokenreviews": *[0-9]*' | grep -o '[0-9]*$')
+[ "$reviews" = 3 ] && ok "token reviews cached: 3 reviews for 3 distinct tokens over 7 requests" ||
+  notok "token reviews: '$reviews' (want 3: not-a-token, bob, alice)"
 
 served_cn() {
   openssl s_client -connect "127.0.0.1:$kport" -cert "$dir/apiserver-kubelet-client.crt" \

@@ -40,7 +40,7 @@ start_ferryd() {
 port=$((20000 + RANDOM % 20000))
 start_node() {
   "$fnode" --node-name ferry-e2e --kubeconfig "$dir/kubeconfig" --ferryd-url "unix://$dir/ferryd.sock" \
-    --kubelet-listen 127.0.0.1 --kubelet-port $port --kubelet-insecure-http \
+    --kubelet-listen 127.0.0.1 --kubelet-port $port --kubelet-insecure-http --kubelet-insecure-no-auth \
     --status-interval-ms 200 --ping-interval-s 1 --lease-duration-s 10 --lease-renew-s 2 \
     --config-wait-s 20 --log-level info >>"$dir/node.out" 2>>"$dir/node.log" &
   node_pid=$!; pids+=($node_pid)
