@@ -62,7 +62,6 @@ fi
 
 ferryd=$1 shim=$2 with_ferryd=$3
 dir=$(mktemp -d /tmp/ferry-slurm-pre.XXXXXX)
-chmod 711 "$dir"
 chmod 755 "$dir"
 cat > "$dir/site.yaml" <<YAML
 workdir_root: "$dir/pods"

@@ -103,6 +103,10 @@ static int materialise(const struct local_rtconf *rc, const struct local_runspec
         if ((r = write_file_in(dir, "resources", res, (size_t)n, 0644)) < 0 ||
             (r = write_file_in(dir, "spec.json", spec->data, spec->len, 0600)) < 0)
                 return ferry_errprintf(err, r, "cannot write the run spec: %s", strerror(-r));
+        if (rc->shim_as_user && u && !u->root && geteuid() == 0 &&
+            (r = ferry_chown_r(dir, (uid_t)u->uid, (gid_t)u->gid)) < 0)
+                return ferry_errprintf(err, r, "cannot give %s to uid %lld: %s", dir,
+                                       (long long)u->uid, strerror(-r));
         return 0;
 }
 

@@ -156,6 +156,9 @@ struct local_rtconf {
         /* The host user the pod runs as (backend/podsec.h); NULL = the shim's
          * own user, no user namespace (golden tests of other parts). */
         const struct ferry_pod_user *user;
+        /* ferry-shim itself runs as user (a Slurm job submitted with --uid):
+         * the whole working directory is the user's, logs and state included */
+        bool shim_as_user;
         /* bwrap: host paths to hide when the sandbox would show them (ferryd's
          * config, tokens, keys, state, sockets), besides the built-in list */
         const char *const *masks;

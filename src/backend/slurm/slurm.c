@@ -751,6 +751,7 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                 slurm_job_rtconf(j, p->site, &rc);
                 rc.workdir = wd;
                 rc.user = &user;
+                rc.shim_as_user = j->uid >= 0;
                 rc.masks = be->cfg.private_paths;
                 rc.n_masks = be->cfg.n_private_paths;
                 rc.hostfs = local_hostfs_real; /* compute nodes share this host's tree */
