@@ -160,10 +160,9 @@ int ferry_podsec_parse(struct ferry_podsec *ps, const struct ferry_podsec_option
                 const char *ns =
                     i < ps->n_root_ns ? ps->root_ns[i] : ps->host_ns[i - ps->n_root_ns];
                 if (!ns_ok(ns)) {
-                        r = ferry_errprintf(err, -EINVAL, "%s: \"%s\" is not a namespace name",
-                                            i < ps->n_root_ns ? "root_namespaces"
-                                                              : "host_namespaces",
-                                            ns);
+                        r = ferry_errprintf(
+                            err, -EINVAL, "%s: \"%s\" is not a namespace name",
+                            i < ps->n_root_ns ? "root_namespaces" : "host_namespaces", ns);
                         goto fail;
                 }
         }
@@ -299,9 +298,9 @@ int ferry_podsec_resolve(const struct ferry_podsec *ps, const struct ferry_pod *
                                        "namespace \"%s\" on this site",
                                        (long long)gid, ns);
         if (pod->fs_group >= 0) {
-                if (pod->fs_group == 0 ? !root_ok
-                                       : pod->fs_group != tgid && !u.root &&
-                                             !id_allowed(ps, ns, pod->fs_group))
+                if (pod->fs_group == 0
+                        ? !root_ok
+                        : pod->fs_group != tgid && !u.root && !id_allowed(ps, ns, pod->fs_group))
                         return ferry_errprintf(err, -EPERM,
                                                "securityContext.fsGroup %lld is not allowed for "
                                                "namespace \"%s\" on this site",

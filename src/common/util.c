@@ -411,6 +411,21 @@ int ferry_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
         return 0;
 }
 
+/* The directory name in dfd, opened without following a symlink; NULL with errno. */
+static DIR *opendir_at(int dfd, const char *name)
+{
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int e = errno;
+                close(fd);
+                errno = e;
+        }
+        return d;
+}
+
 static int rm_rf_at(int dfd, const char *name, dev_t dev)
 {
         struct stat st;
@@ -421,14 +436,9 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev)
                 return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
         if (st.st_dev != dev)
                 return -EXDEV;
-        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
+        DIR *d = opendir_at(dfd, name);
+        if (!d)
                 return -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
         int r = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -456,14 +466,9 @@ static int chown_r_at(int dfd, const char *name, uid_t uid, gid_t gid, int depth
                 return -errno;
         if (!S_ISDIR(st.st_mode))
                 return 0;
-        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
+        DIR *d = opendir_at(dfd, name);
+        if (!d)
                 return -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
         int r = 0;
         struct dirent *de;
         while (r == 0 && (de = readdir(d)))

@@ -246,8 +246,8 @@ int main(int argc, char **argv)
          * sandbox hides them; most are outside it anyway) */
         private_paths = ferry_xcalloc(cfg.n_listen + 8, sizeof(*private_paths));
         size_t n_private = 0;
-        const char *const files[] = {config_path,   cfg.tokens,    cfg.tls_key,
-                                     cfg.tls_cert,  cfg.state_dir, cfg.tls_client_ca};
+        const char *const files[] = {config_path,  cfg.tokens,    cfg.tls_key,
+                                     cfg.tls_cert, cfg.state_dir, cfg.tls_client_ca};
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(files); i++)
                 if (files[i] && files[i][0] == '/')
                         private_paths[n_private++] = files[i];

@@ -19,7 +19,7 @@
 struct entry {
         char *key; /* NULL = free */
         int64_t expires_ns;
-        int verdict;                /* token: 1 authenticated, 0 not; access: 1 allowed, 0 denied */
+        int verdict; /* token: 1 authenticated, 0 not; access: 1 allowed, 0 denied */
         struct ferry_kubeauth_id id; /* token entries */
         char reason[160];
 };
@@ -110,9 +110,8 @@ static const char *verb_of(const char *method)
 {
         static const struct {
                 const char *method, *verb;
-        } map[] = {{"GET", "get"},       {"HEAD", "get"},      {"POST", "create"},
-                   {"PUT", "update"},    {"PATCH", "patch"},   {"DELETE", "delete"},
-                   {"OPTIONS", "get"}};
+        } map[] = {{"GET", "get"},     {"HEAD", "get"},      {"POST", "create"}, {"PUT", "update"},
+                   {"PATCH", "patch"}, {"DELETE", "delete"}, {"OPTIONS", "get"}};
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(map); i++)
                 if (strcmp(map[i].method, method) == 0)
                         return map[i].verb;
@@ -134,9 +133,9 @@ static int review_token(struct ferry_kubeauth *a, const char *token, struct ferr
         if (!cache_get(a, key, &e)) {
                 ferry_error_t err = {{0}};
                 json_t *out = NULL;
-                json_t *req = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion",
-                                        "authentication.k8s.io/v1", "kind", "TokenReview", "spec",
-                                        "token", token);
+                json_t *req =
+                    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "authentication.k8s.io/v1",
+                              "kind", "TokenReview", "spec", "token", token);
                 int r = ferry_kube_create(a->kube, "/apis/authentication.k8s.io/v1/tokenreviews",
                                           req, &out, &err);
                 json_decref(req);
@@ -188,14 +187,13 @@ static int review_access(struct ferry_kubeauth *a, const struct ferry_kubeauth_i
                 json_t *out = NULL, *groups = json_array();
                 for (size_t i = 0; i < id->n_groups; i++)
                         json_array_append_new(groups, json_string(id->groups[i]));
-                json_t *req = json_pack(
-                    "{s:s, s:s, s:{s:s, s:o, s:{s:s, s:s, s:s, s:s}}}", "apiVersion",
-                    "authorization.k8s.io/v1", "kind", "SubjectAccessReview", "spec", "user",
-                    id->user, "groups", groups, "resourceAttributes", "verb", verb, "resource",
-                    "nodes", "subresource", sub, "name", a->node);
-                r = ferry_kube_create(a->kube,
-                                      "/apis/authorization.k8s.io/v1/subjectaccessreviews", req,
-                                      &out, &err);
+                json_t *req =
+                    json_pack("{s:s, s:s, s:{s:s, s:o, s:{s:s, s:s, s:s, s:s}}}", "apiVersion",
+                              "authorization.k8s.io/v1", "kind", "SubjectAccessReview", "spec",
+                              "user", id->user, "groups", groups, "resourceAttributes", "verb",
+                              verb, "resource", "nodes", "subresource", sub, "name", a->node);
+                r = ferry_kube_create(a->kube, "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                                      req, &out, &err);
                 json_decref(req);
                 if (r < 0) {
                         snprintf(msg, msg_n, "cannot review access with the API server: %s",
@@ -242,6 +240,5 @@ int ferry_kubeauth_check(struct ferry_kubeauth *a, const struct ferry_kubeauth_i
                          "kubelet client CA, or a bearer token");
                 return -EACCES;
         }
-        return review_access(a, &id, verb_of(method), ferry_kubeauth_subresource(path), msg,
-                             msg_n);
+        return review_access(a, &id, verb_of(method), ferry_kubeauth_subresource(path), msg, msg_n);
 }

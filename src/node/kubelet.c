@@ -442,9 +442,8 @@ static int cert_identity(struct ferry_kubelet *k, struct MHD_Connection *c,
                 r = 1;
                 for (unsigned i = 0; ret->n_groups < FERRY_KUBEAUTH_GROUPS_MAX; i++) {
                         len = sizeof(ret->groups[0]);
-                        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME,
-                                                          i, 0, ret->groups[ret->n_groups],
-                                                          &len) != 0)
+                        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, i,
+                                                          0, ret->groups[ret->n_groups], &len) != 0)
                                 break;
                         ret->n_groups++;
                 }

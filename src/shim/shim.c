@@ -175,7 +175,8 @@ static void load_spec(void)
                 user_uid = (uid_t)json_integer_value(u);
                 user_gid = (gid_t)json_integer_value(g);
                 for (size_t i = 0; i < json_array_size(gs); i++)
-                        user_groups[n_user_groups++] = (gid_t)json_integer_value(json_array_get(gs, i));
+                        user_groups[n_user_groups++] =
+                            (gid_t)json_integer_value(json_array_get(gs, i));
         }
         json_t *pre = json_object_get(root, "pre_exec");
         if (pre && !json_is_null(pre) && (!json_is_string(pre) || !*json_string_value(pre)))

@@ -12,6 +12,7 @@ chmod 711 "$dir"
 sock="$dir/ferryd.sock"
 ran="$dir/ran"
 : > "$ran"
+chmod 666 "$ran"   # pods run as an unprivileged user (doc/security.md)
 start() {
   "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime host --backend-opt 'host_namespaces=*' \
     --poll-interval-ms 200 >>"$dir/ferryd.log" 2>&1 &

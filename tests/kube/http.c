@@ -914,18 +914,18 @@ static enum MHD_Result debug_endpoint(struct kd_server *srv, struct MHD_Connecti
 static json_t *review_answer(json_t *body, const char *api, const char *kind, json_t *status)
 {
         json_t *spec = json_object_get(body, "spec");
-        return json_pack("{s:s, s:s, s:{}, s:O, s:o}", "apiVersion", api, "kind", kind,
-                         "metadata", "spec", spec ? spec : json_object(), "status", status);
+        return json_pack("{s:s, s:s, s:{}, s:O, s:o}", "apiVersion", api, "kind", kind, "metadata",
+                         "spec", spec ? spec : json_object(), "status", status);
 }
 
-static enum MHD_Result token_review(struct kd_server *srv, struct MHD_Connection *c,
-                                    struct req *rq)
+static enum MHD_Result token_review(struct kd_server *srv, struct MHD_Connection *c, struct req *rq)
 {
         struct kd_err e = {0};
         json_t *body = parse_body(rq, &e);
         if (!body)
                 return send_err(c, &e);
-        const char *tok = json_string_value(json_object_get(json_object_get(body, "spec"), "token"));
+        const char *tok =
+            json_string_value(json_object_get(json_object_get(body, "spec"), "token"));
         json_t *user = NULL;
         if (tok && srv->cfg.token && ferry_secret_equal(srv->cfg.token, tok))
                 user = json_pack("{s:s, s:[s,s]}", "username", "admin", "groups", "system:masters",
@@ -945,9 +945,9 @@ static enum MHD_Result token_review(struct kd_server *srv, struct MHD_Connection
                 json_array_append_new(grps, json_string("system:authenticated"));
                 user = json_pack("{s:s, s:o}", "username", who, "groups", grps);
         }
-        json_t *status = user ? json_pack("{s:b, s:o}", "authenticated", 1, "user", user)
-                              : json_pack("{s:b, s:s}", "authenticated", 0, "error",
-                                          "invalid bearer token");
+        json_t *status =
+            user ? json_pack("{s:b, s:o}", "authenticated", 1, "user", user)
+                 : json_pack("{s:b, s:s}", "authenticated", 0, "error", "invalid bearer token");
         json_t *out = review_answer(body, "authentication.k8s.io/v1", "TokenReview", status);
         json_decref(body);
         return send_json(c, 201, out);
@@ -1004,10 +1004,10 @@ static enum MHD_Result access_review(struct kd_server *srv, struct MHD_Connectio
         for (size_t i = 0; !allowed && i < srv->cfg.n_allow; i++)
                 allowed = rule_matches(srv->cfg.allow[i], user, grps, verb, what);
         json_t *status =
-            allowed ? json_pack("{s:b, s:s}", "allowed", 1, "reason", "allowed by the double's rules")
-                    : json_pack("{s:b, s:s}", "allowed", 0, "reason", "no rule allows it");
-        json_t *out =
-            review_answer(body, "authorization.k8s.io/v1", "SubjectAccessReview", status);
+            allowed
+                ? json_pack("{s:b, s:s}", "allowed", 1, "reason", "allowed by the double's rules")
+                : json_pack("{s:b, s:s}", "allowed", 0, "reason", "no rule allows it");
+        json_t *out = review_answer(body, "authorization.k8s.io/v1", "SubjectAccessReview", status);
         json_decref(body);
         return send_json(c, 201, out);
 }

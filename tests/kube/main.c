@@ -34,7 +34,8 @@ static void usage(FILE *f)
               "         [--load DIR] [--state-out FILE] [--kubeconfig-out FILE\n"
               "         [--kubeconfig-client-cert F --kubeconfig-client-key F]]\n"
               "         [--watch-timeout-s N] [--compact-after N] [--bookmark-interval-s N]\n"
-              "         [--identity TOKEN=USER[:GROUP,...]]... [--allow user|group=NAME:VERB:RES[/SUB]]...\n"
+              "         [--identity TOKEN=USER[:GROUP,...]]... [--allow "
+              "user|group=NAME:VERB:RES[/SUB]]...\n"
               "PORT 0 picks a free port. Prints \"ready URL\" on stdout once it serves;\n"
               "SIGTERM or SIGINT stops it (and writes --state-out). See doc/kube-double.md.\n",
               f);

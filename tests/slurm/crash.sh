@@ -11,7 +11,6 @@ set -u
 ferryd=$1
 N=${2:-300}
 dir=$(mktemp -d /tmp/ferry-slurm-crash.XXXXXX)
-chmod 711 "$dir"
 chmod 755 "$dir"
 sock="$dir/ferryd.sock"
 ran="$dir/ran"

@@ -355,9 +355,8 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         if ((r = ferry_podsec_parse(&p->sec, &so, err)) < 0 ||
             (r = parse_sandbox_paths(p, ferry_backend_opt(be, "sandbox_paths", NULL), err)) < 0)
                 goto fail;
-        if (geteuid() == 0 &&
-            ((r = local_podwd_open_path(be->cfg.state_dir, p->pods, err)) < 0 ||
-             (r = local_podwd_open_path(be->cfg.state_dir, p->tmp, err)) < 0))
+        if (geteuid() == 0 && ((r = local_podwd_open_path(be->cfg.state_dir, p->pods, err)) < 0 ||
+                               (r = local_podwd_open_path(be->cfg.state_dir, p->tmp, err)) < 0))
                 goto fail;
         if (p->kind == LOCAL_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
                 r = ferry_errprintf(err, -ENOENT,

@@ -189,7 +189,7 @@ static bool under_mount(const struct local_container *c, const char *p)
 /* The host directories every sandbox shows, read-only: what programs need to
  * run. Everything else of the host (/home, /root, /var, /run, /srv, /opt,
  * ferryd's state) is absent unless the admin adds it (sandbox_paths). */
-static const char *const sandbox_system[] = {"bin",   "etc",  "lib",   "lib32",
+static const char *const sandbox_system[] = {"bin",   "etc",    "lib",  "lib32",
                                              "lib64", "libx32", "sbin", "usr"};
 
 static bool sandbox_system_dir(const char *name)
@@ -204,9 +204,18 @@ static bool sandbox_system_dir(const char *name)
  * (a pod runs as an unprivileged user, so most are unreadable anyway: this is
  * the second wall). A last component ending in '*' is a prefix. */
 static const char *const sandbox_masks[] = {
-    "/etc/shadow",      "/etc/shadow-",     "/etc/gshadow",  "/etc/gshadow-",
-    "/etc/ssh/ssh_host_*", "/etc/munge",    "/etc/slurm/slurmdbd.conf", "/etc/slurm/jwt*",
-    "/etc/ferry",       "/etc/sudoers",     "/etc/sudoers.d", "/etc/ssl/private",
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/ssh/ssh_host_*",
+    "/etc/munge",
+    "/etc/slurm/slurmdbd.conf",
+    "/etc/slurm/jwt*",
+    "/etc/ferry",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssl/private",
 };
 
 /* Is host path p shown in the sandbox (under a system directory or an admin bind)? */
@@ -434,15 +443,17 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
                 /* podman starts as root; the container never is: without
                  * runAsUser, uid 0 inside is the pod's host user */
                 if (rc->user->inner_uid == 0) {
-                        strv_addf(a, ferry_xasprintf("--uidmap=0:%lld:1", (long long)rc->user->uid));
-                        strv_addf(a, ferry_xasprintf("--gidmap=0:%lld:1", (long long)rc->user->gid));
+                        strv_addf(a,
+                                  ferry_xasprintf("--uidmap=0:%lld:1", (long long)rc->user->uid));
+                        strv_addf(a,
+                                  ferry_xasprintf("--gidmap=0:%lld:1", (long long)rc->user->gid));
                 } else {
                         strv_addf(a, ferry_xasprintf("--user=%lld:%lld", (long long)rc->user->uid,
                                                      (long long)rc->user->gid));
                 }
                 if (rc->user->fs_group >= 0)
-                        strv_addf(a, ferry_xasprintf("--group-add=%lld",
-                                                     (long long)rc->user->fs_group));
+                        strv_addf(
+                            a, ferry_xasprintf("--group-add=%lld", (long long)rc->user->fs_group));
                 strv_add(a, "--cap-drop=all");
                 strv_add(a, "--security-opt=no-new-privileges");
         }

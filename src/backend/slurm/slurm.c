@@ -534,7 +534,8 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
         }
         /* a job running as root drops to the pod's user, who must reach its workdir */
         if (geteuid() == 0 &&
-            ((r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->pods, err)) < 0 ||
+            ((r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->pods, err)) <
+                 0 ||
              (r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->tmp, err)) < 0))
                 goto fail;
         if (access(p->site->shim_path, X_OK) < 0)
