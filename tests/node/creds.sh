@@ -14,6 +14,7 @@
 #    file) restarts knowing only the new token, ferry-node is refused, the
 #    token file is rewritten, and ferry-node gets through again.
 set -u
+. "$(dirname "$0")/../lib/watch.sh"
 double=$1 ferryd=$2 fnode=$3 e2e=$4; shift 4
 ferryd_args=("$@")
 command -v openssl >/dev/null || { echo "openssl is missing: skipped"; exit 77; }
@@ -35,7 +36,12 @@ cleanup() {
 trap cleanup EXIT
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fail=1; }
-step() { echo "# $*"; "$e2e" "$@" || fail=1; }
+# each step stops at once, with the double's log, if the API double dies under it
+step() {
+  echo "# $*"
+  watch_run "api-double:$double_pid:$dir/double.log" "$e2e" "$@" || fail=1
+  watch_alive "$double_pid" || exit 1
+}
 
 # ---- certificates ----
 ossl() { openssl "$@" >>"$dir/openssl.log" 2>&1 || { echo "openssl $1 failed"; cat "$dir/openssl.log"; fail=1; exit 1; }; }
@@ -63,6 +69,7 @@ cp "$dir/kubelet-one.crt" "$dir/kubelet.crt"; cp "$dir/kubelet-one.key" "$dir/ku
   --identity alice-token-1234=alice:team-a --identity bob-token-5678=bob \
   --allow user=apiserver-kubelet-client:get:nodes/proxy --allow group=team-a:get:nodes/proxy \
   >"$dir/double.out" 2>"$dir/double.log" &
+double_pid=$!
 pids+=($!)
 for _ in $(seq 100); do grep -q '^ready ' "$dir/double.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '^ready ' "$dir/double.out" || { echo "the API double did not start"; fail=1; exit 1; }

@@ -5,6 +5,7 @@
 # registration + lease, the conformance pods, deletion, a ferry-node restart
 # that adopts its pods without creating them twice, ferryd down then up.
 set -u
+. "$(dirname "$0")/../lib/watch.sh"
 double=$1 ferryd=$2 fnode=$3 e2e=$4 cases=$5; shift 5
 ferryd_args=("$@")
 dir=$(mktemp -d /tmp/ferry-node-e2e.XXXXXX)
@@ -22,9 +23,15 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-step() { echo "# $*"; "$e2e" "$@" || fail=1; }
+# each step stops at once, with the double's log, if the API double dies under it
+step() {
+  echo "# $*"
+  watch_run "api-double:$double_pid:$dir/double.log" "$e2e" "$@" || fail=1
+  watch_alive "$double_pid" || exit 1
+}
 
 "$double" --listen 127.0.0.1:0 --kubeconfig-out "$dir/kubeconfig" >"$dir/double.out" 2>"$dir/double.log" &
+double_pid=$!
 pids+=($!)
 for _ in $(seq 100); do grep -q '^ready ' "$dir/double.out" 2>/dev/null && break; sleep 0.05; done
 url=$(sed -n 's/^ready //p' "$dir/double.out")
