@@ -648,6 +648,21 @@ static void run_group(int sfd, size_t from, size_t to)
         }
 }
 
+/* Record containers [from, n_ctrs) as ended without having started. */
+static void never_started(size_t from, int code, const char *reason, const char *msg)
+{
+        for (size_t i = from; i < n_ctrs; i++) {
+                struct ctr *c = &ctrs[i];
+                c->st.state = LOCAL_CS_TERMINATED;
+                c->st.finished_ns = ferry_now_ns();
+                c->st.exit_code = code;
+                snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
+                snprintf(c->st.message, sizeof(c->st.message), "%s", msg);
+                c->recorded = true;
+                record(c);
+        }
+}
+
 /* The pre-exec step ran and did not succeed: no container will start. Each
  * is recorded as ended with the step's reason, so the pod fails (rather than
  * staying Pending once the shim is done) and /status says why. A deletion
@@ -683,16 +698,28 @@ static void pre_exec_failed(const struct ctr *h)
                 snprintf(text, sizeof(text), "%s\n%s\n", reason, msg);
                 wd_write("pod.state", text, false);
         }
-        for (size_t i = n_pre; i < n_ctrs; i++) {
-                struct ctr *c = &ctrs[i];
-                c->st.state = LOCAL_CS_TERMINATED;
-                c->st.finished_ns = ferry_now_ns();
-                c->st.exit_code = code;
-                snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
-                snprintf(c->st.message, sizeof(c->st.message), "%s", msg);
-                c->recorded = true;
-                record(c);
-        }
+        never_started(n_pre, code, reason, msg);
+}
+
+/* An init container failed: the containers after it never start. Each is
+ * recorded as ended, without a start time, with the init container's exit
+ * code, so that every client sees the pod fail: a Virtual Kubelet that derives
+ * the phase from container states (upstream's does) would otherwise leave a
+ * pod whose app containers wait for ever Pending (doc/interlink.md). */
+static void init_failed(const struct ctr *h, size_t next)
+{
+        char msg[256];
+        if (!h->started || !strcmp(h->st.reason, "StartError"))
+                snprintf(msg, sizeof(msg),
+                         "init container \"%s\" could not start; this container was never "
+                         "started",
+                         h->name);
+        else
+                snprintf(msg, sizeof(msg),
+                         "init container \"%s\" exited with code %d; this container was never "
+                         "started",
+                         h->name, h->st.exit_code);
+        never_started(next, h->st.exit_code ? h->st.exit_code : 1, "InitContainerFailed", msg);
 }
 
 static void notify(const char *msg)
@@ -761,6 +788,8 @@ int main(int argc, char **argv)
                 failed = !ctrs[i].started || ctrs[i].st.exit_code != 0;
                 if (ctrs[i].pre_exec && ctrs[i].started && (failed || stopping))
                         pre_exec_failed(&ctrs[i]);
+                else if (failed && !stopping)
+                        init_failed(&ctrs[i], i + 1);
         }
         if (!failed && !stopping)
                 run_group(sfd, n_init, n_ctrs);
