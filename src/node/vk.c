@@ -646,9 +646,13 @@ static void *worker(void *arg)
 
 static json_t *status_view(const json_t *pod)
 {
-        /* the pod as upstream servers expect it, minus what only costs bytes */
+        /* the pod as upstream servers expect it, minus what only costs bytes; the
+         * phase stays: upstream's API server asks its plugin again only for pods it
+         * is told are Pending or Running (doc/interlink.md) */
         json_t *v = json_deep_copy(pod);
-        json_object_del(v, "status");
+        const char *phase =
+            json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+        json_object_set_new(v, "status", json_pack("{s:s}", "phase", phase ? phase : "Pending"));
         json_object_del(json_object_get(v, "metadata"), "managedFields");
         return v;
 }

@@ -2,6 +2,8 @@
 # e2e.sh DOUBLE FERRYD FERRY_NODE NODE_E2E CASES_DIR [FERRYD ARGS...]
 # ferry-node end to end: the Kubernetes API double, ferryd (arguments given,
 # e.g. --backend local --runtime bwrap) and ferry-node, then node-e2e steps:
+# (with FERRY_E2E_INTERLINK_API=BINARY, upstream's interLink API server sits between
+# ferry-node and ferryd, which serves it as its plugin: the same steps through the middle hop)
 # registration + lease, the conformance pods, deletion, a ferry-node restart
 # that adopts its pods without creating them twice, ferryd down then up.
 set -u
@@ -37,8 +39,14 @@ for _ in $(seq 100); do grep -q '^ready ' "$dir/double.out" 2>/dev/null && break
 url=$(sed -n 's/^ready //p' "$dir/double.out")
 [ -n "$url" ] || { echo "the API double did not start"; cat "$dir/double.log"; fail=1; exit 1; }
 
+node_url="unix://$dir/ferryd.sock"
+plugin=()
+if [ -n "${FERRY_E2E_INTERLINK_API:-}" ]; then
+  plugin=(--plugin-listen "unix://$dir/plugin.sock")
+  node_url="unix://$dir/il.sock"
+fi
 start_ferryd() {
-  "$ferryd" --listen "unix://$dir/ferryd.sock" --state-dir "$dir/state" --poll-interval-ms 200 \
+  "$ferryd" --listen "unix://$dir/ferryd.sock" "${plugin[@]}" --state-dir "$dir/state" --poll-interval-ms 200 \
     "${ferryd_args[@]}" >>"$dir/ferryd.log" 2>&1 &
   ferryd_pid=$!; pids+=($ferryd_pid)
   for _ in $(seq 100); do [ -S "$dir/ferryd.sock" ] && return 0; sleep 0.05; done
@@ -46,7 +54,7 @@ start_ferryd() {
 }
 port=$((20000 + RANDOM % 20000))
 start_node() {
-  "$fnode" --node-name ferry-e2e --kubeconfig "$dir/kubeconfig" --ferryd-url "unix://$dir/ferryd.sock" \
+  "$fnode" --node-name ferry-e2e --kubeconfig "$dir/kubeconfig" --ferryd-url "$node_url" \
     --kubelet-listen 127.0.0.1 --kubelet-port $port --kubelet-insecure-http --kubelet-insecure-no-auth \
     --status-interval-ms 200 --ping-interval-s 1 --lease-duration-s 10 --lease-renew-s 2 \
     --config-wait-s 20 --log-level info >>"$dir/node.out" 2>>"$dir/node.log" &
@@ -62,6 +70,15 @@ backend_deletes() {
 }
 
 start_ferryd
+if [ -n "${FERRY_E2E_INTERLINK_API:-}" ]; then
+  # its config comes from INTERLINKCONFIGPATH only (doc/interlink.md)
+  printf 'InterlinkAddress: "unix://%s/il.sock"\nInterlinkPort: "0"\nSidecarURL: "unix://%s/plugin.sock"\nSidecarPort: "0"\nVerboseLogging: false\nDataRootFolder: "%s/il-data/"\n' \
+    "$dir" "$dir" "$dir" >"$dir/il.yaml"
+  INTERLINKCONFIGPATH="$dir/il.yaml" "$FERRY_E2E_INTERLINK_API" >"$dir/il.log" 2>&1 &
+  il_pid=$!; pids+=($il_pid)
+  for _ in $(seq 100); do { [ -S "$dir/il.sock" ] || ! watch_alive $il_pid; } && break; sleep 0.05; done
+  [ -S "$dir/il.sock" ] || { echo "interLink's API server did not start"; tail -20 "$dir/il.log"; fail=1; exit 1; }
+fi
 start_node 1
 export KUBECONFIG="$dir/kubeconfig" NODE=ferry-e2e KUBELET="http://127.0.0.1:$port" NS=e2e
 

@@ -13,15 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/../lib/watch.sh"
 ferryd=$1 conformance=$2 logs_test=$3 cases=$4
-export PATH=$PATH:/usr/local/go/bin
-command -v go >/dev/null || { echo "SKIP: the Go toolchain is missing (it builds interLink's API server)"; exit 77; }
+. "$here/need.sh"
 command -v bwrap >/dev/null || { echo "SKIP: bwrap missing"; exit 77; }
-if ! bash "$root/scripts/build-upstream.sh" interlink >/tmp/ferry-build-upstream.$$.log 2>&1; then
-  echo "FAIL: scripts/build-upstream.sh interlink:"; tail -n 30 /tmp/ferry-build-upstream.$$.log
-  rm -f /tmp/ferry-build-upstream.$$.log; exit 1
-fi
-rm -f /tmp/ferry-build-upstream.$$.log
-eval "$(bash "$root/scripts/build-upstream.sh" --print-env 2>/dev/null | grep '^INTERLINK_API=')"
+upstream_need interlink
 [ -x "${INTERLINK_API:-}" ] || { echo "FAIL: no interLink API server after the build"; exit 1; }
 
 dir=$(mktemp -d /tmp/ferry-interlink.XXXXXX)
