@@ -17,8 +17,9 @@
  *   node-e2e jobid NAME               print the JobID annotation
  *   node-e2e uid NAME                 print the pod's uid
  *   node-e2e create-special NAME KIND a pod that cannot start: KIND missing-cm (mounts a
- *                                     ConfigMap that does not exist) or bad-fieldref (an env
- *                                     fieldRef a virtual node refuses)
+ *                                     ConfigMap that does not exist), bad-fieldref (an env
+ *                                     fieldRef a virtual node refuses; a real API server
+ *                                     refuses it first) or site-refuses (a hostPath volume)
  *   node-e2e event KIND NAME TYPE REASON MINCOUNT [MAXEVENTS]
  *                          wait for core/v1 Events about the Pod (in NS) or Node (in default)
  *                          NAME with that reason whose counts add up to MINCOUNT; check
@@ -72,6 +73,14 @@ static void ensure_ns(const char *name)
                               "metadata", "name", name);
         ferry_error_t err;
         ferry_kube_create(kube, "/api/v1/namespaces", o, NULL, &err);
+        json_decref(o);
+        /* what kube-controller-manager would make; a real API server refuses pods
+         * of a namespace without it (ServiceAccount admission). Exists: fine. */
+        char path[300];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts", name);
+        o = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                      "metadata", "name", "default");
+        ferry_kube_create(kube, path, o, NULL, &err);
         json_decref(o);
 }
 
@@ -554,6 +563,13 @@ static int create_special(const char *name, const char *kind)
                     json_pack("[{s:s,s:{s:s}}]", "name", "cfg", "configMap", "name", "absent-cm"));
                 json_object_set_new(ctr, "volumeMounts",
                                     json_pack("[{s:s,s:s}]", "name", "cfg", "mountPath", "/cfg"));
+        } else if (!strcmp(kind, "site-refuses")) {
+                /* valid for the API server, refused by the site (ferryd: 400) */
+                json_object_set_new(
+                    spec, "volumes",
+                    json_pack("[{s:s,s:{s:s}}]", "name", "root", "hostPath", "path", "/etc"));
+                json_object_set_new(ctr, "volumeMounts",
+                                    json_pack("[{s:s,s:s}]", "name", "root", "mountPath", "/host"));
         } else {
                 json_object_set_new(ctr, "env",
                                     json_pack("[{s:s,s:{s:{s:s}}}]", "name", "IPS", "valueFrom",
