@@ -84,6 +84,13 @@ static void ensure_ns(const char *name)
                       "metadata", "name", "default");
         ferry_kube_create(kube, path, o, NULL, &err);
         json_decref(o);
+        /* and the CA bundle that service-account volumes project (root-ca-cert-publisher) */
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", name);
+        o = json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                      "metadata", "name", "kube-root-ca.crt", "data", "ca.crt",
+                      "-----BEGIN CERTIFICATE-----\n");
+        ferry_kube_create(kube, path, o, NULL, &err);
+        json_decref(o);
 }
 
 static json_t *get_pod(const char *pns, const char *name)
