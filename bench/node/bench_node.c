@@ -140,8 +140,8 @@ static json_t *debug_requests(const char *url, const char *method)
                         const char *val = strrchr(l, ' ');
                         snprintf(key, sizeof(key), "%s %s%s%s", verb, res, sub[0] ? "/" : "", sub);
                         json_t *c = json_object_get(j, key);
-                        json_int_t n = (c ? json_integer_value(c) : 0) +
-                                       (val ? (json_int_t)atof(val + 1) : 0);
+                        json_int_t n =
+                            (c ? json_integer_value(c) : 0) + (val ? (json_int_t)atof(val + 1) : 0);
                         json_object_set_new(j, key, json_integer(n));
                 }
         }
@@ -183,9 +183,9 @@ int main(int argc, char **argv)
         json_decref(sa);
         /* and the CA bundle every service-account volume projects (root-ca-cert-publisher) */
         _cleanup_free_ char *cmp = ferry_xasprintf("/api/v1/namespaces/%s/configmaps", ns);
-        json_t *cm = json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind",
-                               "ConfigMap", "metadata", "name", "kube-root-ca.crt", "data",
-                               "ca.crt", "-----BEGIN CERTIFICATE-----\n");
+        json_t *cm = json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                               "metadata", "name", "kube-root-ca.crt", "data", "ca.crt",
+                               "-----BEGIN CERTIFICATE-----\n");
         ferry_kube_create(k, cmp, cm, NULL, &err);
         json_decref(cm);
 

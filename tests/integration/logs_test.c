@@ -77,8 +77,8 @@ static void test_follow_streams_then_ends(void **state)
         /* wait until the container started (logs of a waiting container are a 400) */
         for (int i = 0; i < 50; i++) {
                 /* as a VK asks: upstream's API server forwards only Pending/Running pods */
-                const char *q = "[{\"metadata\":{\"uid\":\"" UID
-                                "\"},\"status\":{\"phase\":\"Pending\"}}]";
+                const char *q =
+                    "[{\"metadata\":{\"uid\":\"" UID "\"},\"status\":{\"phase\":\"Pending\"}}]";
                 http_call(srv, "/status", q, strlen(q), NULL, &a);
                 bool started = strstr(a.body, "\"running\"") || strstr(a.body, "\"terminated\"");
                 http_answer_free(&a);

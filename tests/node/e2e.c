@@ -80,8 +80,8 @@ static void ensure_ns(const char *name)
          * of a namespace without it (ServiceAccount admission). Exists: fine. */
         char path[300];
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts", name);
-        o = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
-                      "metadata", "name", "default");
+        o = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount", "metadata",
+                      "name", "default");
         ferry_kube_create(kube, path, o, NULL, &err);
         json_decref(o);
         /* and the CA bundle that service-account volumes project (root-ca-cert-publisher) */

@@ -59,6 +59,12 @@ printf 'evil-token-0123456789abcdef evil\nvictim-token-0123456789abcde victim\n'
 chmod 644 "$E/tokens"
 opts='{tenant_users: "evil=60001,victim=60002", root_namespaces: "admin", allowed_ids: "science=7000-7999"'
 [ "$runtime" = podman ] && opts="$opts, podman_image: \"$img\", podman_pull: never"
+shared=
+if [ "$runtime" = bwrap ] && [ "$backend" = local ]; then
+  shared=$V/shared   # what an admin shows every pod (a /cvmfs, a scratch area), read-only
+  mkdir -p "$shared" && echo site-data >"$shared/readme" && chmod 755 "$shared"
+  opts="$opts, sandbox_paths: \"$shared\""
+fi
 opts="$opts}"
 if [ "$backend" = slurm ]; then
   cat >"$E/slurm.yaml" <<EOF
@@ -136,8 +142,8 @@ checks() {
   # the attacker
   au=5ec00000-0000-4000-8000-000000000001
   echo "$au" >>"$V/uids"
-  env=$(printf '[{"name":"TOKENS","value":"%s"},{"name":"CONFIG","value":"%s"},{"name":"STATE","value":"%s"},{"name":"WORKDIRS","value":"%s"},{"name":"SOCKS","value":"%s %s"},{"name":"TCP","value":"http://127.0.0.1:%s"},{"name":"VICTIM_UID","value":"%s"},{"name":"VICTIM_VOL","value":"dbpass"},{"name":"RUNTIME","value":"%s"}]' \
-    "$E/tokens" "$E/ferryd.yaml" "$V/state" "$workdirs" "$R/ferryd.sock" "$R/plugin.sock" "$port" "$vu" "$runtime")
+  env=$(printf '[{"name":"TOKENS","value":"%s"},{"name":"CONFIG","value":"%s"},{"name":"STATE","value":"%s"},{"name":"WORKDIRS","value":"%s"},{"name":"SOCKS","value":"%s %s"},{"name":"TCP","value":"http://127.0.0.1:%s"},{"name":"VICTIM_UID","value":"%s"},{"name":"VICTIM_VOL","value":"dbpass"},{"name":"RUNTIME","value":"%s"},{"name":"SHARED","value":"%s"}]' \
+    "$E/tokens" "$E/ferryd.yaml" "$V/state" "$workdirs" "$R/ferryd.sock" "$R/plugin.sock" "$port" "$vu" "$runtime" "$shared")
   out=$(pod evil attacker "$au" \
     "[{\"name\":\"main\",\"command\":[\"sh\",\"/attack/attack.sh\"],\"env\":$env,\"volumeMounts\":[{\"name\":\"attack\",\"mountPath\":\"/attack\"},{\"name\":\"own\",\"mountPath\":\"/own\"},{\"name\":\"scratch\",\"mountPath\":\"/scratch\"}]}]" \
     '[{"name":"attack","configMap":{"name":"attack"}},{"name":"own","secret":{"secretName":"mine"}},{"name":"scratch","emptyDir":{}}]' '{}' \

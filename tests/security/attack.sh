@@ -7,7 +7,8 @@
 #   FAIL <probe>   something the pod must be able to do did not work
 # then "DONE", then it sleeps (argv "sleep 3001") so that the test can check
 # its host uid from outside. Paths come from the environment: TOKENS, CONFIG,
-# STATE, WORKDIRS, SOCKS (space-separated), TCP, VICTIM_UID, VICTIM_VOL, RUNTIME.
+# STATE, WORKDIRS, SOCKS (space-separated), TCP, VICTIM_UID, VICTIM_VOL, RUNTIME, SHARED
+# (a path the admin shows read-only, for the bwrap local backend).
 must_fail() {
   name=$1; shift
   if "$@" >/dev/null 2>&1; then echo "LEAK $name"; else echo "PASS $name"; fi
@@ -57,6 +58,12 @@ if [ "$RUNTIME" != podman ]; then
   must_fail nested-userns unshare -U true
   must_fail write-usr touch /usr/ferry-attack
   must_fail write-etc touch /etc/ferry-attack
+fi
+
+# a path the admin shows to every pod (sandbox_paths, read-only): readable, not writable
+if [ -n "${SHARED:-}" ]; then
+  must_work shared-read grep -q site-data "$SHARED/readme"
+  must_fail shared-write touch "$SHARED/ferry-attack"
 fi
 
 # what a pod must keep: its own volumes, /tmp, and root inside for its files

@@ -291,6 +291,9 @@ static int parse_sandbox_paths(struct local_priv *p, const char *s, ferry_error_
                                                "sandbox_paths: \"%s\" is not an absolute host "
                                                "path below /",
                                                item);
+                if (access(item, F_OK) < 0)
+                        return ferry_errprintf(
+                            err, -errno, "sandbox_paths: %s: %m (bwrap could start no pod)", item);
                 p->binds = ferry_xrealloc(p->binds, (p->n_binds + 1) * sizeof(*p->binds));
                 p->binds[p->n_binds].src = p->binds[p->n_binds].dst = ferry_xstrdup(item);
                 p->binds[p->n_binds++].ro = ro;
