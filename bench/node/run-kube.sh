@@ -15,6 +15,7 @@ b=$root/$build
 . "$root/tests/lib/watch.sh"
 . "$root/tests/upstream/need.sh"
 . "$root/tests/upstream/kube-up.sh"
+. "$root/tests/upstream/interlink.sh"
 upstream_need kube
 have_il=1
 ( upstream_need interlink ) >/dev/null 2>&1 || have_il=0
@@ -50,39 +51,8 @@ kill "$npid"; wait "$npid" 2>/dev/null
 if [ "$have_il" = 0 ]; then
   echo "== upstream: skipped (interLink is not available from this machine's registries)"; exit 0
 fi
-cat >"$d/il.yaml" <<YAML
-InterlinkAddress: "unix://$d/il.sock"
-InterlinkPort: "0"
-SidecarURL: "unix://$d/plugin.sock"
-SidecarPort: "0"
-VerboseLogging: false
-ErrorsOnlyLogging: true
-DataRootFolder: "$d/il-data/"
-YAML
-INTERLINKCONFIGPATH="$d/il.yaml" "$INTERLINK_API" >"$d/il.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$d/il.sock" ] && break; sleep 0.05; done
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/vk.key" -out "$d/vk.crt" -days 2 \
-  -subj "/CN=vk-bench" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-cat >"$d/vk.yaml" <<YAML
-InterlinkURL: "unix://$d/il.sock"
-InterlinkPort: "0"
-VerboseLogging: false
-ErrorsOnlyLogging: true
-ServiceAccount: "default"
-Namespace: "default"
-HTTP: {Insecure: true}
-KubeletHTTP: {Insecure: true}
-KubeletCertFile: "$d/vk.crt"
-KubeletKeyFile: "$d/vk.key"
-DisableCSR: true
-Resources: {CPU: "2000", Memory: "4000Gi", Pods: "10000"}
-YAML
-NODENAME=vk-bench KUBECONFIG=$d/admin.kubeconfig CONFIGPATH=$d/vk.yaml KUBELET_URL=127.0.0.1 \
-  KUBELET_PORT=$(kube_free_port) POD_IP=127.0.0.1 "$INTERLINK_VK" >"$d/vk.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do
-  [ "$(k get node vk-bench -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] && break
-  sleep 0.1
-done
+interlink_api_start "$d" "$d/plugin.sock" || exit 1
+pids+=($IL_PID)
+interlink_vk_start "$d" vk-bench "unix://$d/il.sock" "$d/admin.kubeconfig" "$(kube_free_port)" || exit 1
+pids+=($VK_PID)
 run "upstream: interLink VK -> interLink API server -> ferryd (plugin)" vk-bench

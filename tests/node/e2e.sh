@@ -85,13 +85,9 @@ backend_deletes() {
 
 start_ferryd
 if [ -n "${FERRY_E2E_INTERLINK_API:-}" ]; then
-  # its config comes from INTERLINKCONFIGPATH only (doc/interlink.md)
-  printf 'InterlinkAddress: "unix://%s/il.sock"\nInterlinkPort: "0"\nSidecarURL: "unix://%s/plugin.sock"\nSidecarPort: "0"\nVerboseLogging: false\nDataRootFolder: "%s/il-data/"\n' \
-    "$dir" "$dir" "$dir" >"$dir/il.yaml"
-  INTERLINKCONFIGPATH="$dir/il.yaml" "$FERRY_E2E_INTERLINK_API" >"$dir/il.log" 2>&1 &
-  il_pid=$!; pids+=($il_pid)
-  for _ in $(seq 100); do { [ -S "$dir/il.sock" ] || ! watch_alive $il_pid; } && break; sleep 0.05; done
-  [ -S "$dir/il.sock" ] || { echo "interLink's API server did not start"; tail -20 "$dir/il.log"; fail=1; exit 1; }
+  . "$(dirname "$0")/../upstream/interlink.sh"
+  INTERLINK_API=$FERRY_E2E_INTERLINK_API interlink_api_start "$dir" "$dir/plugin.sock" || { fail=1; exit 1; }
+  pids+=($IL_PID)
 fi
 start_node 1
 export KUBECONFIG="$dir/kubeconfig" NODE=ferry-e2e KUBELET="http://127.0.0.1:$port" NS=e2e

@@ -14,6 +14,7 @@ root=$(cd "$here/../.." && pwd)
 . "$here/../lib/watch.sh"
 ferryd=$1 conformance=$2 logs_test=$3 cases=$4
 . "$here/need.sh"
+. "$here/interlink.sh"
 command -v bwrap >/dev/null || { echo "SKIP: bwrap missing"; exit 77; }
 upstream_need interlink
 [ -x "${INTERLINK_API:-}" ] || { echo "FAIL: no interLink API server after the build"; exit 1; }
@@ -34,21 +35,9 @@ trap cleanup EXIT
 "$ferryd" --listen "unix://$dir/ferryd.sock" --plugin-listen "unix://$dir/plugin.sock" \
   --state-dir "$dir/state" --backend local --runtime bwrap --poll-interval-ms 100 >"$dir/ferryd.log" 2>&1 &
 fpid=$!; pids+=($fpid)
-# upstream reads its config only from INTERLINKCONFIGPATH or /etc/interlink (its main() parses
-# the command line before the config's own flags exist, so -interlinkconfigpath is refused)
-cat >"$dir/il.yaml" <<YAML
-InterlinkAddress: "unix://$dir/il.sock"
-InterlinkPort: "0"
-SidecarURL: "unix://$dir/plugin.sock"
-SidecarPort: "0"
-VerboseLogging: true
-DataRootFolder: "$dir/il-data/"
-YAML
 for _ in $(seq 100); do { [ -S "$dir/plugin.sock" ] || ! watch_alive $fpid; } && break; sleep 0.05; done
-INTERLINKCONFIGPATH="$dir/il.yaml" "$INTERLINK_API" >"$dir/il.log" 2>&1 &
-ipid=$!; pids+=($ipid)
-for _ in $(seq 100); do { [ -S "$dir/il.sock" ] || ! watch_alive $ipid; } && break; sleep 0.05; done
-[ -S "$dir/il.sock" ] || { echo "FAIL: the interLink API server did not start"; tail -n 20 "$dir/il.log"; exit 1; }
+IL_VERBOSE=true interlink_api_start "$dir" "$dir/plugin.sock" || exit 1
+ipid=$IL_PID; pids+=($ipid)
 watch="ferryd:$fpid:$dir/ferryd.log interlink-api:$ipid:$dir/il.log"
 il="unix://$dir/il.sock"
 

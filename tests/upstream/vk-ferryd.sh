@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/watch.sh"
 . "$here/need.sh"
 . "$here/kube-up.sh"
+. "$here/interlink.sh"
 ferryd=$1 e2e=$2 cases=$3
 command -v openssl >/dev/null || { echo "SKIP: openssl missing"; exit 77; }
 command -v bwrap >/dev/null || { echo "SKIP: bwrap missing"; exit 77; }
@@ -38,35 +39,9 @@ kube_up "$d" || exit 1
 fpid=$!; pids+=($fpid)
 for _ in $(seq 100); do { [ -S "$d/ferryd.sock" ] || ! watch_alive $fpid; } && break; sleep 0.05; done
 [ -S "$d/ferryd.sock" ] || { echo "FAIL: ferryd did not start"; exit 1; }
-# the VK's kubelet serving certificate (no controller-manager signs CSRs here)
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/vk.key" -out "$d/vk.crt" -days 2 \
-  -subj "/CN=vk-upstream" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-kport=$(kube_free_port)
-cat >"$d/vk.yaml" <<YAML
-InterlinkURL: "unix://$d/ferryd.sock"
-InterlinkPort: "0"
-VerboseLogging: true
-ErrorsOnlyLogging: false
-ServiceAccount: "default"
-Namespace: "default"
-HTTP: {Insecure: true}
-KubeletHTTP: {Insecure: true}
-KubeletCertFile: "$d/vk.crt"
-KubeletKeyFile: "$d/vk.key"
-DisableCSR: true
-Resources: {CPU: "8", Memory: "16Gi", Pods: "100"}
-YAML
-NODENAME=vk-upstream KUBECONFIG=$d/admin.kubeconfig CONFIGPATH=$d/vk.yaml KUBELET_URL=127.0.0.1 \
-  KUBELET_PORT=$kport POD_IP=127.0.0.1 "$INTERLINK_VK" >"$d/vk.log" 2>&1 &
-vpid=$!; pids+=($vpid)
-k() { "$KUBECTL" --kubeconfig "$d/admin.kubeconfig" "$@"; }
-for _ in $(seq 300); do
-  watch_alive $vpid || break
-  [ "$(k get node vk-upstream -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] && break
-  sleep 0.1
-done
-[ "$(k get node vk-upstream -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] ||
-  { echo "FAIL: the VK's node is not Ready"; exit 1; }
+VK_VERBOSE=true interlink_vk_start "$d" vk-upstream "unix://$d/ferryd.sock" "$d/admin.kubeconfig" \
+  "$(kube_free_port)" || exit 1
+vpid=$VK_PID; pids+=($vpid)
 echo "ok - upstream's VK registered node vk-upstream (Ready) with ferryd as its interLink API"
 export KUBECONFIG=$d/admin.kubeconfig NODE=vk-upstream E2E_LOGS_VIA_API=$KUBE_URL
 export E2E_API_TOKEN=$KUBE_ADMIN_TOKEN E2E_API_CA=$KUBE_CA
