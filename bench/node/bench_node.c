@@ -287,7 +287,7 @@ int main(int argc, char **argv)
         }
         /* the bench itself made N pod creations (its informer was started before the reset) */
         json_int_t node_reqs = total - n_pods;
-        printf("ferry-node's API requests: %lld in total, %.2f per pod (everything but the bench's "
+        printf("the node's API requests: %lld in total, %.2f per pod (everything but the bench's "
                "%d pod creations;"
                " includes lease and node status)\n",
                (long long)node_reqs, (double)node_reqs / n_pods, n_pods);
