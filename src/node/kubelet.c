@@ -414,7 +414,8 @@ static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connec
 
 /* The identity in a client certificate (CN = user, O = groups): 1 when one
  * was presented and verifies against kubelet_client_ca, 0 when none was
- * presented, -1 when one was presented and does not verify. */
+ * presented (or no client CA is configured), -1 when one was presented and
+ * does not verify. */
 static int cert_identity(struct ferry_kubelet *k, struct MHD_Connection *c,
                          struct ferry_kubeauth_id *ret)
 {
@@ -425,9 +426,9 @@ static int cert_identity(struct ferry_kubelet *k, struct MHD_Connection *c,
         gnutls_session_t s = (gnutls_session_t)ci->tls_session;
         unsigned status = 0, n = 0;
         const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
-        if (!certs || n == 0)
-                return 0;
-        if (!k->verify_client || gnutls_certificate_verify_peers2(s, &status) != 0 || status != 0)
+        if (!certs || n == 0 || !k->verify_client)
+                return 0; /* none, or no CA to check it against: the bearer token decides */
+        if (gnutls_certificate_verify_peers2(s, &status) != 0 || status != 0)
                 return -1;
         gnutls_x509_crt_t crt;
         if (gnutls_x509_crt_init(&crt) < 0)
