@@ -88,6 +88,7 @@ if [ -n "${FERRY_E2E_INTERLINK_API:-}" ]; then
   . "$(dirname "$0")/../upstream/interlink.sh"
   INTERLINK_API=$FERRY_E2E_INTERLINK_API interlink_api_start "$dir" "$dir/plugin.sock" || { fail=1; exit 1; }
   pids+=($IL_PID)
+  api_watch="$api_watch interlink-api:$IL_PID:$dir/il.log"
 fi
 start_node 1
 export KUBECONFIG="$dir/kubeconfig" NODE=ferry-e2e KUBELET="http://127.0.0.1:$port" NS=e2e
