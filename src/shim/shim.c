@@ -49,7 +49,7 @@ struct stream {
 struct ctr {
         char *name;
         bool init;
-        char **argv, **envp, **stop_argv;
+        char **argv, **envp, **stop_argv, **term_argv;
         char *cwd;
         bool term_skip_leader;
         bool pre_exec; /* the pre-exec step: logged like a container, no state file */
@@ -220,6 +220,7 @@ static void load_spec(void)
                         x->envp = ferry_xcalloc(1, sizeof(char *));
                 add_passthrough(&x->envp);
                 x->stop_argv = strv_from_json(json_object_get(c, "stop_argv"));
+                x->term_argv = strv_from_json(json_object_get(c, "term_argv"));
                 const char *cwd = json_string_value(json_object_get(c, "cwd"));
                 x->cwd = cwd ? ferry_xstrdup(cwd) : NULL;
                 x->log_fd = x->out.fd = x->err.fd = -1;
@@ -347,6 +348,16 @@ static int drop_to_user(void)
         return 0;
 }
 
+/* The runtime's own removal (podman rm -f): its outcome does not matter, a
+ * container that is not there is what we want. */
+static void run_stop_argv(struct ctr *c)
+{
+        struct ferry_spawn_result res;
+        if (c->stop_argv && ferry_spawn_run((const char *const *)c->stop_argv, NULL, NULL, 0, 30000,
+                                            4096, &res, NULL) == 0)
+                ferry_spawn_result_free(&res);
+}
+
 static void start(struct ctr *c)
 {
         char logp[PATH_MAX];
@@ -371,6 +382,9 @@ static void start(struct ctr *c)
                 start_error(c, "cannot create pipes");
                 return;
         }
+        /* a container of this name left by an earlier attempt of this pod
+         * (a crash, a restart) would make the runtime refuse the name */
+        run_stop_argv(c);
         pid_t pid = fork();
         if (pid < 0) {
                 free(exe);
@@ -452,6 +466,16 @@ static void signal_group(struct ctr *c, int sig)
 {
         if (!c->started || c->reaped || c->pid <= 0)
                 return;
+        if (sig == SIGTERM && c->term_argv) {
+                struct ferry_spawn_result res;
+                if (ferry_spawn_run((const char *const *)c->term_argv, NULL, NULL, 0, 30000, 4096,
+                                    &res, NULL) == 0) {
+                        int code = res.exit_code;
+                        ferry_spawn_result_free(&res);
+                        if (code == 0)
+                                return;
+                }
+        }
         if (sig == SIGKILL || !c->term_skip_leader) {
                 kill(-c->pid, sig);
                 return;
@@ -505,12 +529,7 @@ static void kill_all(void)
                 if (!c->started || c->reaped)
                         continue;
                 signal_group(c, SIGKILL);
-                if (c->stop_argv) {
-                        struct ferry_spawn_result res;
-                        if (ferry_spawn_run((const char *const *)c->stop_argv, NULL, NULL, 0, 30000,
-                                            4096, &res, NULL) == 0)
-                                ferry_spawn_result_free(&res);
-                }
+                run_stop_argv(c);
         }
 }
 
@@ -535,6 +554,9 @@ static void reap(void)
 
 static void finish(struct ctr *c)
 {
+        /* the runtime's client may die before the container it started */
+        if (c->started)
+                run_stop_argv(c);
         if (c->out.fd >= 0)
                 close(c->out.fd);
         if (c->err.fd >= 0)

@@ -278,7 +278,16 @@ static void test_conformance(void **state)
         free(ks);
         free(pods);
         if (strcmp(runtime, "podman") == 0) {
-                /* SIGTERM reaches the payload through podman; nothing is left behind */
+                /* SIGTERM reaches the payload through podman; nothing is left behind.
+                 * A stale container of the same name (an earlier attempt of this pod
+                 * that a crash left) does not stop the pod from starting. */
+                const char *stale[] = {
+                    "podman",       "create",
+                    "--name",       "ferry-33333333-2222-4333-8444-000000000001-main",
+                    "--network",    "none",
+                    "--pull=never", PODMAN_IMAGE,
+                    "true",         NULL};
+                assert_int_equal(sh_run(stale, 30000), 0);
                 char *body =
                     h_body("33333333-2222-4333-8444-000000000001", "podterm",
                            "{\"terminationGracePeriodSeconds\": 10, \"containers\": "

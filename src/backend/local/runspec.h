@@ -178,8 +178,15 @@ struct local_exec {
          * (bwrap dies on SIGTERM and its --die-with-parent would SIGKILL the
          * sandbox before the payload could handle SIGTERM). */
         bool term_skip_leader;
-        char **stop_argv; /* run after SIGKILL to make sure it is gone (podman rm -f); or NULL */
+        /* run before the start, after SIGKILL and after the exit, to make sure no
+         * container of this name is left (podman rm -f); or NULL */
+        char **stop_argv;
         size_t n_stop_argv;
+        /* delivers SIGTERM to the payload itself (podman kill): a runtime that
+         * proxies signals may not have its proxy ready yet; or NULL. When it
+         * fails, SIGTERM goes to the process group as without it. */
+        char **term_argv;
+        size_t n_term_argv;
         /* ferry-shim drops to the pod's user (spec.json "user") before exec;
          * false for runtimes that must start as root and switch themselves (podman) */
         bool drop;

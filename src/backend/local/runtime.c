@@ -133,10 +133,11 @@ const struct local_hostfs local_hostfs_real = {.list = real_list, .ctx = NULL};
 void local_exec_clear(struct local_exec *e)
 {
         struct strv a = {e->argv, e->n_argv, 0}, b = {e->envp, e->n_envp, 0},
-                    c = {e->stop_argv, e->n_stop_argv, 0};
+                    c = {e->stop_argv, e->n_stop_argv, 0}, d = {e->term_argv, e->n_term_argv, 0};
         strv_free(&a);
         strv_free(&b);
         strv_free(&c);
+        strv_free(&d);
         free(e->name);
         free(e->cwd);
         memset(e, 0, sizeof(*e));
@@ -505,6 +506,14 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
         strv_add(&stop, cname);
         e->stop_argv = stop.v;
         e->n_stop_argv = stop.n;
+        struct strv term = {0};
+        strv_add(&term, podman);
+        strv_add(&term, "kill");
+        strv_add(&term, "--signal");
+        strv_add(&term, "TERM");
+        strv_add(&term, cname);
+        e->term_argv = term.v;
+        e->n_term_argv = term.n;
         free(cname);
 
         /* podman itself gets a plain environment, not the pod's */
@@ -898,5 +907,9 @@ void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e)
                 ferry_buf_adds(b, "null");
         ferry_buf_adds(b, ",\n   \"stop_argv\": ");
         ferry_buf_add_json_strv(b, e->stop_argv, e->n_stop_argv);
+        if (e->term_argv) {
+                ferry_buf_adds(b, ",\n   \"term_argv\": ");
+                ferry_buf_add_json_strv(b, e->term_argv, e->n_term_argv);
+        }
         ferry_buf_printf(b, ", \"drop\": %s}", e->drop ? "true" : "false");
 }
