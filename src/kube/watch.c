@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/thread.h"
 #include "common/log.h"
 
 #define WATCH_TIMEOUT_S 290 /* the server ends the stream; we wait a bit longer */
@@ -59,17 +60,11 @@ static bool should_stop(void *ctx)
 
 static void sleep_ms(struct ferry_kube_informer *inf, int ms)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        int64_t deadline = ferry_monotonic_ns() + ms * FERRY_NSEC_PER_MSEC;
         pthread_mutex_lock(&inf->lock);
-        if (!atomic_load(&inf->stop))
-                pthread_cond_timedwait(&inf->wake, &inf->lock, &ts);
+        while (!atomic_load(&inf->stop) &&
+               ferry_cond_wait_until(&inf->wake, &inf->lock, deadline) != ETIMEDOUT)
+                ;
         pthread_mutex_unlock(&inf->lock);
 }
 
@@ -233,7 +228,7 @@ int ferry_kube_informer_start(struct ferry_kube *k, const char *path, const char
         inf->ops = *ops;
         inf->ctx = ctx;
         pthread_mutex_init(&inf->lock, NULL);
-        pthread_cond_init(&inf->wake, NULL);
+        ferry_cond_init(&inf->wake);
         r = -pthread_create(&inf->thread, NULL, run, inf);
         if (r < 0) {
                 free(inf->path);
