@@ -11,7 +11,8 @@
  *   cpu, memory, pods, gpus   capacity reported to ping (defaults 64 / 256Gi / 10000 / 0)
  *   logs          "true": write a small log file per container (default false)
  * Per-pod annotations override: fake.ferry.io/duration-ms, fake.ferry.io/exit-code,
- * fake.ferry.io/fail ("submit" = refuse the pod permanently, "transient" = fail once).
+ * fake.ferry.io/fail ("submit" = refuse the pod permanently, "transient" = fail once),
+ * fake.ferry.io/submit-delay-ms (a slow backend: submit takes that long).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "common/hashmap.h"
@@ -114,6 +116,12 @@ static int fake_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         const char *a;
         int r = 0;
 
+        if ((a = ferry_pod_annotation(pod, "fake.ferry.io/submit-delay-ms"))) {
+                long ms = strtol(a, NULL, 10);
+                struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+                if (ms > 0)
+                        nanosleep(&ts, NULL);
+        }
         if ((a = ferry_pod_annotation(pod, "fake.ferry.io/fail")) && !strcmp(a, "submit"))
                 return ferry_errprintf(
                     err, -EINVAL,

@@ -11,6 +11,7 @@
 
 #include "common/hashmap.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "gpu/nvml.h"
 #include "store/store.h"
 
@@ -102,6 +103,7 @@ struct ferry_daemon {
         pthread_mutex_t stop_lock;
         pthread_cond_t stop_cond;
         bool stop;
+        bool kick; /* poll now: a delete is waiting */
 };
 
 static bool is_transient(int r)
@@ -168,9 +170,12 @@ static void set_refused(struct pod *p, const char *msg)
 }
 
 /* Hand a pod to the backend. Called without the table lock, with
- * p->submitting set by the caller. Returns the backend result. */
+ * p->submitting set by the caller: that pins p (the reaper leaves a pod
+ * alone while it is submitted) until this clears it, and p must not be
+ * touched afterwards. Returns the backend result, and the job id in ret_jid
+ * (may be NULL; "" when there is none). */
 static int submit_pod(struct ferry_daemon *d, struct pod *p, const struct ferry_pod *pod,
-                      ferry_error_t *err)
+                      char ret_jid[FERRY_JID_MAX], ferry_error_t *err)
 {
         char jid[FERRY_JID_MAX] = "";
         int r;
@@ -185,7 +190,7 @@ static int submit_pod(struct ferry_daemon *d, struct pod *p, const struct ferry_
         r = ferry_backend_submit(d->be, pod, jid, err);
 done:
         pthread_rwlock_wrlock(&d->lock);
-        p->submitting = false;
+        p->submitting = false; /* p may be freed once the lock is released */
         p->attempts++;
         if (deleted) {
                 /* the reaper finishes the delete */
@@ -202,7 +207,7 @@ done:
                                    p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1, NULL,
                                    "submitted", jid);
         } else if (is_transient(r)) {
-                int64_t backoff = (int64_t)1000000000 << (p->attempts < 6 ? p->attempts : 6);
+                int64_t backoff = FERRY_NSEC_PER_SEC << (p->attempts < 6 ? p->attempts : 6);
                 p->next_try_ns = ferry_monotonic_ns() + backoff;
                 set_waiting_reason(p, "BackendUnavailable",
                                    err ? err->text : "backend unavailable");
@@ -216,6 +221,8 @@ done:
                 ferry_buf_free(&b);
                 pod_compact(p);
         }
+        if (ret_jid)
+                memcpy(ret_jid, p->jid, FERRY_JID_MAX);
         pthread_rwlock_unlock(&d->lock);
         pthread_mutex_lock(&d->wait_lock);
         pthread_cond_broadcast(&d->submitted);
@@ -246,7 +253,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
         if (p) {
                 /* Same uid again: answer what we answered before; start nothing. */
                 pthread_rwlock_unlock(&d->lock);
-                int64_t deadline = ferry_monotonic_ns() + 60LL * 1000000000;
+                int64_t deadline = ferry_monotonic_ns() + 60 * FERRY_NSEC_PER_SEC;
                 pthread_mutex_lock(&d->wait_lock);
                 for (;;) {
                         pthread_rwlock_rdlock(&d->lock);
@@ -255,14 +262,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                         pthread_rwlock_unlock(&d->lock);
                         if (!busy || ferry_monotonic_ns() > deadline)
                                 break;
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 50 * 1000000;
-                        if (ts.tv_nsec >= 1000000000) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000;
-                        }
-                        pthread_cond_timedwait(&d->submitted, &d->wait_lock, &ts);
+                        ferry_cond_wait_until(&d->submitted, &d->wait_lock, deadline);
                 }
                 pthread_mutex_unlock(&d->wait_lock);
                 pthread_rwlock_rdlock(&d->lock);
@@ -304,6 +304,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
             .state = FERRY_POD_ACCEPTED,
             .status = sb.data,
             .created_ns = p->created_ns,
+            .grace_s = p->grace_s,
         };
         r = ferry_store_put_pod(d->store, &row, body, len, (int)kind, err);
         ferry_buf_free(&sb);
@@ -317,18 +318,16 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                                         "pod uid %s was used by a pod that is deleted; a new pod "
                                         "needs a new uid",
                                         pod->uid);
+                else if (r == -EIO) /* not stored, so not accepted: the client may retry */
+                        r = ferry_errprefix(err, -EAGAIN, "pod %s was not accepted", pod->uid);
                 pthread_mutex_lock(&d->wait_lock);
                 pthread_cond_broadcast(&d->submitted);
                 pthread_mutex_unlock(&d->wait_lock);
                 goto out;
         }
-        r = submit_pod(d, p, pod, err);
-        if (r >= 0 || is_transient(r)) {
-                pthread_rwlock_rdlock(&d->lock);
-                snprintf(ret_jid, FERRY_JID_MAX, "%s", p->jid);
-                pthread_rwlock_unlock(&d->lock);
-                r = 0;
-        }
+        r = submit_pod(d, p, pod, ret_jid, err);
+        if (is_transient(r))
+                r = 0; /* accepted: the poller resubmits it */
 out:
         ferry_pod_free(pod);
         return r;
@@ -386,6 +385,21 @@ static json_t *load_json(const struct ferry_daemon *d, const char *body, size_t 
         return j;
 }
 
+static void poll_once(struct ferry_daemon *d);
+
+/* Wake the poller for a cycle now; without a poller thread, run it here. */
+static void poller_kick(struct ferry_daemon *d)
+{
+        if (!d->poller_started) {
+                poll_once(d);
+                return;
+        }
+        pthread_mutex_lock(&d->stop_lock);
+        d->kick = true;
+        pthread_cond_broadcast(&d->stop_cond);
+        pthread_mutex_unlock(&d->stop_lock);
+}
+
 int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
                         const struct ferry_authz *az, ferry_error_t *err)
 {
@@ -419,8 +433,16 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
         pthread_rwlock_unlock(&d->lock);
         json_decref(j);
         if (r == 0 && p) {
-                ferry_store_sync(d->store); /* the delete request itself is durable */
-                ferry_daemon_poll_now(d);   /* first kill attempt right away */
+                poller_kick(d); /* first kill attempt right away */
+                /* the delete request itself is durable before it is acknowledged */
+                if ((r = ferry_store_sync(d->store)) < 0)
+                        r = ferry_errprintf(err, -EAGAIN,
+                                            "the delete of pod %s could not be stored yet (it is "
+                                            "retried): %s",
+                                            uid,
+                                            ferry_store_health(d->store, NULL) < 0
+                                                ? "the state database cannot commit"
+                                                : "the commit failed");
         }
         return r;
 }
@@ -608,7 +630,7 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         q.opts.timestamps = json_is_true(json_object_get(o, "Timestamps"));
         q.opts.follow = json_is_true(json_object_get(o, "Follow"));
         q.opts.since_ns = since_t_set   ? since_t_ns
-                          : since_s > 0 ? ferry_now_ns() - since_s * 1000000000LL
+                          : since_s > 0 ? ferry_now_ns() - since_s * FERRY_NSEC_PER_SEC
                                         : 0;
         r = ferry_backend_log_path(d->be, uid, jid, cname, q.path, sizeof(q.path), err);
         if (r >= 0) {
@@ -693,6 +715,11 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
         return 0;
 }
 
+int ferry_daemon_health(struct ferry_daemon *d, ferry_error_t *err)
+{
+        return ferry_store_health(d->store, err);
+}
+
 void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
 {
         size_t by_phase[FERRY_PHASE_MAX] = {0};
@@ -712,6 +739,13 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
         for (int i = 0; i < FERRY_PHASE_MAX; i++)
                 ferry_buf_printf(out, "ferry_pods{phase=\"%s\",backend=\"%s\"} %zu\n",
                                  ferry_phase_name(i), bn, by_phase[i]);
+
+        ferry_buf_printf(out,
+                         "# HELP ferry_store_commit_failures_total Group commits of the state "
+                         "database that failed.\n"
+                         "# TYPE ferry_store_commit_failures_total counter\n"
+                         "ferry_store_commit_failures_total %llu\n",
+                         (unsigned long long)ferry_store_commit_failures(d->store));
 
         struct ferry_backend_stats s;
         ferry_backend_stats_get(d->be, &s);
@@ -795,7 +829,7 @@ static void resubmit(struct ferry_daemon *d, const char *uid)
                 return;
         }
         free(body);
-        submit_pod(d, p, pod, &err);
+        submit_pod(d, p, pod, NULL, &err);
         ferry_pod_free(pod);
 }
 
@@ -913,14 +947,11 @@ static void *poller_main(void *arg)
                         trimmed_at = n;
                 }
                 pthread_mutex_lock(&d->stop_lock);
-                if (d->stop)
-                        break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t ns = ts.tv_nsec + (int64_t)d->cfg.poll_interval_ms * 1000000;
-                ts.tv_sec += ns / 1000000000;
-                ts.tv_nsec = ns % 1000000000;
-                pthread_cond_timedwait(&d->stop_cond, &d->stop_lock, &ts);
+                int64_t next = ferry_monotonic_ns() + d->cfg.poll_interval_ms * FERRY_NSEC_PER_MSEC;
+                while (!d->stop && !d->kick &&
+                       ferry_cond_wait_until(&d->stop_cond, &d->stop_lock, next) != ETIMEDOUT)
+                        ;
+                d->kick = false;
         }
         pthread_mutex_unlock(&d->stop_lock);
         return NULL;
@@ -935,7 +966,7 @@ static int load_row(void *ctx, const struct ferry_store_row *row)
         snprintf(p->jid, sizeof(p->jid), "%s", row->jid ? row->jid : "");
         p->state = row->state;
         p->created_ns = row->created_ns;
-        p->grace_s = 30;
+        p->grace_s = row->grace_s;
         if (!row->status || ferry_pod_status_deserialize(row->status, &p->st) < 0) {
                 const char *one = "unknown";
                 ferry_pod_status_init(&p->st, NULL, 0, &one, 1);
@@ -960,10 +991,10 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
                 d->cfg.limits = ferry_default_limits;
         pthread_rwlock_init(&d->lock, NULL);
         pthread_mutex_init(&d->wait_lock, NULL);
-        pthread_cond_init(&d->submitted, NULL);
+        ferry_cond_init(&d->submitted);
         pthread_mutex_init(&d->poll_lock, NULL);
         pthread_mutex_init(&d->stop_lock, NULL);
-        pthread_cond_init(&d->stop_cond, NULL);
+        ferry_cond_init(&d->stop_cond);
         d->pods = ferry_hashmap_new();
 
         if ((r = ferry_mkdir_p(cfg->state_dir, 0700)) < 0) {

@@ -87,6 +87,9 @@ bool ferry_daemon_log_done(void *log_request);
 
 /* PingResponse JSON with the backend's free capacity. */
 int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error_t *err);
+/* 0 when ferryd can accept work; -EIO with the reason when it cannot
+ * (the state database cannot commit). */
+int ferry_daemon_health(struct ferry_daemon *d, ferry_error_t *err);
 /* Prometheus text: pods by phase and backend, backend call stats. */
 void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out);
 /* Force one poll now (tests, /updateCache). */

@@ -69,6 +69,13 @@ struct ferry_server {
         size_t n;
         struct metrics m;
         atomic_ullong session_seq;
+        /* log streams: each runs on its own thread until its container ends,
+         * its reader goes or the server stops; stop waits for all of them
+         * (they call into the daemon, which is freed after the server) */
+        pthread_mutex_t streams_lock;
+        pthread_cond_t streams_cond;
+        size_t n_streams;
+        atomic_bool stopping;
 };
 
 struct req {
@@ -160,9 +167,16 @@ static unsigned send_error(struct MHD_Connection *c, int r, const ferry_error_t 
 
 /* ---- log streaming: a thread writes into a pipe that MHD reads ---- */
 struct log_stream {
-        struct ferry_log_request q; /* first: ferry_daemon_log_done casts ctx to it */
+        struct ferry_log_request q;
+        struct ferry_server *srv;
         int fd;
 };
+
+static bool log_done(void *ctx)
+{
+        struct log_stream *ls = ctx;
+        return atomic_load(&ls->srv->stopping) || ferry_daemon_log_done(&ls->q);
+}
 
 static int emit_fd(void *ctx, const char *data, size_t len)
 {
@@ -179,12 +193,17 @@ static int emit_fd(void *ctx, const char *data, size_t len)
 static void *log_thread(void *arg)
 {
         struct log_stream *ls = arg;
-        int r = ferry_logfile_stream(ls->q.path, &ls->q.opts, emit_fd, ferry_daemon_log_done, ls);
+        struct ferry_server *s = ls->srv;
+        int r = ferry_logfile_stream(ls->q.path, &ls->q.opts, emit_fd, log_done, ls);
         if (r < 0 && r != -ENOENT)
                 log_debug("log stream of %s/%s ended: %s", ls->q.uid, ls->q.container,
                           strerror(-r));
         close(ls->fd);
         free(ls);
+        pthread_mutex_lock(&s->streams_lock);
+        s->n_streams--;
+        pthread_cond_broadcast(&s->streams_cond);
+        pthread_mutex_unlock(&s->streams_lock);
         return NULL;
 }
 
@@ -203,10 +222,17 @@ static unsigned serve_logs(struct ferry_server *s, struct MHD_Connection *c,
         }
         struct log_stream *ls = ferry_xcalloc(1, sizeof(*ls));
         ls->q = *q;
+        ls->srv = s;
         ls->fd = p[1];
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_mutex_lock(&s->streams_lock);
+        s->n_streams++;
+        pthread_mutex_unlock(&s->streams_lock);
         if (pthread_create(&th, &attr, log_thread, ls) != 0) {
+                pthread_mutex_lock(&s->streams_lock);
+                s->n_streams--;
+                pthread_mutex_unlock(&s->streams_lock);
                 close(p[0]);
                 close(p[1]);
                 free(ls);
@@ -444,7 +470,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 ferry_daemon_poll_now(s->d);
                 ferry_buf_adds(&out, "Updated cache\n");
                 break;
-        case R_HEALTH: ferry_buf_adds(&out, "ok\n"); break;
+        case R_HEALTH:
+                if ((r = ferry_daemon_health(s->d, &err)) < 0)
+                        r = -EAGAIN; /* 503 with the reason */
+                else
+                        ferry_buf_adds(&out, "ok\n");
+                break;
         case R_METRICS:
                 render_metrics(s, &out);
                 ret = send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &out, NULL);
@@ -563,6 +594,8 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                        ferry_error_t *err)
 {
         struct ferry_server *s = ferry_xcalloc(1, sizeof(*s));
+        pthread_mutex_init(&s->streams_lock, NULL);
+        pthread_cond_init(&s->streams_cond, NULL);
         int r = 0;
 
         s->d = d;
@@ -664,6 +697,7 @@ void ferry_server_stop(struct ferry_server *s)
 {
         if (!s)
                 return;
+        atomic_store(&s->stopping, true); /* a following stream ends at its next check */
         for (size_t i = 0; i < s->n; i++) {
                 if (s->ls[i].mhd)
                         MHD_stop_daemon(s->ls[i].mhd);
@@ -672,6 +706,12 @@ void ferry_server_stop(struct ferry_server *s)
                 free(s->ls[i].unix_path);
                 free(s->ls[i].url);
         }
+        pthread_mutex_lock(&s->streams_lock);
+        while (s->n_streams > 0)
+                pthread_cond_wait(&s->streams_cond, &s->streams_lock);
+        pthread_mutex_unlock(&s->streams_lock);
+        pthread_mutex_destroy(&s->streams_lock);
+        pthread_cond_destroy(&s->streams_cond);
         free(s->ls);
         free(s->tls_cert);
         free(s->tls_key);

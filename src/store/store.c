@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "common/util.h"
 
 enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC };
@@ -22,7 +23,7 @@ struct op {
         char *uid, *ns, *name, *backend, *jid, *status, *body;
         size_t body_len;
         int body_kind;
-        int64_t created_ns;
+        int64_t created_ns, grace_s;
         int state;
         char *event_kind, *event_detail;
         /* waiter (insert, sync) */
@@ -43,7 +44,15 @@ struct ferry_store {
         pthread_cond_t done_cond; /* a batch finished */
         struct op *head, *tail;
         bool stop;
+        /* the last group commit failed (under lock): every waiter of that
+         * batch was told, its updates are retried, /healthz says so */
+        bool failed;
+        int64_t failed_since_ns;
+        char fail_text[256];
+        uint64_t commit_failures;
 };
+
+#define RETRY_MS 1000 /* between attempts while commits fail */
 
 static const char *const migrations[] = {
     /* version 1 */
@@ -67,6 +76,8 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL,"
     "  detail TEXT);"
     "CREATE INDEX events_uid ON events(uid);",
+    /* version 2: the grace period outlives a restart */
+    "ALTER TABLE pods ADD COLUMN grace_s INTEGER NOT NULL DEFAULT 30;",
 };
 
 static int exec(sqlite3 *db, const char *sql, ferry_error_t *err)
@@ -149,9 +160,19 @@ static int run_stmt(sqlite3_stmt *st)
         return rc;
 }
 
-static void apply(struct ferry_store *s, struct op *o, int64_t now)
+/* An update statement: any failure fails the whole batch. */
+static bool step_ok(sqlite3_stmt *st)
+{
+        return run_stmt(st) == SQLITE_DONE;
+}
+
+/* Apply one op inside the batch's transaction. False when the batch cannot
+ * commit (the database refused a write: disk full, I/O error); a duplicate
+ * insert only fails that op. */
+static bool apply(struct ferry_store *s, struct op *o, int64_t now)
 {
         int rc;
+        bool ok = true;
 
         if (o->kind == OP_INSERT) {
                 sqlite3_stmt *st = s->ins;
@@ -166,50 +187,70 @@ static void apply(struct ferry_store *s, struct op *o, int64_t now)
                 sqlite3_bind_int(st, 9, o->body_kind);
                 sqlite3_bind_int64(st, 10, o->created_ns);
                 sqlite3_bind_int64(st, 11, now);
+                sqlite3_bind_int64(st, 12, o->grace_s);
                 rc = run_stmt(st);
                 if (rc == SQLITE_CONSTRAINT) {
                         o->result = -EEXIST;
                         snprintf(o->errtext, sizeof(o->errtext), "pod %s is already stored",
                                  o->uid);
-                        return;
+                        return true;
                 }
-                if (rc != SQLITE_DONE) {
-                        o->result = -EIO;
-                        snprintf(o->errtext, sizeof(o->errtext), "sqlite insert: %s",
-                                 sqlite3_errmsg(s->wdb));
-                        return;
-                }
+                if (rc != SQLITE_DONE)
+                        return false;
         } else if (o->kind == OP_UPDATE) {
                 if (o->jid) {
                         bind_text(s->upd_jid, 1, o->jid);
                         bind_text(s->upd_jid, 2, o->uid);
-                        run_stmt(s->upd_jid);
+                        ok = ok && step_ok(s->upd_jid);
                 }
                 if (o->state >= 0) {
                         sqlite3_bind_int(s->upd_state, 1, o->state);
                         bind_text(s->upd_state, 2, o->uid);
-                        run_stmt(s->upd_state);
+                        ok = ok && step_ok(s->upd_state);
                 }
                 if (o->status) {
                         bind_text(s->upd_status, 1, o->status);
                         bind_text(s->upd_status, 2, o->uid);
-                        run_stmt(s->upd_status);
+                        ok = ok && step_ok(s->upd_status);
                 }
                 sqlite3_bind_int64(s->upd_time, 1, now);
                 bind_text(s->upd_time, 2, o->uid);
-                run_stmt(s->upd_time);
+                ok = ok && step_ok(s->upd_time);
         } else {
-                return;
+                return true;
         }
-        if (o->event_kind) {
+        if (ok && o->event_kind) {
                 bind_text(s->ins_event, 1, o->uid);
                 sqlite3_bind_int64(s->ins_event, 2, now);
                 bind_text(s->ins_event, 3, o->event_kind);
                 bind_text(s->ins_event, 4, o->event_detail);
-                run_stmt(s->ins_event);
+                ok = step_ok(s->ins_event);
         }
+        return ok;
 }
 
+/* One group commit of batch. False (with the reason in why) when it did
+ * not commit: nothing of it is stored. */
+static bool commit_batch(struct ferry_store *s, struct op *batch, char *why, size_t why_len)
+{
+        int64_t now = ferry_now_ns();
+        bool ok = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK;
+        for (struct op *o = batch; ok && o; o = o->next)
+                ok = apply(s, o, now);
+        if (ok)
+                ok = sqlite3_exec(s->wdb, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK;
+        if (!ok) {
+                snprintf(why, why_len, "%s", sqlite3_errmsg(s->wdb));
+                sqlite3_exec(s->wdb, "ROLLBACK;", NULL, NULL, NULL);
+        }
+        return ok;
+}
+
+/* The writer: every op queued while the previous batch committed goes into
+ * the next transaction (group commit). When a commit fails, every waiter of
+ * the batch gets -EIO (an insert is not acknowledged), the updates go back to
+ * the head of the queue for the next attempt, and the store reports itself
+ * failed until a commit succeeds. */
 static void *writer_main(void *arg)
 {
         struct ferry_store *s = arg;
@@ -224,31 +265,58 @@ static void *writer_main(void *arg)
                 s->head = s->tail = NULL;
                 pthread_mutex_unlock(&s->lock);
 
-                int64_t now = ferry_now_ns();
-                int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE;", NULL, NULL, NULL);
-                for (struct op *o = batch; o; o = o->next)
-                        apply(s, o, now);
-                if (rc == SQLITE_OK)
-                        rc = sqlite3_exec(s->wdb, "COMMIT;", NULL, NULL, NULL);
-                if (rc != SQLITE_OK) {
-                        log_err("store: commit failed: %s", sqlite3_errmsg(s->wdb));
-                        sqlite3_exec(s->wdb, "ROLLBACK;", NULL, NULL, NULL);
-                }
+                char why[200] = "";
+                bool ok = commit_batch(s, batch, why, sizeof(why));
+                if (!ok)
+                        log_err("store: the state database could not commit %s: %s",
+                                s->failed ? "again" : "(pods are refused until it can)", why);
 
                 pthread_mutex_lock(&s->lock);
+                struct op *keep = NULL, *keep_tail = NULL;
                 for (struct op *o = batch, *next; o; o = next) {
                         next = o->next;
-                        if (rc != SQLITE_OK && o->result == 0) {
+                        o->next = NULL;
+                        if (!ok && o->kind == OP_UPDATE && !s->stop) {
+                                /* retried, in order, before anything newer */
+                                if (keep_tail)
+                                        keep_tail->next = o;
+                                else
+                                        keep = o;
+                                keep_tail = o;
+                                continue;
+                        }
+                        if (!ok && o->result == 0) {
                                 o->result = -EIO;
                                 snprintf(o->errtext, sizeof(o->errtext),
-                                         "the state database could not commit");
+                                         "the state database could not commit: %s", why);
                         }
                         if (o->waited)
                                 o->done = true; /* the waiter frees it */
                         else
                                 op_free(o);
                 }
+                if (keep) {
+                        keep_tail->next = s->head;
+                        if (!s->head)
+                                s->tail = keep_tail;
+                        s->head = keep;
+                }
+                if (ok && s->failed)
+                        log_info("store: the state database commits again");
+                if (!ok) {
+                        if (!s->failed)
+                                s->failed_since_ns = ferry_now_ns();
+                        snprintf(s->fail_text, sizeof(s->fail_text), "%s", why);
+                        s->commit_failures++;
+                }
+                s->failed = !ok;
                 pthread_cond_broadcast(&s->done_cond);
+                if (!ok) {
+                        int64_t until = ferry_monotonic_ns() + RETRY_MS * FERRY_NSEC_PER_MSEC;
+                        while (!s->stop &&
+                               ferry_cond_wait_until(&s->cond, &s->lock, until) != ETIMEDOUT)
+                                ;
+                }
         }
         pthread_mutex_unlock(&s->lock);
         return NULL;
@@ -342,8 +410,8 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
                 goto fail;
         if ((r = prep(s->wdb,
                       "INSERT INTO pods(uid, namespace, name, backend, jid, state, status, body, "
-                      "body_kind, created_ns, updated_ns)"
-                      " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                      "body_kind, created_ns, updated_ns, grace_s)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                       &s->ins, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET jid=? WHERE uid=?", &s->upd_jid, err)) < 0 ||
             (r = prep(s->wdb,
@@ -359,7 +427,7 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
                 goto fail;
         pthread_mutex_init(&s->rlock, NULL);
         pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->cond, NULL);
+        ferry_cond_init(&s->cond);
         pthread_cond_init(&s->done_cond, NULL);
         if ((r = -pthread_create(&s->writer, NULL, writer_main, s)) < 0) {
                 ferry_errprintf(err, r, "cannot start the store writer thread");
@@ -408,6 +476,7 @@ int ferry_store_put_pod(struct ferry_store *s, const struct ferry_store_row *row
         o->status = dup_or_null(row->status);
         o->state = row->state;
         o->created_ns = row->created_ns;
+        o->grace_s = row->grace_s;
         o->body = ferry_xmalloc(body_len + 1);
         memcpy(o->body, body, body_len);
         o->body_len = body_len;
@@ -446,7 +515,8 @@ int ferry_store_load(struct ferry_store *s, int (*cb)(void *ctx, const struct fe
         pthread_mutex_lock(&s->rlock);
         if (sqlite3_prepare_v2(
                 s->rdb,
-                "SELECT uid, namespace, name, backend, jid, state, status, created_ns FROM pods"
+                "SELECT uid, namespace, name, backend, jid, state, status, created_ns, grace_s"
+                " FROM pods"
                 " WHERE state != 3 ORDER BY created_ns, rowid",
                 -1, &st, NULL) != SQLITE_OK) {
                 r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
@@ -463,6 +533,7 @@ int ferry_store_load(struct ferry_store *s, int (*cb)(void *ctx, const struct fe
                     .state = sqlite3_column_int(st, 5),
                     .status = (const char *)sqlite3_column_text(st, 6),
                     .created_ns = sqlite3_column_int64(st, 7),
+                    .grace_s = sqlite3_column_int64(st, 8),
                 };
                 if ((r = cb(ctx, &row)) < 0)
                         break;
@@ -520,5 +591,26 @@ int ferry_store_count_events(struct ferry_store *s, const char *uid, const char 
                 sqlite3_finalize(st);
         }
         pthread_mutex_unlock(&s->rlock);
+        return n;
+}
+
+int ferry_store_health(struct ferry_store *s, ferry_error_t *err)
+{
+        int r = 0;
+        pthread_mutex_lock(&s->lock);
+        if (s->failed) {
+                char t[FERRY_TIME_MAX];
+                r = ferry_errprintf(err, -EIO, "the state database cannot commit since %s: %s",
+                                    ferry_time_format(s->failed_since_ns, 0, t), s->fail_text);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+uint64_t ferry_store_commit_failures(struct ferry_store *s)
+{
+        pthread_mutex_lock(&s->lock);
+        uint64_t n = s->commit_failures;
+        pthread_mutex_unlock(&s->lock);
         return n;
 }

@@ -31,9 +31,10 @@ struct ferry_store_row {
         int state;
         const char *status; /* serialized ferry_pod_status, may be NULL */
         int64_t created_ns;
+        int64_t grace_s; /* terminationGracePeriodSeconds */
 };
 
-#define FERRY_STORE_SCHEMA_VERSION 1
+#define FERRY_STORE_SCHEMA_VERSION 2
 
 int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *err);
 void ferry_store_close(struct ferry_store *s);
@@ -49,8 +50,15 @@ int ferry_store_put_pod(struct ferry_store *s, const struct ferry_store_row *row
 void ferry_store_update(struct ferry_store *s, const char *uid, const char *jid, int state,
                         const char *status, const char *event_kind, const char *event_detail);
 
-/* Wait until everything queued so far is committed. */
+/* Wait until everything queued so far is committed: -EIO when the commit
+ * failed (the updates are kept and retried). */
 int ferry_store_sync(struct ferry_store *s);
+
+/* 0, or -EIO with the reason while commits fail (since the last failed
+ * commit until one succeeds). */
+int ferry_store_health(struct ferry_store *s, ferry_error_t *err);
+/* Failed group commits since the store was opened. */
+uint64_t ferry_store_commit_failures(struct ferry_store *s);
 
 /* Call cb for every pod not DELETED, in creation order. */
 int ferry_store_load(struct ferry_store *s, int (*cb)(void *ctx, const struct ferry_store_row *row),
