@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -206,8 +208,20 @@ static void test_sinfo(void **state)
 static void test_time(void **state)
 {
         int64_t t;
+        setenv("TZ", "UTC0", 1);
+        tzset();
         assert_int_equal(slurm_parse_time("1970-01-01T00:00:00", &t), 0);
         assert_int_equal(t, 0);
+        /* Slurm prints local time: in Rome (a POSIX rule, no tzdata needed)
+         * 11:00 in winter and 12:00 in summer are both 10:00 UTC */
+        setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+        tzset();
+        assert_int_equal(slurm_parse_time("2024-01-10T11:00:05", &t), 0);
+        assert_int_equal(t, 1704880805);
+        assert_int_equal(slurm_parse_time("2024-07-10T12:00:00", &t), 0);
+        assert_int_equal(t, 1720605600);
+        setenv("TZ", "UTC0", 1);
+        tzset();
         assert_int_equal(slurm_parse_time("N/A", &t), 0);
         assert_int_equal(t, -1);
         assert_int_equal(slurm_parse_time("2024-13-01T00:00:00", &t), -EINVAL);

@@ -324,7 +324,8 @@ int slurm_parse_time(const char *s, int64_t *ret_s)
         tm.tm_hour = h;
         tm.tm_min = mi;
         tm.tm_sec = se;
-        *ret_s = (int64_t)timegm(&tm);
+        tm.tm_isdst = -1; /* squeue and sacct print local time: let the zone decide */
+        *ret_s = (int64_t)mktime(&tm);
         return 0;
 }
 

@@ -128,7 +128,8 @@ void slurm_job_list_free(struct slurm_job_list *l);
  * jobs) the one with the highest job id. NULL when absent. */
 const struct slurm_job_info *slurm_job_list_find(const struct slurm_job_list *l, const char *name);
 
-/* "2024-01-10T10:00:05" (UTC) -> epoch seconds; "N/A", "Unknown", "None", ""
+/* "2024-01-10T10:00:05" in the local time zone (of ferryd, which squeue and
+ * sacct inherit: they print local time) -> epoch seconds; "N/A", "Unknown", "None", ""
  * -> -1. -EINVAL on anything else. */
 int slurm_parse_time(const char *s, int64_t *ret_s);
 
