@@ -20,9 +20,6 @@ static const struct ferry_backend_ops *const builtin[] = {
     &ferry_backend_slurm_ops,
 };
 
-const double ferry_backend_latency_bounds[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                 0.05,   0.1,   0.25,   0.5,   1.0,  0};
-
 const struct ferry_backend_ops *ferry_backend_lookup(const char *name)
 {
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(builtin); i++)
@@ -86,11 +83,9 @@ int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backe
         be = ferry_xcalloc(1, sizeof(*be));
         be->ops = ops;
         be->cfg = *cfg;
-        pthread_mutex_init(&be->stats_lock, NULL);
         r = ops->init(be, err);
         if (r < 0) {
                 ferry_errprefix(err, r, "backend %s", ops->name);
-                pthread_mutex_destroy(&be->stats_lock);
                 free(be);
                 return r;
         }
@@ -104,31 +99,40 @@ void ferry_backend_free(struct ferry_backend *be)
                 return;
         if (be->ops->fini)
                 be->ops->fini(be);
-        pthread_mutex_destroy(&be->stats_lock);
         free(be);
 }
 
 static void account(struct ferry_backend *be, enum ferry_backend_op op, int64_t t0, int r)
 {
-        int64_t dt = ferry_monotonic_ns() - t0;
-        double s = (double)dt / 1e9;
-        size_t b = 0;
-        while (b < 11 && s > ferry_backend_latency_bounds[b])
-                b++;
-        pthread_mutex_lock(&be->stats_lock);
-        be->stats.calls[op]++;
+        ferry_hist_observe(&be->stats.lat[op], ferry_monotonic_ns() - t0);
         if (r < 0 && r != -EINPROGRESS && r != -ENOENT)
-                be->stats.errors[op]++;
-        be->stats.ns_total[op] += (uint64_t)dt;
-        be->stats.buckets[op][b]++;
-        pthread_mutex_unlock(&be->stats_lock);
+                atomic_fetch_add(&be->stats.errors[op], 1);
 }
 
-void ferry_backend_stats_get(struct ferry_backend *be, struct ferry_backend_stats *ret)
+void ferry_backend_metrics(struct ferry_backend *be, struct ferry_buf *out)
 {
-        pthread_mutex_lock(&be->stats_lock);
-        *ret = be->stats;
-        pthread_mutex_unlock(&be->stats_lock);
+        const char *bn = be->ops->name;
+        ferry_buf_adds(out, "# HELP ferry_backend_calls_total Backend operations called.\n"
+                            "# TYPE ferry_backend_calls_total counter\n");
+        for (int op = 0; op < FERRY_BOP_MAX; op++)
+                ferry_buf_printf(out, "ferry_backend_calls_total{backend=\"%s\",op=\"%s\"} %llu\n",
+                                 bn, ferry_backend_op_name(op),
+                                 (unsigned long long)ferry_hist_count(&be->stats.lat[op]));
+        ferry_buf_adds(out, "# HELP ferry_backend_errors_total Backend operations that failed.\n"
+                            "# TYPE ferry_backend_errors_total counter\n");
+        for (int op = 0; op < FERRY_BOP_MAX; op++)
+                ferry_buf_printf(out, "ferry_backend_errors_total{backend=\"%s\",op=\"%s\"} %llu\n",
+                                 bn, ferry_backend_op_name(op),
+                                 (unsigned long long)atomic_load(&be->stats.errors[op]));
+        ferry_buf_adds(out, "# HELP ferry_backend_call_duration_seconds Backend call latency.\n"
+                            "# TYPE ferry_backend_call_duration_seconds histogram\n");
+        for (int op = 0; op < FERRY_BOP_MAX; op++) {
+                char labels[128];
+                snprintf(labels, sizeof(labels), "backend=\"%s\",op=\"%s\"", bn,
+                         ferry_backend_op_name(op));
+                ferry_hist_render(out, "ferry_backend_call_duration_seconds", labels,
+                                  &be->stats.lat[op]);
+        }
 }
 
 #define CALL(be, op, expr)                                                                         \

@@ -16,10 +16,12 @@
 #define FERRY_BACKEND_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/histogram.h"
 #include "common/error.h"
 #include "pod/pod.h"
 #include "pod/status.h"
@@ -97,14 +99,6 @@ struct ferry_backend_config {
         size_t n_private_paths;
 };
 
-struct ferry_backend_stats {
-        uint64_t calls[8];
-        uint64_t errors[8];
-        uint64_t ns_total[8];
-        /* latency histogram buckets per op, see backend.c */
-        uint64_t buckets[8][12];
-};
-
 enum ferry_backend_op {
         FERRY_BOP_SUBMIT,
         FERRY_BOP_FIND,
@@ -116,11 +110,16 @@ enum ferry_backend_op {
         FERRY_BOP_MAX,
 };
 
+/* Per operation: calls (the histogram's count), failures, latency. */
+struct ferry_backend_stats {
+        struct ferry_hist lat[FERRY_BOP_MAX];
+        atomic_uint_least64_t errors[FERRY_BOP_MAX];
+};
+
 struct ferry_backend {
         const struct ferry_backend_ops *ops;
         struct ferry_backend_config cfg;
         void *priv; /* the backend's own state, set by init */
-        pthread_mutex_t stats_lock;
         struct ferry_backend_stats stats;
 };
 
@@ -152,9 +151,9 @@ int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
 int ferry_backend_log_path(struct ferry_backend *be, const char *uid, const char *jid,
                            const char *container, char *ret_path, size_t size, ferry_error_t *err);
 const char *ferry_backend_op_name(enum ferry_backend_op op);
-/* Snapshot of the counters for /metrics. */
-void ferry_backend_stats_get(struct ferry_backend *be, struct ferry_backend_stats *ret);
-extern const double ferry_backend_latency_bounds[12]; /* seconds, last = +Inf */
+/* Prometheus text: ferry_backend_calls_total, _errors_total and
+ * _call_duration_seconds by backend and operation. */
+void ferry_backend_metrics(struct ferry_backend *be, struct ferry_buf *out);
 
 /* Built-ins (defined in their own files). */
 extern const struct ferry_backend_ops ferry_backend_fake_ops;

@@ -3,16 +3,18 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "util.h"
 
-static enum ferry_log_level level = FERRY_LOG_INFO;
+/* set by a signal handler's thread or a reload while others log */
+static atomic_int level = FERRY_LOG_INFO;
 
 void ferry_log_set_level(enum ferry_log_level lvl)
 {
-        level = lvl;
+        atomic_store_explicit(&level, (int)lvl, memory_order_relaxed);
 }
 
 int ferry_log_parse_level(const char *s)
@@ -31,7 +33,7 @@ void ferry_log(enum ferry_log_level lvl, const char *fmt, ...)
         va_list ap;
         int n;
 
-        if (lvl > level)
+        if ((int)lvl > atomic_load_explicit(&level, memory_order_relaxed))
                 return;
         ferry_time_format(ferry_now_ns(), 3, ts);
         n = snprintf(line, sizeof(line), "%s %s ", ts, tags[lvl]);

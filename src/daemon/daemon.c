@@ -747,46 +747,7 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
                          "ferry_store_commit_failures_total %llu\n",
                          (unsigned long long)ferry_store_commit_failures(d->store));
 
-        struct ferry_backend_stats s;
-        ferry_backend_stats_get(d->be, &s);
-        ferry_buf_adds(out, "# HELP ferry_backend_calls_total Backend operations called.\n"
-                            "# TYPE ferry_backend_calls_total counter\n");
-        for (int op = 0; op < FERRY_BOP_MAX; op++)
-                ferry_buf_printf(out, "ferry_backend_calls_total{backend=\"%s\",op=\"%s\"} %llu\n",
-                                 bn, ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
-        ferry_buf_adds(out, "# HELP ferry_backend_errors_total Backend operations that failed.\n"
-                            "# TYPE ferry_backend_errors_total counter\n");
-        for (int op = 0; op < FERRY_BOP_MAX; op++)
-                ferry_buf_printf(out, "ferry_backend_errors_total{backend=\"%s\",op=\"%s\"} %llu\n",
-                                 bn, ferry_backend_op_name(op), (unsigned long long)s.errors[op]);
-        ferry_buf_adds(out, "# HELP ferry_backend_call_duration_seconds Backend call latency.\n"
-                            "# TYPE ferry_backend_call_duration_seconds histogram\n");
-        for (int op = 0; op < FERRY_BOP_MAX; op++) {
-                uint64_t cum = 0;
-                for (int b = 0; b < 12; b++) {
-                        cum += s.buckets[op][b];
-                        if (b < 11)
-                                ferry_buf_printf(out,
-                                                 "ferry_backend_call_duration_seconds_bucket{"
-                                                 "backend=\"%s\",op=\"%s\",le=\"%g\"} %llu\n",
-                                                 bn, ferry_backend_op_name(op),
-                                                 ferry_backend_latency_bounds[b],
-                                                 (unsigned long long)cum);
-                        else
-                                ferry_buf_printf(out,
-                                                 "ferry_backend_call_duration_seconds_bucket{"
-                                                 "backend=\"%s\",op=\"%s\",le=\"+Inf\"} %llu\n",
-                                                 bn, ferry_backend_op_name(op),
-                                                 (unsigned long long)cum);
-                }
-                ferry_buf_printf(
-                    out, "ferry_backend_call_duration_seconds_sum{backend=\"%s\",op=\"%s\"} %.9f\n",
-                    bn, ferry_backend_op_name(op), (double)s.ns_total[op] / 1e9);
-                ferry_buf_printf(
-                    out,
-                    "ferry_backend_call_duration_seconds_count{backend=\"%s\",op=\"%s\"} %llu\n",
-                    bn, ferry_backend_op_name(op), (unsigned long long)s.calls[op]);
-        }
+        ferry_backend_metrics(d->be, out);
 }
 
 /* ---- the poller: status, retries, deletes ---- */

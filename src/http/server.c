@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/histogram.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -39,16 +40,12 @@ static const char *const route_paths[R_MAX] = {
     [R_HEALTH] = "/healthz", [R_METRICS] = "/metrics", [R_OTHER] = "other",
 };
 
-#define N_BUCKETS 12
-static const double lat_bounds[N_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                 0.05,   0.1,   0.25,   0.5,   1.0};
 static const unsigned codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503, 504};
 #define N_CODES (sizeof(codes) / sizeof(codes[0]))
 
 struct metrics {
         atomic_ullong req[R_MAX][N_CODES + 1];
-        atomic_ullong lat[R_MAX][N_BUCKETS];
-        atomic_ullong lat_ns[R_MAX];
+        struct ferry_hist lat[R_MAX];
 };
 
 struct listener {
@@ -117,13 +114,7 @@ static void count(struct ferry_server *s, enum route_id rt, unsigned code, int64
                 if (codes[i] == code)
                         ci = i;
         atomic_fetch_add(&s->m.req[rt][ci], 1);
-        int64_t dt = ferry_monotonic_ns() - t0;
-        double sec = (double)dt / 1e9;
-        size_t b = 0;
-        while (b < N_BUCKETS - 1 && sec > lat_bounds[b])
-                b++;
-        atomic_fetch_add(&s->m.lat[rt][b], 1);
-        atomic_fetch_add(&s->m.lat_ns[rt], (unsigned long long)dt);
+        ferry_hist_observe(&s->m.lat[rt], ferry_monotonic_ns() - t0);
 }
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, const char *ctype,
@@ -280,24 +271,9 @@ static void render_metrics(struct ferry_server *s, struct ferry_buf *b)
                           "the first byte for streams).\n"
                           "# TYPE ferry_http_request_duration_seconds histogram\n");
         for (int r = 0; r < R_MAX; r++) {
-                unsigned long long cum = 0;
-                for (int k = 0; k < N_BUCKETS; k++) {
-                        cum += atomic_load(&s->m.lat[r][k]);
-                        if (k < N_BUCKETS - 1)
-                                ferry_buf_printf(b,
-                                                 "ferry_http_request_duration_seconds_bucket{path="
-                                                 "\"%s\",le=\"%g\"} %llu\n",
-                                                 route_paths[r], lat_bounds[k], cum);
-                        else
-                                ferry_buf_printf(b,
-                                                 "ferry_http_request_duration_seconds_bucket{path="
-                                                 "\"%s\",le=\"+Inf\"} %llu\n",
-                                                 route_paths[r], cum);
-                }
-                ferry_buf_printf(b, "ferry_http_request_duration_seconds_sum{path=\"%s\"} %.9f\n",
-                                 route_paths[r], (double)atomic_load(&s->m.lat_ns[r]) / 1e9);
-                ferry_buf_printf(b, "ferry_http_request_duration_seconds_count{path=\"%s\"} %llu\n",
-                                 route_paths[r], cum);
+                char labels[64];
+                snprintf(labels, sizeof(labels), "path=\"%s\"", route_paths[r]);
+                ferry_hist_render(b, "ferry_http_request_duration_seconds", labels, &s->m.lat[r]);
         }
         ferry_daemon_metrics(s->d, b);
 }
