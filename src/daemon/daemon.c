@@ -1,4 +1,19 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The ferryd core: the pod table, create/delete/status/logs, the poller.
+ *
+ * Lock order (take them in this order, never the reverse):
+ *
+ *   d->wait_lock  ->  d->lock  ->  store's queue lock (ferry_store_update)
+ *   d->poll_lock  ->  d->lock  ->  store's queue lock
+ *   d->poll_lock  ->  the backend's own locks (backend calls)
+ *
+ * d->stop_lock and the HTTP server's streams lock are leaves. No backend call
+ * and no wait on the store (ferry_store_sync, put_pod) is made with d->lock
+ * held: a pod being submitted is pinned by p->submitting instead, and the
+ * reaper leaves such a pod alone. A struct pod leaves the table only in the
+ * reaper (poll_lock and d->lock held) or in create when its insert failed.
+ */
 #include "daemon.h"
 
 #include <errno.h>
@@ -12,7 +27,6 @@
 #include "common/hashmap.h"
 #include "common/log.h"
 #include "common/thread.h"
-#include "gpu/nvml.h"
 #include "store/store.h"
 
 /* One record per pod, kept for as long as the pod is known: 100,000 of them
@@ -672,18 +686,6 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
         int r = ferry_backend_capacity(d->be, &cap, err);
         if (r < 0)
                 return r;
-        if (d->be->ops == &ferry_backend_local_ops) {
-                /* GPUs of this host, when an NVIDIA driver is there (NVML loaded at run time). */
-                struct ferry_gpu_capacity g;
-                ferry_error_t gerr;
-                if (ferry_nvml_capacity(&g, &gerr) == 0)
-                        for (size_t i = 0; i < g.n && cap.n_accel < FERRY_ARRAY_SIZE(cap.accel);
-                             i++) {
-                                snprintf(cap.accel[cap.n_accel].resource,
-                                         sizeof(cap.accel[0].resource), "%s", g.item[i].resource);
-                                cap.accel[cap.n_accel++].available = g.item[i].free;
-                        }
-        }
         ferry_buf_adds(out, "{\"status\":");
         ferry_buf_add_json_str(out, cap.status[0] ? cap.status : "ok");
         ferry_buf_adds(out, ",\"resources\":{");

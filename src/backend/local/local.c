@@ -22,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "backend/local/podwd.h"
+#include "gpu/nvml.h"
 #include "backend/podsec.h"
 #include "backend/local/runspec.h"
 #include "backend/local/state.h"
@@ -773,6 +774,15 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
                 ret->pods = 0;
         snprintf(ret->status, sizeof(ret->status), "local/%s: %" PRId64 " pods running",
                  local_runtime_name(p->kind), pods);
+        /* GPUs of this host, when an NVIDIA driver is there (NVML loaded at run time) */
+        struct ferry_gpu_capacity g;
+        ferry_error_t gerr;
+        if (ferry_nvml_capacity(&g, &gerr) == 0)
+                for (size_t i = 0; i < g.n && ret->n_accel < FERRY_ARRAY_SIZE(ret->accel); i++) {
+                        snprintf(ret->accel[ret->n_accel].resource, sizeof(ret->accel[0].resource),
+                                 "%s", g.item[i].resource);
+                        ret->accel[ret->n_accel++].available = g.item[i].free;
+                }
         return 0;
 }
 
