@@ -10,6 +10,8 @@ ferryd=$1; shift
 args=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
 shift || true
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/runtime.sh"
+need_runtime "${args[@]}"
 dir=$(mktemp -d /tmp/ferry-test.XXXXXX)
 chmod 711 "$dir"   # pods run as an unprivileged user that must reach their volumes below it
 sock="$dir/ferryd.sock"

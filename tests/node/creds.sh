@@ -17,6 +17,8 @@ set -u
 . "$(dirname "$0")/../lib/watch.sh"
 double=$1 ferryd=$2 fnode=$3 e2e=$4; shift 4
 ferryd_args=("$@")
+. "$(dirname "$0")/../lib/runtime.sh"
+need_runtime "$@"
 command -v openssl >/dev/null || { echo "openssl is missing: skipped"; exit 77; }
 command -v curl >/dev/null || { echo "curl is missing: skipped"; exit 77; }
 dir=$(mktemp -d /tmp/ferry-node-creds.XXXXXX)

@@ -10,6 +10,8 @@ set -u
 . "$(dirname "$0")/../lib/watch.sh"
 double=$1 ferryd=$2 fnode=$3 e2e=$4 cases=$5; shift 5
 ferryd_args=("$@")
+. "$(dirname "$0")/../lib/runtime.sh"
+need_runtime "$@"
 dir=$(mktemp -d /tmp/ferry-node-e2e.XXXXXX)
 chmod 711 "$dir"   # pods run as an unprivileged user that must reach their volumes below it
 pids=()
