@@ -538,18 +538,23 @@ static void test_watch(void **state)
         json_t *l = call(&plain, "GET", "/api/v1/namespaces/default/pods", NULL, NULL, 200);
         unsigned long long rv0 = rv_of(l);
         json_decref(l);
-        /* two watchers at once, woken by changes: all pods of the node, and one pod by name */
-        struct live a = {&plain,
-                         "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dvk-w&timeoutSeconds=3",
-                         NULL};
-        struct live b = {&plain,
-                         "/api/v1/namespaces/default/"
-                         "pods?watch=true&fieldSelector=metadata.name%3Dw-2&timeoutSeconds=3",
-                         NULL};
+        /* two watchers at once, woken by changes: all pods of the node, and one pod by name;
+         * from rv0, so that a watch registered after the first write still sees it */
+        char pa[256], pb[256];
+        snprintf(pa, sizeof(pa),
+                 "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%%3Dvk-w&timeoutSeconds=3"
+                 "&resourceVersion=%llu",
+                 rv0);
+        snprintf(pb, sizeof(pb),
+                 "/api/v1/namespaces/default/"
+                 "pods?watch=true&fieldSelector=metadata.name%%3Dw-2&timeoutSeconds=3"
+                 "&resourceVersion=%llu",
+                 rv0);
+        struct live a = {&plain, pa, NULL};
+        struct live b = {&plain, pb, NULL};
         pthread_t ta, tb;
         pthread_create(&ta, NULL, live_watch, &a);
         pthread_create(&tb, NULL, live_watch, &b);
-        usleep(300000);
         json_decref(make_pod(&plain, "default", "w-1", "vk-w"));
         json_decref(make_pod(&plain, "default", "w-2", NULL));
         /* the scheduler binds w-2: it enters the node's selection as ADDED */

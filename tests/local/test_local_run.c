@@ -209,7 +209,14 @@ static void check_kill_sigkill(struct ferry_backend *be)
                 "\"trap '' TERM; echo up; while :; do sleep 0.05; done\"]}]}",
                 0);
         assert_true(h_wait_running(be, p, "main", 20));
-        usleep(200000);
+        for (int i = 0; i < 1000; i++) { /* "up" is printed once the trap is set */
+                char *log = h_log(be, p, "main");
+                bool up = log && strstr(log, "up\n");
+                free(log);
+                if (up)
+                        break;
+                usleep(20000);
+        }
         int64_t t0 = ferry_monotonic_ns();
         assert_true(h_kill(be, p, 1, 20) > 0);
         assert_true(ferry_monotonic_ns() - t0 >= 900000000LL); /* it waited for the grace */
