@@ -29,7 +29,11 @@ for i in 1 2 3 4 5; do
   u=$(cat /proc/sys/kernel/random/uuid); before+=("$u")
   body "$u" "before-$i" 4 | api --data-binary @- http://unix/create >/dev/null
 done
-sleep 2
+# the five are at Slurm (they have job ids) before the controller goes
+for _ in $(seq 100); do
+  [ "$(api -d '[]' http://unix/status | grep -o '"JID":"[0-9][^"]*"' | wc -l)" -ge 5 ] && break
+  sleep 0.1
+done
 echo "stopping slurmctld for $OUT s"
 bash "$ci" ctld-stop
 t_stop=$(date +%s)
@@ -44,12 +48,15 @@ done
 # one create may race the stop: sent within 250 ms of the last good RPC it blocks in
 # libslurm's connect retries (~9 s), then is accepted like the rest
 [ $slow -le 1 ] || { echo "FAIL: $slow creates took more than 2 s"; fail=1; }
-sleep 1
 # the first create may have raced the stop (and been submitted): judge the others
 q=""
 for u in "${during[@]:1}"; do q="$q${q:+,}{\"metadata\":{\"uid\":\"$u\"}}"; done
-st=$(api -d "[$q]" http://unix/status)
-n_why=$(echo "$st" | grep -o '"phase":"Pending","reason":"BackendUnavailable"' | wc -l)
+for _ in $(seq 50); do
+  st=$(api -d "[$q]" http://unix/status)
+  n_why=$(echo "$st" | grep -o '"phase":"Pending","reason":"BackendUnavailable"' | wc -l)
+  [ "$n_why" -ge $(( ${#during[@]} - 1 )) ] && break
+  sleep 0.1
+done
 if [ "$n_why" -ge $(( ${#during[@]} - 1 )) ]; then echo "ok - waiting pods say BackendUnavailable ($n_why)"; else echo "FAIL: no visible reason on $(( ${#during[@]} - 1 - n_why )) pods: $st"; fail=1; fi
 while [ $(( $(date +%s) - t_stop )) -lt "$OUT" ]; do
   n_failed=$(api -d '[]' http://unix/status | grep -o '"phase":"Failed"' | wc -l)
