@@ -72,7 +72,7 @@ struct ferry_container {
         struct ferry_resources limits, requests;
         bool is_init;
         /* securityContext.runAsUser / runAsGroup of this container, -1 = unset
-         * (the pod's apply; see backend/podsec.h for what a site allows) */
+         * (the pod's apply; see runner/podsec.h for what a site allows) */
         int64_t run_as_user, run_as_group;
 };
 

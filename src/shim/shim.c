@@ -6,7 +6,7 @@
  * containers one after another, then the containers together; writes their
  * logs and a state file per container; stops everything on SIGTERM (SIGKILL
  * after the grace period) or at activeDeadlineSeconds. See
- * doc/local-backend.md and src/backend/local/state.h for the files it reads
+ * doc/local-backend.md and src/runner/state.h for the files it reads
  * and writes.
  */
 #include <dirent.h>
@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend/local/state.h"
+#include "runner/state.h"
 #include "common/spawn.h"
 #include "common/util.h"
 #include "logs/logfile.h"
@@ -61,7 +61,7 @@ struct ctr {
         int64_t reaped_mono;
         int log_fd;
         struct stream out, err;
-        struct local_cstate st;
+        struct runner_cstate st;
 };
 
 static const char *wd;
@@ -73,7 +73,7 @@ static bool stopping;
 static const char *stop_reason; /* NULL, or "DeadlineExceeded" */
 static int64_t kill_at;         /* monotonic ns; 0 = none */
 static bool killed;
-/* spec.json "user": the pod's host user (backend/podsec.h). A shim started as
+/* spec.json "user": the pod's host user (runner/podsec.h). A shim started as
  * root runs every container (and the pre-exec step) as that user; a shim
  * started as that user already (a Slurm job with --uid) has nothing to drop. */
 static bool have_user;
@@ -313,12 +313,12 @@ static char *resolve(const struct ctr *c)
 static void record(struct ctr *c)
 {
         if (!c->pre_exec) /* a pod status has no place for it: it fails the pod instead */
-                local_cstate_write(wd, c->name, &c->st);
+                runner_cstate_write(wd, c->name, &c->st);
 }
 
 static void start_error(struct ctr *c, const char *msg)
 {
-        c->st.state = LOCAL_CS_TERMINATED;
+        c->st.state = RUNNER_CS_TERMINATED;
         c->st.started_ns = c->st.finished_ns = ferry_now_ns();
         c->st.exit_code = 128;
         snprintf(c->st.reason, sizeof(c->st.reason), "StartError");
@@ -454,9 +454,9 @@ static void start(struct ctr *c)
                 snprintf(c->st.message, sizeof(c->st.message), "%s", text);
                 return; /* reaped by the loop; exit code replaced by 128 */
         }
-        c->st.state = LOCAL_CS_RUNNING;
+        c->st.state = RUNNER_CS_RUNNING;
         c->st.pid = pid;
-        local_proc_starttime(pid, &c->st.pid_start);
+        runner_proc_starttime(pid, &c->st.pid_start);
         record(c);
 }
 
@@ -563,7 +563,7 @@ static void finish(struct ctr *c)
                 close(c->err.fd);
         c->out.fd = c->err.fd = -1;
         int s = c->wstatus;
-        c->st.state = LOCAL_CS_TERMINATED;
+        c->st.state = RUNNER_CS_TERMINATED;
         if (strcmp(c->st.reason, "StartError") == 0) {
                 c->st.exit_code = 128;
         } else if (WIFEXITED(s)) {
@@ -675,7 +675,7 @@ static void never_started(size_t from, int code, const char *reason, const char 
 {
         for (size_t i = from; i < n_ctrs; i++) {
                 struct ctr *c = &ctrs[i];
-                c->st.state = LOCAL_CS_TERMINATED;
+                c->st.state = RUNNER_CS_TERMINATED;
                 c->st.finished_ns = ferry_now_ns();
                 c->st.exit_code = code;
                 snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
@@ -778,7 +778,7 @@ int main(int argc, char **argv)
                 return 0;
         }
         uint64_t start = 0;
-        local_proc_starttime(getpid(), &start);
+        runner_proc_starttime(getpid(), &start);
         char text[64];
         snprintf(text, sizeof(text), "%d %" PRIu64 "\n", (int)getpid(), start);
         wd_write("shim.pid", text, false);

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "backend/local/runspec.h"
+#include "runner/runspec.h"
 #include "common/util.h"
 #include "pod/pod.h"
 
@@ -69,15 +69,15 @@ static const struct ferry_pod_user pod_user = {
 static const char *const ferryd_private[] = {"/etc/ferryd.tokens", "/var/lib/ferry",
                                              "/run/ferry/ferryd.sock"};
 
-static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
+static int fake_list(void *ctx, const char *dir, struct runner_dirent **ret, size_t *ret_n)
 {
-        struct local_dirent *v = NULL;
+        struct runner_dirent *v = NULL;
         size_t n = 0;
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(fake_tree); i++) {
                 if (strcmp(fake_tree[i].dir, dir) != 0)
                         continue;
                 v = ferry_xrealloc(v, (n + 1) * sizeof(*v));
-                v[n++] = (struct local_dirent){
+                v[n++] = (struct runner_dirent){
                     .name = ferry_xstrdup(fake_tree[i].name),
                     .type = fake_tree[i].type,
                     .target = fake_tree[i].target ? ferry_xstrdup(fake_tree[i].target) : NULL,
@@ -92,7 +92,7 @@ static int fake_list(void *ctx, const char *dir, struct local_dirent **ret, size
         return 0;
 }
 
-static const struct local_image_map image_map[] = {
+static const struct runner_image_map image_map[] = {
     {(char *)"docker.io/library/busybox:1.36", (char *)"localhost/busybox:ci"},
 };
 
@@ -125,7 +125,7 @@ static int run_case(const char *dir)
         char *body = NULL;
         size_t len;
         struct ferry_pod *pod = NULL;
-        struct local_runspec *rs = NULL;
+        struct runner_runspec *rs = NULL;
         ferry_error_t err = {{0}};
         struct ferry_buf b = FERRY_BUF_INIT;
         int bad = 0;
@@ -143,17 +143,18 @@ static int run_case(const char *dir)
                 ferry_buf_free(&b);
                 return bad;
         }
-        r = local_runspec_from_pod(pod, &rs, &err);
+        r = runner_runspec_from_pod(pod, &rs, &err);
         if (r < 0)
                 ferry_buf_printf(&b, "error: %s\n", err.text);
         else
-                local_runspec_to_json(&b, rs);
+                runner_runspec_to_json(&b, rs);
         bad += compare(dir, "expected-runspec.json", b.data);
 
-        static const enum local_runtime_kind kinds[] = {
-            LOCAL_RT_HOST, LOCAL_RT_BWRAP, LOCAL_RT_PODMAN, LOCAL_RT_APPTAINER, LOCAL_RT_ENROOT};
+        static const enum runner_runtime_kind kinds[] = {RUNNER_RT_HOST, RUNNER_RT_BWRAP,
+                                                         RUNNER_RT_PODMAN, RUNNER_RT_APPTAINER,
+                                                         RUNNER_RT_ENROOT};
         for (size_t k = 0; rs && k < FERRY_ARRAY_SIZE(kinds); k++) {
-                struct local_rtconf rc = {
+                struct runner_rtconf rc = {
                     .kind = kinds[k],
                     .workdir = "/WORK",
                     .bwrap = "/usr/bin/bwrap",
@@ -163,7 +164,7 @@ static int run_case(const char *dir)
                     .image_map = image_map,
                     .n_image_map = FERRY_ARRAY_SIZE(image_map),
                     .hostfs = {.list = fake_list},
-                    .image_root = kinds[k] == LOCAL_RT_ENROOT ? "/IMAGES" : NULL,
+                    .image_root = kinds[k] == RUNNER_RT_ENROOT ? "/IMAGES" : NULL,
                     .user = &pod_user,
                     .masks = ferryd_private,
                     .n_masks = FERRY_ARRAY_SIZE(ferryd_private),
@@ -171,25 +172,25 @@ static int run_case(const char *dir)
                 ferry_buf_reset(&b);
                 ferry_buf_adds(&b, "[\n  ");
                 for (size_t i = 0; i < rs->n_c; i++) {
-                        struct local_exec e;
-                        if (local_exec_build(&rc, rs, i, &e, &err) < 0) {
+                        struct runner_exec e;
+                        if (runner_exec_build(&rc, rs, i, &e, &err) < 0) {
                                 ferry_buf_reset(&b);
                                 ferry_buf_printf(&b, "error: %s\n", err.text);
                                 break;
                         }
                         if (i)
                                 ferry_buf_adds(&b, ",\n  ");
-                        local_exec_to_json(&b, &e);
-                        local_exec_clear(&e);
+                        runner_exec_to_json(&b, &e);
+                        runner_exec_clear(&e);
                         if (i + 1 == rs->n_c)
                                 ferry_buf_adds(&b, "\n]\n");
                 }
                 _cleanup_free_ char *name =
-                    ferry_xasprintf("expected-%s.json", local_runtime_name(kinds[k]));
+                    ferry_xasprintf("expected-%s.json", runner_runtime_name(kinds[k]));
                 bad += compare(dir, name, b.data);
         }
         ferry_buf_free(&b);
-        local_runspec_free(rs);
+        runner_runspec_free(rs);
         ferry_pod_free(pod);
         return bad;
 }
@@ -221,7 +222,7 @@ static void check_expand(const char *in, const char *want)
             {(char *)"B", (char *)"$(A)-b"},
             {(char *)"A", (char *)"later"},
         };
-        char *got = local_expand(in, env, FERRY_ARRAY_SIZE(env));
+        char *got = runner_expand(in, env, FERRY_ARRAY_SIZE(env));
         if (strcmp(got, want) != 0)
                 print_error("expand(%s): want [%s] got [%s]\n", in, want, got);
         assert_string_equal(got, want);

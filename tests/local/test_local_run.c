@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "backend/local/podwd.h"
-#include "backend/local/runspec.h"
+#include "runner/podwd.h"
+#include "runner/runspec.h"
 #include "common/util.h"
 #include "harness.h"
 
@@ -468,20 +468,20 @@ static void test_bwrap_hostile_and_kill(void **state)
  * it there and launches ferry-shim on it. Returns the workdir. */
 static char *submit_pre_exec(struct ferry_backend *be, struct h_pod *p, const char *snippet)
 {
-        struct local_runspec *rs = NULL;
+        struct runner_runspec *rs = NULL;
         ferry_error_t err = {{0}};
         char *wd = ferry_xasprintf("%s/local/pods/%s", h_state_dir(), p->pod->uid);
         _cleanup_free_ char *tmp = ferry_xasprintf("%s/local/tmp", h_state_dir());
-        struct local_rtconf rc = {
-            .kind = LOCAL_RT_HOST, .workdir = wd, .hostfs = local_hostfs_real};
+        struct runner_rtconf rc = {
+            .kind = RUNNER_RT_HOST, .workdir = wd, .hostfs = runner_hostfs_real};
 
-        assert_int_equal(local_runspec_from_pod(p->pod, &rs, &err), 0);
+        assert_int_equal(runner_runspec_from_pod(p->pod, &rs, &err), 0);
         rs->pre_exec = ferry_xstrdup(snippet);
-        int r = local_podwd_create_spec(&rc, rs, tmp, &err);
+        int r = runner_podwd_create_spec(&rc, rs, tmp, &err);
         if (r < 0)
                 print_error("workdir: %s\n", err.text);
         assert_int_equal(r, 1);
-        local_runspec_free(rs);
+        runner_runspec_free(rs);
         r = h_submit(be, p, &err);
         if (r < 0)
                 print_error("submit: %s\n", err.text);

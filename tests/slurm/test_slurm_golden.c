@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "backend/local/runspec.h"
+#include "runner/runspec.h"
 #include "backend/slurm/job.h"
 #include "common/util.h"
 #include "pod/pod.h"
@@ -58,21 +58,21 @@ static void drop(const char *file)
 
 static int exec_json(const struct slurm_job *j, const struct slurm_site *site, struct ferry_buf *b)
 {
-        struct local_rtconf rc;
+        struct runner_rtconf rc;
         ferry_error_t err = {{0}};
 
         slurm_job_rtconf(j, site, &rc);
         ferry_buf_adds(b, "[\n  ");
         for (size_t i = 0; i < j->spec->n_c; i++) {
-                struct local_exec e;
-                if (local_exec_build(&rc, j->spec, i, &e, &err) < 0) {
+                struct runner_exec e;
+                if (runner_exec_build(&rc, j->spec, i, &e, &err) < 0) {
                         print_error("exec build failed after the job was built: %s\n", err.text);
                         return 1;
                 }
                 if (i)
                         ferry_buf_adds(b, ",\n  ");
-                local_exec_to_json(b, &e);
-                local_exec_clear(&e);
+                runner_exec_to_json(b, &e);
+                runner_exec_clear(&e);
         }
         ferry_buf_adds(b, "\n]\n");
         return 0;

@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
-#include "backend/local/podwd.h"
+#include "runner/podwd.h"
 #include "gpu/nvml.h"
-#include "backend/podsec.h"
-#include "backend/local/runspec.h"
-#include "backend/local/state.h"
+#include "runner/podsec.h"
+#include "runner/runspec.h"
+#include "runner/state.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ferry-config.h"
@@ -39,17 +39,17 @@ struct live {
 struct local_priv {
         char *root, *pods, *tmp;
         char *shim; /* path of ferry-shim */
-        enum local_runtime_kind kind;
+        enum runner_runtime_kind kind;
         char *bwrap, *podman, *home;
         bool network;
         char *podman_image, *podman_pull;
         char *apptainer, *enroot, *image_root; /* apptainer/singularity/enroot runtimes */
-        struct local_image_map *image_map;
+        struct runner_image_map *image_map;
         size_t n_image_map;
         int64_t max_pods;
         int64_t start_timeout_ms;
-        struct ferry_podsec sec;  /* which host user each pod runs as */
-        struct local_bind *binds; /* sandbox_paths: host paths the admin shows to pods */
+        struct ferry_podsec sec;   /* which host user each pod runs as */
+        struct runner_bind *binds; /* sandbox_paths: host paths the admin shows to pods */
         size_t n_binds;
 
         pthread_mutex_t lock; /* protects live */
@@ -223,7 +223,7 @@ static void parse_image_map(struct local_priv *p, const char *s)
                         p->image_map = ferry_xrealloc(p->image_map,
                                                       (p->n_image_map + 1) * sizeof(*p->image_map));
                         p->image_map[p->n_image_map++] =
-                            (struct local_image_map){ferry_xstrdup(item), ferry_xstrdup(eq + 1)};
+                            (struct runner_image_map){ferry_xstrdup(item), ferry_xstrdup(eq + 1)};
                 }
                 free(item);
                 s += l;
@@ -311,7 +311,7 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
 
         pthread_mutex_init(&p->lock, NULL);
         be->priv = p;
-        if (local_runtime_parse(rt, &p->kind) < 0) {
+        if (runner_runtime_parse(rt, &p->kind) < 0) {
                 r = ferry_errprintf(err, -EINVAL,
                                     "unknown runtime \"%s\" for the local backend (use bwrap, "
                                     "podman, host, apptainer, singularity or enroot)",
@@ -342,7 +342,7 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         const char *img = ferry_backend_opt(be, "podman_image", NULL);
         p->podman_image = img && *img ? ferry_xstrdup(img) : NULL;
         p->podman_pull = ferry_xstrdup(ferry_backend_opt(be, "podman_pull", "missing"));
-        p->apptainer = which(ferry_backend_opt(be, "apptainer", local_runtime_name(p->kind)));
+        p->apptainer = which(ferry_backend_opt(be, "apptainer", runner_runtime_name(p->kind)));
         p->enroot = which(ferry_backend_opt(be, "enroot", "enroot"));
         const char *iroot = ferry_backend_opt(be, "image_root", NULL);
         p->image_root = iroot && *iroot ? ferry_xstrdup(iroot) : NULL;
@@ -359,10 +359,10 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         if ((r = ferry_podsec_parse(&p->sec, &so, err)) < 0 ||
             (r = parse_sandbox_paths(p, ferry_backend_opt(be, "sandbox_paths", NULL), err)) < 0)
                 goto fail;
-        if (geteuid() == 0 && ((r = local_podwd_open_path(be->cfg.state_dir, p->pods, err)) < 0 ||
-                               (r = local_podwd_open_path(be->cfg.state_dir, p->tmp, err)) < 0))
+        if (geteuid() == 0 && ((r = runner_podwd_open_path(be->cfg.state_dir, p->pods, err)) < 0 ||
+                               (r = runner_podwd_open_path(be->cfg.state_dir, p->tmp, err)) < 0))
                 goto fail;
-        if (p->kind == LOCAL_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
+        if (p->kind == RUNNER_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
                 r = ferry_errprintf(err, -ENOENT,
                                     "the bwrap runtime needs bubblewrap, and %s is not executable "
                                     "(apt-get install bubblewrap, or set the bwrap option)",
@@ -384,7 +384,7 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         /* pods that still hold resources */
         d = opendir(p->pods);
         while (d && (de = readdir(d))) {
-                if (de->d_name[0] == '.' || !local_podwd_uid_ok(de->d_name))
+                if (de->d_name[0] == '.' || !runner_podwd_uid_ok(de->d_name))
                         continue;
                 live_load(p, de->d_name);
         }
@@ -398,10 +398,10 @@ fail:
 
 /* ---- submit ---- */
 
-static struct local_rtconf rtconf(const struct ferry_backend *be, const char *wd)
+static struct runner_rtconf rtconf(const struct ferry_backend *be, const char *wd)
 {
         const struct local_priv *p = be->priv;
-        return (struct local_rtconf){
+        return (struct runner_rtconf){
             .masks = be->cfg.private_paths,
             .n_masks = be->cfg.n_private_paths,
             .kind = p->kind,
@@ -417,7 +417,7 @@ static struct local_rtconf rtconf(const struct ferry_backend *be, const char *wd
             .home = p->home,
             .image_map = p->image_map,
             .n_image_map = p->n_image_map,
-            .hostfs = local_hostfs_real,
+            .hostfs = runner_hostfs_real,
             .binds = p->binds,
             .n_binds = p->n_binds,
         };
@@ -523,13 +523,14 @@ static int local_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         _cleanup_free_ char *wd = NULL;
         int r;
 
-        if (!local_podwd_uid_ok(pod->uid))
+        if (!runner_podwd_uid_ok(pod->uid))
                 return ferry_errprintf(err, -EINVAL, "pod uid \"%s\" is not usable as a job id",
                                        pod->uid ? pod->uid : "");
         wd = workdir(p, pod->uid);
         if (access(wd, F_OK) < 0) {
                 struct ferry_pod_user user;
-                if (p->kind == LOCAL_RT_HOST && !ferry_podsec_host_allowed(&p->sec, pod->namespace))
+                if (p->kind == RUNNER_RT_HOST &&
+                    !ferry_podsec_host_allowed(&p->sec, pod->namespace))
                         return ferry_errprintf(err, -EPERM,
                                                "this site runs pods with the host runtime, which "
                                                "does not isolate them; namespace \"%s\" is not "
@@ -537,10 +538,10 @@ static int local_submit(struct ferry_backend *be, const struct ferry_pod *pod,
                                                pod->namespace ? pod->namespace : "default");
                 if ((r = ferry_podsec_resolve(&p->sec, pod, &user, err)) < 0)
                         return r;
-                struct local_rtconf rc = rtconf(be, wd);
+                struct runner_rtconf rc = rtconf(be, wd);
                 rc.user = &user;
                 int64_t cpu = 0, mem = 0;
-                r = local_podwd_create(&rc, pod, p->tmp, &cpu, &mem, err);
+                r = runner_podwd_create(&rc, pod, p->tmp, &cpu, &mem, err);
                 if (r < 0)
                         return r;
                 live_set(p, pod->uid, cpu, mem, false);
@@ -561,7 +562,7 @@ static int local_find(struct ferry_backend *be, const char *uid, char ret_jid[FE
                       ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!local_podwd_uid_ok(uid))
+        if (!runner_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (!exists(wd, "started") && shim_alive(wd) <= 0)
@@ -605,9 +606,9 @@ static void poll_one(struct local_priv *p, struct ferry_poll_item *it)
                 }
         }
         for (size_t i = 0; i < n; i++) {
-                struct local_cstate s;
-                if (local_cstate_read(wd, st->c[i].name, &s) == 0)
-                        local_cstate_apply(&st->c[i], &s);
+                struct runner_cstate s;
+                if (runner_cstate_read(wd, st->c[i].name, &s) == 0)
+                        runner_cstate_apply(&st->c[i], &s);
                 if (dead && st->c[i].state != FERRY_C_TERMINATED) {
                         st->c[i].state = FERRY_C_TERMINATED;
                         st->c[i].exit_code = 128 + SIGKILL;
@@ -645,7 +646,7 @@ static int local_poll(struct ferry_backend *be, struct ferry_poll_item *items, s
 {
         struct local_priv *p = be->priv;
         for (size_t i = 0; i < n; i++)
-                if (local_podwd_uid_ok(items[i].uid))
+                if (runner_podwd_uid_ok(items[i].uid))
                         poll_one(p, &items[i]);
         return 0;
 }
@@ -661,12 +662,12 @@ static bool reap_orphans(const char *wd)
         bool alive = false;
 
         while (d && (de = readdir(d))) {
-                struct local_cstate s;
+                struct runner_cstate s;
                 if (de->d_name[0] == '.' || strchr(de->d_name, '.'))
                         continue;
-                if (local_cstate_read(wd, de->d_name, &s) < 0 || s.state != LOCAL_CS_RUNNING)
+                if (runner_cstate_read(wd, de->d_name, &s) < 0 || s.state != RUNNER_CS_RUNNING)
                         continue;
-                if (local_proc_alive(s.pid, s.pid_start)) {
+                if (runner_proc_alive(s.pid, s.pid_start)) {
                         kill(-s.pid, SIGKILL);
                         alive = true;
                 }
@@ -680,7 +681,7 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
                       ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!local_podwd_uid_ok(uid))
+        if (!runner_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (access(wd, F_OK) < 0)
@@ -704,7 +705,7 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
                 _cleanup_free_ char *pp = ferry_xasprintf("%s/shim.pid", wd);
                 if (ferry_read_file(pp, 128, &text, &len) == 0 &&
                     sscanf(text, "%ld %llu", &pid, &start) == 2 &&
-                    local_proc_alive((pid_t)pid, start))
+                    runner_proc_alive((pid_t)pid, start))
                         kill((pid_t)pid, SIGTERM);
                 free(text);
                 return -EINPROGRESS;
@@ -719,7 +720,7 @@ static int local_cleanup(struct ferry_backend *be, const char *uid, const char *
                          ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        if (!local_podwd_uid_ok(uid))
+        if (!runner_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (shim_alive(wd) > 0)
@@ -773,7 +774,7 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
         if (ret->pods < 0)
                 ret->pods = 0;
         snprintf(ret->status, sizeof(ret->status), "local/%s: %" PRId64 " pods running",
-                 local_runtime_name(p->kind), pods);
+                 runner_runtime_name(p->kind), pods);
         /* GPUs of this host, when an NVIDIA driver is there (NVML loaded at run time) */
         struct ferry_gpu_capacity g;
         ferry_error_t gerr;
@@ -790,7 +791,7 @@ static int local_log_path(struct ferry_backend *be, const char *uid, const char 
                           const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
         struct local_priv *p = be->priv;
-        return local_podwd_log_path(p->pods, uid, container, ret_path, size, err);
+        return runner_podwd_log_path(p->pods, uid, container, ret_path, size, err);
 }
 
 const struct ferry_backend_ops ferry_backend_local_ops = {

@@ -500,7 +500,7 @@ static int add_bind(struct tr *t, const char *spec)
                                        MAX_BINDS);
         t->j->binds = ferry_xrealloc(t->j->binds, (t->j->n_binds + 1) * sizeof(*t->j->binds));
         t->j->binds[t->j->n_binds++] =
-            (struct local_bind){.src = ferry_xstrdup(src), .dst = ferry_xstrdup(dst), .ro = ro};
+            (struct runner_bind){.src = ferry_xstrdup(src), .dst = ferry_xstrdup(dst), .ro = ro};
         return 0;
 }
 
@@ -877,13 +877,13 @@ static bool uid_ok(const char *uid)
                n;
 }
 
-static int no_dirs(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
+static int no_dirs(void *ctx, const char *dir, struct runner_dirent **ret, size_t *ret_n)
 {
         return -ENOENT;
 }
 
 void slurm_job_rtconf(const struct slurm_job *j, const struct slurm_site *site,
-                      struct local_rtconf *ret)
+                      struct runner_rtconf *ret)
 {
         memset(ret, 0, sizeof(*ret));
         ret->kind = j->runtime;
@@ -896,11 +896,11 @@ void slurm_job_rtconf(const struct slurm_job *j, const struct slurm_site *site,
         ret->n_binds = j->n_binds;
         const char *bin = site->runtime_path;
         switch (j->runtime) {
-        case LOCAL_RT_APPTAINER:
-        case LOCAL_RT_SINGULARITY: ret->apptainer = bin; break;
-        case LOCAL_RT_ENROOT: ret->enroot = bin; break;
-        case LOCAL_RT_BWRAP: ret->bwrap = bin; break;
-        case LOCAL_RT_PODMAN: ret->podman = bin; break;
+        case RUNNER_RT_APPTAINER:
+        case RUNNER_RT_SINGULARITY: ret->apptainer = bin; break;
+        case RUNNER_RT_ENROOT: ret->enroot = bin; break;
+        case RUNNER_RT_BWRAP: ret->bwrap = bin; break;
+        case RUNNER_RT_PODMAN: ret->podman = bin; break;
         default: break;
         }
         ret->hostfs.list = no_dirs;
@@ -911,14 +911,14 @@ void slurm_job_rtconf(const struct slurm_job *j, const struct slurm_site *site,
 static int check_runtime(const struct slurm_job *j, const struct slurm_site *site,
                          ferry_error_t *err)
 {
-        struct local_rtconf rc;
+        struct runner_rtconf rc;
         slurm_job_rtconf(j, site, &rc);
         for (size_t i = 0; i < j->spec->n_c; i++) {
-                struct local_exec e;
-                int r = local_exec_build(&rc, j->spec, i, &e, err);
+                struct runner_exec e;
+                int r = runner_exec_build(&rc, j->spec, i, &e, err);
                 if (r < 0)
                         return ferry_errprefix(err, r, "runtime %s refuses the pod", site->runtime);
-                local_exec_clear(&e);
+                runner_exec_clear(&e);
         }
         return 0;
 }
@@ -948,7 +948,7 @@ int slurm_job_from_pod(const struct ferry_pod *pod, const struct slurm_site *sit
                                     pod->uid ? pod->uid : "", UID_MAX_LEN);
                 goto fail;
         }
-        if (local_runtime_parse(site->runtime, &j->runtime) < 0) {
+        if (runner_runtime_parse(site->runtime, &j->runtime) < 0) {
                 r = ferry_errprintf(err, -EINVAL, "unknown runtime \"%s\"", site->runtime);
                 goto fail;
         }
@@ -957,7 +957,7 @@ int slurm_job_from_pod(const struct ferry_pod *pod, const struct slurm_site *sit
         j->image_root = site->image_root ? ferry_xstrdup(site->image_root) : NULL;
 
         /* the pod itself: a run spec the shim runs, checked against the runtime */
-        if ((r = local_runspec_from_pod(pod, &j->spec, err)) < 0)
+        if ((r = runner_runspec_from_pod(pod, &j->spec, err)) < 0)
                 goto fail;
         if ((r = gres(&t, &gpu)) < 0 || (r = pick_flavor(&t, gpu, &f)) < 0)
                 goto fail;
@@ -1056,7 +1056,7 @@ void slurm_job_free(struct slurm_job *j)
         free(j->binds);
         free(j->image_root);
         slurm_strv_free(j->notes, j->n_notes);
-        local_runspec_free(j->spec);
+        runner_runspec_free(j->spec);
         free(j);
 }
 
@@ -1092,7 +1092,7 @@ void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j)
                          (long long)j->cpus, (long long)j->memory_mb, (long long)j->time_limit_min);
         json_str_or_null(b, j->gres);
         ferry_buf_printf(b, ", \"uid\": %lld,\n  \"runtime\": \"%s\", \"image_root\": ",
-                         (long long)j->uid, local_runtime_name(j->runtime));
+                         (long long)j->uid, runner_runtime_name(j->runtime));
         json_str_or_null(b, j->image_root);
         ferry_buf_adds(b, ",\n  \"runtime_options\": ");
         ferry_buf_add_json_strv(b, j->runtime_options, j->n_runtime_options);

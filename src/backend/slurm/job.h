@@ -7,7 +7,7 @@
  *    (as separate argv items, never a shell string) and the batch script.
  *
  * Design: the batch script carries NO pod data. The pod becomes a run spec
- * (src/backend/local/runspec.h) that the backend writes into the pod's
+ * (src/runner/runspec.h) that the backend writes into the pod's
  * working directory on the shared file system; the script only does
  * `exec <ferry-shim> <workdir>` (paths quoted), and ferry-shim runs init
  * containers then containers with the site's runtime (apptainer, enroot,
@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/local/runspec.h"
-#include "backend/podsec.h"
+#include "runner/runspec.h"
+#include "runner/podsec.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "pod/pod.h"
@@ -79,7 +79,7 @@ struct slurm_site {
         size_t n_allowed_image_roots;
         /* inside the allocation: the user a pod runs as when the job itself runs
          * as root (pod_user, tenant_users, allowed_ids, root_namespaces; the
-         * local backend's keys, backend/podsec.h) */
+         * local backend's keys, runner/podsec.h) */
         char *podsec_opt[4];
         struct ferry_podsec podsec;
 };
@@ -106,7 +106,7 @@ struct slurm_job {
         char *flavor;           /* the chosen flavor, NULL = none */
         char **runtime_options; /* checked slurm-job.vk.io/singularity-options, argv items */
         size_t n_runtime_options;
-        struct local_bind *binds; /* checked slurm-job.vk.io/singularity-mounts */
+        struct runner_bind *binds; /* checked slurm-job.vk.io/singularity-mounts */
         size_t n_binds;
         char *image_root; /* the site's, or the checked slurm-job.vk.io/image-root */
         char **notes;     /* sentences worth an event, e.g. "runAsUser 1000 is ignored ..." */
@@ -114,8 +114,8 @@ struct slurm_job {
         /* the pod's run spec (already checked against the runtime); spec->pre_exec is the
          * admin-enabled slurm-job.vk.io/pre-exec, which ferry-shim runs with /bin/sh -c
          * before any container (NULL = none) */
-        struct local_runspec *spec;
-        enum local_runtime_kind runtime;
+        struct runner_runspec *spec;
+        enum runner_runtime_kind runtime;
 };
 
 int slurm_job_from_pod(const struct ferry_pod *pod, const struct slurm_site *site,
@@ -124,10 +124,10 @@ void slurm_job_free(struct slurm_job *j);
 /* Canonical JSON of the job without spec (golden files). */
 void slurm_job_to_json(struct ferry_buf *b, const struct slurm_job *j);
 /* The runtime configuration for building the execs of j->spec with
- * local_exec_build(): pointers borrow from j and site; hostfs is left empty
+ * runner_exec_build(): pointers borrow from j and site; hostfs is left empty
  * (the caller sets it: bwrap needs the compute node's tree). */
 void slurm_job_rtconf(const struct slurm_job *j, const struct slurm_site *site,
-                      struct local_rtconf *ret);
+                      struct runner_rtconf *ret);
 /* POSIX single-quote quoting ('it'\''s'); returns a new string. */
 char *slurm_shell_quote(const char *s);
 

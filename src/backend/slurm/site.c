@@ -248,8 +248,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                         r = get_str(c, v, key, &s->shim_path);
                 else if (!strcmp(key, "runtime")) {
                         r = get_str(c, v, key, &s->runtime);
-                        enum local_runtime_kind kind;
-                        if (r == 0 && (local_runtime_parse(s->runtime, &kind) < 0 || !*s->runtime))
+                        enum runner_runtime_kind kind;
+                        if (r == 0 && (runner_runtime_parse(s->runtime, &kind) < 0 || !*s->runtime))
                                 r = fail(c, v, -EINVAL,
                                          "unknown runtime \"%s\" (use apptainer, singularity, "
                                          "enroot, bwrap or host)",

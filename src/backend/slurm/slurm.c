@@ -3,7 +3,7 @@
  * The Slurm backend, runtime half (see doc/slurm-runtime.md): one pod = one
  * Slurm job named after the pod uid, whose batch script runs ferry-shim on the
  * pod's working directory (materialised by ferryd with the local backend's
- * code, src/backend/local/podwd.h). The pure translation lives in job.c.
+ * code, src/runner/podwd.h). The pure translation lives in job.c.
  *
  * Talking to Slurm: libslurm when it can be loaded (dlopen, so Ferry builds
  * and runs without it; ~1 ms per submit RPC against ~5 ms for an sbatch
@@ -36,9 +36,9 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
-#include "backend/local/podwd.h"
-#include "backend/local/runspec.h"
-#include "backend/local/state.h"
+#include "runner/podwd.h"
+#include "runner/runspec.h"
+#include "runner/state.h"
 #include "backend/slurm/job.h"
 #include "backend/slurm/slurm_internal.h"
 #include "common/log.h"
@@ -521,7 +521,7 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
                 ferry_errprefix(err, r, "site config %s", site_path ? site_path : "(defaults)");
                 goto fail;
         }
-        if (local_runtime_parse(p->site->runtime, &(enum local_runtime_kind){0}) < 0) {
+        if (runner_runtime_parse(p->site->runtime, &(enum runner_runtime_kind){0}) < 0) {
                 r = ferry_errprintf(err, -EINVAL, "unknown runtime \"%s\"", p->site->runtime);
                 goto fail;
         }
@@ -534,9 +534,10 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
         }
         /* a job running as root drops to the pod's user, who must reach its workdir */
         if (geteuid() == 0 &&
-            ((r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->pods, err)) <
+            ((r = runner_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->pods, err)) <
                  0 ||
-             (r = local_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->tmp, err)) < 0))
+             (r = runner_podwd_open_path(site_path ? p->pods : be->cfg.state_dir, p->tmp, err)) <
+                 0))
                 goto fail;
         if (access(p->site->shim_path, X_OK) < 0)
                 log_warn("slurm backend: %s is not executable here (%m); jobs need it on the "
@@ -712,7 +713,7 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
         uint32_t id = 0;
         int r;
 
-        if (!local_podwd_uid_ok(pod->uid))
+        if (!runner_podwd_uid_ok(pod->uid))
                 return ferry_errprintf(err, -EINVAL, "pod uid \"%s\" is not usable as a job name",
                                        pod->uid ? pod->uid : "");
         /* translate first: a pod Slurm can never run is refused before any file is written */
@@ -740,7 +741,7 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                         goto answer;
                 }
         } else {
-                struct local_rtconf rc;
+                struct runner_rtconf rc;
                 struct ferry_pod_user user = {.fs_group = -1};
                 if (j->uid >= 0) {
                         /* the job runs as that user: the shim has nothing to drop, and
@@ -755,8 +756,8 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                 rc.shim_as_user = j->uid >= 0;
                 rc.masks = be->cfg.private_paths;
                 rc.n_masks = be->cfg.n_private_paths;
-                rc.hostfs = local_hostfs_real; /* compute nodes share this host's tree */
-                r = local_podwd_create_spec(&rc, j->spec, p->tmp, err);
+                rc.hostfs = runner_hostfs_real; /* compute nodes share this host's tree */
+                r = runner_podwd_create_spec(&rc, j->spec, p->tmp, err);
                 if (r < 0)
                         goto out;
         }
@@ -789,7 +790,7 @@ static int slurm_be_find(struct ferry_backend *be, const char *uid, char ret_jid
                          ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!local_podwd_uid_ok(uid))
+        if (!runner_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         if (access(wd, F_OK) < 0)
@@ -898,9 +899,9 @@ static void poll_one(struct slurm_priv *p, const struct snap *s, struct ferry_po
         }
         bool started = exists(wd, "started"), done = exists(wd, "done");
         for (size_t i = 0; i < n; i++) {
-                struct local_cstate cs;
-                if (local_cstate_read(wd, st->c[i].name, &cs) == 0)
-                        local_cstate_apply(&st->c[i], &cs);
+                struct runner_cstate cs;
+                if (runner_cstate_read(wd, st->c[i].name, &cs) == 0)
+                        runner_cstate_apply(&st->c[i], &cs);
         }
         read_pod_state(wd, st);
         uint32_t id = jid_num(it->jid);
@@ -962,7 +963,7 @@ static int slurm_be_poll(struct ferry_backend *be, struct ferry_poll_item *items
         if (r < 0 && r != -EAGAIN)
                 log_warn("slurm: job query failed: %s", qerr.text);
         for (size_t i = 0; i < n; i++)
-                if (local_podwd_uid_ok(items[i].uid))
+                if (runner_podwd_uid_ok(items[i].uid))
                         poll_one(p, r < 0 ? NULL : s, &items[i]);
         snap_unref(s);
         return 0;
@@ -1017,7 +1018,7 @@ static int slurm_be_kill(struct ferry_backend *be, const char *uid, const char *
                          int64_t grace_s, ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!local_podwd_uid_ok(uid))
+        if (!runner_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         bool have_wd = access(wd, F_OK) == 0;
@@ -1064,7 +1065,7 @@ static int slurm_be_cleanup(struct ferry_backend *be, const char *uid, const cha
                             ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        if (!local_podwd_uid_ok(uid))
+        if (!runner_podwd_uid_ok(uid))
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         int r = ferry_rm_rf(wd);
@@ -1077,7 +1078,7 @@ static int slurm_be_log_path(struct ferry_backend *be, const char *uid, const ch
                              const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
         struct slurm_priv *p = be->priv;
-        return local_podwd_log_path(p->pods, uid, container, ret_path, size, err);
+        return runner_podwd_log_path(p->pods, uid, container, ret_path, size, err);
 }
 
 const struct ferry_backend_ops ferry_backend_slurm_ops = {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Run spec container -> the argv/envp ferry-shim executes, per runtime.
- * Pure: the host tree is seen only through struct local_hostfs.
+ * Pure: the host tree is seen only through struct runner_hostfs.
  */
-#include "backend/local/runspec.h"
+#include "runner/runspec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,38 +43,38 @@ static void strv_free(struct strv *s)
         s->n = s->cap = 0;
 }
 
-int local_runtime_parse(const char *name, enum local_runtime_kind *ret)
+int runner_runtime_parse(const char *name, enum runner_runtime_kind *ret)
 {
         if (!name || !*name || strcmp(name, "bwrap") == 0)
-                *ret = LOCAL_RT_BWRAP;
+                *ret = RUNNER_RT_BWRAP;
         else if (strcmp(name, "host") == 0)
-                *ret = LOCAL_RT_HOST;
+                *ret = RUNNER_RT_HOST;
         else if (strcmp(name, "podman") == 0)
-                *ret = LOCAL_RT_PODMAN;
+                *ret = RUNNER_RT_PODMAN;
         else if (strcmp(name, "apptainer") == 0)
-                *ret = LOCAL_RT_APPTAINER;
+                *ret = RUNNER_RT_APPTAINER;
         else if (strcmp(name, "singularity") == 0)
-                *ret = LOCAL_RT_SINGULARITY;
+                *ret = RUNNER_RT_SINGULARITY;
         else if (strcmp(name, "enroot") == 0)
-                *ret = LOCAL_RT_ENROOT;
+                *ret = RUNNER_RT_ENROOT;
         else
                 return -EINVAL;
         return 0;
 }
 
-const char *local_runtime_name(enum local_runtime_kind k)
+const char *runner_runtime_name(enum runner_runtime_kind k)
 {
         switch (k) {
-        case LOCAL_RT_HOST: return "host";
-        case LOCAL_RT_PODMAN: return "podman";
-        case LOCAL_RT_APPTAINER: return "apptainer";
-        case LOCAL_RT_SINGULARITY: return "singularity";
-        case LOCAL_RT_ENROOT: return "enroot";
+        case RUNNER_RT_HOST: return "host";
+        case RUNNER_RT_PODMAN: return "podman";
+        case RUNNER_RT_APPTAINER: return "apptainer";
+        case RUNNER_RT_SINGULARITY: return "singularity";
+        case RUNNER_RT_ENROOT: return "enroot";
         default: return "bwrap";
         }
 }
 
-void local_dirents_free(struct local_dirent *d, size_t n)
+void runner_dirents_free(struct runner_dirent *d, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 free(d[i].name);
@@ -85,14 +85,14 @@ void local_dirents_free(struct local_dirent *d, size_t n)
 
 static int dirent_cmp(const void *a, const void *b)
 {
-        return strcmp(((const struct local_dirent *)a)->name,
-                      ((const struct local_dirent *)b)->name);
+        return strcmp(((const struct runner_dirent *)a)->name,
+                      ((const struct runner_dirent *)b)->name);
 }
 
-static int real_list(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n)
+static int real_list(void *ctx, const char *dir, struct runner_dirent **ret, size_t *ret_n)
 {
         DIR *d = opendir(dir);
-        struct local_dirent *v = NULL;
+        struct runner_dirent *v = NULL;
         size_t n = 0;
         struct dirent *de;
 
@@ -103,7 +103,7 @@ static int real_list(void *ctx, const char *dir, struct local_dirent **ret, size
                         continue;
                 char *p = ferry_xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", de->d_name);
                 struct stat st;
-                struct local_dirent e = {.name = ferry_xstrdup(de->d_name), .type = 'f'};
+                struct runner_dirent e = {.name = ferry_xstrdup(de->d_name), .type = 'f'};
                 if (lstat(p, &st) == 0) {
                         if (S_ISDIR(st.st_mode))
                                 e.type = 'd';
@@ -128,9 +128,9 @@ static int real_list(void *ctx, const char *dir, struct local_dirent **ret, size
         return 0;
 }
 
-const struct local_hostfs local_hostfs_real = {.list = real_list, .ctx = NULL};
+const struct runner_hostfs runner_hostfs_real = {.list = real_list, .ctx = NULL};
 
-void local_exec_clear(struct local_exec *e)
+void runner_exec_clear(struct runner_exec *e)
 {
         struct strv a = {e->argv, e->n_argv, 0}, b = {e->envp, e->n_envp, 0},
                     c = {e->stop_argv, e->n_stop_argv, 0}, d = {e->term_argv, e->n_term_argv, 0};
@@ -145,7 +145,7 @@ void local_exec_clear(struct local_exec *e)
 
 /* envp: the container's env (later definitions win, first position kept) plus
  * PATH and HOSTNAME when the pod does not set them. */
-static void build_envp(const struct local_runspec *rs, const struct local_container *c,
+static void build_envp(const struct runner_runspec *rs, const struct runner_container *c,
                        struct strv *envp)
 {
         bool have_path = false, have_host = false;
@@ -170,7 +170,7 @@ static void build_envp(const struct local_runspec *rs, const struct local_contai
                 strv_addf(envp, ferry_xasprintf("HOSTNAME=%.63s", rs->name));
 }
 
-static bool is_mount(const struct local_container *c, const char *p)
+static bool is_mount(const struct runner_container *c, const char *p)
 {
         for (size_t i = 0; i < c->n_mounts; i++)
                 if (strcmp(c->mounts[i].dst, p) == 0)
@@ -178,7 +178,7 @@ static bool is_mount(const struct local_container *c, const char *p)
         return false;
 }
 
-static bool under_mount(const struct local_container *c, const char *p)
+static bool under_mount(const struct runner_container *c, const char *p)
 {
         size_t l = strlen(p);
         for (size_t i = 0; i < c->n_mounts; i++)
@@ -220,7 +220,7 @@ static const char *const sandbox_masks[] = {
 };
 
 /* Is host path p shown in the sandbox (under a system directory or an admin bind)? */
-static bool sandbox_shows(const struct local_rtconf *rc, const char *p)
+static bool sandbox_shows(const struct runner_rtconf *rc, const char *p)
 {
         const char *s = p + 1, *e = strchr(s, '/');
         size_t l = e ? (size_t)(e - s) : strlen(s);
@@ -237,11 +237,11 @@ static bool sandbox_shows(const struct local_rtconf *rc, const char *p)
 
 /* Hide host path `path` (maybe "dir/prefix*"): an empty tmpfs over a
  * directory, /dev/null over anything else; nothing when the host has none. */
-static void bwrap_mask(const struct local_rtconf *rc, const char *path, struct strv *a)
+static void bwrap_mask(const struct runner_rtconf *rc, const char *path, struct strv *a)
 {
         _cleanup_free_ char *dir = ferry_xstrdup(path);
         char *slash = strrchr(dir, '/');
-        struct local_dirent *d = NULL;
+        struct runner_dirent *d = NULL;
         size_t n = 0;
 
         if (path[0] != '/' || !slash || !sandbox_shows(rc, path))
@@ -262,17 +262,17 @@ static void bwrap_mask(const struct local_rtconf *rc, const char *path, struct s
                         strv_add(a, "/dev/null");
                 strv_addf(a, ferry_xasprintf("%s/%s", dir, d[i].name));
         }
-        local_dirents_free(d, n);
+        runner_dirents_free(d, n);
 }
 
 /* Recreate the sandbox directory `sb` from host directory `host`: entries
  * that lead to a mount path become real directories we descend into, the
  * others are bound read-only (symlinks recreated as symlinks). */
-static int bwrap_tree(const struct local_rtconf *rc, const struct local_container *c,
+static int bwrap_tree(const struct runner_rtconf *rc, const struct runner_container *c,
                       const char *host, const char *sb, int depth, struct strv *a,
                       ferry_error_t *err)
 {
-        struct local_dirent *d = NULL;
+        struct runner_dirent *d = NULL;
         size_t n = 0;
         int r;
 
@@ -282,7 +282,7 @@ static int bwrap_tree(const struct local_rtconf *rc, const struct local_containe
         if (r < 0)
                 return 0; /* nothing to show: the directory stays empty */
         for (size_t i = 0; i < n; i++) {
-                const struct local_dirent *e = &d[i];
+                const struct runner_dirent *e = &d[i];
                 char *hp = ferry_xasprintf("%s/%s", strcmp(host, "/") ? host : "", e->name);
                 char *sp = ferry_xasprintf("%s/%s", sb, e->name);
                 if (depth == 0 && !sandbox_system_dir(e->name)) {
@@ -324,18 +324,18 @@ static int bwrap_tree(const struct local_rtconf *rc, const struct local_containe
                 if (r < 0)
                         break;
         }
-        local_dirents_free(d, n);
+        runner_dirents_free(d, n);
         return r;
 }
 
 static int mount_cmp(const void *a, const void *b)
 {
-        return strcmp((*(const struct local_mount *const *)a)->dst,
-                      (*(const struct local_mount *const *)b)->dst);
+        return strcmp((*(const struct runner_mount *const *)a)->dst,
+                      (*(const struct runner_mount *const *)b)->dst);
 }
 
-static int build_bwrap(const struct local_rtconf *rc, const struct local_runspec *rs,
-                       const struct local_container *c, struct local_exec *e, struct strv *a,
+static int build_bwrap(const struct runner_rtconf *rc, const struct runner_runspec *rs,
+                       const struct runner_container *c, struct runner_exec *e, struct strv *a,
                        ferry_error_t *err)
 {
         int r;
@@ -380,7 +380,7 @@ static int build_bwrap(const struct local_rtconf *rc, const struct local_runspec
         for (size_t i = 0; i < rc->n_masks; i++)
                 bwrap_mask(rc, rc->masks[i], a);
         /* parents before children */
-        const struct local_mount **m = ferry_xcalloc(c->n_mounts + 1, sizeof(*m));
+        const struct runner_mount **m = ferry_xcalloc(c->n_mounts + 1, sizeof(*m));
         for (size_t i = 0; i < c->n_mounts; i++)
                 m[i] = &c->mounts[i];
         qsort(m, c->n_mounts, sizeof(*m), mount_cmp);
@@ -401,7 +401,7 @@ static int build_bwrap(const struct local_rtconf *rc, const struct local_runspec
         return 0;
 }
 
-static const char *podman_image(const struct local_rtconf *rc, const char *image)
+static const char *podman_image(const struct runner_rtconf *rc, const char *image)
 {
         for (size_t i = 0; image && i < rc->n_image_map; i++)
                 if (strcmp(rc->image_map[i].from, image) == 0)
@@ -411,8 +411,8 @@ static const char *podman_image(const struct local_rtconf *rc, const char *image
         return image && *image ? image : NULL;
 }
 
-static int build_podman(const struct local_rtconf *rc, const struct local_runspec *rs,
-                        const struct local_container *c, struct local_exec *e, struct strv *a,
+static int build_podman(const struct runner_rtconf *rc, const struct runner_runspec *rs,
+                        const struct runner_container *c, struct runner_exec *e, struct strv *a,
                         struct strv *envp, ferry_error_t *err)
 {
         const char *image = podman_image(rc, c->image);
@@ -463,7 +463,7 @@ static int build_podman(const struct local_rtconf *rc, const struct local_runspe
                 strv_add(a, envp->v[i]);
         }
         for (size_t i = 0; i < c->n_mounts; i++) {
-                const struct local_mount *m = &c->mounts[i];
+                const struct runner_mount *m = &c->mounts[i];
                 if (strpbrk(m->dst, ":,") || strpbrk(rc->workdir, ":,") || strpbrk(m->src, ":,")) {
                         free(cname);
                         return ferry_errprintf(err, -EINVAL,
@@ -536,7 +536,7 @@ static bool env_name_portable(const char *n)
 
 /* The pod's env with later definitions winning (first position kept), as
  * index pairs into c->env: ret[k] is the index of the value to use. */
-static size_t env_dedup(const struct local_container *c, size_t *idx)
+static size_t env_dedup(const struct runner_container *c, size_t *idx)
 {
         size_t n = 0;
         for (size_t i = 0; i < c->n_env; i++) {
@@ -563,7 +563,7 @@ static bool has_dotdot(const char *p)
 
 /* Image URI for apptainer: a scheme we allow, an absolute path on the node,
  * or the image root (default docker://) + the pod's image. */
-static char *apptainer_image(const struct local_rtconf *rc, const struct local_container *c,
+static char *apptainer_image(const struct runner_rtconf *rc, const struct runner_container *c,
                              ferry_error_t *err)
 {
         static const char *const schemes[] = {"docker", "oras", "library", "shub", "http", "https"};
@@ -597,7 +597,7 @@ static char *apptainer_image(const struct local_rtconf *rc, const struct local_c
             "%s%s", rc->image_root && *rc->image_root ? rc->image_root : "docker://", img);
 }
 
-static int bind_path_check(const struct local_container *c, const char *p, const char *bad,
+static int bind_path_check(const struct runner_container *c, const char *p, const char *bad,
                            const char *rt, ferry_error_t *err)
 {
         if (strpbrk(p, bad))
@@ -610,11 +610,11 @@ static int bind_path_check(const struct local_container *c, const char *p, const
         return 0;
 }
 
-static int build_apptainer(const struct local_rtconf *rc, const struct local_runspec *rs,
-                           const struct local_container *c, struct strv *a, struct strv *envp,
+static int build_apptainer(const struct runner_rtconf *rc, const struct runner_runspec *rs,
+                           const struct runner_container *c, struct strv *a, struct strv *envp,
                            ferry_error_t *err)
 {
-        bool sing = rc->kind == LOCAL_RT_SINGULARITY;
+        bool sing = rc->kind == RUNNER_RT_SINGULARITY;
         const char *rt = sing ? "singularity" : "apptainer";
         const char *prefix = sing ? "SINGULARITYENV_" : "APPTAINERENV_";
         _cleanup_free_ char *image = apptainer_image(rc, c, err);
@@ -639,12 +639,12 @@ static int build_apptainer(const struct local_rtconf *rc, const struct local_run
         if ((r = bind_path_check(c, rc->workdir, ":,", rt, err)) < 0)
                 return r;
         /* parents before children, as for bwrap */
-        const struct local_mount **ms = ferry_xcalloc(c->n_mounts + 1, sizeof(*ms));
+        const struct runner_mount **ms = ferry_xcalloc(c->n_mounts + 1, sizeof(*ms));
         for (size_t i = 0; i < c->n_mounts; i++)
                 ms[i] = &c->mounts[i];
         qsort(ms, c->n_mounts, sizeof(*ms), mount_cmp);
         for (size_t i = 0; i < c->n_mounts; i++) {
-                const struct local_mount *m = ms[i];
+                const struct runner_mount *m = ms[i];
                 if ((r = bind_path_check(c, m->dst, ":,", rt, err)) < 0 ||
                     (r = bind_path_check(c, m->src, ":,", rt, err)) < 0) {
                         free(ms);
@@ -656,7 +656,7 @@ static int build_apptainer(const struct local_rtconf *rc, const struct local_run
         }
         free(ms);
         for (size_t i = 0; i < rc->n_binds; i++) {
-                const struct local_bind *b = &rc->binds[i];
+                const struct runner_bind *b = &rc->binds[i];
                 if ((r = bind_path_check(c, b->src, ":,", rt, err)) < 0 ||
                     (r = bind_path_check(c, b->dst, ":,", rt, err)) < 0)
                         return r;
@@ -695,7 +695,7 @@ static int build_apptainer(const struct local_rtconf *rc, const struct local_run
 
 /* Image for enroot: an absolute squashfs path, or <image_root>/<image>.sqsh
  * with '/' and ':' turned into '+' (images imported beforehand). */
-static char *enroot_image(const struct local_rtconf *rc, const struct local_container *c,
+static char *enroot_image(const struct runner_rtconf *rc, const struct runner_container *c,
                           ferry_error_t *err)
 {
         const char *img = c->image;
@@ -725,8 +725,8 @@ static char *enroot_image(const struct local_rtconf *rc, const struct local_cont
         return out;
 }
 
-static int build_enroot(const struct local_rtconf *rc, const struct local_runspec *rs,
-                        const struct local_container *c, struct strv *a, struct strv *envp,
+static int build_enroot(const struct runner_rtconf *rc, const struct runner_runspec *rs,
+                        const struct runner_container *c, struct strv *a, struct strv *envp,
                         ferry_error_t *err)
 {
         _cleanup_free_ char *image = enroot_image(rc, c, err);
@@ -742,7 +742,7 @@ static int build_enroot(const struct local_rtconf *rc, const struct local_runspe
         /* enroot parses mounts as fstab lines split on ':' and whitespace */
         if ((r = bind_path_check(c, rc->workdir, " \t\n:,", "enroot", err)) < 0)
                 return r;
-        const struct local_mount **ms = ferry_xcalloc(c->n_mounts + 1, sizeof(*ms));
+        const struct runner_mount **ms = ferry_xcalloc(c->n_mounts + 1, sizeof(*ms));
         for (size_t i = 0; i < c->n_mounts; i++)
                 ms[i] = &c->mounts[i];
         qsort(ms, c->n_mounts, sizeof(*ms), mount_cmp); /* parents first */
@@ -834,26 +834,26 @@ static int build_enroot(const struct local_rtconf *rc, const struct local_runspe
         return 0;
 }
 
-int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *rs, size_t ci,
-                     struct local_exec *ret, ferry_error_t *err)
+int runner_exec_build(const struct runner_rtconf *rc, const struct runner_runspec *rs, size_t ci,
+                      struct runner_exec *ret, ferry_error_t *err)
 {
-        const struct local_container *c = &rs->c[ci];
-        struct local_exec e = {0};
+        const struct runner_container *c = &rs->c[ci];
+        struct runner_exec e = {0};
         struct strv a = {0}, envp = {0};
         int r = 0;
 
         build_envp(rs, c, &envp);
-        bool image_runtime = rc->kind == LOCAL_RT_PODMAN || rc->kind == LOCAL_RT_APPTAINER ||
-                             rc->kind == LOCAL_RT_SINGULARITY || rc->kind == LOCAL_RT_ENROOT;
+        bool image_runtime = rc->kind == RUNNER_RT_PODMAN || rc->kind == RUNNER_RT_APPTAINER ||
+                             rc->kind == RUNNER_RT_SINGULARITY || rc->kind == RUNNER_RT_ENROOT;
         if (!image_runtime && c->n_argv == 0) {
                 r = ferry_errprintf(err, -EINVAL,
                                     "container \"%s\" has neither command nor args: the %s runtime "
                                     "does not run image entrypoints",
-                                    c->name, local_runtime_name(rc->kind));
+                                    c->name, runner_runtime_name(rc->kind));
                 goto out;
         }
         switch (rc->kind) {
-        case LOCAL_RT_HOST:
+        case RUNNER_RT_HOST:
                 if (c->n_mounts > 0) {
                         r = ferry_errprintf(err, -EINVAL,
                                             "container \"%s\" mounts a volume at %s, which the "
@@ -867,17 +867,17 @@ int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *
                         strv_add(&a, c->argv[i]);
                 e.cwd = c->cwd ? ferry_xstrdup(c->cwd) : ferry_xasprintf("%s/cwd", rc->workdir);
                 break;
-        case LOCAL_RT_BWRAP: r = build_bwrap(rc, rs, c, &e, &a, err); break;
-        case LOCAL_RT_PODMAN: r = build_podman(rc, rs, c, &e, &a, &envp, err); break;
-        case LOCAL_RT_APPTAINER:
-        case LOCAL_RT_SINGULARITY: r = build_apptainer(rc, rs, c, &a, &envp, err); break;
-        case LOCAL_RT_ENROOT: r = build_enroot(rc, rs, c, &a, &envp, err); break;
+        case RUNNER_RT_BWRAP: r = build_bwrap(rc, rs, c, &e, &a, err); break;
+        case RUNNER_RT_PODMAN: r = build_podman(rc, rs, c, &e, &a, &envp, err); break;
+        case RUNNER_RT_APPTAINER:
+        case RUNNER_RT_SINGULARITY: r = build_apptainer(rc, rs, c, &a, &envp, err); break;
+        case RUNNER_RT_ENROOT: r = build_enroot(rc, rs, c, &a, &envp, err); break;
         }
         if (r < 0)
                 goto out;
         e.name = ferry_xstrdup(c->name);
         e.init = c->init;
-        e.drop = rc->kind != LOCAL_RT_PODMAN;
+        e.drop = rc->kind != RUNNER_RT_PODMAN;
         e.argv = a.v;
         e.n_argv = a.n;
         e.envp = envp.v;
@@ -887,11 +887,11 @@ int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *
 out:
         strv_free(&a);
         strv_free(&envp);
-        local_exec_clear(&e);
+        runner_exec_clear(&e);
         return r;
 }
 
-void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e)
+void runner_exec_to_json(struct ferry_buf *b, const struct runner_exec *e)
 {
         ferry_buf_adds(b, "{\"name\": ");
         ferry_buf_add_json_str(b, e->name);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The local backend's pure parts (no I/O, golden-tested):
+ * The pod runner (libferry-runner): how Ferry runs a pod's containers on a
+ * host, shared by the local backend, the Slurm backend (the job script runs
+ * ferry-shim on the node) and ferry-shim itself. This header holds its pure
+ * parts (no I/O, golden-tested):
  *
  *  - the translator: pod model -> run spec (files to write for each volume,
  *    per-container argv/env after Kubernetes $(VAR) expansion, mounts);
@@ -9,45 +12,45 @@
  *
  * The bwrap builder must look at the host's directory tree (to build a
  * sandbox root that has room for mount points); it does so only through the
- * struct local_hostfs callbacks, so tests feed it a fixed fake tree.
+ * struct runner_hostfs callbacks, so tests feed it a fixed fake tree.
  *
  * Ownership: every struct here owns its strings and arrays; free with the
  * matching _free()/_clear() function.
  */
-#ifndef FERRY_LOCAL_RUNSPEC_H
-#define FERRY_LOCAL_RUNSPEC_H
+#ifndef FERRY_RUNNER_RUNSPEC_H
+#define FERRY_RUNNER_RUNSPEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
-#include "backend/podsec.h"
+#include "runner/podsec.h"
 #include "common/util.h"
 #include "pod/pod.h"
 
-struct local_file {
+struct runner_file {
         char *path; /* relative to the volume directory, may contain '/' */
         unsigned char *data;
         size_t len;
         int mode;
 };
 
-struct local_volume {
+struct runner_volume {
         char *name;
         enum ferry_volume_kind kind;
-        struct local_file *files;
+        struct runner_file *files;
         size_t n_files;
 };
 
-struct local_mount {
+struct runner_mount {
         char *src; /* relative to the pod workdir: volumes/<vol>[/<subPath>] */
         char *dst; /* absolute, normalised path inside the container */
         bool ro;
         bool mkdir_src; /* emptyDir subPath: create the directory */
 };
 
-struct local_container {
+struct runner_container {
         char *name;
         char *image;
         bool init;
@@ -57,20 +60,20 @@ struct local_container {
         struct ferry_env *env; /* after expansion, in pod order */
         size_t n_env;
         char *cwd; /* workingDir or NULL */
-        struct local_mount *mounts;
+        struct runner_mount *mounts;
         size_t n_mounts;
         int64_t cpu_milli;    /* request, else limit, else 0 */
         int64_t memory_bytes; /* request, else limit, else 0 */
         int64_t gpus;         /* nvidia.com/gpu + nvidia.com/mig-*, limit else request, else 0 */
 };
 
-struct local_runspec {
+struct runner_runspec {
         char *uid, *name, *namespace;
         int64_t grace_s;
-        int64_t deadline_s;           /* -1 = none */
-        struct local_volume *volumes; /* only the volumes some container mounts */
+        int64_t deadline_s;            /* -1 = none */
+        struct runner_volume *volumes; /* only the volumes some container mounts */
         size_t n_volumes;
-        struct local_container *c; /* init containers first */
+        struct runner_container *c; /* init containers first */
         size_t n_c;
         size_t n_init;
         /* Slurm only (admin-enabled slurm-job.vk.io/pre-exec, set by the Slurm
@@ -81,57 +84,57 @@ struct local_runspec {
 
 /* Kubernetes' $(VAR) expansion over env[0..n): $$ -> $, undefined references
  * are kept verbatim. Returns a new string. */
-char *local_expand(const char *in, const struct ferry_env *env, size_t n);
+char *runner_expand(const char *in, const struct ferry_env *env, size_t n);
 
-int local_runspec_from_pod(const struct ferry_pod *pod, struct local_runspec **ret,
-                           ferry_error_t *err);
-void local_runspec_free(struct local_runspec *rs);
+int runner_runspec_from_pod(const struct ferry_pod *pod, struct runner_runspec **ret,
+                            ferry_error_t *err);
+void runner_runspec_free(struct runner_runspec *rs);
 /* Canonical JSON form (golden files). */
-void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs);
+void runner_runspec_to_json(struct ferry_buf *b, const struct runner_runspec *rs);
 /* CPU (milli) and memory a pod holds while it runs: max(largest init, sum of containers). */
-void local_runspec_resources(const struct local_runspec *rs, int64_t *ret_cpu_milli,
-                             int64_t *ret_mem);
+void runner_runspec_resources(const struct runner_runspec *rs, int64_t *ret_cpu_milli,
+                              int64_t *ret_mem);
 
 /* ---- runtimes ---- */
 
-struct local_dirent {
+struct runner_dirent {
         char *name;
         char type;    /* 'd' directory, 'l' symlink, 'f' anything else */
         char *target; /* symlink target for 'l' */
 };
 
-struct local_hostfs {
+struct runner_hostfs {
         /* List the entries of an absolute host directory (without . and ..),
          * sorted by name. -errno when it cannot be read. */
-        int (*list)(void *ctx, const char *dir, struct local_dirent **ret, size_t *ret_n);
+        int (*list)(void *ctx, const char *dir, struct runner_dirent **ret, size_t *ret_n);
         void *ctx;
 };
-void local_dirents_free(struct local_dirent *d, size_t n);
+void runner_dirents_free(struct runner_dirent *d, size_t n);
 /* The real host, via opendir/readlink. */
-extern const struct local_hostfs local_hostfs_real;
+extern const struct runner_hostfs runner_hostfs_real;
 
-enum local_runtime_kind {
-        LOCAL_RT_HOST,
-        LOCAL_RT_BWRAP,
-        LOCAL_RT_PODMAN,
-        LOCAL_RT_APPTAINER,   /* apptainer exec|run (doc/slurm-backend.md) */
-        LOCAL_RT_SINGULARITY, /* the same with the singularity binary and SINGULARITYENV_ */
-        LOCAL_RT_ENROOT,      /* enroot start */
+enum runner_runtime_kind {
+        RUNNER_RT_HOST,
+        RUNNER_RT_BWRAP,
+        RUNNER_RT_PODMAN,
+        RUNNER_RT_APPTAINER,   /* apptainer exec|run (doc/slurm-backend.md) */
+        RUNNER_RT_SINGULARITY, /* the same with the singularity binary and SINGULARITYENV_ */
+        RUNNER_RT_ENROOT,      /* enroot start */
 };
 
 /* An extra bind mount the admin allowed (slurm-job.vk.io/singularity-mounts):
  * src is an absolute host path. */
-struct local_bind {
+struct runner_bind {
         char *src, *dst;
         bool ro;
 };
 
-struct local_image_map {
+struct runner_image_map {
         char *from, *to;
 };
 
-struct local_rtconf {
-        enum local_runtime_kind kind;
+struct runner_rtconf {
+        enum runner_runtime_kind kind;
         const char *workdir;      /* absolute path of the pod's working directory */
         const char *bwrap;        /* path of bwrap */
         const char *podman;       /* path of podman */
@@ -139,9 +142,9 @@ struct local_rtconf {
         const char *podman_image; /* when set: image for every container without a map entry */
         const char *podman_pull;  /* --pull value */
         const char *home;         /* HOME for podman itself */
-        const struct local_image_map *image_map;
+        const struct runner_image_map *image_map;
         size_t n_image_map;
-        struct local_hostfs hostfs;
+        struct runner_hostfs hostfs;
         /* apptainer / singularity / enroot */
         const char *apptainer; /* binary (apptainer, singularity); NULL = by runtime name */
         const char *enroot;    /* binary; NULL = "enroot" */
@@ -151,9 +154,9 @@ struct local_rtconf {
         const char *image_root;
         char *const *rt_options; /* extra runtime options, already checked, after the defaults */
         size_t n_rt_options;
-        const struct local_bind *binds; /* extra binds for every container */
+        const struct runner_bind *binds; /* extra binds for every container */
         size_t n_binds;
-        /* The host user the pod runs as (backend/podsec.h); NULL = the shim's
+        /* The host user the pod runs as (runner/podsec.h); NULL = the shim's
          * own user, no user namespace (golden tests of other parts). */
         const struct ferry_pod_user *user;
         /* ferry-shim itself runs as user (a Slurm job submitted with --uid):
@@ -166,7 +169,7 @@ struct local_rtconf {
 };
 
 /* What ferry-shim executes for one container. */
-struct local_exec {
+struct runner_exec {
         char *name;
         bool init;
         char **argv; /* NULL-terminated; argv[0] is a path or a name looked up in envp's PATH */
@@ -192,13 +195,13 @@ struct local_exec {
         bool drop;
 };
 
-int local_runtime_parse(const char *name, enum local_runtime_kind *ret);
-const char *local_runtime_name(enum local_runtime_kind k);
+int runner_runtime_parse(const char *name, enum runner_runtime_kind *ret);
+const char *runner_runtime_name(enum runner_runtime_kind k);
 /* Build the exec for container ci of rs. -EINVAL with a sentence when the
  * runtime cannot honour the container (e.g. a mount under the host runtime). */
-int local_exec_build(const struct local_rtconf *rc, const struct local_runspec *rs, size_t ci,
-                     struct local_exec *ret, ferry_error_t *err);
-void local_exec_clear(struct local_exec *e);
-void local_exec_to_json(struct ferry_buf *b, const struct local_exec *e);
+int runner_exec_build(const struct runner_rtconf *rc, const struct runner_runspec *rs, size_t ci,
+                      struct runner_exec *ret, ferry_error_t *err);
+void runner_exec_clear(struct runner_exec *e);
+void runner_exec_to_json(struct ferry_buf *b, const struct runner_exec *e);
 
 #endif

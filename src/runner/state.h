@@ -14,22 +14,22 @@
  *   deleted        kill asked for it: "grace_seconds"; checked before each start
  *   done           the shim finished: every container is recorded
  *   pod.state      pod-level reason (DeadlineExceeded), when any
- *   state/<name>   container state (struct local_cstate), written atomically
+ *   state/<name>   container state (struct runner_cstate), written atomically
  *   logs/<name>.log container log in the logs/logfile.h format
  *   logs/pre_exec.log output of the spec's pre-exec step (Slurm), same format
  *   shim.out       the shim's own stderr
  */
-#ifndef FERRY_LOCAL_STATE_H
-#define FERRY_LOCAL_STATE_H
+#ifndef FERRY_RUNNER_STATE_H
+#define FERRY_RUNNER_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-enum local_cstate_kind { LOCAL_CS_NONE, LOCAL_CS_RUNNING, LOCAL_CS_TERMINATED };
+enum runner_cstate_kind { RUNNER_CS_NONE, RUNNER_CS_RUNNING, RUNNER_CS_TERMINATED };
 
-struct local_cstate {
-        int state; /* enum local_cstate_kind */
+struct runner_cstate {
+        int state; /* enum runner_cstate_kind */
         int64_t started_ns, finished_ns;
         int exit_code;
         int signal;
@@ -39,16 +39,16 @@ struct local_cstate {
         char message[256];
 };
 
-int local_cstate_write(const char *workdir, const char *name, const struct local_cstate *s);
+int runner_cstate_write(const char *workdir, const char *name, const struct runner_cstate *s);
 /* -ENOENT when the container has no state yet. */
-int local_cstate_read(const char *workdir, const char *name, struct local_cstate *ret);
+int runner_cstate_read(const char *workdir, const char *name, struct runner_cstate *ret);
 /* Field 22 of /proc/<pid>/stat; -ESRCH when the process is gone. */
 /* Copy a recorded container state into the container's status (shared by the
  * local and Slurm backends, whose shims record the same files). */
 struct ferry_cstatus;
-void local_cstate_apply(struct ferry_cstatus *c, const struct local_cstate *s);
-int local_proc_starttime(pid_t pid, uint64_t *ret);
+void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s);
+int runner_proc_starttime(pid_t pid, uint64_t *ret);
 /* true when `pid` still is the process that had `start`. */
-bool local_proc_alive(pid_t pid, uint64_t start);
+bool runner_proc_alive(pid_t pid, uint64_t start);
 
 #endif

@@ -14,8 +14,8 @@
  * Pure except ferry_podsec_parse(), which may look user names up.
  * Ownership: struct ferry_podsec owns its arrays; ferry_podsec_clear() frees.
  */
-#ifndef FERRY_BACKEND_PODSEC_H
-#define FERRY_BACKEND_PODSEC_H
+#ifndef FERRY_RUNNER_PODSEC_H
+#define FERRY_RUNNER_PODSEC_H
 
 #include <stdbool.h>
 #include <stddef.h>

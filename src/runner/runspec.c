@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Pod -> run spec: pure, no I/O (see runspec.h). */
-#include "backend/local/runspec.h"
+#include "runner/runspec.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,7 +14,7 @@ static const char *env_lookup(const struct ferry_env *env, size_t n, const char 
         return NULL;
 }
 
-char *local_expand(const char *in, const struct ferry_env *env, size_t n)
+char *runner_expand(const char *in, const struct ferry_env *env, size_t n)
 {
         struct ferry_buf b = FERRY_BUF_INIT;
 
@@ -123,11 +123,11 @@ static const char *kind_word(enum ferry_volume_kind k)
         }
 }
 
-static void add_file(struct local_volume *lv, const char *path, const unsigned char *data,
+static void add_file(struct runner_volume *lv, const char *path, const unsigned char *data,
                      size_t len, int mode)
 {
         lv->files = ferry_xrealloc(lv->files, (lv->n_files + 1) * sizeof(*lv->files));
-        struct local_file *f = &lv->files[lv->n_files++];
+        struct runner_file *f = &lv->files[lv->n_files++];
         f->path = ferry_xstrdup(path);
         f->data = ferry_xmalloc(len ? len : 1);
         if (len)
@@ -137,7 +137,7 @@ static void add_file(struct local_volume *lv, const char *path, const unsigned c
 }
 
 static int build_volume(const struct ferry_pod *pod, const struct ferry_volume *v,
-                        struct local_volume *lv, ferry_error_t *err)
+                        struct runner_volume *lv, ferry_error_t *err)
 {
         const struct ferry_object *obj = NULL;
         const char *what = NULL;
@@ -217,7 +217,7 @@ static int build_volume(const struct ferry_pod *pod, const struct ferry_volume *
         return 0;
 }
 
-static void container_free(struct local_container *c)
+static void container_free(struct runner_container *c)
 {
         free(c->name);
         free(c->image);
@@ -237,7 +237,7 @@ static void container_free(struct local_container *c)
         free(c->mounts);
 }
 
-void local_runspec_free(struct local_runspec *rs)
+void runner_runspec_free(struct runner_runspec *rs)
 {
         if (!rs)
                 return;
@@ -287,8 +287,8 @@ static int64_t gpu_count(const struct ferry_container *pc)
         return n;
 }
 
-static int build_container(const struct ferry_pod *pod, struct local_runspec *rs,
-                           const struct ferry_container *pc, struct local_container *c,
+static int build_container(const struct ferry_pod *pod, struct runner_runspec *rs,
+                           const struct ferry_container *pc, struct runner_container *c,
                            ferry_error_t *err)
 {
         int r;
@@ -313,7 +313,8 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
                                                "container \"%s\": invalid env name \"%s\"", c->name,
                                                pc->env[i].name ? pc->env[i].name : "");
                 c->env[i].name = ferry_xstrdup(pc->env[i].name);
-                c->env[i].value = local_expand(pc->env[i].value ? pc->env[i].value : "", c->env, i);
+                c->env[i].value =
+                    runner_expand(pc->env[i].value ? pc->env[i].value : "", c->env, i);
                 c->n_env = i + 1;
         }
 
@@ -322,10 +323,10 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
         size_t n = pc->n_command + pc->n_args;
         c->argv = ferry_xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < pc->n_command; i++)
-                c->argv[c->n_argv++] = local_expand(pc->command[i], c->env, c->n_env);
+                c->argv[c->n_argv++] = runner_expand(pc->command[i], c->env, c->n_env);
         c->n_command = c->n_argv;
         for (size_t i = 0; i < pc->n_args; i++)
-                c->argv[c->n_argv++] = local_expand(pc->args[i], c->env, c->n_env);
+                c->argv[c->n_argv++] = runner_expand(pc->args[i], c->env, c->n_env);
 
         /* mounts */
         c->mounts = ferry_xcalloc(pc->n_mounts + 1, sizeof(*c->mounts));
@@ -364,7 +365,7 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
                         if (r < 0)
                                 return r;
                 }
-                struct local_mount *lm = &c->mounts[c->n_mounts++];
+                struct runner_mount *lm = &c->mounts[c->n_mounts++];
                 lm->dst = ferry_xstrdup(m->mount_path);
                 lm->ro = m->read_only;
                 if (m->sub_path && *m->sub_path) {
@@ -372,7 +373,7 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
                         lm->mkdir_src = v->kind == FERRY_VOL_EMPTYDIR;
                         if (v->kind != FERRY_VOL_EMPTYDIR) {
                                 /* must name a file or a directory of the volume */
-                                const struct local_volume *lv = &rs->volumes[vi];
+                                const struct runner_volume *lv = &rs->volumes[vi];
                                 size_t sl = strlen(m->sub_path);
                                 bool found = false;
                                 for (size_t k = 0; k < lv->n_files && !found; k++)
@@ -392,10 +393,10 @@ static int build_container(const struct ferry_pod *pod, struct local_runspec *rs
         return 0;
 }
 
-int local_runspec_from_pod(const struct ferry_pod *pod, struct local_runspec **ret,
-                           ferry_error_t *err)
+int runner_runspec_from_pod(const struct ferry_pod *pod, struct runner_runspec **ret,
+                            ferry_error_t *err)
 {
-        struct local_runspec *rs = ferry_xcalloc(1, sizeof(*rs));
+        struct runner_runspec *rs = ferry_xcalloc(1, sizeof(*rs));
         size_t n = pod->n_init + pod->n_containers;
         int r = 0;
 
@@ -434,17 +435,17 @@ int local_runspec_from_pod(const struct ferry_pod *pod, struct local_runspec **r
         *ret = rs;
         return 0;
 fail:
-        local_runspec_free(rs);
+        runner_runspec_free(rs);
         return r;
 }
 
-void local_runspec_resources(const struct local_runspec *rs, int64_t *ret_cpu_milli,
-                             int64_t *ret_mem)
+void runner_runspec_resources(const struct runner_runspec *rs, int64_t *ret_cpu_milli,
+                              int64_t *ret_mem)
 {
         int64_t cpu = 0, mem = 0, icpu = 0, imem = 0;
 
         for (size_t i = 0; i < rs->n_c; i++) {
-                const struct local_container *c = &rs->c[i];
+                const struct runner_container *c = &rs->c[i];
                 if (c->init) {
                         icpu = c->cpu_milli > icpu ? c->cpu_milli : icpu;
                         imem = c->memory_bytes > imem ? c->memory_bytes : imem;
@@ -482,7 +483,7 @@ static void add_bytes_json(struct ferry_buf *b, const unsigned char *p, size_t l
         ferry_buf_addc(b, '"');
 }
 
-void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs)
+void runner_runspec_to_json(struct ferry_buf *b, const struct runner_runspec *rs)
 {
         ferry_buf_adds(b, "{\n  \"uid\": ");
         ferry_buf_add_json_str(b, rs->uid);
@@ -495,7 +496,7 @@ void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs)
         }
         ferry_buf_adds(b, "\n  \"volumes\": [");
         for (size_t i = 0; i < rs->n_volumes; i++) {
-                const struct local_volume *v = &rs->volumes[i];
+                const struct runner_volume *v = &rs->volumes[i];
                 ferry_buf_adds(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
                 ferry_buf_add_json_str(b, v->name);
                 ferry_buf_printf(b, ", \"kind\": \"%s\", \"files\": [", kind_word(v->kind));
@@ -510,7 +511,7 @@ void local_runspec_to_json(struct ferry_buf *b, const struct local_runspec *rs)
         }
         ferry_buf_adds(b, "],\n  \"containers\": [");
         for (size_t i = 0; i < rs->n_c; i++) {
-                const struct local_container *c = &rs->c[i];
+                const struct runner_container *c = &rs->c[i];
                 ferry_buf_adds(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
                 ferry_buf_add_json_str(b, c->name);
                 ferry_buf_printf(b, ", \"init\": %s, \"cpu_milli\": %lld, \"memory\": %lld,",

@@ -3,7 +3,7 @@
  * A pod's working directory, shared by the local and Slurm backends (see
  * podwd.h).
  */
-#include "backend/local/podwd.h"
+#include "runner/podwd.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -43,7 +43,7 @@ static int hand_over(const char *path, const struct ferry_pod_user *u)
 /* Layout and modes (state.h): the pod's user can traverse to its own volumes
  * (0711 on the way, no listing) and nothing else; spec.json (it holds the
  * Secrets), logs/ and state/ are root's. */
-static int materialise(const struct local_rtconf *rc, const struct local_runspec *rs,
+static int materialise(const struct runner_rtconf *rc, const struct runner_runspec *rs,
                        const struct ferry_buf *spec, const char *dir, ferry_error_t *err)
 {
         static const struct {
@@ -61,7 +61,7 @@ static int materialise(const struct local_rtconf *rc, const struct local_runspec
                         return ferry_errprintf(err, r, "cannot create %s: %s", s, strerror(-r));
         }
         for (size_t i = 0; i < rs->n_volumes; i++) {
-                const struct local_volume *v = &rs->volumes[i];
+                const struct runner_volume *v = &rs->volumes[i];
                 _cleanup_free_ char *vd = ferry_xasprintf("%s/volumes/%s", dir, v->name);
                 /* without a pod user (tests of the translator), emptyDirs are
                  * shared scratch space for any uid in the pod */
@@ -97,7 +97,7 @@ static int materialise(const struct local_rtconf *rc, const struct local_runspec
                 return ferry_errprintf(err, r, "cannot give %s to the pod's user: %s", cwd,
                                        strerror(-r));
         int64_t cpu, mem;
-        local_runspec_resources(rs, &cpu, &mem);
+        runner_runspec_resources(rs, &cpu, &mem);
         char res[64];
         int n = snprintf(res, sizeof(res), "%" PRId64 " %" PRId64 "\n", cpu, mem);
         if ((r = write_file_in(dir, "resources", res, (size_t)n, 0644)) < 0 ||
@@ -112,16 +112,16 @@ static int materialise(const struct local_rtconf *rc, const struct local_runspec
 
 /* Build the shim's spec: the exact argv of every container, and the pre-exec
  * snippet when the Slurm translator set one. */
-static int build_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
+static int build_spec(const struct runner_rtconf *rc, const struct runner_runspec *rs,
                       struct ferry_buf *b, ferry_error_t *err)
 {
         ferry_buf_adds(b, "{\"uid\": ");
         ferry_buf_add_json_str(b, rs->uid);
         ferry_buf_printf(
             b, ", \"runtime\": \"%s\", \"grace_s\": %" PRId64 ", \"deadline_s\": %" PRId64 ",\n",
-            local_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
+            runner_runtime_name(rc->kind), rs->grace_s, rs->deadline_s);
         if (rc->user) {
-                /* ferry-shim switches to this user for every container (local_exec.drop) */
+                /* ferry-shim switches to this user for every container (runner_exec.drop) */
                 ferry_buf_printf(b, " \"user\": {\"uid\": %lld, \"gid\": %lld, \"groups\": [",
                                  (long long)rc->user->uid, (long long)rc->user->gid);
                 if (rc->user->fs_group >= 0)
@@ -135,22 +135,22 @@ static int build_spec(const struct local_rtconf *rc, const struct local_runspec 
         }
         ferry_buf_adds(b, " \"containers\": [\n  ");
         for (size_t i = 0; i < rs->n_c; i++) {
-                struct local_exec e;
-                int r = local_exec_build(rc, rs, i, &e, err);
+                struct runner_exec e;
+                int r = runner_exec_build(rc, rs, i, &e, err);
                 if (r < 0)
                         return ferry_errprefix(err, r, "runtime %s refuses the pod",
-                                               local_runtime_name(rc->kind));
+                                               runner_runtime_name(rc->kind));
                 if (i)
                         ferry_buf_adds(b, ",\n  ");
-                local_exec_to_json(b, &e);
-                local_exec_clear(&e);
+                runner_exec_to_json(b, &e);
+                runner_exec_clear(&e);
         }
         ferry_buf_adds(b, "]}\n");
         return 0;
 }
 
-int local_podwd_create_spec(const struct local_rtconf *rc, const struct local_runspec *rs,
-                            const char *tmp_dir, ferry_error_t *err)
+int runner_podwd_create_spec(const struct runner_rtconf *rc, const struct runner_runspec *rs,
+                             const char *tmp_dir, ferry_error_t *err)
 {
         struct ferry_buf spec = FERRY_BUF_INIT;
         _cleanup_free_ char *tmpl = NULL;
@@ -183,23 +183,23 @@ out:
         return r;
 }
 
-int local_podwd_create(const struct local_rtconf *rc, const struct ferry_pod *pod,
-                       const char *tmp_dir, int64_t *ret_cpu_milli, int64_t *ret_mem,
-                       ferry_error_t *err)
+int runner_podwd_create(const struct runner_rtconf *rc, const struct ferry_pod *pod,
+                        const char *tmp_dir, int64_t *ret_cpu_milli, int64_t *ret_mem,
+                        ferry_error_t *err)
 {
-        struct local_runspec *rs = NULL;
-        int r = local_runspec_from_pod(pod, &rs, err);
+        struct runner_runspec *rs = NULL;
+        int r = runner_runspec_from_pod(pod, &rs, err);
         if (r < 0)
                 return r;
-        r = local_podwd_create_spec(rc, rs, tmp_dir, err);
+        r = runner_podwd_create_spec(rc, rs, tmp_dir, err);
         if (r >= 0)
-                local_runspec_resources(rs, ret_cpu_milli ? ret_cpu_milli : &(int64_t){0},
-                                        ret_mem ? ret_mem : &(int64_t){0});
-        local_runspec_free(rs);
+                runner_runspec_resources(rs, ret_cpu_milli ? ret_cpu_milli : &(int64_t){0},
+                                         ret_mem ? ret_mem : &(int64_t){0});
+        runner_runspec_free(rs);
         return r;
 }
 
-int local_podwd_open_path(const char *top, const char *dir, ferry_error_t *err)
+int runner_podwd_open_path(const char *top, const char *dir, ferry_error_t *err)
 {
         _cleanup_free_ char *t = realpath(top, NULL), *d = realpath(dir, NULL);
         size_t tl = t ? strlen(t) : 0;
@@ -228,7 +228,7 @@ int local_podwd_open_path(const char *top, const char *dir, ferry_error_t *err)
         return 0;
 }
 
-bool local_podwd_uid_ok(const char *uid)
+bool runner_podwd_uid_ok(const char *uid)
 {
         if (!uid || !*uid || uid[0] == '.' || strlen(uid) >= FERRY_JID_MAX)
                 return false;
@@ -239,10 +239,10 @@ bool local_podwd_uid_ok(const char *uid)
         return true;
 }
 
-int local_podwd_log_path(const char *pods_dir, const char *uid, const char *container,
-                         char *ret_path, size_t size, ferry_error_t *err)
+int runner_podwd_log_path(const char *pods_dir, const char *uid, const char *container,
+                          char *ret_path, size_t size, ferry_error_t *err)
 {
-        if (!local_podwd_uid_ok(uid) || !container || !ferry_is_dns_label(container))
+        if (!runner_podwd_uid_ok(uid) || !container || !ferry_is_dns_label(container))
                 return ferry_errprintf(err, -EINVAL, "invalid pod uid or container name");
         int n = snprintf(ret_path, size, "%s/%s/logs/%s.log", pods_dir, uid, container);
         if (n < 0 || (size_t)n >= size)

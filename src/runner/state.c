@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "backend/local/state.h"
+#include "runner/state.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +12,7 @@
 
 static const char *const kind_names[] = {"none", "running", "terminated"};
 
-int local_cstate_write(const char *workdir, const char *name, const struct local_cstate *s)
+int runner_cstate_write(const char *workdir, const char *name, const struct runner_cstate *s)
 {
         char path[4096], text[1024], msg[256];
         size_t i;
@@ -32,12 +32,12 @@ int local_cstate_write(const char *workdir, const char *name, const struct local
         return ferry_write_file_atomic(path, text, (size_t)n, 0644, false);
 }
 
-int local_cstate_read(const char *workdir, const char *name, struct local_cstate *ret)
+int runner_cstate_read(const char *workdir, const char *name, struct runner_cstate *ret)
 {
         char path[4096];
         char *text = NULL;
         size_t len;
-        struct local_cstate s = {0};
+        struct runner_cstate s = {0};
         int r;
 
         if (snprintf(path, sizeof(path), "%s/state/%s", workdir, name) >= (int)sizeof(path))
@@ -80,7 +80,7 @@ int local_cstate_read(const char *workdir, const char *name, struct local_cstate
         return 0;
 }
 
-int local_proc_starttime(pid_t pid, uint64_t *ret)
+int runner_proc_starttime(pid_t pid, uint64_t *ret)
 {
         char path[64], buf[1024];
         FILE *f;
@@ -111,24 +111,24 @@ int local_proc_starttime(pid_t pid, uint64_t *ret)
         return 0;
 }
 
-bool local_proc_alive(pid_t pid, uint64_t start)
+bool runner_proc_alive(pid_t pid, uint64_t start)
 {
         uint64_t s;
 
         if (pid <= 0)
                 return false;
-        return local_proc_starttime(pid, &s) == 0 && s == start;
+        return runner_proc_starttime(pid, &s) == 0 && s == start;
 }
 
-void local_cstate_apply(struct ferry_cstatus *c, const struct local_cstate *s)
+void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s)
 {
         c->started_ns = s->started_ns;
-        if (s->state == LOCAL_CS_RUNNING) {
+        if (s->state == RUNNER_CS_RUNNING) {
                 c->state = FERRY_C_RUNNING;
                 c->reason[0] = '\0';
                 c->ready = true;
                 ferry_cstatus_set_message(c, NULL);
-        } else if (s->state == LOCAL_CS_TERMINATED) {
+        } else if (s->state == RUNNER_CS_TERMINATED) {
                 c->state = FERRY_C_TERMINATED;
                 c->finished_ns = s->finished_ns;
                 c->exit_code = s->exit_code;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Which host user a pod runs as (see podsec.h). */
-#include "backend/podsec.h"
+#include "runner/podsec.h"
 
 #include <errno.h>
 #include <pwd.h>
