@@ -27,6 +27,7 @@
 #include "common/hashmap.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "pod/ident.h"
 #include "store/store.h"
 
 /* One record per pod, kept for as long as the pod is known: 100,000 of them
@@ -480,46 +481,66 @@ static int by_creation(const void *a, const void *b)
         return strcmp(x->uid, y->uid);
 }
 
+struct status_req {
+        struct ferry_daemon *d;
+        size_t n, cap;
+        struct status_ident {
+                char uid[FERRY_UID_MAX]; /* "" when too long to be known */
+                char ns[FERRY_IDENT_MAX];
+        } * v;
+        ferry_error_t *err;
+};
+
+static int status_ident(void *ctx, size_t i, const struct ferry_pod_ident *id)
+{
+        struct status_req *q = ctx;
+        if (q->n == q->d->cfg.limits.max_status_batch)
+                return ferry_errprintf(q->err, -E2BIG,
+                                       "more than %zu pods in one /status call, the limit is %zu",
+                                       q->n, q->d->cfg.limits.max_status_batch);
+        if (q->n == q->cap) {
+                q->cap = q->cap ? q->cap * 2 : 64;
+                q->v = ferry_xrealloc(q->v, q->cap * sizeof(*q->v));
+        }
+        struct status_ident *e = &q->v[q->n++];
+        if (strlen(id->uid) < sizeof(e->uid))
+                memcpy(e->uid, id->uid, strlen(id->uid) + 1);
+        else
+                e->uid[0] = '\0';
+        memcpy(e->ns, id->ns, strlen(id->ns) + 1);
+        return 0;
+}
+
+/* The body is an array of v1.Pod, often whole objects from a virtual
+ * kubelet: only metadata.uid/namespace matter, and pod/ident.c takes them
+ * out without building the pods. */
 int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                         const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err)
 {
-        int r = 0;
-        json_t *j = load_json(d, body, len, err, &r);
+        struct status_req q = {.d = d, .err = err};
         bool first = true;
+        int r;
 
-        if (!j)
-                return r;
-        if (json_is_null(j)) {
-                json_decref(j);
-                j = json_array();
-        }
-        if (!json_is_array(j)) {
-                json_decref(j);
-                return ferry_errprintf(err, -EINVAL, "expected a JSON array of Pods");
-        }
-        size_t n = json_array_size(j);
-        if (n > d->cfg.limits.max_status_batch) {
-                json_decref(j);
+        if (len > d->cfg.limits.max_body)
                 return ferry_errprintf(err, -E2BIG,
-                                       "%zu pods in one /status call, the limit is %zu", n,
-                                       d->cfg.limits.max_status_batch);
+                                       "request body of %zu bytes exceeds the limit of %zu", len,
+                                       d->cfg.limits.max_body);
+        if ((r = ferry_pod_idents_scan(body, len, d->cfg.limits.max_json_depth, status_ident, &q,
+                                       err)) < 0) {
+                free(q.v);
+                return r;
         }
+        size_t n = q.n;
+        r = 0;
         /* Check access first so that a refused request reveals nothing. */
         struct pod **found = n ? ferry_xcalloc(n, sizeof(*found)) : NULL;
         pthread_rwlock_rdlock(&d->lock);
         for (size_t i = 0; i < n; i++) {
-                const char *uid, *ns, *name;
-                json_t *e = json_array_get(j, i);
-                if (!json_is_object(e) || pod_ident(e, &uid, &ns, &name) < 0) {
-                        r = ferry_errprintf(err, -EINVAL,
-                                            "pod %zu of the array has no metadata.uid", i);
-                        break;
-                }
-                struct pod *p = ferry_hashmap_get(d->pods, uid);
-                if (!az_ok(az, p ? p->ns : ns)) {
+                struct pod *p = q.v[i].uid[0] ? ferry_hashmap_get(d->pods, q.v[i].uid) : NULL;
+                if (!az_ok(az, p ? p->ns : q.v[i].ns)) {
                         r = ferry_errprintf(err, -EACCES,
                                             "this token may not read pods of namespace \"%s\"",
-                                            p ? p->ns : ns);
+                                            p ? p->ns : q.v[i].ns);
                         break;
                 }
                 found[i] = p;
@@ -549,7 +570,7 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
         }
         free(found);
         pthread_rwlock_unlock(&d->lock);
-        json_decref(j);
+        free(q.v);
         return r;
 }
 
