@@ -104,12 +104,6 @@ struct ferry_daemon {
         bool stop;
 };
 
-static bool is_transient(int r)
-{
-        return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EHOSTUNREACH ||
-               r == -ENETUNREACH || r == -EBUSY || r == -ECONNRESET;
-}
-
 static bool az_ok(const struct ferry_authz *az, const char *ns)
 {
         return !az || !az->allowed || az->allowed(az->ctx, ns);
@@ -201,7 +195,7 @@ done:
                 ferry_store_update(d->store, p->uid, jid,
                                    p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1, NULL,
                                    "submitted", jid);
-        } else if (is_transient(r)) {
+        } else if (ferry_error_transient(r)) {
                 int64_t backoff = (int64_t)1000000000 << (p->attempts < 6 ? p->attempts : 6);
                 p->next_try_ns = ferry_monotonic_ns() + backoff;
                 set_waiting_reason(p, "BackendUnavailable",
@@ -323,7 +317,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 goto out;
         }
         r = submit_pod(d, p, pod, err);
-        if (r >= 0 || is_transient(r)) {
+        if (r >= 0 || ferry_error_transient(r)) {
                 pthread_rwlock_rdlock(&d->lock);
                 snprintf(ret_jid, FERRY_JID_MAX, "%s", p->jid);
                 pthread_rwlock_unlock(&d->lock);

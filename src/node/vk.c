@@ -463,7 +463,7 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                 delay = 2000;
                 goto out;
         }
-        if (r == -EACCES && ferry_client_last_http_code(fc) == 401) {
+        if (r == -EKEYREJECTED) {
                 /* the node's credentials, not the pod: wait for a rotated token */
                 log_warn("pod %s: %s (retrying)", uid, err.text);
                 pod_event(vk, pod, "Warning", "FailedCreate",
@@ -854,8 +854,8 @@ int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
         /* the Node must exist before pods can be bound to it; retry until the API answers */
         for (int attempt = 0;; attempt++) {
                 r = ferry_vk_register_node(vk, fc, err);
-                if (r == 0 || r == -EACCES || r == -EINVAL || attempt >= 30 ||
-                    ferry_vk_stopping(vk))
+                if (r == 0 || r == -EKEYREJECTED || r == -EACCES || r == -EINVAL ||
+                    r == -EOPNOTSUPP || attempt >= 30 || ferry_vk_stopping(vk))
                         break;
                 log_warn("registering node %s: %s (retrying)", vk->cfg->node_name, err->text);
                 ferry_vk_sleep_until(vk, ferry_monotonic_ns() + 1000000000);
