@@ -366,18 +366,6 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-static int map_status(long code)
-{
-        switch (code) {
-        case 400: return -EINVAL;
-        case 401:
-        case 403: return -EACCES;
-        case 404: return -ENOENT;
-        case 413: return -E2BIG;
-        default: return -EREMOTEIO;
-        }
-}
-
 static const char *status_hint(long code)
 {
         switch (code) {
@@ -518,9 +506,9 @@ static int request(struct ferry_client *c, const char *method, const char *path,
         if (x.code != 200 && !ok_any) {
                 char msg[320];
                 ferry_client_error_text(x.body.data, x.body.len, msg, sizeof(msg));
-                r = ferry_errprintf(err, map_status(x.code), "server answered %ld to %s: %s%s",
-                                    x.code, path, msg[0] ? msg : "(no message)",
-                                    status_hint(x.code));
+                r = ferry_errprintf(err, ferry_error_from_http(x.code),
+                                    "server answered %ld to %s: %s%s", x.code, path,
+                                    msg[0] ? msg : "(no message)", status_hint(x.code));
                 goto out;
         }
         if (ret_len)

@@ -17,9 +17,15 @@
  *   -ECONNREFUSED  the server cannot be reached (refused, no such socket,
  *                  unknown host): ferry_client_unreachable() is true
  *   -ETIMEDOUT     no answer in time
- *   -ENOENT        404;  -EACCES 401/403;  -EINVAL 400;  -E2BIG 413
- *   -EREMOTEIO     any other non-200 answer; the text includes the server's
- *                  message (the "error" of a JSON body, else the plain text)
+ *   -ECONNRESET    the connection broke mid-exchange
+ *   any other non-200 answer: its status through the one table of
+ *                  common/error.h (400 -EINVAL, 401 -EKEYREJECTED, 403 -EACCES,
+ *                  404 -ENOENT, 409 -EEXIST, 413 -E2BIG, 422 -EOPNOTSUPP,
+ *                  429 -EUSERS, 500 -EIO, 502 -EHOSTUNREACH, 503 -EAGAIN,
+ *                  504 -ETIMEDOUT, others -EIO/-EREMOTEIO); the text includes
+ *                  the server's message (the "error" of a JSON body, else the
+ *                  plain text). ferry_error_transient() says whether a retry
+ *                  may succeed.
  *   -EPROTO        a 200 answer we cannot understand
  * ferry_client_last_http_code() gives the last HTTP status (0 if none).
  *

@@ -30,6 +30,11 @@
 #include "pod/ident.h"
 #include "store/store.h"
 
+/* A deleted pod's final status stays readable through /status this long, so
+ * that a kubelet sees how its containers ended before it removes the API
+ * object; then only the store's tombstone remains. */
+#define DELETED_KEEP_NS (300LL * 1000000000)
+
 /* One record per pod, kept for as long as the pod is known: 100,000 of them
  * must fit in well under 100 MB, so finished pods keep their container
  * entries packed (st.c == NULL, packed != NULL; see pod_status()), and the
@@ -44,6 +49,7 @@ struct pod {
         unsigned char *packed;
         int64_t created_ns;
         int64_t grace_s;
+        int64_t deleted_mono_ns; /* FERRY_POD_DELETED: when the backend confirmed */
         int64_t next_try_ns;
         int attempts;
         bool submitting;
@@ -71,7 +77,8 @@ static bool phase_final(int phase)
 static void pod_compact(struct pod *p)
 {
         if (!p->st.c || !phase_final(p->st.phase) ||
-            (p->state != FERRY_POD_SUBMITTED && p->state != FERRY_POD_REFUSED))
+            (p->state != FERRY_POD_SUBMITTED && p->state != FERRY_POD_REFUSED &&
+             p->state != FERRY_POD_DELETED))
                 return;
         free(p->packed);
         p->packed = ferry_pod_status_pack(&p->st);
@@ -120,12 +127,6 @@ struct ferry_daemon {
         bool stop;
         bool kick; /* poll now: a delete is waiting */
 };
-
-static bool is_transient(int r)
-{
-        return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EHOSTUNREACH ||
-               r == -ENETUNREACH || r == -EBUSY || r == -ECONNRESET;
-}
 
 static bool az_ok(const struct ferry_authz *az, const char *ns)
 {
@@ -221,7 +222,7 @@ done:
                 ferry_store_update(d->store, p->uid, jid,
                                    p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1, NULL,
                                    "submitted", jid);
-        } else if (is_transient(r)) {
+        } else if (ferry_error_transient(r)) {
                 int64_t backoff = FERRY_NSEC_PER_SEC << (p->attempts < 6 ? p->attempts : 6);
                 p->next_try_ns = ferry_monotonic_ns() + backoff;
                 set_waiting_reason(p, "BackendUnavailable",
@@ -282,7 +283,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 pthread_mutex_unlock(&d->wait_lock);
                 pthread_rwlock_rdlock(&d->lock);
                 p = ferry_hashmap_get(d->pods, pod->uid);
-                if (!p)
+                if (!p || p->state == FERRY_POD_DELETED)
                         r = ferry_errprintf(err, -EEXIST,
                                             "pod %s was deleted; a new pod needs a new uid",
                                             pod->uid);
@@ -341,7 +342,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 goto out;
         }
         r = submit_pod(d, p, pod, ret_jid, err);
-        if (is_transient(r))
+        if (ferry_error_transient(r))
                 r = 0; /* accepted: the poller resubmits it */
 out:
         ferry_pod_free(pod);
@@ -419,6 +420,7 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
                         const struct ferry_authz *az, ferry_error_t *err)
 {
         const char *uid, *ns, *name;
+        bool marked = false, known = false;
         int r = 0;
         json_t *j = load_json(d, body, len, err, &r);
 
@@ -433,32 +435,44 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
                 json_decref(j);
                 return ferry_errprintf(err, -EINVAL, "expected a Pod with metadata.uid");
         }
+        /* kubectl delete --grace-period=N: the API server writes N here, and it
+         * wins over the spec's terminationGracePeriodSeconds, as at a kubelet */
+        json_t *dg = json_object_get(json_object_get(j, "metadata"), "deletionGracePeriodSeconds");
+        int64_t grace = json_is_integer(dg) ? (int64_t)json_integer_value(dg) : -1;
+        if (grace > 86400)
+                grace = 86400;
         pthread_rwlock_wrlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, uid);
         if (p && !az_ok(az, p->ns)) {
                 r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
                                     p->ns);
-        } else if (p && p->state != FERRY_POD_DELETING) {
+        } else if (p && p->state != FERRY_POD_DELETING && p->state != FERRY_POD_DELETED) {
+                if (grace >= 0 && grace != p->grace_s) {
+                        p->grace_s = grace;
+                        ferry_store_update_grace(d->store, p->uid, grace);
+                }
                 p->state = FERRY_POD_DELETING;
+                marked = true;
                 ferry_store_update(d->store, p->uid, NULL, FERRY_POD_DELETING, NULL,
                                    "delete-requested", NULL);
         } else if (!p && !az_ok(az, ns)) {
                 r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", ns);
         }
+        known = p && r == 0;
         pthread_rwlock_unlock(&d->lock);
-        json_decref(j);
-        if (r == 0 && p) {
+        if (marked)
                 poller_kick(d); /* first kill attempt right away */
-                /* the delete request itself is durable before it is acknowledged */
-                if ((r = ferry_store_sync(d->store)) < 0)
-                        r = ferry_errprintf(err, -EAGAIN,
-                                            "the delete of pod %s could not be stored yet (it is "
-                                            "retried): %s",
-                                            uid,
-                                            ferry_store_health(d->store, NULL) < 0
-                                                ? "the state database cannot commit"
-                                                : "the commit failed");
-        }
+        /* the delete request itself is durable before it is acknowledged (a
+         * repeated delete too: the first may have been answered 503) */
+        if (known && (r = ferry_store_sync(d->store)) < 0)
+                r = ferry_errprintf(err, -EAGAIN,
+                                    "the delete of pod %s could not be stored yet (it is "
+                                    "retried): %s",
+                                    uid,
+                                    ferry_store_health(d->store, NULL) < 0
+                                        ? "the state database cannot commit"
+                                        : "the commit failed");
+        json_decref(j); /* uid points into it */
         return r;
 }
 
@@ -554,6 +568,7 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                             ferry_xcalloc(ferry_hashmap_size(d->pods) + 1, sizeof(*all));
                         while (ferry_hashmap_next(d->pods, &it, NULL, &v))
                                 if (((struct pod *)v)->state != FERRY_POD_DELETING &&
+                                    ((struct pod *)v)->state != FERRY_POD_DELETED &&
                                     az_ok(az, ((struct pod *)v)->ns))
                                         all[k++] = v;
                         qsort(all, k, sizeof(*all),
@@ -639,7 +654,7 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         struct pod *p = ferry_hashmap_get(d->pods, uid);
         struct ferry_cstatus *c = NULL;
         struct ferry_pod_status scratch, *pst = p ? pod_status(p, &scratch) : NULL;
-        if (!p || p->state == FERRY_POD_DELETING)
+        if (!p || p->state == FERRY_POD_DELETING || p->state == FERRY_POD_DELETED)
                 r = ferry_errprintf(err, -ENOENT, "pod %s is not known here", uid);
         else if (!az_ok(az, p->ns) || strcmp(p->ns, ns) != 0)
                 r = ferry_errprintf(err, -EACCES,
@@ -685,7 +700,8 @@ bool ferry_daemon_log_done(void *arg)
 
         pthread_rwlock_rdlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, q->uid);
-        if (p && p->state != FERRY_POD_DELETING && !p->packed) { /* packed = finished */
+        if (p && p->state != FERRY_POD_DELETING && p->state != FERRY_POD_DELETED &&
+            !p->packed) { /* packed = finished */
                 struct ferry_cstatus *c = ferry_pod_status_find(&p->st, q->container);
                 done = !c || c->state == FERRY_C_TERMINATED || p->state == FERRY_POD_REFUSED;
         }
@@ -753,7 +769,7 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
         pthread_rwlock_rdlock(&d->lock);
         while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
                 struct pod *p = v;
-                if (p->st.phase < FERRY_PHASE_MAX)
+                if (p->st.phase < FERRY_PHASE_MAX && p->state != FERRY_POD_DELETED)
                         by_phase[p->st.phase]++;
         }
         pthread_rwlock_unlock(&d->lock);
@@ -817,11 +833,59 @@ static void resubmit(struct ferry_daemon *d, const char *uid)
         ferry_pod_free(pod);
 }
 
+/* The backend confirmed that nothing of the pod runs: read how its containers
+ * ended (before cleanup removes what says so) and keep that as the record's
+ * final status for DELETED_KEEP_NS. */
+static void delete_done(struct ferry_daemon *d, const struct snap *s)
+{
+        struct ferry_pod_status st = {0};
+        ferry_error_t err = {{0}};
+        bool have = false;
+
+        pthread_rwlock_rdlock(&d->lock);
+        struct pod *p = ferry_hashmap_get(d->pods, s->uid);
+        if (p && s->jid[0] && !phase_final(p->st.phase)) {
+                struct ferry_pod_status scratch;
+                struct ferry_pod_status *cur = pod_status(p, &scratch);
+                ferry_pod_status_copy(&st, cur);
+                scratch_release(cur, &scratch);
+                have = true;
+        }
+        pthread_rwlock_unlock(&d->lock);
+        if (have) {
+                struct ferry_poll_item item = {s->uid, s->jid, &st};
+                have = ferry_backend_poll(d->be, &item, 1, &err) >= 0;
+        }
+        ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
+        pthread_rwlock_wrlock(&d->lock);
+        p = ferry_hashmap_get(d->pods, s->uid);
+        if (p) {
+                if (have)
+                        ferry_pod_status_assign(&p->st, &st);
+                /* stopped before it finished: it failed (the kubelet's phase too) */
+                if (!phase_final(p->st.phase))
+                        p->st.phase = FERRY_PHASE_FAILED;
+                p->state = FERRY_POD_DELETED;
+                p->deleted_mono_ns = ferry_monotonic_ns();
+                struct ferry_buf b = FERRY_BUF_INIT;
+                struct ferry_pod_status scratch; /* a finished pod's entries are packed */
+                struct ferry_pod_status *cur = pod_status(p, &scratch);
+                ferry_pod_status_serialize(&b, cur);
+                scratch_release(cur, &scratch);
+                ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, b.data, "deleted",
+                                   NULL);
+                ferry_buf_free(&b);
+                pod_compact(p);
+        }
+        pthread_rwlock_unlock(&d->lock);
+        ferry_pod_status_clear(&st);
+}
+
 static void poll_once(struct ferry_daemon *d)
 {
         struct snap *live = NULL, *dying = NULL;
-        char(*retry)[FERRY_UID_MAX] = NULL;
-        size_t n_live = 0, n_dying = 0, n_retry = 0;
+        char(*retry)[FERRY_UID_MAX] = NULL, (*expired)[FERRY_UID_MAX] = NULL;
+        size_t n_live = 0, n_dying = 0, n_retry = 0, n_expired = 0;
         int64_t now = ferry_monotonic_ns();
         size_t it = 0;
         void *v;
@@ -832,15 +896,23 @@ static void poll_once(struct ferry_daemon *d)
         live = ferry_xcalloc(total + 1, sizeof(*live));
         dying = ferry_xcalloc(total + 1, sizeof(*dying));
         retry = ferry_xcalloc(total + 1, sizeof(*retry));
+        expired = ferry_xcalloc(total + 1, sizeof(*expired));
         while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
                 struct pod *p = v;
-                if (p->state == FERRY_POD_SUBMITTED &&
+                /* a pod being deleted is polled too: its containers' ends show in
+                 * /status while the grace period runs */
+                if ((p->state == FERRY_POD_SUBMITTED ||
+                     (p->state == FERRY_POD_DELETING && p->jid[0] && !p->submitting)) &&
                     (p->st.phase == FERRY_PHASE_PENDING || p->st.phase == FERRY_PHASE_RUNNING ||
                      p->st.phase == FERRY_PHASE_UNKNOWN)) {
                         struct snap *s = &live[n_live++];
                         memcpy(s->uid, p->uid, sizeof(s->uid));
                         memcpy(s->jid, p->jid, sizeof(s->jid));
                         ferry_pod_status_copy(&s->st, &p->st);
+                }
+                if (p->state == FERRY_POD_DELETED) {
+                        if (now - p->deleted_mono_ns > DELETED_KEEP_NS)
+                                memcpy(expired[n_expired++], p->uid, FERRY_UID_MAX);
                 } else if (p->state == FERRY_POD_DELETING && !p->submitting) {
                         struct snap *s = &dying[n_dying++];
                         memcpy(s->uid, p->uid, sizeof(s->uid));
@@ -862,7 +934,8 @@ static void poll_once(struct ferry_daemon *d)
                         pthread_rwlock_wrlock(&d->lock);
                         for (size_t i = 0; i < n_live; i++) {
                                 struct pod *p = ferry_hashmap_get(d->pods, live[i].uid);
-                                if (!p || p->state != FERRY_POD_SUBMITTED)
+                                if (!p || (p->state != FERRY_POD_SUBMITTED &&
+                                           p->state != FERRY_POD_DELETING))
                                         continue;
                                 if (ferry_pod_status_equal(&p->st, &live[i].st))
                                         continue;
@@ -894,19 +967,20 @@ static void poll_once(struct ferry_daemon *d)
                         log_warn("delete of pod %s: %s (retrying)", s->uid, err.text);
                         continue;
                 }
-                ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
-                pthread_rwlock_wrlock(&d->lock);
-                struct pod *p = ferry_hashmap_remove(d->pods, s->uid);
-                ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, NULL, "deleted",
-                                   NULL);
-                pthread_rwlock_unlock(&d->lock);
-                pod_free(p);
+                delete_done(d, s);
         }
         for (size_t i = 0; i < n_retry; i++)
                 resubmit(d, retry[i]);
+        if (n_expired > 0) {
+                pthread_rwlock_wrlock(&d->lock);
+                for (size_t i = 0; i < n_expired; i++)
+                        pod_free(ferry_hashmap_remove(d->pods, expired[i]));
+                pthread_rwlock_unlock(&d->lock);
+        }
         free(live);
         free(dying);
         free(retry);
+        free(expired);
         pthread_mutex_unlock(&d->poll_lock);
 }
 

@@ -81,32 +81,6 @@ struct req {
         int64_t t0;
 };
 
-static const struct {
-        int err;
-        unsigned code;
-        const char *reason;
-} error_table[] = {
-    {-EINVAL, 400, "BadRequest"},        {-E2BIG, 413, "TooLarge"},
-    {-EACCES, 403, "Forbidden"},         {-EPERM, 403, "Forbidden"},
-    {-ENOENT, 404, "NotFound"},          {-EEXIST, 409, "Conflict"},
-    {-EBUSY, 409, "Conflict"},           {-ENOTSUP, 422, "Unsupported"},
-    {-EOPNOTSUPP, 422, "Unsupported"},   {-EAGAIN, 503, "Unavailable"},
-    {-ECONNREFUSED, 503, "Unavailable"}, {-ETIMEDOUT, 504, "Timeout"},
-};
-
-unsigned ferry_http_status_for(int r, const char **ret_reason)
-{
-        for (size_t i = 0; i < FERRY_ARRAY_SIZE(error_table); i++)
-                if (error_table[i].err == r) {
-                        if (ret_reason)
-                                *ret_reason = error_table[i].reason;
-                        return error_table[i].code;
-                }
-        if (ret_reason)
-                *ret_reason = "InternalError";
-        return 500;
-}
-
 static void count(struct ferry_server *s, enum route_id rt, unsigned code, int64_t t0)
 {
         size_t ci = N_CODES;
@@ -140,7 +114,7 @@ static unsigned send_error(struct MHD_Connection *c, int r, const ferry_error_t 
                            const char *session, enum MHD_Result *ret)
 {
         const char *reason;
-        unsigned code = ferry_http_status_for(r, &reason);
+        unsigned code = ferry_error_http_status(r, &reason);
         struct ferry_buf b = FERRY_BUF_INIT;
         if (plain) {
                 ferry_buf_printf(&b, "%s\n", err->text[0] ? err->text : reason);

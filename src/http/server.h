@@ -42,7 +42,4 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                        ferry_error_t *err);
 void ferry_server_stop(struct ferry_server *s);
 
-/* The HTTP status for a -errno from the core (the one error table). */
-unsigned ferry_http_status_for(int r, const char **ret_reason);
-
 #endif

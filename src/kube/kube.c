@@ -178,23 +178,6 @@ const char *ferry_kube_server(const struct ferry_kube *k)
         return k->cfg.server;
 }
 
-int ferry_kube_errno(long code)
-{
-        if (code >= 200 && code < 300)
-                return 0;
-        switch (code) {
-        case 404: return -ENOENT;
-        case 409: return -EEXIST;
-        case 410: return -ESTALE;
-        case 401:
-        case 403: return -EACCES;
-        case 400:
-        case 422: return -EINVAL;
-        case 429: return -EAGAIN;
-        default: return -EREMOTEIO;
-        }
-}
-
 static CURL *pool_get(struct ferry_kube *k)
 {
         CURL *c = NULL;
@@ -526,8 +509,8 @@ static int status_error(long code, json_t *ans, const char *method, const char *
 {
         const char *msg = json_string_value(json_object_get(ans, "message"));
         const char *reason = json_string_value(json_object_get(ans, "reason"));
-        return ferry_errprintf(err, ferry_kube_errno(code), "%s %s: %ld %s%s%s", method, path, code,
-                               reason ? reason : "", reason ? ": " : "",
+        return ferry_errprintf(err, ferry_error_from_http(code), "%s %s: %ld %s%s%s", method, path,
+                               code, reason ? reason : "", reason ? ": " : "",
                                msg ? msg : "(no message)");
 }
 

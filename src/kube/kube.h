@@ -15,8 +15,11 @@
  *
  * Errors of the verbs (0 ok, else -errno with err filled):
  *   -ECONNREFUSED / -ETIMEDOUT  the API server cannot be reached
+ *   an HTTP answer: its status through the one table of common/error.h
+ *   (ferry_error_from_http): -EINVAL 400, -EKEYREJECTED 401, -EACCES 403,
  *   -ENOENT 404, -EEXIST 409 (AlreadyExists or Conflict), -ESTALE 410,
- *   -EACCES 401/403, -EINVAL 400/422, -EAGAIN 429, -EREMOTEIO other.
+ *   -EOPNOTSUPP 422 (Invalid), -EUSERS 429, -EIO 500, -EAGAIN 503,
+ *   -ETIMEDOUT 504; ferry_error_transient() says whether to retry.
  *
  * Threading: a struct ferry_kube is safe to use from many threads at once
  * (a pool of curl handles, one per concurrent request).
@@ -71,9 +74,6 @@ int ferry_kube_merge_patch(struct ferry_kube *k, const char *path, const json_t 
 /* body may be NULL (e.g. {"gracePeriodSeconds":0} as DeleteOptions). */
 int ferry_kube_delete(struct ferry_kube *k, const char *path, const json_t *body,
                       ferry_error_t *err);
-
-/* Map an HTTP status to the -errno above (0 for 2xx). */
-int ferry_kube_errno(long code);
 
 /* Percent-encode s for a query value into a fresh string. */
 char *ferry_kube_query_escape(const char *s);

@@ -291,8 +291,7 @@ int ferry_events_flush(struct ferry_events *ev, int64_t now_ns)
                 if (r < 0) {
                         log_debug("event %s %s: %s", sget(p, "reason"),
                                   sget(json_object_get(p, "ref"), "name"), err.text);
-                        if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN ||
-                            r == -EREMOTEIO)
+                        if (ferry_error_transient(r) || r == -EIO || r == -EREMOTEIO)
                                 requeue(ev, key, p);
                 }
         }

@@ -165,7 +165,7 @@ static int review_token(struct ferry_kubeauth *a, const char *token, struct ferr
         }
         if (!e.verdict) {
                 snprintf(msg, msg_n, "Unauthorized: the API server does not know this token");
-                return -EACCES;
+                return -EKEYREJECTED;
         }
         *ret = e.id;
         return 0;
@@ -215,7 +215,7 @@ static int review_access(struct ferry_kubeauth *a, const struct ferry_kubeauth_i
                 snprintf(msg, msg_n,
                          "Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)%s%s",
                          id->user, verb, sub, e.reason[0] ? ": " : "", e.reason);
-                r = -EPERM;
+                r = -EACCES;
         }
 out:
         ferry_buf_free(&k);
@@ -238,7 +238,7 @@ int ferry_kubeauth_check(struct ferry_kubeauth *a, const struct ferry_kubeauth_i
                 snprintf(msg, msg_n,
                          "Unauthorized: present a client certificate signed by the cluster's "
                          "kubelet client CA, or a bearer token");
-                return -EACCES;
+                return -EKEYREJECTED;
         }
         return review_access(a, &id, verb_of(method), ferry_kubeauth_subresource(path), msg, msg_n);
 }

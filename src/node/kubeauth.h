@@ -38,8 +38,9 @@ void ferry_kubeauth_free(struct ferry_kubeauth *a);
 
 /* Decide one request. cert: the identity of a verified client certificate,
  * or NULL; bearer: the Authorization header's token, or NULL. Returns 0
- * (allowed), -EACCES (no identity: answer 401), -EPERM (not allowed: 403) or
- * -EAGAIN (the API server could not be asked: 503), with a sentence in msg. */
+ * (allowed), -EKEYREJECTED (no identity: answer 401), -EACCES (not allowed:
+ * 403) or -EAGAIN (the API server could not be asked: 503), with a sentence in
+ * msg; ferry_error_http_status() gives the status. */
 int ferry_kubeauth_check(struct ferry_kubeauth *a, const struct ferry_kubeauth_id *cert,
                          const char *bearer, const char *method, const char *path, char *msg,
                          size_t msg_n);

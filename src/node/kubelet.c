@@ -332,18 +332,6 @@ static const char *mhd_get(void *ctx, const char *key)
         return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static unsigned code_of(int r)
-{
-        switch (r) {
-        case -EINVAL: return 400;
-        case -ENOENT: return 404;
-        case -EACCES: return 403;
-        case -ECONNREFUSED:
-        case -ETIMEDOUT: return 503;
-        default: return 502;
-        }
-}
-
 static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connection *c,
                                       const char *rest)
 {
@@ -399,7 +387,7 @@ static enum MHD_Result container_logs(struct ferry_kubelet *k, struct MHD_Connec
         if (failed) {
                 close(fds[0]);
                 _cleanup_free_ char *m = ferry_xasprintf("%s\n", jerr.text);
-                return reply(c, code_of(r), "text/plain", m);
+                return reply(c, ferry_error_http_status(r, NULL), "text/plain", m);
         }
         struct MHD_Response *resp = MHD_create_response_from_pipe(fds[0]);
         if (!resp) {
@@ -475,7 +463,7 @@ static int authorise(struct ferry_kubelet *k, struct MHD_Connection *c, const ch
         if (r == 0)
                 return 0;
         strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
-        *ret = reply(c, r == -EACCES ? 401 : r == -EPERM ? 403 : 503, "text/plain", msg);
+        *ret = reply(c, ferry_error_http_status(r, NULL), "text/plain", msg);
         return -1;
 }
 

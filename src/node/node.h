@@ -66,6 +66,13 @@ json_t *ferry_node_pod_status(const json_t *pod, const json_t *ps, const char *n
  * "Failed", reason ProviderFailed): containers Waiting with that reason. */
 json_t *ferry_node_pod_status_local(const json_t *pod, const char *phase, const char *reason,
                                     const char *message, const char *now);
+/* The final status of a pod whose deletion the site finished: ps is the site's
+ * last PodStatus, or NULL when the site no longer knows the pod (then the
+ * container states in pod.status are used). Every container without a
+ * terminated state becomes terminated with exit code 137 and reason
+ * ContainerStatusUnknown, as the kubelet writes them; phase Succeeded when
+ * every container exited 0, else Failed. */
+json_t *ferry_node_pod_status_final(const json_t *pod, const json_t *ps, const char *now);
 /* The merge patch {"status": {...}} that turns old into new (keys old has and
  * new lacks become null), or NULL when they are equal. old may be NULL. */
 json_t *ferry_node_status_patch(const json_t *old_status, const json_t *new_status);

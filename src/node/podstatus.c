@@ -199,6 +199,63 @@ json_t *ferry_node_pod_status_local(const json_t *pod, const char *phase, const 
         return build(pod, NULL, phase, reason, message, reason, now);
 }
 
+/* A container the deletion left without a terminated state: as the kubelet
+ * reports one it cannot find any more once the pod is deleted. */
+static json_t *final_container(const json_t *spec_c, const json_t *cs)
+{
+        json_t *out = json_is_object(cs) ? json_deep_copy(cs)
+                                         : json_pack("{s:s}", "name", sget(spec_c, "name"));
+        json_t *st = json_object_get(out, "state");
+        if (json_object_get(st, "terminated"))
+                return out;
+        bool was_running = json_object_get(st, "running") != NULL;
+        json_object_set_new(
+            out, "state",
+            json_pack("{s:{s:i,s:s,s:s}}", "terminated", "exitCode", 137, "reason",
+                      "ContainerStatusUnknown", "message",
+                      was_running ? "The container could not be located when the pod was deleted."
+                                    "  The container used to be Running"
+                                  : "The container could not be located when the pod was "
+                                    "terminated"));
+        return out;
+}
+
+json_t *ferry_node_pod_status_final(const json_t *pod, const json_t *ps, const char *now)
+{
+        static const char *const keys[2][3] = {
+            {"initContainers", "initContainers", "initContainerStatuses"},
+            {"containers", "containers", "containerStatuses"}};
+        const json_t *spec = json_object_get(pod, "spec");
+        const json_t *prev = json_object_get(pod, "status");
+        json_t *eff = json_object();
+        bool all_zero = true;
+        size_t i;
+        json_t *c;
+
+        for (int k = 0; k < 2; k++) {
+                json_t *arr = json_array();
+                json_array_foreach(json_object_get(spec, keys[k][0]), i, c)
+                {
+                        const char *name = sget(c, "name");
+                        const json_t *cs =
+                            ps ? find_named(json_object_get(ps, keys[k][1]), name) : NULL;
+                        if (!cs || !one_state(json_object_get(cs, "state")))
+                                cs = find_named(json_object_get(prev, keys[k][2]), name);
+                        json_t *f = final_container(c, cs);
+                        json_t *t = json_object_get(json_object_get(f, "state"), "terminated");
+                        if (k == 1 && json_integer_value(json_object_get(t, "exitCode")) != 0)
+                                all_zero = false;
+                        json_array_append_new(arr, f);
+                }
+                json_object_set_new(eff, keys[k][1], arr);
+        }
+        json_t *out =
+            build(pod, eff, all_zero ? "Succeeded" : "Failed", ps ? sget(ps, "reason") : NULL,
+                  ps ? sget(ps, "message") : NULL, NULL, now);
+        json_decref(eff);
+        return out;
+}
+
 const char *ferry_node_status_phase(const json_t *status)
 {
         const char *p = sget(status, "phase");

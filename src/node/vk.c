@@ -19,6 +19,10 @@
 
 #define FERRY_VK_VERSION "v1.29.0-ferry-0.1.0"
 #define ORPHAN_MISSES 3
+/* polls without a pod that is being deleted before it counts as gone at the site */
+#define GONE_MISSES 2
+/* how long after its grace period a terminating pod waits for the site */
+#define TERMINATE_MARGIN_S 120
 #define ROOTCA_TTL_S 60
 
 const char *ferry_vk_sget(const json_t *o, const char *k)
@@ -133,7 +137,8 @@ static void observe_locked(struct ferry_vk *vk, json_t *pod)
                 json_decref(p->status);
                 p->status = json_incref(json_object_get(pod, "status"));
         }
-        if (deleting && p->state != VP_DELETING && p->state != VP_GONE) {
+        if (deleting && p->state != VP_DELETING && p->state != VP_TERMINATING &&
+            p->state != VP_REMOVING && p->state != VP_GONE) {
                 p->state = VP_DELETING;
                 p->backoff_ms = 0;
                 enqueue_locked(vk, p, 0);
@@ -145,6 +150,12 @@ static void forget_locked(struct ferry_vk *vk, const char *uid)
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
         if (!p)
                 return;
+        if (p->state == VP_TERMINATING || p->state == VP_REMOVING) {
+                /* removed from the API (forced) while the site stops it: the site has
+                 * its /delete already, and there is no object left to write to */
+                p->api_deleted = true;
+                p->state = VP_GONE;
+        }
         if (p->state == VP_GONE || p->state == VP_DONE) {
                 /* a finished pod removed without our help: ferryd keeps its record
                  * until told; tell it, but nothing else is needed */
@@ -239,8 +250,9 @@ static char *pod_path(const struct vpod *p, const char *sub)
         return ferry_xasprintf("/api/v1/namespaces/%s/pods/%s%s", p->ns, p->name, sub ? sub : "");
 }
 
-/* Patch the status if it changed from what is stored. Takes ownership of st. */
-static void set_status(struct ferry_vk *vk, const char *uid, json_t *st)
+/* Patch the status if it changed from what is stored. Takes ownership of st.
+ * 0 when the API holds it (patched now or already), else -errno. */
+static int set_status(struct ferry_vk *vk, const char *uid, json_t *st)
 {
         pthread_mutex_lock(&vk->lock);
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
@@ -249,7 +261,7 @@ static void set_status(struct ferry_vk *vk, const char *uid, json_t *st)
         pthread_mutex_unlock(&vk->lock);
         if (!patch) {
                 json_decref(st);
-                return;
+                return p ? 0 : -ENOENT;
         }
         ferry_error_t err;
         int r = ferry_kube_merge_patch(vk->kube, path, patch, NULL, &err);
@@ -275,6 +287,7 @@ static void set_status(struct ferry_vk *vk, const char *uid, json_t *st)
         if (r < 0 && r != -ENOENT)
                 log_warn("status of pod %s: %s", uid, err.text);
         json_decref(st);
+        return r;
 }
 
 static void set_local_status(struct ferry_vk *vk, const char *uid, json_t *pod, const char *phase,
@@ -398,6 +411,21 @@ static void patch_jobid(struct ferry_vk *vk, const char *uid, const char *jid)
         free(path);
 }
 
+/* The next delay of the pod's backoff (0.5 s doubling to 30 s; the node loop
+ * resets it when the site answers a ping again). */
+static int next_backoff(struct ferry_vk *vk, const char *uid)
+{
+        pthread_mutex_lock(&vk->lock);
+        struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+        int next = p && p->backoff_ms ? p->backoff_ms * 2 : 500;
+        if (next > 30000)
+                next = 30000;
+        if (p)
+                p->backoff_ms = next;
+        pthread_mutex_unlock(&vk->lock);
+        return next;
+}
+
 /* Returns the delay before a retry in ms, or -1 when done. */
 static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *uid, json_t *pod,
                      int64_t wait_since)
@@ -458,12 +486,17 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         int64_t t0 = ferry_monotonic_ns();
         r = ferry_client_create(fc, body, &ruid, &jid, &err);
         ferry_vk_account_ferryd(vk, "create", t0, r < 0);
-        if (ferry_client_unreachable(r) || r == -ECONNRESET) {
-                log_warn("pod %s: %s (retrying)", uid, err.text);
-                delay = 2000;
+        if (ferry_error_transient(r)) {
+                /* unreachable, or an answer that says "later" (503, 504, 429, a
+                 * proxy's 502): the pod waits, it has not failed */
+                delay = next_backoff(vk, uid);
+                log_warn("pod %s: %s (retrying in %d ms)", uid, err.text, delay);
+                if (!ferry_client_unreachable(r))
+                        pod_event(vk, pod, "Warning", "FailedCreate",
+                                  "the site cannot take the pod now: %s (retrying)", err.text);
                 goto out;
         }
-        if (r == -EACCES && ferry_client_last_http_code(fc) == 401) {
+        if (r == -EKEYREJECTED) {
                 /* the node's credentials, not the pod: wait for a rotated token */
                 log_warn("pod %s: %s (retrying)", uid, err.text);
                 pod_event(vk, pod, "Warning", "FailedCreate",
@@ -474,8 +507,10 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         pthread_mutex_lock(&vk->lock);
         vk->creates++;
         struct vpod *p = ferry_hashmap_get(vk->pods, uid);
-        if (p && p->state == VP_NEW)
+        if (p && p->state == VP_NEW) {
                 p->state = r < 0 ? VP_DONE : VP_CREATED;
+                p->backoff_ms = 0;
+        }
         if (r < 0)
                 vk->create_failures++;
         pthread_mutex_unlock(&vk->lock);
@@ -501,26 +536,23 @@ out:
 
 /* ---- delete ---- */
 
-static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *uid, json_t *pod,
-                     bool api_deleted, int backoff_ms)
+/* The grace period the site was given: the API's deletionGracePeriodSeconds
+ * (kubectl delete --grace-period), else the spec's, else 30 s. */
+static int64_t grace_of(const json_t *pod)
+{
+        json_t *g = json_object_get(json_object_get(pod, "metadata"), "deletionGracePeriodSeconds");
+        if (!json_is_integer(g))
+                g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
+        return json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : 30;
+}
+
+/* The site is done with the pod and its final status is stored (or there is
+ * no API object left): the API object goes with grace 0. Returns the delay
+ * before a retry in ms, or -1 when done. */
+static int remove_api_object(struct ferry_vk *vk, const char *uid, json_t *pod, bool api_deleted)
 {
         ferry_error_t err = {{0}};
-        _cleanup_free_ char *body = json_dumps(pod, JSON_COMPACT);
-        int64_t t0 = ferry_monotonic_ns();
-        int r = ferry_client_delete(fc, body, &err);
-        ferry_vk_account_ferryd(vk, "delete", t0, r < 0 && r != -ENOENT);
-        if (r < 0 && r != -ENOENT) {
-                int next = backoff_ms ? backoff_ms * 2 : 500;
-                if (next > 30000)
-                        next = 30000;
-                log_info("pod %s: /delete: %s (retrying in %d ms)", uid, err.text, next);
-                pthread_mutex_lock(&vk->lock);
-                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
-                if (p)
-                        p->backoff_ms = next;
-                pthread_mutex_unlock(&vk->lock);
-                return next;
-        }
+        int r;
         if (!api_deleted) {
                 const json_t *meta = json_object_get(pod, "metadata");
                 _cleanup_free_ char *path =
@@ -553,6 +585,49 @@ static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *u
         pthread_mutex_unlock(&vk->lock);
         log_debug("pod %s deleted", uid);
         return -1;
+}
+
+/* /delete until the site accepts it. Then, as a kubelet, keep the API object
+ * until every container has stopped: the status loop polls the pod
+ * (VP_TERMINATING), writes its final status and hands it back for
+ * remove_api_object. A pod that had finished, or that the site does not know,
+ * goes at once. Returns the delay before a retry in ms, or -1. */
+static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *uid, json_t *pod,
+                     bool api_deleted)
+{
+        ferry_error_t err = {{0}};
+        _cleanup_free_ char *body = json_dumps(pod, JSON_COMPACT);
+        int64_t t0 = ferry_monotonic_ns();
+        int r = ferry_client_delete(fc, body, &err);
+        ferry_vk_account_ferryd(vk, "delete", t0, r < 0 && r != -ENOENT);
+        if (r < 0 && r != -ENOENT) {
+                int next = next_backoff(vk, uid);
+                log_info("pod %s: /delete: %s (retrying in %d ms)", uid, err.text, next);
+                return next;
+        }
+        if (!api_deleted && r != -ENOENT) {
+                pthread_mutex_lock(&vk->lock);
+                struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                const char *phase = p ? ferry_node_status_phase(p->status) : "";
+                bool wait = p && p->state == VP_DELETING && strcmp(phase, "Succeeded") != 0 &&
+                            strcmp(phase, "Failed") != 0;
+                if (wait) {
+                        p->state = VP_TERMINATING;
+                        p->misses = 0;
+                        p->backoff_ms = 0;
+                        /* a site that never says the pod stopped does not keep the
+                         * object forever: long after the grace period, it goes */
+                        p->term_deadline_ns = ferry_monotonic_ns() +
+                                              (grace_of(pod) + TERMINATE_MARGIN_S) * 1000000000;
+                }
+                pthread_mutex_unlock(&vk->lock);
+                if (wait) {
+                        log_debug("pod %s: the site stops it (grace %lld s)", uid,
+                                  (long long)grace_of(pod));
+                        return -1;
+                }
+        }
+        return remove_api_object(vk, uid, pod, api_deleted);
 }
 
 /* ---- workers ---- */
@@ -611,7 +686,6 @@ static void *worker(void *arg)
                 enum vpod_state st = p->state;
                 json_t *pod = json_incref(p->pod);
                 bool api_deleted = p->api_deleted;
-                int backoff = p->backoff_ms;
                 if (st == VP_NEW && !p->wait_since_ns)
                         p->wait_since_ns = ferry_monotonic_ns();
                 int64_t wait_since = p->wait_since_ns;
@@ -621,7 +695,9 @@ static void *worker(void *arg)
                 if (st == VP_NEW)
                         delay = do_create(vk, fc, uid, pod, wait_since);
                 else if (st == VP_DELETING)
-                        delay = do_delete(vk, fc, uid, pod, api_deleted, backoff);
+                        delay = do_delete(vk, fc, uid, pod, api_deleted);
+                else if (st == VP_REMOVING)
+                        delay = remove_api_object(vk, uid, pod, api_deleted);
                 json_decref(pod);
 
                 pthread_mutex_lock(&vk->lock);
@@ -666,7 +742,7 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
         pthread_mutex_lock(&vk->lock);
         while (ferry_hashmap_next(vk->pods, &it, NULL, &v)) {
                 struct vpod *p = v;
-                if (p->state == VP_CREATED && p->pod)
+                if ((p->state == VP_CREATED || p->state == VP_TERMINATING) && p->pod)
                         json_array_append_new(req, status_view(p->pod));
         }
         pthread_mutex_unlock(&vk->lock);
@@ -700,22 +776,32 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
                 pthread_mutex_lock(&vk->lock);
                 struct vpod *p = ferry_hashmap_get(vk->pods, uid);
                 json_t *view = NULL;
-                bool need_jid = false;
+                bool need_jid = false, terminating = false, overdue = false;
                 const char *jid = ferry_vk_sget(ps, "JID");
-                if (p && p->state == VP_CREATED) {
+                if (p && (p->state == VP_CREATED || p->state == VP_TERMINATING)) {
                         p->misses = 0;
                         view = json_deep_copy(p->pod);
                         if (p->status)
                                 json_object_set(view, "status", p->status);
                         need_jid = jid && jid[0] && (!p->jid || strcmp(p->jid, jid));
+                        terminating = p->state == VP_TERMINATING;
+                        overdue = terminating && ferry_monotonic_ns() > p->term_deadline_ns;
                 }
                 pthread_mutex_unlock(&vk->lock);
                 if (!view)
                         continue;
-                json_t *st = ferry_node_pod_status(view, ps, now);
+                /* being deleted: done once the site says every container has ended */
+                bool site_done = ferry_client_phase_done(ferry_client_pod_phase(ps));
+                if (overdue && !site_done)
+                        log_warn("pod %s: the site still runs it %d s after its grace period; "
+                                 "removing it from the API",
+                                 uid, TERMINATE_MARGIN_S);
+                json_t *st = terminating && (site_done || overdue)
+                                 ? ferry_node_pod_status_final(view, ps, now)
+                                 : ferry_node_pod_status(view, ps, now);
                 const char *phase = ferry_node_status_phase(st);
                 bool done = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
-                set_status(vk, uid, st);
+                int sr = set_status(vk, uid, st);
                 if (need_jid)
                         patch_jobid(vk, uid, jid);
                 if (done) {
@@ -723,12 +809,18 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
                         struct vpod *q = ferry_hashmap_get(vk->pods, uid);
                         if (q && q->state == VP_CREATED && q->patched)
                                 q->state = VP_DONE;
+                        /* the final status is stored: now the API object may go */
+                        if (q && q->state == VP_TERMINATING && sr == 0 && (site_done || overdue)) {
+                                q->state = VP_REMOVING;
+                                enqueue_locked(vk, q, 0);
+                        }
                         pthread_mutex_unlock(&vk->lock);
                 }
                 json_decref(view);
         }
         /* pods the site does not know: recreate after a few misses (/create is
-         * idempotent per UID: a pod the site has will not start twice) */
+         * idempotent per UID: a pod the site has will not start twice); one being
+         * deleted is gone there: its last known states become final */
         json_t *pod;
         json_array_foreach(req, i, pod)
         {
@@ -737,12 +829,28 @@ static void poll_status(struct ferry_vk *vk, struct ferry_client *fc)
                         continue;
                 pthread_mutex_lock(&vk->lock);
                 struct vpod *p = ferry_hashmap_get(vk->pods, uid);
+                json_t *view = NULL;
                 if (p && p->state == VP_CREATED && ++p->misses >= ORPHAN_MISSES) {
                         log_warn("pod %s/%s: the site does not know job %s; creating it again",
                                  p->ns, p->name, p->jid ? p->jid : "");
                         p->state = VP_NEW;
                         p->misses = 0;
                         p->wait_since_ns = 0;
+                        enqueue_locked(vk, p, 0);
+                } else if (p && p->state == VP_TERMINATING && ++p->misses >= GONE_MISSES) {
+                        view = json_deep_copy(p->pod);
+                        if (p->status)
+                                json_object_set(view, "status", p->status);
+                }
+                pthread_mutex_unlock(&vk->lock);
+                if (!view)
+                        continue;
+                int sr = set_status(vk, uid, ferry_node_pod_status_final(view, NULL, now));
+                json_decref(view);
+                pthread_mutex_lock(&vk->lock);
+                p = ferry_hashmap_get(vk->pods, uid);
+                if (p && p->state == VP_TERMINATING && sr == 0) {
+                        p->state = VP_REMOVING;
                         enqueue_locked(vk, p, 0);
                 }
                 pthread_mutex_unlock(&vk->lock);
@@ -854,8 +962,8 @@ int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err)
         /* the Node must exist before pods can be bound to it; retry until the API answers */
         for (int attempt = 0;; attempt++) {
                 r = ferry_vk_register_node(vk, fc, err);
-                if (r == 0 || r == -EACCES || r == -EINVAL || attempt >= 30 ||
-                    ferry_vk_stopping(vk))
+                if (r == 0 || r == -EKEYREJECTED || r == -EACCES || r == -EINVAL ||
+                    r == -EOPNOTSUPP || attempt >= 30 || ferry_vk_stopping(vk))
                         break;
                 log_warn("registering node %s: %s (retrying)", vk->cfg->node_name, err->text);
                 ferry_vk_sleep_until(vk, ferry_monotonic_ns() + 1000000000);

@@ -32,7 +32,11 @@ enum vpod_state {
         VP_NEW,      /* to create (or waiting for its objects) */
         VP_CREATED,  /* ferryd has it; polled */
         VP_DONE,     /* finished: not polled */
-        VP_DELETING, /* /delete until confirmed, then the API object */
+        VP_DELETING, /* /delete until the site accepts it */
+        /* /delete accepted: polled until the site reports every container
+         * terminated (or no longer knows the pod); the API object stays */
+        VP_TERMINATING,
+        VP_REMOVING, /* final status written: the API object goes (grace 0) */
         VP_GONE,     /* deleted everywhere; waits for the DELETED event */
 };
 
@@ -50,7 +54,8 @@ struct vpod {
         int64_t wait_since_ns; /* waiting for objects since */
         int backoff_ms;
         int misses;
-        char *wait_reason; /* the message last shown while waiting */
+        int64_t term_deadline_ns; /* VP_TERMINATING: give up waiting for the site */
+        char *wait_reason;        /* the message last shown while waiting */
 };
 
 struct work {

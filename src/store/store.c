@@ -37,7 +37,7 @@ struct ferry_store {
         sqlite3 *wdb; /* writer connection, used only by the writer thread after open */
         sqlite3 *rdb; /* reader connection for load/get_body, under rlock */
         pthread_mutex_t rlock;
-        sqlite3_stmt *ins, *upd_jid, *upd_state, *upd_status, *ins_event, *upd_time;
+        sqlite3_stmt *ins, *upd_jid, *upd_state, *upd_status, *upd_grace, *ins_event, *upd_time;
         pthread_t writer;
         pthread_mutex_t lock;
         pthread_cond_t cond;      /* queue non-empty / stop */
@@ -208,6 +208,11 @@ static bool apply(struct ferry_store *s, struct op *o, int64_t now)
                         bind_text(s->upd_state, 2, o->uid);
                         ok = ok && step_ok(s->upd_state);
                 }
+                if (o->grace_s >= 0) {
+                        sqlite3_bind_int64(s->upd_grace, 1, o->grace_s);
+                        bind_text(s->upd_grace, 2, o->uid);
+                        ok = ok && step_ok(s->upd_grace);
+                }
                 if (o->status) {
                         bind_text(s->upd_status, 1, o->status);
                         bind_text(s->upd_status, 2, o->uid);
@@ -362,6 +367,7 @@ static void close_dbs(struct ferry_store *s)
         sqlite3_finalize(s->upd_jid);
         sqlite3_finalize(s->upd_state);
         sqlite3_finalize(s->upd_status);
+        sqlite3_finalize(s->upd_grace);
         sqlite3_finalize(s->upd_time);
         sqlite3_finalize(s->ins_event);
         sqlite3_close(s->wdb);
@@ -419,6 +425,7 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
                       "uid=?2",
                       &s->upd_state, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET status=? WHERE uid=?", &s->upd_status, err)) < 0 ||
+            (r = prep(s->wdb, "UPDATE pods SET grace_s=? WHERE uid=?", &s->upd_grace, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET updated_ns=? WHERE uid=?", &s->upd_time, err)) < 0 ||
             (r = prep(s->wdb, "INSERT INTO events(uid, at_ns, kind, detail) VALUES(?,?,?,?)",
                       &s->ins_event, err)) < 0)
@@ -496,6 +503,17 @@ void ferry_store_update(struct ferry_store *s, const char *uid, const char *jid,
         o->status = dup_or_null(status);
         o->event_kind = dup_or_null(event_kind);
         o->event_detail = dup_or_null(event_detail);
+        o->grace_s = -1;
+        enqueue(s, o);
+}
+
+void ferry_store_update_grace(struct ferry_store *s, const char *uid, int64_t grace_s)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_UPDATE;
+        o->uid = ferry_xstrdup(uid);
+        o->state = -1;
+        o->grace_s = grace_s;
         enqueue(s, o);
 }
 

@@ -50,6 +50,9 @@ int ferry_store_put_pod(struct ferry_store *s, const struct ferry_store_row *row
 void ferry_store_update(struct ferry_store *s, const char *uid, const char *jid, int state,
                         const char *status, const char *event_kind, const char *event_detail);
 
+/* Queue a new grace period (the API's deletionGracePeriodSeconds). */
+void ferry_store_update_grace(struct ferry_store *s, const char *uid, int64_t grace_s);
+
 /* Wait until everything queued so far is committed: -EIO when the commit
  * failed (the updates are kept and retried). */
 int ferry_store_sync(struct ferry_store *s);

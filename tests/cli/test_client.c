@@ -153,10 +153,27 @@ static void test_delete_and_errors(void **state)
         assert_int_equal(ferry_client_last_http_code(f->c), 404);
 
         answer(f, 500, "text/plain", "backend exploded\n");
-        assert_int_equal(ferry_client_delete(f->c, pod, &err), -EREMOTEIO);
+        assert_int_equal(ferry_client_delete(f->c, pod, &err), -EIO);
         assert_non_null(strstr(err.text, "500"));
         assert_non_null(strstr(err.text, "backend exploded"));
-        assert_false(ferry_client_unreachable(-EREMOTEIO));
+        assert_false(ferry_client_unreachable(-EIO));
+        assert_false(ferry_error_transient(-EIO));
+
+        /* a site that is busy or restarting: transient, told apart from a refusal */
+        answer(f, 503, NULL, "{\"error\":\"the store is busy\",\"reason\":\"Unavailable\"}");
+        assert_int_equal(ferry_client_delete(f->c, pod, &err), -EAGAIN);
+        assert_true(ferry_error_transient(-EAGAIN));
+        answer(f, 504, "text/plain", "upstream timed out\n");
+        assert_int_equal(ferry_client_delete(f->c, pod, &err), -ETIMEDOUT);
+        answer(f, 409, NULL, "{\"error\":\"pod u is being deleted\"}");
+        assert_int_equal(ferry_client_delete(f->c, pod, &err), -EEXIST);
+        assert_false(ferry_error_transient(-EEXIST));
+        answer(f, 422, NULL, "{\"error\":\"hostPath volumes are not allowed\"}");
+        assert_int_equal(ferry_client_delete(f->c, pod, &err), -EOPNOTSUPP);
+        assert_false(ferry_error_transient(-EOPNOTSUPP));
+        answer(f, 401, NULL, "{\"error\":\"a bearer token is required\"}");
+        assert_int_equal(ferry_client_delete(f->c, pod, &err), -EKEYREJECTED);
+        assert_non_null(strstr(err.text, "check --token-file"));
 
         answer(f, 403, NULL, "{\"error\":\"token may not act on namespace b\"}");
         assert_int_equal(ferry_client_delete(f->c, pod, &err), -EACCES);

@@ -20,6 +20,16 @@
  *                                     ConfigMap that does not exist), bad-fieldref (an env
  *                                     fieldRef a virtual node refuses; a real API server
  *                                     refuses it first) or site-refuses (a hostPath volume)
+ *   node-e2e wait-log NAME TEXT       the log of container main (kubelet port) has TEXT
+ *   node-e2e final NAME GRACE|- EXIT [TEXT]
+ *                          delete the pod (gracePeriodSeconds GRACE, or the spec's with -) as
+ *                          kubectl does and follow it: while ferryd (FERRYD=its unix socket;
+ *                          unset: not asked) still runs the container, the API object must be
+ *                          there; the object as the API server last stored it (its watch
+ *                          DELETED event, watched from before the delete) must come after a
+ *                          graceful MODIFIED (deletionTimestamp, deletionGracePeriodSeconds
+ *                          GRACE) and hold container main terminated with exit code EXIT (and
+ *                          TEXT in its message)
  *   node-e2e event KIND NAME TYPE REASON MINCOUNT [MAXEVENTS]
  *                          wait for core/v1 Events about the Pod (in NS) or Node (in default)
  *                          NAME with that reason whose counts add up to MINCOUNT; check
@@ -717,6 +727,179 @@ static int wait_condition(const char *type, const char *status)
         return bad("node condition %s never became %s", type, status);
 }
 
+/* The state of container main of a pod as ferryd reports it ("running",
+ * "terminated", "waiting"), or "" when ferryd does not know the pod. */
+static void site_state(const char *sock, const char *uid, const char *name, char *out, size_t n)
+{
+        struct body b = {calloc(1, 1), 0};
+        json_t *req =
+            json_pack("[{s:{s:s,s:s,s:s}}]", "metadata", "uid", uid, "namespace", ns, "name", name);
+        char *body = json_dumps(req, JSON_COMPACT);
+        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, "http://unix/status");
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "GET");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        snprintf(out, n, "%s", "");
+        if (curl_easy_perform(c) == CURLE_OK) {
+                json_t *ans = json_loads(b.data, 0, NULL);
+                size_t i;
+                json_t *ps, *cs;
+                json_array_foreach(ans, i, ps)
+                {
+                        if (!sget(ps, "UID") || strcmp(sget(ps, "UID"), uid))
+                                continue;
+                        json_array_foreach(json_object_get(ps, "containers"), i, cs)
+                        {
+                                if (!sget(cs, "name") || strcmp(sget(cs, "name"), "main"))
+                                        continue;
+                                const char *k;
+                                json_t *v;
+                                json_object_foreach(json_object_get(cs, "state"), k, v)
+                                    snprintf(out, n, "%s", k);
+                        }
+                        break;
+                }
+                json_decref(ans);
+        }
+        curl_easy_cleanup(c);
+        curl_slist_free_all(h);
+        free(body);
+        json_decref(req);
+        free(b.data);
+}
+
+static int wait_log(const char *name, const char *text)
+{
+        for (int i = 0; i < 600; i++) {
+                long code = 0;
+                char *log = kubelet_logs(ns, name, "main", NULL, &code);
+                bool found = log && code == 200 && strstr(log, text);
+                free(log);
+                if (found) {
+                        printf("ok - pod %s logged \"%s\"\n", name, text);
+                        return 0;
+                }
+                msleep(100);
+        }
+        return bad("pod %s never logged \"%s\"", name, text);
+}
+
+struct final_watch {
+        const char *uid;
+        bool graceful;
+        json_int_t grace;
+        json_t *last; /* the DELETED event's object */
+};
+
+static int final_line(void *ctx, const char *line, size_t len)
+{
+        struct final_watch *w = ctx;
+        json_t *ev = json_loadb(line, len, 0, NULL);
+        const char *type = sget(ev, "type");
+        json_t *obj = json_object_get(ev, "object");
+        json_t *meta = json_object_get(obj, "metadata");
+        int r = 0;
+        if (type && sget(meta, "uid") && !strcmp(sget(meta, "uid"), w->uid)) {
+                /* the first: a real API server writes grace 0 once more just before DELETED */
+                if (!strcmp(type, "MODIFIED") && json_object_get(meta, "deletionTimestamp") &&
+                    !w->graceful) {
+                        w->graceful = true;
+                        w->grace =
+                            json_integer_value(json_object_get(meta, "deletionGracePeriodSeconds"));
+                } else if (!strcmp(type, "DELETED")) {
+                        w->last = json_incref(obj);
+                        r = -ECANCELED; /* seen what we came for */
+                }
+        }
+        json_decref(ev);
+        return r;
+}
+
+static int delete_final(const char *name, const char *grace, int want_exit, const char *text)
+{
+        char path[768], st[32], uid[64];
+        ferry_error_t err;
+        json_t *pod = get_pod(ns, name);
+        json_t *meta = json_object_get(pod, "metadata");
+        if (!pod || !sget(meta, "uid") || !sget(meta, "resourceVersion"))
+                return json_decref(pod), bad("final: no pod %s", name, NULL);
+        snprintf(uid, sizeof(uid), "%s", sget(meta, "uid"));
+        char *rv = strdup(sget(meta, "resourceVersion"));
+        json_decref(pod);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s%s%s", ns, name,
+                 strcmp(grace, "-") ? "?gracePeriodSeconds=" : "", strcmp(grace, "-") ? grace : "");
+        if (ferry_kube_delete(kube, path, NULL, &err) < 0) {
+                free(rv);
+                return bad("delete %s: %s", name, err.text);
+        }
+        int rc = 0, running = 0;
+        const char *sock = getenv("FERRYD");
+        for (int i = 0; sock && i < 1800; i++) {
+                json_t *p = get_pod(ns, name);
+                site_state(sock, uid, name, st, sizeof(st));
+                if (!p && !strcmp(st, "running")) {
+                        rc = bad("the API object of %s was removed while the site still ran "
+                                 "container main%s",
+                                 name, NULL);
+                        break;
+                }
+                json_decref(p);
+                if (!p || strcmp(st, "running"))
+                        break;
+                running++;
+                msleep(100);
+        }
+        if (sock && !rc && running == 0)
+                rc = bad("pod %s: the site never reported main running after the delete%s", name,
+                         NULL);
+        else if (sock && !rc)
+                printf("ok - pod %s stays in the API while the site stops it (%d polls)\n", name,
+                       running);
+
+        struct final_watch w = {.uid = uid};
+        _cleanup_free_ char *sel = ferry_kube_query_escape("metadata.name=");
+        snprintf(path, sizeof(path),
+                 "/api/v1/namespaces/%s/pods?watch=1&fieldSelector=%s%s&resourceVersion=%s"
+                 "&timeoutSeconds=150",
+                 ns, sel, name, rv);
+        free(rv);
+        long code = 0;
+        ferry_kube_stream_(kube, path, 160, final_line, NULL, &w, &code, NULL, &err);
+        if (!w.last)
+                return bad("pod %s: no DELETED event within 150 s (%s)", name, err.text);
+        if (!w.graceful)
+                rc = bad("pod %s was removed without a graceful deletion first%s", name, NULL);
+        char gs[32];
+        snprintf(gs, sizeof(gs), "%lld", (long long)w.grace);
+        if (strcmp(grace, "-") && strcmp(gs, grace))
+                rc = bad("pod %s: deletionGracePeriodSeconds %s", name, gs);
+        const json_t *cs = cstatus(w.last, "main");
+        const json_t *t = json_object_get(json_object_get(cs, "state"), "terminated");
+        const char *phase = phase_of(w.last);
+        const char *msg = sget(t, "message");
+        if (!t)
+                rc = bad("pod %s left the API with container main not terminated: %s", name,
+                         json_dumps(json_object_get(w.last, "status"), JSON_COMPACT));
+        else if (json_integer_value(json_object_get(t, "exitCode")) != want_exit)
+                rc =
+                    bad("pod %s left the API with exit code %s", name, json_dumps(t, JSON_COMPACT));
+        else if (text && (!msg || !strstr(msg, text)))
+                rc = bad("pod %s: final message lacks %s", name, text);
+        else if (strcmp(phase, "Failed") && strcmp(phase, "Succeeded"))
+                rc = bad("pod %s left the API in phase %s", name, phase);
+        else
+                printf("ok - pod %s left the API after its final status: %s, main exited %d%s%s\n",
+                       name, phase, want_exit, msg ? ": " : "", msg ? msg : "");
+        json_decref(w.last);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         struct ferry_kube_config kc = {0};
@@ -779,6 +962,10 @@ int main(int argc, char **argv)
                         else
                                 printf("ok - pod %s gone from the API\n", argv[2]);
                 }
+        } else if (!strcmp(cmd, "wait-log") && argc == 4) {
+                rc = wait_log(argv[2], argv[3]);
+        } else if (!strcmp(cmd, "final") && (argc == 5 || argc == 6)) {
+                rc = delete_final(argv[2], argv[3], atoi(argv[4]), argc == 6 ? argv[5] : NULL);
         } else if (!strcmp(cmd, "condition") && argc == 4) {
                 rc = wait_condition(argv[2], argv[3]);
         } else if (!strcmp(cmd, "create-special") && argc == 4) {

@@ -211,12 +211,14 @@ static void test_watch_parse(void **state)
 
 static void test_errno_escape(void **state)
 {
-        assert_int_equal(ferry_kube_errno(200), 0);
-        assert_int_equal(ferry_kube_errno(201), 0);
-        assert_int_equal(ferry_kube_errno(404), -ENOENT);
-        assert_int_equal(ferry_kube_errno(409), -EEXIST);
-        assert_int_equal(ferry_kube_errno(410), -ESTALE);
-        assert_int_equal(ferry_kube_errno(503), -EREMOTEIO);
+        /* the Kubernetes answers the node reacts to, through the one table */
+        assert_int_equal(ferry_error_from_http(200), 0);
+        assert_int_equal(ferry_error_from_http(201), 0);
+        assert_int_equal(ferry_error_from_http(404), -ENOENT);
+        assert_int_equal(ferry_error_from_http(409), -EEXIST);
+        assert_int_equal(ferry_error_from_http(410), -ESTALE);
+        assert_int_equal(ferry_error_from_http(503), -EAGAIN);
+        assert_true(ferry_error_transient(ferry_error_from_http(429)));
         char *e = ferry_kube_query_escape("spec.nodeName=n 1/x");
         assert_string_equal(e, "spec.nodeName%3Dn%201%2Fx");
         free(e);

@@ -5,7 +5,8 @@
  *   tests/data/node/create/CASE/input.json   {"pod", "configmaps", "secrets", "tokens"}
  *     expected.json: {"needs": ..., "request": PodCreateRequests} or {"needs", "error"}
  *   tests/data/node/status/CASE/input.json   {"pod", "ps" (ferryd PodStatus or null),
- *                                             "local": {phase, reason, message} (optional)}
+ *                                             "local": {phase, reason, message} (optional),
+ *                                             "final": true (optional: the deletion finished)}
  *     expected.json: {"status": ..., "patch": merge patch against pod.status or null}
  *   tests/data/node/node/CASE/input.json     {"params", "ping", "last_capacity", "prev"}
  *     expected.json: {"node": Node object}
@@ -51,7 +52,9 @@ static json_t *run_status(json_t *in)
         json_t *ps = json_object_get(in, "ps");
         json_t *local = json_object_get(in, "local");
         json_t *st;
-        if (local)
+        if (json_is_true(json_object_get(in, "final")))
+                st = ferry_node_pod_status_final(pod, json_is_null(ps) ? NULL : ps, NOW);
+        else if (local)
                 st = ferry_node_pod_status_local(
                     pod, json_string_value(json_object_get(local, "phase")),
                     json_string_value(json_object_get(local, "reason")),

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/base64.h"
+#include "common/error.h"
 #include "common/hashmap.h"
 #include "common/util.h"
 #include "http/auth.h"
@@ -442,6 +443,54 @@ static void test_hashmap(void **state)
         ferry_hashmap_free(m);
 }
 
+/* The one errno <-> HTTP table: every status survives the round trip, every
+ * canonical errno too, the aliases land on their status, and what is transient
+ * is exactly what a client may repeat. */
+static void test_http_errors(void **state)
+{
+        static const unsigned codes[] = {400, 401, 403, 404, 409, 410, 413,
+                                         422, 429, 500, 501, 502, 503, 504};
+        static const int canonical[] = {-EINVAL, -EKEYREJECTED, -EACCES,     -ENOENT,   -EEXIST,
+                                        -ESTALE, -E2BIG,        -EOPNOTSUPP, -EUSERS,   -EIO,
+                                        -ENOSYS, -EHOSTUNREACH, -EAGAIN,     -ETIMEDOUT};
+        const char *reason = NULL;
+
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(codes); i++) {
+                int e = ferry_error_from_http(codes[i]);
+                assert_true(e < 0);
+                assert_int_equal(ferry_error_http_status(e, &reason), codes[i]);
+                assert_non_null(reason);
+                assert_int_equal(e, canonical[i]);
+        }
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(canonical); i++)
+                assert_int_equal(ferry_error_from_http(ferry_error_http_status(canonical[i], NULL)),
+                                 canonical[i]);
+        /* the server's aliases */
+        assert_int_equal(ferry_error_http_status(-EPERM, &reason), 403);
+        assert_string_equal(reason, "Forbidden");
+        assert_int_equal(ferry_error_http_status(-EBUSY, NULL), 409);
+        assert_int_equal(ferry_error_http_status(-ENOTSUP, NULL), 422);
+        assert_int_equal(ferry_error_http_status(-ECONNREFUSED, &reason), 503);
+        assert_string_equal(reason, "Unavailable");
+        assert_int_equal(ferry_error_http_status(-EMLINK, &reason), 500);
+        assert_string_equal(reason, "InternalError");
+        /* statuses not in the table */
+        assert_int_equal(ferry_error_from_http(200), 0);
+        assert_int_equal(ferry_error_from_http(204), 0);
+        assert_int_equal(ferry_error_from_http(418), -EREMOTEIO);
+        assert_int_equal(ferry_error_from_http(507), -EIO);
+        /* transient: 429, 502, 503, 504 and the transport errors; not the refusals */
+        for (size_t i = 0; i < FERRY_ARRAY_SIZE(codes); i++) {
+                bool t = codes[i] == 429 || codes[i] == 502 || codes[i] == 503 || codes[i] == 504;
+                assert_int_equal(ferry_error_transient(ferry_error_from_http(codes[i])), t);
+        }
+        assert_true(ferry_error_transient(-ECONNREFUSED));
+        assert_true(ferry_error_transient(-ECONNRESET));
+        assert_true(ferry_error_transient(-EBUSY));
+        assert_false(ferry_error_transient(-EREMOTEIO));
+        assert_false(ferry_error_transient(0));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -450,6 +499,7 @@ int main(void)
             cmocka_unit_test(test_pod_parse_b), cmocka_unit_test(test_status),
             cmocka_unit_test(test_logfile),     cmocka_unit_test(test_store),
             cmocka_unit_test(test_auth_file),   cmocka_unit_test(test_hashmap),
+            cmocka_unit_test(test_http_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
