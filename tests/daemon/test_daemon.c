@@ -115,6 +115,30 @@ static bool known(struct ferry_daemon *d, const char *uid)
         return s != NULL;
 }
 
+/* In the [] listing: a deleted pod leaves it once the backend confirmed
+ * (its final status stays readable by uid for a while). */
+static bool listed(struct ferry_daemon *d, const char *uid)
+{
+        struct ferry_buf out = FERRY_BUF_INIT;
+        ferry_error_t err = {{0}};
+        assert_int_equal(ferry_daemon_status(d, "[]", 2, NULL, &out, &err), 0);
+        bool r = strstr(out.data, uid) != NULL;
+        ferry_buf_free(&out);
+        return r;
+}
+
+/* The fake backend's free pod slots (10000 minus its live jobs). */
+static long fake_free_slots(struct ferry_daemon *d)
+{
+        struct ferry_buf ping = FERRY_BUF_INIT;
+        ferry_error_t err = {{0}};
+        assert_int_equal(ferry_daemon_ping(d, &ping, &err), 0);
+        const char *at = strstr(ping.data, "\"pods\":\"");
+        long n = at ? strtol(at + 8, NULL, 10) : -1;
+        ferry_buf_free(&ping);
+        return n;
+}
+
 static void pause_ms(long ms)
 {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -225,20 +249,18 @@ static void test_delete_during_submit(void **state)
         assert_int_equal(ferry_daemon_delete(d, del, strlen(del), NULL, &err), 0);
         pthread_join(th, NULL);
         assert_int_equal(c.r, 0);
-        WAIT_FOR(!known(d, uid), 10);
+        WAIT_FOR(fake_free_slots(d) == 10000, 10); /* no job left at the backend */
+        assert_false(listed(d, uid));
         /* Either the delete came first and the submit never reached the
          * backend, or the job it started was killed: no job is left. */
         uint64_t submits = backend_calls(d, "submit");
         assert_true(submits <= 1);
         if (submits == 1)
                 assert_true(backend_calls(d, "kill") >= 1);
-        struct ferry_buf ping = FERRY_BUF_INIT;
-        assert_int_equal(ferry_daemon_ping(d, &ping, &err), 0);
-        assert_non_null(strstr(ping.data, "\"pods\":\"10000\""));
-        ferry_buf_free(&ping);
-        /* and the uid cannot come back */
+        /* the delete ends (-EBUSY "being deleted" until then), and the uid
+         * cannot come back */
         char jid[FERRY_JID_MAX];
-        assert_int_equal(create(d, b, jid, &err), -EEXIST);
+        WAIT_FOR(create(d, b, jid, &err) == -EEXIST, 10);
         free(del);
         free(b);
         ferry_daemon_free(d);
@@ -273,10 +295,12 @@ static void test_restart_keeps_grace(void **state)
         char *path = ferry_xasprintf("%s/local/pods/%s/deleted", dir, uid);
         char *text = NULL;
         size_t len = 0;
-        WAIT_FOR(ferry_read_file(path, 64, &text, &len) == 0 || !known(d, uid), 30);
+        WAIT_FOR(ferry_read_file(path, 64, &text, &len) == 0 || !listed(d, uid), 30);
         assert_non_null(text);
         assert_int_equal(strtol(text, NULL, 10), 1);
-        WAIT_FOR(!known(d, uid), 30);
+        char *wd = ferry_xasprintf("%s/local/pods/%s", dir, uid);
+        WAIT_FOR(access(wd, F_OK) != 0, 30); /* killed and cleaned up */
+        free(wd);
         free(text);
         free(path);
         free(del);
@@ -442,7 +466,10 @@ static void test_store_disk_full(void **state)
         assert_int_equal(unlink(filler), 0);
         WAIT_FOR(ferry_daemon_health(d, &herr) == 0, 10);
         assert_int_equal(ferry_daemon_delete(d, del, strlen(del), NULL, &err), 0);
-        WAIT_FOR(!known(d, gone), 10);
+        WAIT_FOR(fake_free_slots(d) == 9999, 10); /* only keep's job is left */
+        b = pod_body(gone, "", NULL);
+        WAIT_FOR(create(d, b, jid, &err) == -EEXIST, 10); /* deleted, not being deleted */
+        free(b);
         ferry_daemon_free(d);
 
         /* after a restart */
