@@ -12,60 +12,6 @@
 #include "common/base64.h"
 #include "common/util.h"
 
-/* ---- base64 and UTF-8 ---- */
-
-int ferry_manifest_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
-{
-        /* stricter than the API decoder: exact padding, no line breaks */
-        size_t n = strlen(s), pad = 0;
-
-        while (n > 0 && s[n - 1] == '=' && pad < 2) {
-                n--;
-                pad++;
-        }
-        if ((n + pad) % 4 != 0 && pad > 0)
-                return -EINVAL;
-        if (n % 4 == 1)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] == '\n' || s[i] == '\r' || s[i] == '=')
-                        return -EINVAL;
-        return ferry_base64_decode(s, n, ret, ret_len);
-}
-
-bool ferry_utf8_valid(const unsigned char *p, size_t n)
-{
-        for (size_t i = 0; i < n;) {
-                unsigned char c = p[i];
-                size_t k;
-                unsigned cp;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                } else if ((c & 0xe0) == 0xc0) {
-                        k = 1, cp = c & 0x1f;
-                } else if ((c & 0xf0) == 0xe0) {
-                        k = 2, cp = c & 0x0f;
-                } else if ((c & 0xf8) == 0xf0) {
-                        k = 3, cp = c & 0x07;
-                } else {
-                        return false;
-                }
-                if (k >= n - i)
-                        return false;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((p[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (p[i + j] & 0x3f);
-                }
-                if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += k + 1;
-        }
-        return true;
-}
-
 /* ---- small JSON helpers ---- */
 
 static const char *jstr(const json_t *o, const char *k)
@@ -195,7 +141,7 @@ static int normalise_secret(json_t *s, const char *name, ferry_error_t *err)
                 unsigned char *dec;
                 size_t n;
                 if (!json_is_string(v) ||
-                    ferry_manifest_base64_decode(json_string_value(v), &dec, &n) < 0)
+                    ferry_base64_decode_strict(json_string_value(v), &dec, &n) < 0)
                         return ferry_errprintf(err, -EINVAL,
                                                "Secret \"%s\": data key '%s' is not base64 (put "
                                                "plain text under stringData instead)",
@@ -316,7 +262,7 @@ static int object_value(struct podctx *p, json_t *obj, bool secret, const char *
                 *ret = ferry_xstrdup(v);
                 return 0;
         }
-        if (ferry_manifest_base64_decode(v, &dec, &n) < 0)
+        if (ferry_base64_decode_strict(v, &dec, &n) < 0)
                 return ferry_errprintf(p->err, -EINVAL, "Secret key '%s' is not base64", key);
         if (memchr(dec, 0, n) || !ferry_utf8_valid(dec, n)) {
                 free(dec);
@@ -621,7 +567,7 @@ static int project_source(struct podctx *p, const char *vname, const json_t *src
                 } else {
                         unsigned char *dec;
                         size_t n;
-                        if (ferry_manifest_base64_decode(sv, &dec, &n) < 0) {
+                        if (ferry_base64_decode_strict(sv, &dec, &n) < 0) {
                                 json_decref(pairs);
                                 return ferry_errprintf(p->err, -EINVAL,
                                                        "Secret \"%s\": key '%s' is not base64",

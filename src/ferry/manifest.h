@@ -52,11 +52,4 @@ struct ferry_manifest_opts {
 int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_opts *opts,
                              json_t **ret_requests, ferry_error_t *err);
 
-/* ---- small helpers, exported for the tests ---- */
-/* Base64 for manifests, stricter than common/base64.h's decoder (exact
- * padding, no line breaks); -EINVAL on bad input; the result is NUL-terminated
- * (len excludes it) and owned by the caller. */
-int ferry_manifest_base64_decode(const char *s, unsigned char **ret, size_t *ret_len);
-bool ferry_utf8_valid(const unsigned char *p, size_t n);
-
 #endif
