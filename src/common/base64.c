@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/util.h"
 
@@ -82,4 +83,22 @@ int ferry_base64_decode(const char *in, size_t len, unsigned char **ret, size_t 
         *ret = out;
         *ret_len = o;
         return 0;
+}
+
+int ferry_base64_decode_strict(const char *s, unsigned char **ret, size_t *ret_len)
+{
+        size_t n = strlen(s), pad = 0;
+
+        while (n > 0 && s[n - 1] == '=' && pad < 2) {
+                n--;
+                pad++;
+        }
+        if ((n + pad) % 4 != 0 && pad > 0)
+                return -EINVAL;
+        if (n % 4 == 1)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] == '\n' || s[i] == '\r' || s[i] == '=')
+                        return -EINVAL;
+        return ferry_base64_decode(s, n, ret, ret_len);
 }

@@ -11,5 +11,9 @@ char *ferry_base64_encode(const void *p, size_t n);
  * *ret (NUL-terminated for convenience, caller frees) and *ret_len are set on
  * success. 0, or -EINVAL on a character outside the alphabet or a dangling one. */
 int ferry_base64_decode(const char *in, size_t len, unsigned char **ret, size_t *ret_len);
+/* Decode a NUL-terminated string as the API server writes Secret data: exact
+ * padding, no line breaks. Same results as ferry_base64_decode(), -EINVAL on
+ * anything looser. */
+int ferry_base64_decode_strict(const char *s, unsigned char **ret, size_t *ret_len);
 
 #endif

@@ -539,6 +539,39 @@ bool ferry_is_dns_subdomain(const char *s)
         }
 }
 
+bool ferry_utf8_valid(const unsigned char *p, size_t n)
+{
+        for (size_t i = 0; i < n;) {
+                unsigned char c = p[i];
+                size_t k;
+                unsigned cp;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        k = 1, cp = c & 0x1f;
+                } else if ((c & 0xf0) == 0xe0) {
+                        k = 2, cp = c & 0x0f;
+                } else if ((c & 0xf8) == 0xf0) {
+                        k = 3, cp = c & 0x07;
+                } else {
+                        return false;
+                }
+                if (k >= n - i)
+                        return false;
+                for (size_t j = 1; j <= k; j++) {
+                        if ((p[i + j] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (p[i + j] & 0x3f);
+                }
+                if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += k + 1;
+        }
+        return true;
+}
+
 bool ferry_is_uuid(const char *s)
 {
         if (!s || strlen(s) != 36)

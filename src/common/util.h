@@ -108,6 +108,9 @@ bool ferry_str_startswith(const char *s, const char *prefix);
 bool ferry_is_dns_label(const char *s);
 /* DNS-1123 subdomain (Kubernetes object names), at most 253 chars. */
 bool ferry_is_dns_subdomain(const char *s);
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF); NUL bytes count as valid. */
+bool ferry_utf8_valid(const unsigned char *p, size_t n);
 /* Lowercase 8-4-4-4-12 hex UUID. */
 bool ferry_is_uuid(const char *s);
 /* Random version-4 UUID, lowercase. buf must hold 37 bytes. */

@@ -8,11 +8,11 @@
  * YAML 1.1 plain scalars: 0644 is octal) or JSON; `kind: List` is unpacked.
  *
  * Translation (manifest.c) is pure: objects in, requests out, no I/O. It does
- * what the Kubernetes side (the Virtual Kubelet) does before offloading: picks
- * the ConfigMaps/Secrets that the pod's volumes use, resolves envFrom and
- * valueFrom into literal env values, flattens each projected volume into one
- * ConfigMap named after the volume, turns Secret stringData into data, and
- * fills in the namespace and a UID. See doc/cli.md.
+ * what the API server would do with the objects (namespace, UID,
+ * generateName, validation, YAML scalars as strings, Secret stringData into
+ * data), then hands each Pod with the ConfigMaps and Secrets of its
+ * namespace to libferry-podtr (src/podtr/podtr.h), the translator ferry-node
+ * uses too. See doc/cli.md and doc/podtr.md.
  *
  * Ownership: every json_t returned is a new reference owned by the caller.
  */
@@ -47,16 +47,15 @@ struct ferry_manifest_opts {
         void *uid_ctx;
 };
 
+/* The objects as the API server would store them (same order, new copies):
+ * namespaces and UIDs filled in, names checked, scalars turned into strings,
+ * Secret stringData merged into data, Pod status dropped. */
+int ferry_manifest_normalise(const json_t *objects, const struct ferry_manifest_opts *opts,
+                             json_t **ret_objects, ferry_error_t *err);
+
 /* Translate objects (Pods, ConfigMaps, Secrets) into a JSON array with one
  * PodCreateRequests per Pod, in the order the Pods appear. */
 int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_opts *opts,
                              json_t **ret_requests, ferry_error_t *err);
-
-/* ---- small helpers, exported for the tests ---- */
-/* Base64 for manifests, stricter than common/base64.h's decoder (exact
- * padding, no line breaks); -EINVAL on bad input; the result is NUL-terminated
- * (len excludes it) and owned by the caller. */
-int ferry_manifest_base64_decode(const char *s, unsigned char **ret, size_t *ret_len);
-bool ferry_utf8_valid(const unsigned char *p, size_t n);
 
 #endif

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ferry-node's pure parts (no I/O), linked by ferry-node and by the tests:
+ * ferry-node's pure parts (no I/O), linked by ferry-node and by the tests.
+ * (The PodCreateRequests of a pod come from libferry-podtr, src/podtr/, the
+ * translator ferry-node shares with `ferry run`.)
  *
- *   podspec.c    what a pod needs (ConfigMaps, Secrets, service-account
- *                tokens) and the hop-A PodCreateRequests built from it: env
- *                resolved (envFrom, valueFrom), projected volumes flattened
- *                into one ConfigMap per volume.
  *   podstatus.c  ferryd PodStatus -> Kubernetes pod status (phase,
  *                conditions, container statuses) and the merge patch that
  *                takes the stored status to the new one (NULL: no change).
@@ -22,37 +20,6 @@
 #include <stdint.h>
 
 #include "common/error.h"
-
-/* ---- podspec.c ---- */
-
-/* What must be fetched before the pod can be created:
- *   {"configmaps": {NAME: REQUIRED, ...}, "secrets": {NAME: REQUIRED, ...},
- *    "tokens": {KEY: {"audience": A|null, "expirationSeconds": N}, ...}}
- * REQUIRED is true unless every reference is optional. KEY is
- * ferry_node_token_key(audience, seconds). kube-root-ca.crt is an ordinary
- * ConfigMap here. */
-json_t *ferry_node_pod_needs(const json_t *pod);
-/* "AUDIENCE|SECONDS" (audience "" for the API server's default). */
-char *ferry_node_token_key(const char *audience, json_int_t seconds);
-/* Service-account tokens default to 1 hour, like the kubelet; Kubernetes
- * refuses less than 10 minutes. Never 100 years. */
-#define FERRY_NODE_TOKEN_DEFAULT_S 3600
-#define FERRY_NODE_TOKEN_MIN_S 600
-
-struct ferry_node_objects {
-        const json_t *configmaps; /* name -> ConfigMap; a missing name = not found */
-        const json_t *secrets;    /* name -> Secret */
-        const json_t *tokens;     /* token key -> token string */
-        const char *node_name;
-        const char *host_ip; /* status.hostIP for fieldRef; may be NULL */
-};
-
-/* Build the PodCreateRequests body. Errors: -ENOENT when a required object or
- * key is missing (err names it, as the kubelet's CreateContainerConfigError
- * would), -EINVAL for what cannot be offloaded (unsupported fieldRef,
- * clusterTrustBundle), -E2BIG when a limit is exceeded. */
-int ferry_node_build_create(const json_t *pod, const struct ferry_node_objects *o, json_t **ret,
-                            ferry_error_t *err);
 
 /* ---- podstatus.c ---- */
 

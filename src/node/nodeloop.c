@@ -116,8 +116,11 @@ static json_t *ping_status(struct ferry_vk *vk, struct ferry_client *fc, json_t 
         json_t *prev = json_object_get(vk->node_status, "conditions");
         json_t *st = ferry_node_status(&vk->params, &pg, vk->last_capacity, prev, now, ret_taints);
         if (ok) {
+                /* create workers read it (resourceFieldRef limits a container leaves unset) */
+                pthread_mutex_lock(&vk->lock);
                 json_decref(vk->last_capacity);
                 vk->last_capacity = json_incref(json_object_get(st, "capacity"));
+                pthread_mutex_unlock(&vk->lock);
         }
         return st;
 }

@@ -431,19 +431,23 @@ static int do_create(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                      int64_t wait_since)
 {
         ferry_error_t err = {{0}};
-        json_t *needs = ferry_node_pod_needs(pod);
+        json_t *needs = ferry_podtr_needs(pod);
         json_t *cms = json_object(), *secs = json_object(), *toks = json_object();
         json_t *req = NULL;
         _cleanup_free_ char *body = NULL, *ruid = NULL, *jid = NULL;
         int delay = -1;
-        struct ferry_node_objects o = {.configmaps = cms,
-                                       .secrets = secs,
-                                       .tokens = toks,
-                                       .node_name = vk->cfg->node_name,
-                                       .host_ip = vk->cfg->internal_ip};
+        pthread_mutex_lock(&vk->lock);
+        json_t *capacity = json_incref(vk->last_capacity);
+        pthread_mutex_unlock(&vk->lock);
+        struct ferry_podtr_objects o = {.configmaps = cms,
+                                        .secrets = secs,
+                                        .tokens = toks,
+                                        .node_name = vk->cfg->node_name,
+                                        .host_ip = vk->cfg->internal_ip,
+                                        .allocatable = capacity};
         int r = fetch_objects(vk, pod, needs, cms, secs, toks, &err);
         if (r == 0)
-                r = ferry_node_build_create(pod, &o, &req, &err);
+                r = ferry_podtr_build(pod, &o, &req, NULL, &err);
         if (r == -ENOENT) {
                 int64_t waited = (ferry_monotonic_ns() - wait_since) / 1000000000;
                 if (waited >= vk->cfg->config_wait_s) {
@@ -530,6 +534,7 @@ out:
         json_decref(cms);
         json_decref(secs);
         json_decref(toks);
+        json_decref(capacity);
         json_decref(req);
         return delay;
 }

@@ -27,6 +27,7 @@
 #include "node/events.h"
 #include "node/node.h"
 #include "node/vk.h"
+#include "podtr/podtr.h"
 
 enum vpod_state {
         VP_NEW,      /* to create (or waiting for its objects) */

@@ -230,13 +230,13 @@ static void test_base64(void **state)
                 char *e = ferry_base64_encode((const unsigned char *)plain[i], strlen(plain[i]));
                 assert_string_equal(e, enc[i]);
                 free(e);
-                assert_int_equal(ferry_manifest_base64_decode(enc[i], &dec, &n), 0);
+                assert_int_equal(ferry_base64_decode_strict(enc[i], &dec, &n), 0);
                 assert_int_equal(n, strlen(plain[i]));
                 assert_memory_equal(dec, plain[i], n);
                 free(dec);
         }
-        assert_int_equal(ferry_manifest_base64_decode("Zm9v!", &dec, &n), -EINVAL);
-        assert_int_equal(ferry_manifest_base64_decode("Z", &dec, &n), -EINVAL);
+        assert_int_equal(ferry_base64_decode_strict("Zm9v!", &dec, &n), -EINVAL);
+        assert_int_equal(ferry_base64_decode_strict("Z", &dec, &n), -EINVAL);
         assert_true(ferry_utf8_valid((const unsigned char *)"h\xc3\xa9llo", 6));
         assert_false(ferry_utf8_valid((const unsigned char *)"\xc3", 1));
         assert_false(ferry_utf8_valid((const unsigned char *)"\xff\xfe", 2));

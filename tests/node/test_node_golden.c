@@ -2,7 +2,9 @@
 /*
  * Golden tests of ferry-node's pure translators, on recorded API objects:
  *
- *   tests/data/node/create/CASE/input.json   {"pod", "configmaps", "secrets", "tokens"}
+ *   tests/data/node/create/CASE/input.json   {"pod", "configmaps", "secrets", "tokens",
+ *                                             "allocatable" (optional)}
+ *     (libferry-podtr, as ferry-node calls it: node "ferry-site", IP 10.1.2.3)
  *     expected.json: {"needs": ..., "request": PodCreateRequests} or {"needs", "error"}
  *   tests/data/node/status/CASE/input.json   {"pod", "ps" (ferryd PodStatus or null),
  *                                             "local": {phase, reason, message} (optional),
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "podtr/podtr.h"
 
 #define NOW "2026-01-10T10:00:00Z"
 
@@ -28,17 +31,18 @@ static int failures;
 static json_t *run_create(json_t *in)
 {
         json_t *pod = json_object_get(in, "pod");
-        struct ferry_node_objects o = {
+        struct ferry_podtr_objects o = {
             .configmaps = json_object_get(in, "configmaps"),
             .secrets = json_object_get(in, "secrets"),
             .tokens = json_object_get(in, "tokens"),
             .node_name = "ferry-site",
             .host_ip = "10.1.2.3",
+            .allocatable = json_object_get(in, "allocatable"),
         };
         ferry_error_t err = {{0}};
         json_t *req = NULL;
-        json_t *out = json_pack("{s:o}", "needs", ferry_node_pod_needs(pod));
-        int r = ferry_node_build_create(pod, &o, &req, &err);
+        json_t *out = json_pack("{s:o}", "needs", ferry_podtr_needs(pod));
+        int r = ferry_podtr_build(pod, &o, &req, NULL, &err);
         if (r < 0)
                 json_object_set_new(out, "error", json_sprintf("%d %s", r, err.text));
         else
