@@ -499,8 +499,55 @@ static int cmd_create(const struct target *t, size_t n, int conns, uint32_t seed
 
 /* ---- status ---- */
 
-static int status_body_from_file(struct buf *b, const char *path, size_t *ret_n, char *first_uid,
-                                 size_t fl)
+/* One element as a virtual kubelet sends it: the whole v1.Pod (metadata with
+ * managed fields, spec, status), about 2.5 KB; only the uid matters. */
+static void full_pod(struct buf *b, const char *uid, size_t i)
+{
+        buf_printf(
+            b,
+            "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"bench-%zu\","
+            "\"namespace\":\"bench\",\"uid\":\"%s\",\"resourceVersion\":\"%zu\","
+            "\"creationTimestamp\":\"2026-12-04T10:00:00Z\",\"labels\":{\"app\":\"bench\","
+            "\"batch.kubernetes.io/job-name\":\"bench-job\",\"team\":\"physics\"},"
+            "\"annotations\":{\"interlink.eu/pod-jid\":\"{\\\"PodUID\\\":\\\"%s\\\"}\","
+            "\"kubectl.kubernetes.io/"
+            "last-applied-configuration\":\"{\\\"apiVersion\\\":\\\"v1\\\"}\"},"
+            "\"ownerReferences\":[{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"name\":"
+            "\"bench-job\",\"uid\":\"00000000-0000-4000-8000-000000000000\",\"controller\":true}],"
+            "\"managedFields\":[{\"manager\":\"kube-controller-manager\",\"operation\":\"Update\","
+            "\"apiVersion\":\"v1\",\"time\":\"2026-12-04T10:00:00Z\",\"fieldsType\":\"FieldsV1\","
+            "\"fieldsV1\":{\"f:metadata\":{\"f:labels\":{\".\":{},\"f:app\":{}}},\"f:spec\":"
+            "{\"f:containers\":{\"k:{\\\"name\\\":\\\"main\\\"}\":{\".\":{},\"f:image\":{},"
+            "\"f:name\":{},\"f:resources\":{}}}}}}]},"
+            "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":"
+            "\"registry.example/ml/train:2.1\",\"command\":[\"python3\",\"-u\",\"train.py\"],"
+            "\"args\":[\"--epochs\",\"10\",\"--data\",\"/data/set-%zu\"],\"env\":["
+            "{\"name\":\"EPOCHS\",\"value\":\"10\"},{\"name\":\"POD_NAME\",\"valueFrom\":"
+            "{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},{\"name\":\"TOKEN\",\"valueFrom\":"
+            "{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"t\"}}}],\"resources\":{\"limits\":"
+            "{\"cpu\":\"2\",\"memory\":\"4Gi\",\"nvidia.com/gpu\":\"1\"},\"requests\":{\"cpu\":"
+            "\"1\",\"memory\":\"2Gi\"}},\"volumeMounts\":[{\"name\":\"data\",\"mountPath\":"
+            "\"/data\"},{\"name\":\"kube-api-access\",\"mountPath\":"
+            "\"/var/run/secrets/kubernetes.io/serviceaccount\",\"readOnly\":true}],"
+            "\"terminationMessagePath\":\"/dev/"
+            "termination-log\",\"imagePullPolicy\":\"IfNotPresent\"}],"
+            "\"volumes\":[{\"name\":\"data\",\"emptyDir\":{}},{\"name\":\"kube-api-access\","
+            "\"projected\":{\"sources\":[{\"serviceAccountToken\":{\"expirationSeconds\":3607,"
+            "\"path\":\"token\"}},{\"configMap\":{\"name\":\"kube-root-ca.crt\",\"items\":[{"
+            "\"key\":"
+            "\"ca.crt\",\"path\":\"ca.crt\"}]}}]}}],\"restartPolicy\":\"Never\","
+            "\"nodeName\":\"ferry-node\",\"tolerations\":[{\"key\":\"virtual-node.interlink/"
+            "no-schedule\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]},"
+            "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":"
+            "\"True\",\"lastTransitionTime\":\"2026-12-04T10:00:02Z\"}],\"containerStatuses\":["
+            "{\"name\":\"main\",\"ready\":true,\"restartCount\":0,\"image\":"
+            "\"registry.example/ml/train:2.1\",\"imageID\":\"\",\"state\":{\"running\":"
+            "{\"startedAt\":\"2026-12-04T10:00:01Z\"}}}],\"startTime\":\"2026-12-04T10:00:00Z\"}}",
+            i, uid, i + 1000, uid, i);
+}
+
+static int status_body_from_file(struct buf *b, const char *path, bool full, size_t *ret_n,
+                                 char *first_uid, size_t fl)
 {
         FILE *f = fopen(path, "r");
         char line[128];
@@ -516,7 +563,12 @@ static int status_body_from_file(struct buf *b, const char *path, size_t *ret_n,
                         continue;
                 if (n == 0)
                         snprintf(first_uid, fl, "%s", line);
-                buf_printf(b, "%s{\"metadata\":{\"uid\":\"%s\"}}", n ? "," : "", line);
+                if (n)
+                        buf_add(b, ",", 1);
+                if (full)
+                        full_pod(b, line, n);
+                else
+                        buf_printf(b, "{\"metadata\":{\"uid\":\"%s\"}}", line);
                 n++;
         }
         buf_add(b, "]", 1);
@@ -526,7 +578,7 @@ static int status_body_from_file(struct buf *b, const char *path, size_t *ret_n,
 }
 
 static int cmd_status(const struct target *t, const char *uids_file, int calls, size_t expect,
-                      bool all)
+                      bool all, bool full)
 {
         struct buf body = {0}, req = {0}, resp = {0};
         struct conn c = {.t = t, .fd = -1};
@@ -536,7 +588,8 @@ static int cmd_status(const struct target *t, const char *uids_file, int calls, 
 
         if (all || !uids_file)
                 buf_add(&body, "[]", 2);
-        else if (status_body_from_file(&body, uids_file, &n, first_uid, sizeof(first_uid)) < 0)
+        else if (status_body_from_file(&body, uids_file, full, &n, first_uid, sizeof(first_uid)) <
+                 0)
                 return 1;
         buf_printf(&req,
                    "POST /status HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -752,8 +805,9 @@ static void usage(FILE *f)
         fprintf(f, "Usage: ferry-bench COMMAND (--unix PATH | --tcp IP:PORT) [OPTIONS]\n\n"
                    "  create  -n N -c CONNS [--seed S] [--first I] [--uids-out FILE]\n"
                    "          N hop-A pod creates over CONNS keep-alive connections\n"
-                   "  status  -n CALLS (--uids FILE | --all) [--expect PODS]\n"
-                   "          CALLS /status requests for the listed uids (or [] = all pods)\n"
+                   "  status  -n CALLS (--uids FILE [--full] | --all) [--expect PODS]\n"
+                   "          CALLS /status requests for the listed uids (or [] = all pods);\n"
+                   "          --full sends each as a whole v1.Pod, as a virtual kubelet does\n"
                    "  spawn   [--uid UID] [--timeout-ms MS] [--log FILE] [--pidfile FILE] -- "
                    "PROGRAM ARGS...\n"
                    "          exec PROGRAM, time until /status answers UID (or /healthz answers)\n"
@@ -774,6 +828,7 @@ int main(int argc, char **argv)
             {"uids-out", required_argument, NULL, 'O'},
             {"uids", required_argument, NULL, 'U'},
             {"all", no_argument, NULL, 'A'},
+            {"full", no_argument, NULL, 'f'},
             {"expect", required_argument, NULL, 'E'},
             {"uid", required_argument, NULL, 'i'},
             {"timeout-ms", required_argument, NULL, 'W'},
@@ -790,7 +845,7 @@ int main(int argc, char **argv)
         uint32_t seed = (uint32_t)(now_ns() ^ ((int64_t)getpid() << 16));
         size_t expect = 0;
         double secs = 5;
-        bool all = false;
+        bool all = false, full = false;
         int c;
 
         if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -809,6 +864,7 @@ int main(int argc, char **argv)
                 case 'O': uids_out = optarg; break;
                 case 'U': uids = optarg; break;
                 case 'A': all = true; break;
+                case 'f': full = true; break;
                 case 'E': expect = strtoull(optarg, NULL, 10); break;
                 case 'i': uid = optarg; break;
                 case 'W': timeout_ms = atoi(optarg); break;
@@ -840,7 +896,7 @@ int main(int argc, char **argv)
                 return cmd_create(&t, (size_t)n, conns, seed, (uint64_t)first, uids_out);
         }
         if (!strcmp(cmd, "status"))
-                return cmd_status(&t, uids, (int)(n > 100000 ? 100000 : n), expect, all);
+                return cmd_status(&t, uids, (int)(n > 100000 ? 100000 : n), expect, all, full);
         if (!strcmp(cmd, "spawn")) {
                 if (optind >= argc) {
                         fprintf(stderr, "ferry-bench: spawn needs -- PROGRAM ARGS...\n");

@@ -333,40 +333,48 @@ static int skip(struct scan *s, size_t depth)
 
 struct elem {
         struct ferry_pod_ident id;
-        int bad; /* a metadata field that is not a string, or too long */
+        /* per field: not a string (nor null), too long, or with a NUL; a
+         * later duplicate key decides again (the last one wins, as in jansson) */
+        bool bad[3];
 };
 
 /* uid, namespace, name: strings (or null); anything else is skipped */
 static int meta_key(struct scan *s, size_t depth, const char *key, void *ctx)
 {
         struct elem *e = ctx;
-        char *out = !strcmp(key, "uid")         ? e->id.uid
-                    : !strcmp(key, "namespace") ? e->id.ns
-                    : !strcmp(key, "name")      ? e->id.name
-                                                : NULL;
-        if (!out)
+        int f = !strcmp(key, "uid")         ? 0
+                : !strcmp(key, "namespace") ? 1
+                : !strcmp(key, "name")      ? 2
+                                            : -1;
+        if (f < 0)
                 return skip(s, depth);
+        char *out = f == 0 ? e->id.uid : f == 1 ? e->id.ns : e->id.name;
+        out[0] = '\0';
+        e->bad[f] = false;
         if (s->p < s->end && *s->p == '"') {
                 size_t len;
                 if (string(s, out, FERRY_IDENT_MAX, &len) < 0)
                         return s->r;
-                if (len >= FERRY_IDENT_MAX || strlen(out) != len) /* too long, or a NUL */
-                        e->bad = 1;
+                if (len >= FERRY_IDENT_MAX || strlen(out) != len) {
+                        out[0] = '\0';
+                        e->bad[f] = true;
+                }
                 return 0;
         }
-        out[0] = '\0';
-        if (!lit(s, "null"))
-                e->bad = 1;
-        return e->bad ? skip(s, depth) : 0;
+        if (lit(s, "null"))
+                return 0;
+        e->bad[f] = true;
+        return skip(s, depth);
 }
 
 static int pod_key(struct scan *s, size_t depth, const char *key, void *ctx)
 {
-        if (strcmp(key, "metadata") != 0 || s->p >= s->end || *s->p != '{')
+        if (strcmp(key, "metadata") != 0)
                 return skip(s, depth);
         struct elem *e = ctx;
-        e->id.uid[0] = e->id.ns[0] = e->id.name[0] = '\0'; /* the last metadata wins */
-        e->bad = 0;
+        memset(e, 0, sizeof(*e)); /* the last metadata wins */
+        if (s->p >= s->end || *s->p != '{')
+                return skip(s, depth);
         return object(s, depth + 1, meta_key, ctx);
 }
 
@@ -409,7 +417,7 @@ int ferry_pod_idents_scan(const char *body, size_t len, size_t max_depth,
                         memset(&e, 0, sizeof(e));
                         if (object(&s, 2, pod_key, &e) < 0)
                                 return s.r;
-                        if (!e.id.uid[0] || e.bad)
+                        if (!e.id.uid[0] || e.bad[0] || e.bad[1] || e.bad[2])
                                 return ferry_errprintf(
                                     err, -EINVAL, "pod %zu of the array has no metadata.uid", n);
                         if (!e.id.ns[0])
