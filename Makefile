@@ -51,7 +51,11 @@ bench: all
 demo: all
 	bash scripts/demo.sh
 
-clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+# The Debian package: build-deb/ferry_VERSION_ARCH.deb
+deb:
+	bash scripts/make-deb.sh
 
-.PHONY: all check check-asan fuzz install bench demo clean
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz build-deb
+
+.PHONY: all check check-asan fuzz install bench demo deb clean
