@@ -47,13 +47,13 @@ for u in "$@"; do
       check "ferry-node.service keeps capabilities" grep -qx 'CapabilityBoundingSet=' "$u" ;;
     ferryd.service)
       for k in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes KillMode=process \
+        ProtectProc=invisible ProtectControlGroups=yes \
         StateDirectory=ferry RuntimeDirectory=ferry StandardError=journal; do
         check "ferryd.service lacks $k" grep -qx "$k" "$u"
       done
-      # bwrap needs new namespaces and a fresh /proc; podman cgroups and sethostname; pods JITs
-      for k in RestrictNamespaces ProtectKernelTunables ProtectKernelLogs ProtectProc ProcSubset \
-        ProtectControlGroups PrivateDevices ProtectHostname MemoryDenyWriteExecute SystemCallFilter \
-        PrivateUsers DynamicUser User; do
+      # bwrap needs new namespaces, a fresh /proc, sethostname; GPU pods devices; pods' JITs
+      for k in RestrictNamespaces ProtectKernelTunables ProcSubset PrivateDevices ProtectHostname \
+        MemoryDenyWriteExecute SystemCallFilter PrivateUsers DynamicUser User; do
         check "ferryd.service sets $k, which breaks a runtime (see its comment)" lacks "^$k=" "$u"
         check "ferryd.service does not say why $k is left out" grep -q "^#.*$k" "$u"
       done ;;
