@@ -51,7 +51,15 @@ bench: all
 demo: all
 	bash scripts/demo.sh
 
-clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+# The Debian package (build-deb/ferry_VERSION_ARCH.deb), and its check in a clean Debian 12 tree
+# (root, slow, apt fetches the dependencies: not part of `make check`)
+deb:
+	bash scripts/make-deb.sh
 
-.PHONY: all check check-asan fuzz install bench demo clean
+deb-check:
+	bash scripts/deb-check.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz build-deb
+
+.PHONY: all check check-asan fuzz install bench demo deb deb-check clean

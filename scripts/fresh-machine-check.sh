@@ -6,6 +6,7 @@
 # nothing installed by hand on the host (a Slurm plugin, a library, a tool) can hide a missing package.
 # Root only; needs debootstrap (apt-get install -y debootstrap) and the network to deb.debian.org.
 #   sudo scripts/fresh-machine-check.sh              the whole check
+#   sudo scripts/fresh-machine-check.sh bootstrap    only phase debootstrap (the cache; deb-check.sh uses it)
 #   sudo scripts/fresh-machine-check.sh enter [CMD]  CMD (default: bash -i) in /src/ferry of the last
 #                                                    run's tree, as build/check saw it (to debug)
 # Phases (wall times on a 2-core VM):
@@ -208,6 +209,11 @@ EOF
 else
   SUMMARY+=("$(printf '%-13s cached (%s)' debootstrap "$(date -r "$STAMP" '+%F %T')")")
   echo "fresh-check: debootstrap   cached ($PRISTINE, $(date -r "$STAMP" '+%F %T'))"
+fi
+
+if [ "${1:-}" = bootstrap ]; then
+  echo "fresh-check: bootstrap only: $PRISTINE is ready"
+  exit 0
 fi
 
 # ---- 2. scratch tree: a copy of the pristine one -----------------------------------------------

@@ -2,17 +2,18 @@
 # Install what Ferry needs to build, test and run on Debian 12.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 #   scripts/install-deps.sh          build + run + test dependencies
-#   FERRY_DEPS=build scripts/install-deps.sh   only what building needs
+#   FERRY_DEPS=build scripts/install-deps.sh   only what building needs (scdoc: the man pages)
 set -eu
 BUILD="build-essential meson ninja-build pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev \
-libjansson-dev libyaml-dev libsqlite3-dev"
+libjansson-dev libyaml-dev libsqlite3-dev scdoc"
 RUN="bubblewrap curl"
 TEST="libcmocka-dev clang-format openssl prometheus sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev"
 BENCH="wrk nginx-light"
+PACKAGE="dpkg-dev debootstrap"   # make deb (dpkg-shlibdeps), make deb-check
 case "${FERRY_DEPS:-all}" in
   build) PKGS="$BUILD" ;;
   run) PKGS="$BUILD $RUN" ;;
-  *) PKGS="$BUILD $RUN $TEST $BENCH" ;;
+  *) PKGS="$BUILD $RUN $TEST $BENCH $PACKAGE" ;;
 esac
 missing=""
 for p in $PKGS; do
