@@ -291,6 +291,10 @@ wait_phase Running "$LIVE" 30
 st_line=$("$FERRY_BENCH" status --unix "$sock" --uids "$tmp/live.uids" -n "$STATUS_CALLS" --expect "$LIVE")
 check_errors "$st_line"
 say "status (list of $LIVE uids): $st_line"
+# the same call as a virtual kubelet makes it: whole v1.Pod objects (~2.5 KB each)
+st_full=$("$FERRY_BENCH" status --unix "$sock" --uids "$tmp/live.uids" --full -n "$STATUS_CALLS" --expect "$LIVE")
+check_errors "$st_full"
+say "status (list of $LIVE full pod objects): $st_full"
 st_all=$("$FERRY_BENCH" status --unix "$sock" --all -n "$STATUS_ALL_CALLS" --expect "$LIVE")
 check_errors "$st_all"
 say "status ([] = all): $st_all"
@@ -313,6 +317,7 @@ echo "|---|---|---|---|---|"
 echo "| 1 | creates/s, $CREATE_N creates over $CONNS keep-alive unix connections (median of $CREATE_RUNS) | **$create_rate/s** (runs: ${rates[*]}); latency p50 $create_p50 ms, p99 $create_p99 ms | >= 5,000/s | $(verdict "$create_rate >= 5000") |"
 [[ -n $fill_line ]] && echo "| 1b | creates/s while filling to $TOTAL pods ($fill creates) | $(kv rate "$fill_line")/s; p50 $(kv p50_ms "$fill_line") ms, p99 $(kv p99_ms "$fill_line") ms | — | — |"
 echo "| 2 | /status, one call listing $LIVE Running pods ($STATUS_CALLS calls, $(kv bytes "$st_line") B answers) | p50 **$st_p50 ms**, p99 **$st_p99 ms**, max $(kv max_ms "$st_line") ms | p99 <= 50 ms | $(verdict "$st_p99 <= 50") |"
+echo "| 2a | /status, the same $LIVE pods sent as whole v1.Pod objects ($(kv req_bytes "$st_full") B requests) | p50 **$(kv p50_ms "$st_full") ms**, p99 **$(kv p99_ms "$st_full") ms**, max $(kv max_ms "$st_full") ms | p99 <= 50 ms | $(verdict "$(kv p99_ms "$st_full") <= 50") |"
 echo "| 2b | /status with [] (all $LIVE pods, $STATUS_ALL_CALLS calls) | p50 $(kv p50_ms "$st_all") ms, p99 $(kv p99_ms "$st_all") ms | — | — |"
 echo "| 3 | ferryd RSS with $TOTAL tracked pods | **$rss_mb MiB** (peak $((hwm / 1024)) MiB; after restart $((rss_restart / 1024)) MiB; $LIVE live pods: $((rss_live / 1024)) MiB) | <= 100 MB | $(verdict "$rss * 1024 <= 100000000") |"
 echo "| 4 | restart: exec -> first /status answer with a known pod, $TOTAL pods in the store (median of $RESTARTS) | **$restart_ms ms** (max $restart_max ms; SIGTERM -> exit $stop_ms ms) | <= 1 s | $(verdict "$restart_ms <= 1000") |"

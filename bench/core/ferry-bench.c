@@ -627,11 +627,10 @@ static int cmd_status(const struct target *t, const char *uids_file, int calls, 
         double sum = 0;
         for (int i = 0; i < calls; i++)
                 sum += (double)lat[i];
-        printf("calls=%d asked=%s pods=%zu running=%zu bytes=%zu errors=%d p50_ms=%.2f p99_ms=%.2f "
-               "max_ms=%.2f "
-               "mean_ms=%.2f\n",
-               calls, all || !uids_file ? "all" : "list", pods, running, bytes, errors,
-               pct_ms(lat, (size_t)calls, 50), pct_ms(lat, (size_t)calls, 99),
+        printf("calls=%d asked=%s pods=%zu running=%zu req_bytes=%zu bytes=%zu errors=%d "
+               "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f mean_ms=%.2f\n",
+               calls, all || !uids_file ? "all" : (full ? "full" : "list"), pods, running, body.len,
+               bytes, errors, pct_ms(lat, (size_t)calls, 50), pct_ms(lat, (size_t)calls, 99),
                pct_ms(lat, (size_t)calls, 100), sum / calls / 1e6);
         conn_close(&c);
         free(lat);

@@ -19,8 +19,6 @@
 
 enum { V_GET, V_POST, V_PUT, V_PATCH, V_DELETE, V_WATCH, V_MAX };
 const char *const ferry_kube_verb_names[6] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
-const double ferry_kube_lat_bounds[FERRY_KUBE_LAT_BUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 
 #define POOL_MAX 32
 #define TOKEN_RECHECK_NS (10 * 1000000000LL)
@@ -237,67 +235,45 @@ static char *before_request(struct ferry_kube *k)
         return tok;
 }
 
-static void account(struct ferry_kube *k, int verb, double secs, bool failed)
+static void account(struct ferry_kube *k, int verb, int64_t ns, bool failed)
 {
-        size_t b = 0;
-        while (b < FERRY_KUBE_LAT_BUCKETS && secs > ferry_kube_lat_bounds[b])
-                b++;
-        pthread_mutex_lock(&k->lock);
-        k->stats.requests[verb]++;
-        k->stats.lat_count[verb][b]++;
-        k->stats.lat_sum[verb] += secs;
-        if (failed)
+        ferry_hist_observe(&k->stats.lat[verb], ns);
+        if (failed) {
+                pthread_mutex_lock(&k->lock);
                 k->stats.errors++;
-        pthread_mutex_unlock(&k->lock);
-}
-
-void ferry_kube_stats_get(struct ferry_kube *k, struct ferry_kube_stats *ret)
-{
-        pthread_mutex_lock(&k->lock);
-        *ret = k->stats;
-        pthread_mutex_unlock(&k->lock);
+                pthread_mutex_unlock(&k->lock);
+        }
 }
 
 void ferry_kube_metrics(struct ferry_kube *k, struct ferry_buf *out)
 {
-        struct ferry_kube_stats s;
-        ferry_kube_stats_get(k, &s);
+        pthread_mutex_lock(&k->lock);
+        uint64_t errors = k->stats.errors, throttled_ns = k->stats.throttled_ns;
+        pthread_mutex_unlock(&k->lock);
         ferry_buf_adds(out, "# HELP ferry_kube_requests_total Kubernetes API requests by verb.\n"
                             "# TYPE ferry_kube_requests_total counter\n");
         for (int v = 0; v < V_MAX; v++)
                 ferry_buf_printf(out, "ferry_kube_requests_total{verb=\"%s\"} %llu\n",
-                                 ferry_kube_verb_names[v], (unsigned long long)s.requests[v]);
+                                 ferry_kube_verb_names[v],
+                                 (unsigned long long)ferry_hist_count(&k->stats.lat[v]));
         ferry_buf_printf(out,
                          "# HELP ferry_kube_request_errors_total Kubernetes API requests that "
                          "failed (transport or 5xx).\n# TYPE ferry_kube_request_errors_total "
                          "counter\nferry_kube_request_errors_total %llu\n",
-                         (unsigned long long)s.errors);
+                         (unsigned long long)errors);
         ferry_buf_printf(out,
                          "# HELP ferry_kube_throttled_seconds_total Time spent waiting for the "
                          "client-side rate limiter.\n# TYPE ferry_kube_throttled_seconds_total "
                          "counter\nferry_kube_throttled_seconds_total %.6f\n",
-                         (double)s.throttled_ns / 1e9);
+                         (double)throttled_ns / 1e9);
         ferry_buf_adds(out, "# HELP ferry_kube_request_duration_seconds Kubernetes API request "
                             "latency (watches: time to the end of the stream).\n"
                             "# TYPE ferry_kube_request_duration_seconds histogram\n");
         for (int v = 0; v < V_MAX; v++) {
-                uint64_t cum = 0;
-                for (int b = 0; b < FERRY_KUBE_LAT_BUCKETS; b++) {
-                        cum += s.lat_count[v][b];
-                        ferry_buf_printf(out,
-                                         "ferry_kube_request_duration_seconds_bucket{verb=\"%s\","
-                                         "le=\"%g\"} %llu\n",
-                                         ferry_kube_verb_names[v], ferry_kube_lat_bounds[b],
-                                         (unsigned long long)cum);
-                }
-                cum += s.lat_count[v][FERRY_KUBE_LAT_BUCKETS];
-                ferry_buf_printf(
-                    out,
-                    "ferry_kube_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
-                    "%llu\nferry_kube_request_duration_seconds_sum{verb=\"%s\"} %.6f\n"
-                    "ferry_kube_request_duration_seconds_count{verb=\"%s\"} %llu\n",
-                    ferry_kube_verb_names[v], (unsigned long long)cum, ferry_kube_verb_names[v],
-                    s.lat_sum[v], ferry_kube_verb_names[v], (unsigned long long)cum);
+                char labels[32];
+                snprintf(labels, sizeof(labels), "verb=\"%s\"", ferry_kube_verb_names[v]);
+                ferry_hist_render(out, "ferry_kube_request_duration_seconds", labels,
+                                  &k->stats.lat[v]);
         }
 }
 
@@ -480,7 +456,7 @@ static int exchange(struct ferry_kube *k, const char *method, const char *path,
                         r = ferry_errprintf(err, -ECONNRESET, "%s %s%s failed: %s", method,
                                             k->cfg.server, path, why);
         }
-        account(k, verb_of(method, x->on_line != NULL), (double)(ferry_monotonic_ns() - t0) / 1e9,
+        account(k, verb_of(method, x->on_line != NULL), ferry_monotonic_ns() - t0,
                 r < 0 || x->code >= 500);
         return r;
 }

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/histogram.h"
 #include "common/util.h"
 #include "kube/kubeconfig.h"
 
@@ -89,17 +90,12 @@ void ferry_kube_bucket_init(struct ferry_kube_bucket *b, double qps, double burs
 int64_t ferry_kube_bucket_take(struct ferry_kube_bucket *b, int64_t now_ns);
 
 /* ---- statistics, for /metrics ---- */
-#define FERRY_KUBE_LAT_BUCKETS 12
-extern const double ferry_kube_lat_bounds[FERRY_KUBE_LAT_BUCKETS]; /* seconds */
 struct ferry_kube_stats {
-        uint64_t requests[6]; /* by verb: GET POST PUT PATCH DELETE WATCH */
-        uint64_t errors;      /* transport errors and 5xx */
-        uint64_t lat_count[6][FERRY_KUBE_LAT_BUCKETS + 1]; /* by verb, cumulative not applied */
-        double lat_sum[6];
-        uint64_t throttled_ns; /* time spent waiting for the limiter */
+        struct ferry_hist lat[6]; /* by verb: GET POST PUT PATCH DELETE WATCH (count = requests) */
+        uint64_t errors;          /* transport errors and 5xx (under the client's lock) */
+        uint64_t throttled_ns;    /* time spent waiting for the limiter (same) */
 };
 extern const char *const ferry_kube_verb_names[6];
-void ferry_kube_stats_get(struct ferry_kube *k, struct ferry_kube_stats *ret);
 /* Append Prometheus text: ferry_kube_requests_total, ferry_kube_request_duration_seconds. */
 void ferry_kube_metrics(struct ferry_kube *k, struct ferry_buf *out);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 #define MAX_TRIES 3
 
@@ -56,7 +57,7 @@ struct ferry_events *ferry_events_new(struct ferry_kube *kube, const char *compo
         ev->write = kube_write;
         ev->write_ctx = kube;
         pthread_mutex_init(&ev->lock, NULL);
-        pthread_cond_init(&ev->cv, NULL);
+        ferry_cond_init(&ev->cv);
         ev->pending = json_object();
         ev->cache = json_object();
         return ev;
@@ -306,10 +307,7 @@ static void *flusher(void *arg)
         struct ferry_events *ev = arg;
         pthread_mutex_lock(&ev->lock);
         while (!ev->stopping) {
-                struct timespec t;
-                clock_gettime(CLOCK_REALTIME, &t);
-                t.tv_sec += 1;
-                pthread_cond_timedwait(&ev->cv, &ev->lock, &t);
+                ferry_cond_wait_ms(&ev->cv, &ev->lock, 1000);
                 pthread_mutex_unlock(&ev->lock);
                 ferry_events_flush(ev, ferry_now_ns());
                 pthread_mutex_lock(&ev->lock);

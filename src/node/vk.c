@@ -12,6 +12,7 @@
 
 #include "common/hashmap.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "events.h"
 #include "kube/watch.h"
 #include "node.h"
@@ -38,15 +39,8 @@ void ferry_vk_now_text(char buf[FERRY_TIME_MAX])
 void ferry_vk_sleep_until(struct ferry_vk *vk, int64_t deadline_mono_ns)
 {
         pthread_mutex_lock(&vk->lock);
-        while (!vk->stopping && ferry_monotonic_ns() < deadline_mono_ns) {
-                struct timespec ts;
-                int64_t left = deadline_mono_ns - ferry_monotonic_ns();
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
-                ts.tv_sec = t / 1000000000;
-                ts.tv_nsec = t % 1000000000;
-                pthread_cond_timedwait(&vk->loop_cv, &vk->lock, &ts);
-        }
+        while (!vk->stopping && ferry_monotonic_ns() < deadline_mono_ns)
+                ferry_cond_wait_until(&vk->loop_cv, &vk->lock, deadline_mono_ns);
         pthread_mutex_unlock(&vk->lock);
 }
 
@@ -666,15 +660,10 @@ static void *worker(void *arg)
                                 next = vk->queue[i].not_before_ns;
                 }
                 if (pick == SIZE_MAX) {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        int64_t wait = next == INT64_MAX ? 1000000000 : next - now;
-                        if (wait > 1000000000)
-                                wait = 1000000000;
-                        int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + wait;
-                        ts.tv_sec = t / 1000000000;
-                        ts.tv_nsec = t % 1000000000;
-                        pthread_cond_timedwait(&vk->work_cv, &vk->lock, &ts);
+                        int64_t wait = next == INT64_MAX ? FERRY_NSEC_PER_SEC : next - now;
+                        if (wait > FERRY_NSEC_PER_SEC)
+                                wait = FERRY_NSEC_PER_SEC;
+                        ferry_cond_wait_until(&vk->work_cv, &vk->lock, now + wait);
                         continue;
                 }
                 char *uid = vk->queue[pick].uid;
@@ -949,8 +938,8 @@ int ferry_vk_new(const struct ferry_vk_config *cfg, struct ferry_kube *kube, str
             .version = FERRY_VK_VERSION,
         };
         pthread_mutex_init(&vk->lock, NULL);
-        pthread_cond_init(&vk->work_cv, NULL);
-        pthread_cond_init(&vk->loop_cv, NULL);
+        ferry_cond_init(&vk->work_cv);
+        ferry_cond_init(&vk->loop_cv);
         vk->pods = ferry_hashmap_new();
         vk->rootca = json_object();
         vk->events = ferry_events_new(kube, "ferry-node", cfg->node_name);

@@ -21,6 +21,7 @@
 #include "client/client.h"
 #include "common/error.h"
 #include "common/hashmap.h"
+#include "common/histogram.h"
 #include "common/util.h"
 #include "kube/kube.h"
 #include "kube/watch.h"
@@ -64,7 +65,6 @@ struct work {
         int64_t not_before_ns;
 };
 
-#define LAT_BUCKETS 12
 /* the size of ferryd_ops in vkmetrics.c */
 #define N_OPS 5
 
@@ -105,9 +105,8 @@ struct ferry_vk {
         json_t *rootca; /* ns -> {"obj": ConfigMap, "at": monotonic seconds} */
 
         /* metrics */
-        uint64_t ferryd_calls[N_OPS], ferryd_errors[N_OPS];
-        uint64_t ferryd_lat[N_OPS][LAT_BUCKETS + 1];
-        double ferryd_lat_sum[N_OPS];
+        uint64_t ferryd_errors[N_OPS];       /* under lock */
+        struct ferry_hist ferryd_lat[N_OPS]; /* calls: its count */
         uint64_t creates, create_failures, status_patches, deletes, adoptions;
 };
 

@@ -3,33 +3,28 @@
  * exposition; see vk.h. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/hashmap.h"
 #include "node/vk_internal.h"
 
-static const double lat_bounds[LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                               0.1,   0.25,   0.5,   1,    2.5,   10};
 static const char *const ferryd_ops[] = {"create", "status", "delete", "ping", "logs"};
 
 void ferry_vk_account_ferryd(struct ferry_vk *vk, const char *op, int64_t start_ns, bool failed)
 {
-        double secs = (double)(ferry_monotonic_ns() - start_ns) / 1e9;
+        int64_t ns = ferry_monotonic_ns() - start_ns;
         int o = 0;
         while (o < N_OPS && strcmp(ferryd_ops[o], op))
                 o++;
         if (o == N_OPS)
                 return;
-        size_t b = 0;
-        while (b < LAT_BUCKETS && secs > lat_bounds[b])
-                b++;
-        pthread_mutex_lock(&vk->lock);
-        vk->ferryd_calls[o]++;
-        if (failed)
+        ferry_hist_observe(&vk->ferryd_lat[o], ns);
+        if (failed) {
+                pthread_mutex_lock(&vk->lock);
                 vk->ferryd_errors[o]++;
-        vk->ferryd_lat[o][b]++;
-        vk->ferryd_lat_sum[o] += secs;
-        pthread_mutex_unlock(&vk->lock);
+                pthread_mutex_unlock(&vk->lock);
+        }
 }
 
 void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
@@ -82,7 +77,8 @@ void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
             "# TYPE ferry_node_ferryd_requests_total counter\n");
         for (int o = 0; o < N_OPS; o++)
                 ferry_buf_printf(out, "ferry_node_ferryd_requests_total{op=\"%s\"} %llu\n",
-                                 ferryd_ops[o], (unsigned long long)vk->ferryd_calls[o]);
+                                 ferryd_ops[o],
+                                 (unsigned long long)ferry_hist_count(&vk->ferryd_lat[o]));
         ferry_buf_adds(out,
                        "# HELP ferry_node_ferryd_errors_total Failed calls to the interLink API.\n"
                        "# TYPE ferry_node_ferryd_errors_total counter\n");
@@ -93,23 +89,10 @@ void ferry_vk_metrics(struct ferry_vk *vk, struct ferry_buf *out)
                        "# HELP ferry_node_ferryd_request_duration_seconds interLink API latency.\n"
                        "# TYPE ferry_node_ferryd_request_duration_seconds histogram\n");
         for (int o = 0; o < N_OPS; o++) {
-                uint64_t cum = 0;
-                for (int b = 0; b < LAT_BUCKETS; b++) {
-                        cum += vk->ferryd_lat[o][b];
-                        ferry_buf_printf(out,
-                                         "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%"
-                                         "s\",le=\"%g\"} %llu\n",
-                                         ferryd_ops[o], lat_bounds[b], (unsigned long long)cum);
-                }
-                cum += vk->ferryd_lat[o][LAT_BUCKETS];
-                ferry_buf_printf(
-                    out,
-                    "ferry_node_ferryd_request_duration_seconds_bucket{op=\"%s\",le=\"+Inf\"} "
-                    "%llu\n"
-                    "ferry_node_ferryd_request_duration_seconds_sum{op=\"%s\"} %.6f\n"
-                    "ferry_node_ferryd_request_duration_seconds_count{op=\"%s\"} %llu\n",
-                    ferryd_ops[o], (unsigned long long)cum, ferryd_ops[o], vk->ferryd_lat_sum[o],
-                    ferryd_ops[o], (unsigned long long)cum);
+                char labels[32];
+                snprintf(labels, sizeof(labels), "op=\"%s\"", ferryd_ops[o]);
+                ferry_hist_render(out, "ferry_node_ferryd_request_duration_seconds", labels,
+                                  &vk->ferryd_lat[o]);
         }
         pthread_mutex_unlock(&vk->lock);
         ferry_buf_printf(
