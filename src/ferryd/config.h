@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "backend/backend.h"
 #include "common/error.h"
@@ -27,7 +28,44 @@ struct ferryd_config {
         size_t n_backend_options;
         /* set by parsing: whether listen came from the file or flags */
         bool listen_set;
+        bool listen_from_flags;
 };
+
+/* One table drives the YAML keys, the command-line flags and --help: a
+ * setting's flag is its key with '-' for '_' (flag overrides that). */
+enum ferryd_setting_type {
+        FERRYD_SET_STRING,
+        FERRYD_SET_BOOL,   /* a flag without argument; true/false in YAML */
+        FERRYD_SET_OCTAL,  /* unsigned, 0..0777 */
+        FERRYD_SET_INT,    /* int in [min, max] */
+        FERRYD_SET_LISTEN, /* a URL, repeatable; YAML: a URL or a list */
+        FERRYD_SET_OPTION, /* KEY=VALUE, repeatable; YAML: a mapping */
+};
+
+struct ferryd_setting {
+        const char *key;  /* YAML key */
+        const char *flag; /* long flag when it is not the key with '-' for '_' */
+        char short_opt;   /* or 0 */
+        enum ferryd_setting_type type;
+        size_t offset;                 /* into struct ferryd_config */
+        int min, max;                  /* FERRYD_SET_INT */
+        enum ferry_listener_role role; /* FERRYD_SET_LISTEN */
+        const char *arg;               /* the argument's name in --help */
+        const char *help;              /* one line; the default in parentheses */
+};
+
+/* The table, NULL-key terminated. */
+extern const struct ferryd_setting ferryd_settings[];
+const struct ferryd_setting *ferryd_setting_by_key(const char *key);
+/* The long flag of a setting (without "--"), into buf. */
+const char *ferryd_setting_flag(const struct ferryd_setting *s, char *buf, size_t size);
+/* Apply one value (a flag's argument, or a YAML scalar). as: how the user
+ * named the setting, for the error ("poll_interval_ms", "--poll-interval-ms").
+ * Listeners given as flags replace those of the file. */
+int ferryd_config_set(struct ferryd_config *c, const struct ferryd_setting *s, const char *value,
+                      bool from_flag, const char *as, ferry_error_t *err);
+/* The options part of --help, from the table. */
+void ferryd_config_usage(FILE *f);
 
 void ferryd_config_defaults(struct ferryd_config *c);
 /* Merge a YAML config file into c. Unknown keys are errors (typos matter). */

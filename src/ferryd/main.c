@@ -24,33 +24,12 @@
 
 static void usage(FILE *f)
 {
-        fprintf(
-            f,
-            "Usage: ferryd [OPTIONS]\n\n"
-            "Ferry site daemon: serves the interLink API and runs pods through a backend.\n\n"
-            "  -c, --config FILE         YAML config file (keys as the long options, with _)\n"
-            "  -l, --listen URL          hop-A API listener, repeatable: unix:///PATH, "
-            "http://HOST:PORT\n"
-            "                            or https://HOST:PORT\n"
-            "                            (default unix:///run/ferry/ferryd.sock)\n"
-            "  -p, --plugin-listen URL   hop-B plugin listener (an interLink API server calls it)\n"
-            "  -s, --state-dir DIR       state directory (default /var/lib/ferry)\n"
-            "  -b, --backend NAME        backend: %s (default local)\n"
-            "  -r, --runtime NAME        local backend runtime: bwrap, podman, host (default "
-            "bwrap)\n"
-            "  -o, --backend-opt K=V     backend option, repeatable\n"
-            "  -t, --tokens FILE         bearer tokens for TCP listeners (TOKEN NS[,NS]) per "
-            "line)\n"
-            "      --insecure-tcp        allow TCP listeners without tokens\n"
-            "      --tls-cert FILE       PEM certificate (chain) for https:// listeners\n"
-            "      --tls-key FILE        its PEM private key\n"
-            "      --tls-client-ca FILE  require client certificates signed by this CA (https)\n"
-            "      --socket-mode MODE    unix socket mode (default 0660)\n"
-            "      --poll-interval-ms N  backend status poll interval (default 1000)\n"
-            "      --log-level LEVEL     error, warning, info, debug (default info)\n"
-            "      --libexec-dir DIR     where ferry-shim lives\n"
-            "  -h, --help, --version\n",
-            ferry_backend_names());
+        fprintf(f, "Usage: ferryd [OPTIONS]\n\n"
+                   "Ferry site daemon: serves the interLink API and runs pods through a backend.\n"
+                   "Every option is also a key of the YAML config file (its name with _).\n\n"
+                   "  -c, --config FILE          YAML config file; flags override it\n");
+        ferryd_config_usage(f);
+        fprintf(f, "  -h, --help, --version\n\nBackends: %s\n", ferry_backend_names());
 }
 
 static char *default_libexec(void)
@@ -79,28 +58,32 @@ static char *default_libexec(void)
 
 int main(int argc, char **argv)
 {
-        static const struct option opts[] = {
-            {"config", required_argument, NULL, 'c'},
-            {"listen", required_argument, NULL, 'l'},
-            {"plugin-listen", required_argument, NULL, 'p'},
-            {"state-dir", required_argument, NULL, 's'},
-            {"backend", required_argument, NULL, 'b'},
-            {"runtime", required_argument, NULL, 'r'},
-            {"backend-opt", required_argument, NULL, 'o'},
-            {"tokens", required_argument, NULL, 't'},
-            {"insecure-tcp", no_argument, NULL, 1},
-            {"socket-mode", required_argument, NULL, 2},
-            {"poll-interval-ms", required_argument, NULL, 3},
-            {"log-level", required_argument, NULL, 4},
-            {"libexec-dir", required_argument, NULL, 5},
-            {"version", no_argument, NULL, 6},
-            {"tls-cert", required_argument, NULL, 7},
-            {"tls-key", required_argument, NULL, 8},
-            {"tls-client-ca", required_argument, NULL, 9},
-            {"help", no_argument, NULL, 'h'},
-            {0},
-        };
-        static const char *shortopts = "c:l:p:s:b:r:o:t:h";
+        /* getopt's table from the settings table: val = 256 + index, or the short option */
+        size_t n_set = 0;
+        while (ferryd_settings[n_set].key)
+                n_set++;
+        static struct option opts[48];
+        static char flags[44][64];
+        if (n_set >= FERRY_ARRAY_SIZE(flags)) {
+                fprintf(stderr, "ferryd: too many settings for the option table\n");
+                return 2;
+        }
+        char shortopts[64] = "c:h";
+        for (size_t i = 0; i < n_set; i++) {
+                const struct ferryd_setting *st = &ferryd_settings[i];
+                opts[i].name = ferryd_setting_flag(st, flags[i], sizeof(flags[i]));
+                opts[i].has_arg = st->type == FERRYD_SET_BOOL ? no_argument : required_argument;
+                opts[i].val = st->short_opt ? st->short_opt : 256 + (int)i;
+                if (st->short_opt) {
+                        size_t l = strlen(shortopts);
+                        shortopts[l] = st->short_opt;
+                        shortopts[l + 1] = ':';
+                        shortopts[l + 2] = '\0';
+                }
+        }
+        opts[n_set] = (struct option){"config", required_argument, NULL, 'c'};
+        opts[n_set + 1] = (struct option){"help", no_argument, NULL, 'h'};
+        opts[n_set + 2] = (struct option){"version", no_argument, NULL, 1};
         struct ferryd_config cfg;
         struct ferry_daemon *d = NULL;
         struct ferry_server *srv = NULL;
@@ -121,7 +104,7 @@ int main(int argc, char **argv)
                         usage(stdout);
                         return 0;
                 }
-                if (c == 6) {
+                if (c == 1) {
                         printf("ferryd %s\n", FERRY_VERSION);
                         return 0;
                 }
@@ -141,81 +124,19 @@ int main(int argc, char **argv)
                 return 2;
         }
         /* Pass 2: flags. Listeners given as flags replace those of the file. */
-        bool flag_listen = false;
         optind = 0;
         while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
-                char *end;
-                switch (c) {
-                case 'l':
-                case 'p':
-                        if (!flag_listen) {
-                                for (size_t i = 0; i < cfg.n_listen; i++)
-                                        free((char *)cfg.listen[i].url);
-                                cfg.n_listen = 0;
-                                flag_listen = true;
-                        }
-                        ferryd_config_add_listen(&cfg, optarg,
-                                                 c == 'l' ? FERRY_ROLE_API : FERRY_ROLE_PLUGIN);
-                        break;
-                case 's':
-                        free(cfg.state_dir);
-                        cfg.state_dir = ferry_xstrdup(optarg);
-                        break;
-                case 'b':
-                        free(cfg.backend);
-                        cfg.backend = ferry_xstrdup(optarg);
-                        break;
-                case 'r':
-                        free(cfg.runtime);
-                        cfg.runtime = ferry_xstrdup(optarg);
-                        break;
-                case 't':
-                        free(cfg.tokens);
-                        cfg.tokens = ferry_xstrdup(optarg);
-                        break;
-                case 'o':
-                        if (ferryd_config_set_option(&cfg, optarg, &err) < 0) {
-                                fprintf(stderr, "ferryd: %s\n", err.text);
-                                goto out_cfg;
-                        }
-                        break;
-                case 1: cfg.insecure_tcp = true; break;
-                case 2:
-                        cfg.socket_mode = (unsigned)strtoul(optarg, &end, 8);
-                        if (*end || cfg.socket_mode > 0777) {
-                                fprintf(stderr, "ferryd: --socket-mode must be octal, like 0660\n");
-                                goto out_cfg;
-                        }
-                        break;
-                case 3:
-                        cfg.poll_interval_ms = (int)strtol(optarg, &end, 10);
-                        if (*end || cfg.poll_interval_ms < 10) {
-                                fprintf(stderr,
-                                        "ferryd: --poll-interval-ms must be a number >= 10\n");
-                                goto out_cfg;
-                        }
-                        break;
-                case 4:
-                        free(cfg.log_level);
-                        cfg.log_level = ferry_xstrdup(optarg);
-                        break;
-                case 5:
-                        free(cfg.libexec_dir);
-                        cfg.libexec_dir = ferry_xstrdup(optarg);
-                        break;
-                case 7:
-                        free(cfg.tls_cert);
-                        cfg.tls_cert = ferry_xstrdup(optarg);
-                        break;
-                case 8:
-                        free(cfg.tls_key);
-                        cfg.tls_key = ferry_xstrdup(optarg);
-                        break;
-                case 9:
-                        free(cfg.tls_client_ca);
-                        cfg.tls_client_ca = ferry_xstrdup(optarg);
-                        break;
-                default: break;
+                const struct ferryd_setting *st = NULL;
+                for (size_t i = 0; i < n_set && !st; i++)
+                        if (opts[i].val == c)
+                                st = &ferryd_settings[i];
+                if (!st)
+                        continue; /* --config, done in pass 1 */
+                char as[80];
+                snprintf(as, sizeof(as), "--%s", opts[st - ferryd_settings].name);
+                if (ferryd_config_set(&cfg, st, optarg ? optarg : "true", true, as, &err) < 0) {
+                        fprintf(stderr, "ferryd: %s\n", err.text);
+                        goto out_cfg;
                 }
         }
         int lvl = ferry_log_parse_level(cfg.log_level);

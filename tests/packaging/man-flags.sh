@@ -37,8 +37,13 @@ for f in ferryd.8.scd ferry.1.scd ferry-node.8.scd; do
 done
 
 # ferryd
-t=$(table "$src/src/ferryd/main.c")
-same "ferryd: options of --help are in its getopt table" "$t" "$t $("$build/src/ferryd/ferryd" --help | help_opts)"
+# ferryd's flags, YAML keys and --help come from one settings table (src/ferryd/config.c):
+# its --help is the list, and each table key must be a flag there
+t=$("$build/src/ferryd/ferryd" --help | help_opts)
+keys=$(grep -oE '^ +\{"[a-z_]+", (NULL|"[a-z-]+")' "$src/src/ferryd/config.c" |
+  sed -E 's/^ +\{"([a-z_]+)", NULL/--\1/; s/^ +\{"[a-z_]+", "([a-z-]+)"/--\1/' | tr '_' '-')
+[ -n "$keys" ] || { echo "FAIL: no settings found in src/ferryd/config.c"; fail=$((fail + 1)); }
+same "ferryd: every setting of the table is in --help" "$t" "$t $keys"
 same "ferryd(8) OPTIONS" "$t" "$(section "$man/ferryd.8.scd" '^# OPTIONS' '^# ' | page_opts)"
 
 # ferry: global options, then each command of `ferry --help`
