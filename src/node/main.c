@@ -46,8 +46,11 @@ static void usage(FILE *f)
 }
 
 static volatile sig_atomic_t quit;
+static struct ferry_vk *volatile running_vk; /* to stop a start that is still retrying */
 static void on_signal(int sig)
 {
+        if (running_vk)
+                ferry_vk_request_stop(running_vk);
         quit = sig;
 }
 
@@ -127,8 +130,14 @@ int main(int argc, char **argv)
         /* 4. the engine: Node + Lease, informer, workers, loops */
         if ((r = ferry_vk_new(&cfg, kube, &vk, &err)) < 0)
                 goto fail_vk;
-        if ((r = ferry_vk_start(vk, &err)) < 0)
+        running_vk = vk;
+        if ((r = ferry_vk_start(vk, &err)) < 0) {
+                if (quit) { /* stopped while registering: not a failure */
+                        rc = 0;
+                        r = 0;
+                }
                 goto fail_start;
+        }
 
         /* 5. the kubelet endpoint */
         if (cfg.kubelet_port && (r = ferry_kubelet_start(vk, &cfg, &kubelet, &err)) < 0)
@@ -150,6 +159,7 @@ int main(int argc, char **argv)
 
         ferry_kubelet_stop(kubelet);
 fail_start:
+        running_vk = NULL;
         ferry_vk_stop(vk);
         ferry_vk_free(vk);
 fail_vk:

@@ -39,17 +39,27 @@ void ferry_vk_now_text(char buf[FERRY_TIME_MAX])
 void ferry_vk_sleep_until(struct ferry_vk *vk, int64_t deadline_mono_ns)
 {
         pthread_mutex_lock(&vk->lock);
-        while (!vk->stopping && ferry_monotonic_ns() < deadline_mono_ns)
-                ferry_cond_wait_until(&vk->loop_cv, &vk->lock, deadline_mono_ns);
+        while (!vk->stopping && !atomic_load(&vk->stop_requested) &&
+               ferry_monotonic_ns() < deadline_mono_ns) {
+                /* a signal handler cannot signal the condition: look every second */
+                int64_t until = ferry_monotonic_ns() + FERRY_NSEC_PER_SEC;
+                ferry_cond_wait_until(&vk->loop_cv, &vk->lock,
+                                      until < deadline_mono_ns ? until : deadline_mono_ns);
+        }
         pthread_mutex_unlock(&vk->lock);
 }
 
 bool ferry_vk_stopping(struct ferry_vk *vk)
 {
         pthread_mutex_lock(&vk->lock);
-        bool s = vk->stopping;
+        bool s = vk->stopping || atomic_load(&vk->stop_requested);
         pthread_mutex_unlock(&vk->lock);
         return s;
+}
+
+void ferry_vk_request_stop(struct ferry_vk *vk)
+{
+        atomic_store(&vk->stop_requested, true);
 }
 
 bool ferry_vk_healthy(struct ferry_vk *vk)

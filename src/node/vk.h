@@ -76,6 +76,9 @@ int ferry_vk_new(const struct ferry_vk_config *cfg, struct ferry_kube *kube, str
 int ferry_vk_start(struct ferry_vk *vk, ferry_error_t *err);
 /* Stop every thread (in reverse order of start). */
 void ferry_vk_stop(struct ferry_vk *vk);
+/* Async-signal-safe: ask a ferry_vk_start() that is still retrying to give
+ * up (it checks at least once a second). */
+void ferry_vk_request_stop(struct ferry_vk *vk);
 void ferry_vk_free(struct ferry_vk *vk);
 
 /* A new ferryd client for the calling thread. */

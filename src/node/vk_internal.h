@@ -79,6 +79,7 @@ struct ferry_vk {
         struct work *queue;
         size_t n_queue, cap_queue;
         bool stopping;
+        atomic_bool stop_requested; /* from a signal handler: ferry_vk_request_stop() */
 
         struct ferry_kube_informer *informer;
         pthread_t *workers;
