@@ -535,10 +535,10 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
         bool first = true;
         int r;
 
-        if (len > d->cfg.limits.max_body)
+        if (len > d->cfg.limits.max_status_body)
                 return ferry_errprintf(err, -E2BIG,
                                        "request body of %zu bytes exceeds the limit of %zu", len,
-                                       d->cfg.limits.max_body);
+                                       d->cfg.limits.max_status_body);
         if ((r = ferry_pod_idents_scan(body, len, d->cfg.limits.max_json_depth, status_ident, &q,
                                        err)) < 0) {
                 free(q.v);

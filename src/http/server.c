@@ -305,8 +305,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 *con_cls = rq;
                 return MHD_YES; /* answer on a later call: keeps keep-alive working */
         }
+        size_t max_body = route_of(url) == R_STATUS ? lim->max_status_body : lim->max_body;
+        if (*upload_size > 0 && !rq->body.data && !rq->too_big) {
+                /* one allocation for the announced body instead of doubling copies */
+                const char *cl =
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+                if (n > 0 && n <= max_body)
+                        ferry_buf_reserve(&rq->body, (size_t)n);
+        }
         if (*upload_size > 0) {
-                if (!rq->too_big && rq->body.len + *upload_size <= lim->max_body)
+                if (!rq->too_big && rq->body.len + *upload_size <= max_body)
                         ferry_buf_add(&rq->body, upload, *upload_size);
                 else
                         rq->too_big = true;
@@ -333,7 +342,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
         if (rq->too_big) {
                 int r = ferry_errprintf(&err, -E2BIG, "request body exceeds the limit of %zu bytes",
-                                        lim->max_body);
+                                        max_body);
                 code = send_error(c, r, &err, rt == R_LOGS, session, &ret);
                 goto done;
         }
@@ -609,23 +618,26 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                         l->mhd = MHD_start_daemon(
                             flags, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                            3600u, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                            MHD_OPTION_END);
                 else if (!s->tls_ca)
                         l->mhd = MHD_start_daemon(
                             flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
                             fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
                             s->tls_cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                            3600u, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                            MHD_OPTION_END);
                 else
                         l->mhd = MHD_start_daemon(
                             flags | MHD_USE_TLS, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
                             fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
                             s->tls_cert, MHD_OPTION_HTTPS_MEM_TRUST, s->tls_ca,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                            3600u, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                            MHD_OPTION_END);
                 if (!l->mhd) {
                         close(fd);
                         r = ferry_errprintf(err, -EIO, "cannot start the HTTP server on %s%s",

@@ -129,6 +129,13 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
         return n;
 }
 
+/* A byte a string's plain run may hold: not '"', '\\', a control character or
+ * the start of a multi-byte UTF-8 sequence (those take the careful path). */
+static inline bool plain(unsigned char c)
+{
+        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* A string at s->p (the opening quote). Decoded into out (NUL-terminated)
  * when out is set; *ret_len is the decoded length, even past size. */
 static int string(struct scan *s, char *out, size_t size, size_t *ret_len)
@@ -136,6 +143,14 @@ static int string(struct scan *s, char *out, size_t size, size_t *ret_len)
         size_t len = 0;
         s->p++; /* " */
         for (;;) {
+                if (!out) { /* skipping: run over the plain bytes first */
+                        const unsigned char *q = (const unsigned char *)s->p;
+                        const unsigned char *e = (const unsigned char *)s->end;
+                        while (q < e && plain(*q))
+                                q++;
+                        len += (size_t)(q - (const unsigned char *)s->p);
+                        s->p = (const char *)q;
+                }
                 if (s->p >= s->end)
                         return fail(s, "unterminated string");
                 unsigned char c = (unsigned char)*s->p;

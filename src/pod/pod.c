@@ -12,6 +12,9 @@
 
 const struct ferry_limits ferry_default_limits = {
     .max_body = 4 << 20,
+    /* a virtual kubelet sends every live pod as a whole object, ~2-3 KB each:
+     * 64 MiB is about 20,000 of them (the body is scanned, not parsed) */
+    .max_status_body = 64 << 20,
     .max_json_depth = 64,
     .max_containers = 64,
     .max_env = 1024,

@@ -18,6 +18,7 @@
 
 struct ferry_limits {
         size_t max_body;         /* bytes of one request body */
+        size_t max_status_body;  /* bytes of a /status body (whole v1.Pod objects) */
         size_t max_json_depth;   /* nesting of JSON values */
         size_t max_containers;   /* containers + init containers per pod */
         size_t max_env;          /* env entries per container */
