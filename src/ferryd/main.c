@@ -102,26 +102,31 @@ int main(int argc, char **argv)
         while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
                 if (c == 'h') {
                         usage(stdout);
-                        return 0;
+                        rc = 0;
+                        goto out_cfg;
                 }
                 if (c == 1) {
                         printf("ferryd %s\n", FERRY_VERSION);
-                        return 0;
+                        rc = 0;
+                        goto out_cfg;
                 }
                 if (c == '?') {
                         usage(stderr);
-                        return 2;
+                        rc = 2;
+                        goto out_cfg;
                 }
                 if (c == 'c' && ferryd_config_load(&cfg, optarg, &err) < 0) {
                         fprintf(stderr, "ferryd: %s\n", err.text);
-                        return 2;
+                        rc = 2;
+                        goto out_cfg;
                 }
                 if (c == 'c')
                         config_path = optarg;
         }
         if (optind < argc) {
                 fprintf(stderr, "ferryd: unexpected argument \"%s\"\n", argv[optind]);
-                return 2;
+                rc = 2;
+                goto out_cfg;
         }
         /* Pass 2: flags. Listeners given as flags replace those of the file. */
         optind = 0;

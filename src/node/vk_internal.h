@@ -2,7 +2,12 @@
 /*
  * Shared by the files of the ferry-node engine (not installed, not exported):
  * vk.c (pod table, workers, status loop, lifecycle), nodeloop.c (the node
- * loop: /pinglink, Node status, Lease) and vkmetrics.c (/metrics).
+ * loop: /pinglink, Node status, Lease), orphans.c (site pods no API object
+ * owns), vkmetrics.c (/metrics) and vkbase.c (stop and sleep, the ferryd
+ * client, small helpers).
+ *
+ * Dependencies run one way: vk.c -> nodeloop.c, orphans.c -> vkbase.c,
+ * vkmetrics.c. The loops never call into vk.c; vk.c starts them.
  *
  * Ownership: struct ferry_vk is created and freed by vk.c (ferry_vk_new,
  * ferry_vk_free); the other files borrow it. Its fields follow the locking

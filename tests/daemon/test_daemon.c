@@ -266,6 +266,13 @@ static void test_delete_during_submit(void **state)
         ferry_daemon_free(d);
 }
 
+static bool read_again(const char *path, char **text, size_t *len)
+{
+        free(*text);
+        *text = NULL;
+        return ferry_read_file(path, 64, text, len) == 0;
+}
+
 /* A restart keeps each pod's terminationGracePeriodSeconds: the delete after
  * the restart hands the shim the pod's 1 s, not a default. */
 static void test_restart_keeps_grace(void **state)
@@ -295,7 +302,7 @@ static void test_restart_keeps_grace(void **state)
         char *path = ferry_xasprintf("%s/local/pods/%s/deleted", dir, uid);
         char *text = NULL;
         size_t len = 0;
-        WAIT_FOR(ferry_read_file(path, 64, &text, &len) == 0, 30); /* TERM is ignored: 1 s */
+        WAIT_FOR(read_again(path, &text, &len), 30); /* TERM is ignored: 1 s */
         assert_non_null(text);
         assert_int_equal(strtol(text, NULL, 10), 1);
         char *wd = ferry_xasprintf("%s/local/pods/%s", dir, uid);
