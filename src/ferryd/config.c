@@ -110,7 +110,7 @@ const struct ferryd_setting ferryd_settings[] = {
      "error, warning, info, debug (default info)"},
     {"libexec_dir", NULL, 0, FERRYD_SET_STRING, AT(libexec_dir), 0, 0, 0, "DIR",
      "where ferry-shim lives (default: next to ferryd, else the install path)"},
-    {NULL},
+    {.key = NULL},
 };
 #undef AT
 
