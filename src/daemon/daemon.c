@@ -495,27 +495,35 @@ static int by_creation(const void *a, const void *b)
         return strcmp(x->uid, y->uid);
 }
 
-struct status_req {
+struct ferry_status_req {
         struct ferry_daemon *d;
+        struct ferry_pod_idents_stream *scan;
+        size_t len; /* bytes fed */
+        int r;      /* the first error, kept in err */
+        ferry_error_t err;
         size_t n, cap;
         struct status_ident {
                 char uid[FERRY_UID_MAX]; /* "" when too long to be known */
-                char ns[FERRY_IDENT_MAX];
+                char ns[64];             /* a DNS label: 63 bytes at most */
         } * v;
-        ferry_error_t *err;
 };
 
 static int status_ident(void *ctx, size_t i, const struct ferry_pod_ident *id)
 {
-        struct status_req *q = ctx;
+        struct ferry_status_req *q = ctx;
         if (q->n == q->d->cfg.limits.max_status_batch)
-                return ferry_errprintf(q->err, -E2BIG,
+                return ferry_errprintf(&q->err, -E2BIG,
                                        "more than %zu pods in one /status call, the limit is %zu",
                                        q->n, q->d->cfg.limits.max_status_batch);
         if (q->n == q->cap) {
                 q->cap = q->cap ? q->cap * 2 : 64;
                 q->v = ferry_xrealloc(q->v, q->cap * sizeof(*q->v));
         }
+        if (strlen(id->ns) >= sizeof(q->v->ns))
+                return ferry_errprintf(&q->err, -EINVAL,
+                                       "pod %zu: metadata.namespace \"%.64s...\" is longer than a "
+                                       "namespace can be (63 bytes)",
+                                       i, id->ns);
         struct status_ident *e = &q->v[q->n++];
         if (strlen(id->uid) < sizeof(e->uid))
                 memcpy(e->uid, id->uid, strlen(id->uid) + 1);
@@ -525,41 +533,84 @@ static int status_ident(void *ctx, size_t i, const struct ferry_pod_ident *id)
         return 0;
 }
 
+struct ferry_status_req *ferry_daemon_status_begin(struct ferry_daemon *d)
+{
+        struct ferry_status_req *q = ferry_xcalloc(1, sizeof(*q));
+        q->d = d;
+        q->scan =
+            ferry_pod_idents_stream_new(d->cfg.limits.max_json_depth, status_ident, q, &q->err);
+        return q;
+}
+
+int ferry_daemon_status_feed(struct ferry_status_req *q, const char *data, size_t n)
+{
+        if (q->r < 0)
+                return q->r;
+        q->len += n;
+        if (q->len > q->d->cfg.limits.max_status_body)
+                return q->r = ferry_errprintf(&q->err, -E2BIG,
+                                              "request body of more than %zu bytes exceeds the "
+                                              "limit of %zu",
+                                              q->len - n, q->d->cfg.limits.max_status_body);
+        return q->r = ferry_pod_idents_stream_feed(q->scan, data, n);
+}
+
+bool ferry_daemon_status_empty(struct ferry_status_req *q)
+{
+        if (q->r < 0)
+                return false;
+        if (q->len == 0)
+                return true;
+        int r = ferry_pod_idents_stream_end(q->scan); /* the count: end is idempotent */
+        if (r < 0)
+                q->r = r;
+        return r == 0;
+}
+
+void ferry_daemon_status_free(struct ferry_status_req *q)
+{
+        if (!q)
+                return;
+        ferry_pod_idents_stream_free(q->scan);
+        free(q->v);
+        free(q);
+}
+
 /* The body is an array of v1.Pod, often whole objects from a virtual
  * kubelet: only metadata.uid/namespace matter, and pod/ident.c takes them
- * out without building the pods. */
-int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
-                        const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err)
+ * out as the body arrives, without building the pods or keeping the body. */
+int ferry_daemon_status_end(struct ferry_status_req *q, const struct ferry_authz *az,
+                            struct ferry_buf *out, ferry_error_t *err)
 {
-        struct status_req q = {.d = d, .err = err};
+        struct ferry_daemon *d = q->d;
         bool first = true;
-        int r;
+        int r = q->r;
 
-        if (len > d->cfg.limits.max_status_body)
-                return ferry_errprintf(err, -E2BIG,
-                                       "request body of %zu bytes exceeds the limit of %zu", len,
-                                       d->cfg.limits.max_status_body);
-        if ((r = ferry_pod_idents_scan(body, len, d->cfg.limits.max_json_depth, status_ident, &q,
-                                       err)) < 0) {
-                free(q.v);
+        if (r == 0 && q->len && (r = ferry_pod_idents_stream_end(q->scan)) < 0)
+                q->r = r; /* no body at all reads as [] */
+        if (r < 0) {
+                if (err)
+                        *err = q->err;
                 return r;
         }
-        size_t n = q.n;
+        size_t n = q->n;
         r = 0;
         /* Check access first so that a refused request reveals nothing. */
         struct pod **found = n ? ferry_xcalloc(n, sizeof(*found)) : NULL;
         pthread_rwlock_rdlock(&d->lock);
         for (size_t i = 0; i < n; i++) {
-                struct pod *p = q.v[i].uid[0] ? ferry_hashmap_get(d->pods, q.v[i].uid) : NULL;
-                if (!az_ok(az, p ? p->ns : q.v[i].ns)) {
+                struct pod *p = q->v[i].uid[0] ? ferry_hashmap_get(d->pods, q->v[i].uid) : NULL;
+                if (!az_ok(az, p ? p->ns : q->v[i].ns)) {
                         r = ferry_errprintf(err, -EACCES,
                                             "this token may not read pods of namespace \"%s\"",
-                                            p ? p->ns : q.v[i].ns);
+                                            p ? p->ns : q->v[i].ns);
                         break;
                 }
                 found[i] = p;
         }
         if (r == 0) {
+                /* one allocation for the answer: a pod's status is ~320 bytes */
+                ferry_buf_reserve(out, 384 * (n ? n : ferry_hashmap_size(d->pods)) + 2);
                 ferry_buf_addc(out, '[');
                 if (n == 0) {
                         size_t it = 0, k = 0;
@@ -585,7 +636,16 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
         }
         free(found);
         pthread_rwlock_unlock(&d->lock);
-        free(q.v);
+        return r;
+}
+
+int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
+                        const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err)
+{
+        struct ferry_status_req *q = ferry_daemon_status_begin(d);
+        ferry_daemon_status_feed(q, body, len);
+        int r = ferry_daemon_status_end(q, az, out, err);
+        ferry_daemon_status_free(q);
         return r;
 }
 

@@ -70,6 +70,18 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
  * is done by the HTTP layer). Appends a JSON array to out. */
 int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
                         const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err);
+/* The same, fed as the body arrives (an HTTP upload) and never kept whole:
+ * begin, feed each piece (it returns the first error, which end reports
+ * again; later pieces are only counted), end with the caller's rights, free.
+ * An empty body reads as []. empty() ends the scan early and tells whether
+ * the body was [] (or null, or nothing): a hop-B ping. */
+struct ferry_status_req;
+struct ferry_status_req *ferry_daemon_status_begin(struct ferry_daemon *d);
+int ferry_daemon_status_feed(struct ferry_status_req *q, const char *data, size_t n);
+bool ferry_daemon_status_empty(struct ferry_status_req *q);
+int ferry_daemon_status_end(struct ferry_status_req *q, const struct ferry_authz *az,
+                            struct ferry_buf *out, ferry_error_t *err);
+void ferry_daemon_status_free(struct ferry_status_req *q);
 
 struct ferry_log_request {
         struct ferry_daemon *d;

@@ -77,6 +77,7 @@ struct ferry_server {
 
 struct req {
         struct ferry_buf body;
+        struct ferry_status_req *status; /* /status: scanned as it arrives, not kept */
         bool too_big;
         int64_t t0;
 };
@@ -273,23 +274,6 @@ static enum route_id route_of(const char *url)
         return R_OTHER;
 }
 
-static bool is_empty_array(const char *s, size_t n)
-{
-        size_t i = 0;
-        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
-                i++;
-        if (i >= n)
-                return true; /* no body at all: treat like [] */
-        if (n - i >= 4 && !strncmp(s + i, "null", 4))
-                return true;
-        if (s[i] != '[')
-                return false;
-        i++;
-        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
-                i++;
-        return i < n && s[i] == ']';
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -305,7 +289,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 *con_cls = rq;
                 return MHD_YES; /* answer on a later call: keeps keep-alive working */
         }
-        size_t max_body = route_of(url) == R_STATUS ? lim->max_status_body : lim->max_body;
+        enum route_id rt = route_of(url);
+        if (rt == R_STATUS && !rq->status)
+                rq->status = ferry_daemon_status_begin(s->d); /* counts against max_status_body */
+        if (rt == R_STATUS && *upload_size > 0) {
+                ferry_daemon_status_feed(rq->status, upload, *upload_size);
+                *upload_size = 0;
+                return MHD_YES;
+        }
+        size_t max_body = lim->max_body;
         if (*upload_size > 0 && !rq->body.data && !rq->too_big) {
                 /* one allocation for the announced body instead of doubling copies */
                 const char *cl =
@@ -323,7 +315,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 return MHD_YES;
         }
 
-        enum route_id rt = route_of(url);
         enum MHD_Result ret = MHD_YES;
         ferry_error_t err = {{0}};
         struct ferry_buf out = FERRY_BUF_INIT;
@@ -409,11 +400,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                         ferry_buf_adds(&out, "Pod deleted\n");
                 break;
         case R_STATUS:
-                if (l->role == FERRY_ROLE_PLUGIN && is_empty_array(body, blen))
+                if (l->role == FERRY_ROLE_PLUGIN && ferry_daemon_status_empty(rq->status))
                         r = ferry_daemon_ping(s->d, &out, &err); /* hop B: [] is the ping */
                 else
-                        r = ferry_daemon_status(s->d, blen ? body : "[]", blen ? blen : 2, azp,
-                                                &out, &err);
+                        r = ferry_daemon_status_end(rq->status, azp, &out, &err);
                 break;
         case R_LOGS: {
                 struct ferry_log_request q;
@@ -467,6 +457,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         struct req *rq = *con_cls;
         if (rq) {
                 ferry_buf_free(&rq->body);
+                ferry_daemon_status_free(rq->status);
                 free(rq);
                 *con_cls = NULL;
         }

@@ -1,32 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 #include "ident.h"
 
+#include "common/util.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct scan {
         const char *start, *p, *end;
+        size_t line, col; /* of start, for messages (1-based) */
         size_t max_depth;
         ferry_error_t *err;
-        int r; /* first error */
+        int r;       /* first error */
+        bool syntax; /* it was malformed JSON (which more input may mend) */
 };
+
+/* Line and column after the n bytes at p, from (*line, *col). */
+static void advance(size_t *line, size_t *col, const char *p, size_t n)
+{
+        const char *end = p + n, *nl;
+        while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+                (*line)++;
+                *col = 1;
+                p = nl + 1;
+        }
+        *col += (size_t)(end - p);
+}
 
 static int fail(struct scan *s, const char *what)
 {
         if (s->r < 0)
                 return s->r;
-        size_t line = 1, col = 1;
-        for (const char *q = s->start; q < s->p && q < s->end; q++) {
-                if (*q == '\n') {
-                        line++;
-                        col = 1;
-                } else {
-                        col++;
-                }
-        }
+        size_t line = s->line, col = s->col;
+        advance(&line, &col, s->start, (size_t)((s->p < s->end ? s->p : s->end) - s->start));
+        s->syntax = true;
         s->r = ferry_errprintf(s->err, -EINVAL, "malformed JSON at line %zu, column %zu: %s", line,
                                col, what);
         return s->r;
@@ -50,9 +63,11 @@ static bool lit(struct scan *s, const char *w)
 static int hex4(struct scan *s, uint32_t *ret)
 {
         uint32_t v = 0;
-        if (s->end - s->p < 4)
-                return fail(s, "a \\u escape needs four hex digits");
+        /* the message points at the first byte that is not a hex digit,
+         * wherever the input (or a chunk of it) ends */
         for (int i = 0; i < 4; i++) {
+                if (s->p >= s->end)
+                        return fail(s, "a \\u escape needs four hex digits");
                 char c = *s->p++;
                 v <<= 4;
                 if (c >= '0' && c <= '9')
@@ -61,8 +76,10 @@ static int hex4(struct scan *s, uint32_t *ret)
                         v |= (uint32_t)(c - 'a' + 10);
                 else if (c >= 'A' && c <= 'F')
                         v |= (uint32_t)(c - 'A' + 10);
-                else
+                else {
+                        s->p--;
                         return fail(s, "a \\u escape needs four hex digits");
+                }
         }
         *ret = v;
         return 0;
@@ -136,6 +153,42 @@ static inline bool plain(unsigned char c)
         return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* The end of the plain run at q: sixteen bytes at a time with SSE2 (one
+ * signed compare finds both control bytes and bytes >= 0x80), else eight at
+ * a time while no byte of a word can be '"', '\\', a control byte or >= 0x80
+ * (the tests may flag a plain byte next to one that is not, never miss one),
+ * then byte by byte. */
+static inline const unsigned char *plain_run(const unsigned char *q, const unsigned char *e)
+{
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                      space = _mm_set1_epi8(0x20);
+        while (e - q >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+                __m128i stop =
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+                unsigned m = (unsigned)_mm_movemask_epi8(stop);
+                if (m)
+                        return q + __builtin_ctz(m);
+                q += 16;
+        }
+#endif
+        const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+        while (e - q >= 8) {
+                uint64_t w;
+                memcpy(&w, q, 8);
+                uint64_t t = (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
+                             ((w ^ (ones * '\\')) - ones) | w;
+                if (t & high)
+                        break;
+                q += 8;
+        }
+        while (q < e && plain(*q))
+                q++;
+        return q;
+}
+
 /* A string at s->p (the opening quote). Decoded into out (NUL-terminated)
  * when out is set; *ret_len is the decoded length, even past size. */
 static int string(struct scan *s, char *out, size_t size, size_t *ret_len)
@@ -143,14 +196,14 @@ static int string(struct scan *s, char *out, size_t size, size_t *ret_len)
         size_t len = 0;
         s->p++; /* " */
         for (;;) {
-                if (!out) { /* skipping: run over the plain bytes first */
-                        const unsigned char *q = (const unsigned char *)s->p;
-                        const unsigned char *e = (const unsigned char *)s->end;
-                        while (q < e && plain(*q))
-                                q++;
-                        len += (size_t)(q - (const unsigned char *)s->p);
-                        s->p = (const char *)q;
-                }
+                /* the plain bytes first, many at a time */
+                const unsigned char *q =
+                    plain_run((const unsigned char *)s->p, (const unsigned char *)s->end);
+                size_t n = (size_t)(q - (const unsigned char *)s->p);
+                if (out && n && len + 1 < size)
+                        memcpy(out + len, s->p, n < size - 1 - len ? n : size - 1 - len);
+                len += n;
+                s->p = (const char *)q;
                 if (s->p >= s->end)
                         return fail(s, "unterminated string");
                 unsigned char c = (unsigned char)*s->p;
@@ -199,14 +252,8 @@ static int string(struct scan *s, char *out, size_t size, size_t *ret_len)
                         put_cp(out, size, &len, cp);
                         continue;
                 }
-                if (c < 0x80) {
-                        if (out && len + 1 < size)
-                                out[len] = (char)c;
-                        len++;
-                        s->p++;
-                        continue;
-                }
-                size_t n = utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
+                /* the run stopped here: a byte >= 0x80 */
+                n = utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
                 if (!n)
                         return fail(s, "invalid UTF-8 in a string");
                 if (out && len + n < size)
@@ -275,11 +322,11 @@ static int object(struct scan *s, size_t depth,
         }
         for (;;) {
                 char key[32];
-                size_t klen;
+                size_t klen = 0;
                 ws(s);
                 if (s->p >= s->end || *s->p != '"')
                         return fail(s, "expected a string key");
-                if (string(s, key, sizeof(key), &klen) < 0)
+                if (string(s, on_key ? key : NULL, sizeof(key), &klen) < 0)
                         return s->r;
                 ws(s);
                 if (s->p >= s->end || *s->p != ':')
@@ -393,69 +440,276 @@ static int pod_key(struct scan *s, size_t depth, const char *key, void *ctx)
         return object(s, depth + 1, meta_key, ctx);
 }
 
+/* ------------------------------------------------------------------------
+ * The body as it arrives. Elements are scanned in place in each chunk; one
+ * cut by the end of a chunk is copied (it alone: a pod is kilobytes) and
+ * scanned again once the bytes that close it have come. A failed scan is
+ * final unless it was malformed JSON and the element's brackets have not
+ * closed in what came yet: then more input decides.
+ */
+
+enum top {
+        T_START, /* before the first byte that is not white space */
+        T_FIRST, /* after '[': an element or ']' */
+        T_ELEM,  /* after ',': an element */
+        T_SEP,   /* after an element: ',' or ']' */
+        T_TAIL,  /* after ']': white space only */
+        T_OTHER, /* not an array: kept whole and read at the end */
+};
+
+/* Just enough of JSON to find where an object ends: brackets outside strings. */
+struct frame {
+        size_t depth;
+        bool str, esc;
+};
+
+struct ferry_pod_idents_stream {
+        size_t max_depth;
+        int (*cb)(void *ctx, size_t i, const struct ferry_pod_ident *id);
+        void *ctx;
+        ferry_error_t *err;
+        enum top top;
+        int r;                        /* the first error, then every call returns it */
+        size_t n;                     /* elements handed to cb */
+        size_t line, col;             /* of the next byte fed */
+        struct ferry_buf carry;       /* an element cut by a chunk's end (T_OTHER: all) */
+        size_t carry_line, carry_col; /* of its first byte */
+        struct frame fr;              /* over the carry */
+};
+
+/* Offset just past the end of the object the frame is in, or SIZE_MAX when
+ * it does not end in data[0..n). */
+static size_t frame(struct frame *f, const char *data, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                char c = data[i];
+                if (f->str) {
+                        if (f->esc)
+                                f->esc = false;
+                        else if (c == '\\')
+                                f->esc = true;
+                        else if (c == '"')
+                                f->str = false;
+                } else if (c == '"') {
+                        f->str = true;
+                } else if (c == '{' || c == '[') {
+                        f->depth++;
+                } else if ((c == '}' || c == ']') && --f->depth == 0) {
+                        return i + 1;
+                }
+        }
+        return SIZE_MAX;
+}
+
+/* One element at s->p, an object (or an array, refused once scanned): its
+ * identity to cb. */
+static int elem(struct ferry_pod_idents_stream *st, struct scan *s)
+{
+        struct elem e;
+        memset(&e, 0, sizeof(e));
+        if (*s->p == '[') { /* the wrong shape, unless it is not even JSON */
+                if (skip(s, 1) < 0)
+                        return s->r;
+                return ferry_errprintf(s->err, -EINVAL,
+                                       "pod %zu of the array is not a pod (a JSON object)", st->n);
+        }
+        if (object(s, 2, pod_key, &e) < 0)
+                return s->r;
+        if (!e.id.uid[0] || e.bad[0] || e.bad[1] || e.bad[2])
+                return ferry_errprintf(s->err, -EINVAL, "pod %zu of the array has no metadata.uid",
+                                       st->n);
+        if (!e.id.ns[0])
+                snprintf(e.id.ns, sizeof(e.id.ns), "default");
+        int r = st->cb ? st->cb(st->ctx, st->n, &e.id) : 0;
+        if (r < 0)
+                return r;
+        st->n++;
+        return 0;
+}
+
+/* A body that is not an array, whole: null reads as []; anything else is
+ * refused, as malformed JSON when it is not even that. */
+static int other(struct ferry_pod_idents_stream *st)
+{
+        struct scan s = {.start = st->carry.data,
+                         .p = st->carry.data,
+                         .end = st->carry.data + st->carry.len,
+                         .line = st->carry_line,
+                         .col = st->carry_col,
+                         .max_depth = st->max_depth,
+                         .err = st->err};
+        if (lit(&s, "null")) {
+                ws(&s);
+                return s.p < s.end ? fail(&s, "end of input expected") : 0;
+        }
+        if (skip(&s, 0) < 0)
+                return s.r;
+        ws(&s);
+        if (s.p < s.end)
+                return fail(&s, "end of input expected");
+        return ferry_errprintf(st->err, -EINVAL, "expected a JSON array of Pods");
+}
+
+static int feed(struct ferry_pod_idents_stream *st, const char *data, size_t n, bool last)
+{
+        const char *p = data, *end = data + n;
+        struct scan s = {.start = data,
+                         .end = end,
+                         .line = st->line,
+                         .col = st->col,
+                         .max_depth = st->max_depth,
+                         .err = st->err};
+        int r = 0;
+
+        if (st->top == T_OTHER) {
+                ferry_buf_add(&st->carry, data, n);
+                p = end;
+        } else if (st->carry.len) {
+                /* the rest of a cut element: up to its closing bracket */
+                size_t k = frame(&st->fr, data, n);
+                if (k == SIZE_MAX && !last) {
+                        ferry_buf_add(&st->carry, data, n);
+                        goto out;
+                }
+                if (k == SIZE_MAX)
+                        k = n; /* the body ends inside it: the scan says how */
+                ferry_buf_add(&st->carry, data, k);
+                struct scan c = s;
+                c.start = c.p = st->carry.data;
+                c.end = st->carry.data + st->carry.len;
+                c.line = st->carry_line;
+                c.col = st->carry_col;
+                if ((r = elem(st, &c)) < 0)
+                        return r;
+                /* the scan ends where the brackets closed */
+                p = data + k - (size_t)(c.end - c.p);
+                st->carry.len = 0;
+                st->top = T_SEP;
+        }
+
+        while (p < end) {
+                s.p = p;
+                if (st->top != T_OTHER)
+                        ws(&s);
+                p = s.p;
+                if (p == end)
+                        break;
+                switch (st->top) {
+                case T_START:
+                        if (*p != '[') {
+                                st->top = T_OTHER;
+                                st->carry_line = st->line;
+                                st->carry_col = st->col;
+                                advance(&st->carry_line, &st->carry_col, data, (size_t)(p - data));
+                                ferry_buf_add(&st->carry, p, (size_t)(end - p));
+                                p = end;
+                                break;
+                        }
+                        if (st->max_depth < 1)
+                                return ferry_errprintf(st->err, -E2BIG,
+                                                       "JSON nesting deeper than %zu levels",
+                                                       st->max_depth);
+                        p++;
+                        st->top = T_FIRST;
+                        break;
+                case T_FIRST:
+                case T_ELEM:
+                        if (st->top == T_FIRST && *p == ']') {
+                                p++;
+                                st->top = T_TAIL;
+                                break;
+                        }
+                        if (*p != '{' && *p != '[')
+                                return fail(&s, "expected a pod (a JSON object)");
+                        s.syntax = false;
+                        if ((r = elem(st, &s)) == 0) {
+                                p = s.p;
+                                st->top = T_SEP;
+                                break;
+                        }
+                        /* malformed, or only cut by the end of this chunk? */
+                        st->fr = (struct frame){0};
+                        if (last || !s.syntax || frame(&st->fr, p, (size_t)(end - p)) != SIZE_MAX)
+                                return r;
+                        ferry_error_clear(st->err);
+                        s.r = 0;
+                        st->carry_line = st->line;
+                        st->carry_col = st->col;
+                        advance(&st->carry_line, &st->carry_col, data, (size_t)(p - data));
+                        ferry_buf_add(&st->carry, p, (size_t)(end - p));
+                        p = end;
+                        break;
+                case T_SEP:
+                        if (*p == ',') {
+                                p++;
+                                st->top = T_ELEM;
+                        } else if (*p == ']') {
+                                p++;
+                                st->top = T_TAIL;
+                        } else {
+                                return fail(&s, "expected ',' or ']'");
+                        }
+                        break;
+                case T_TAIL: return fail(&s, "end of input expected");
+                case T_OTHER: break; /* not reached: the carry took the rest */
+                }
+        }
+out:
+        if (n)
+                advance(&st->line, &st->col, data, n);
+        if (!last)
+                return 0;
+        switch (st->top) {
+        case T_TAIL: return (int)st->n;
+        case T_OTHER: return (r = other(st)) < 0 ? r : 0;
+        default: s.p = end; return fail(&s, "unexpected end of input");
+        }
+}
+
+struct ferry_pod_idents_stream *
+ferry_pod_idents_stream_new(size_t max_depth,
+                            int (*cb)(void *ctx, size_t i, const struct ferry_pod_ident *id),
+                            void *ctx, ferry_error_t *err)
+{
+        struct ferry_pod_idents_stream *st = ferry_xcalloc(1, sizeof(*st));
+        st->max_depth = max_depth;
+        st->cb = cb;
+        st->ctx = ctx;
+        st->err = err;
+        st->line = st->col = 1;
+        return st;
+}
+
+int ferry_pod_idents_stream_feed(struct ferry_pod_idents_stream *st, const char *data, size_t n)
+{
+        if (st->r == 0 && n)
+                st->r = feed(st, data, n, false);
+        return st->r;
+}
+
+int ferry_pod_idents_stream_end(struct ferry_pod_idents_stream *st)
+{
+        if (st->r == 0)
+                st->r = feed(st, "", 0, true);
+        return st->r;
+}
+
+void ferry_pod_idents_stream_free(struct ferry_pod_idents_stream *st)
+{
+        if (!st)
+                return;
+        ferry_buf_free(&st->carry);
+        free(st);
+}
+
 int ferry_pod_idents_scan(const char *body, size_t len, size_t max_depth,
                           int (*cb)(void *ctx, size_t i, const struct ferry_pod_ident *id),
                           void *ctx, ferry_error_t *err)
 {
-        struct scan s = {
-            .start = body, .p = body, .end = body + len, .max_depth = max_depth, .err = err};
-        size_t n = 0;
-
-        ws(&s);
-        if (s.p < s.end && *s.p == 'n' && lit(&s, "null")) {
-                /* null reads as [] */
-        } else if (s.p < s.end && *s.p == '[') {
-                if (max_depth < 1)
-                        return ferry_errprintf(err, -E2BIG, "JSON nesting deeper than %zu levels",
-                                               max_depth);
-                s.p++;
-                ws(&s);
-                bool first = true;
-                while (s.p < s.end && *s.p != ']') {
-                        if (!first) {
-                                if (*s.p != ',')
-                                        return fail(&s, "expected ',' or ']'");
-                                s.p++;
-                                ws(&s);
-                        }
-                        first = false;
-                        if (s.p >= s.end)
-                                break;
-                        if (*s.p != '{') {
-                                /* still JSON? then it is the wrong shape */
-                                if (skip(&s, 1) < 0)
-                                        return s.r;
-                                return ferry_errprintf(
-                                    err, -EINVAL, "pod %zu of the array has no metadata.uid", n);
-                        }
-                        struct elem e;
-                        memset(&e, 0, sizeof(e));
-                        if (object(&s, 2, pod_key, &e) < 0)
-                                return s.r;
-                        if (!e.id.uid[0] || e.bad[0] || e.bad[1] || e.bad[2])
-                                return ferry_errprintf(
-                                    err, -EINVAL, "pod %zu of the array has no metadata.uid", n);
-                        if (!e.id.ns[0])
-                                snprintf(e.id.ns, sizeof(e.id.ns), "default");
-                        int r = cb ? cb(ctx, n, &e.id) : 0;
-                        if (r < 0)
-                                return r;
-                        n++;
-                        ws(&s);
-                }
-                if (s.p >= s.end)
-                        return fail(&s, "unexpected end of input");
-                s.p++; /* ] */
-        } else {
-                if (skip(&s, 0) < 0)
-                        return s.r;
-                ws(&s);
-                if (s.p < s.end)
-                        return fail(&s, "end of input expected");
-                return ferry_errprintf(err, -EINVAL, "expected a JSON array of Pods");
-        }
-        ws(&s);
-        if (s.p < s.end)
-                return fail(&s, "end of input expected");
-        return (int)n;
+        struct ferry_pod_idents_stream *st = ferry_pod_idents_stream_new(max_depth, cb, ctx, err);
+        int r = ferry_pod_idents_stream_feed(st, body, len);
+        if (r >= 0)
+                r = ferry_pod_idents_stream_end(st);
+        ferry_pod_idents_stream_free(st);
+        return r;
 }

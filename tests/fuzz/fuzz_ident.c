@@ -2,7 +2,9 @@
 /*
  * Differential target for the /status scanner (pod/ident.c): whatever it
  * accepts, jansson accepts, with the same uid/namespace/name per element;
- * whatever jansson rejects, it rejects. abort() on any difference. Built as a
+ * whatever jansson rejects, it rejects. The same input fed in pieces (one
+ * byte at a time, and cut where the input's own bytes say) gives the same
+ * answer, identities and message as fed whole. abort() on any difference. Built as a
  * libFuzzer target with -Dfuzz=true; the replay driver runs the committed
  * corpus (tests/fuzz/corpus/ident) in the normal test run.
  */
@@ -70,12 +72,68 @@ static int expect_elem(json_t *e, struct ferry_pod_ident *id)
         return 1;
 }
 
+/* Feed data in pieces: one byte each when step is 0, else lengths drawn from
+ * a generator seeded by the input. */
+static int chunked(const uint8_t *data, size_t size, unsigned step, struct got *g,
+                   ferry_error_t *err)
+{
+        g->n = 0;
+        ferry_error_clear(err);
+        struct ferry_pod_idents_stream *st =
+            ferry_pod_idents_stream_new(MAX_DEPTH, collect, g, err);
+        uint32_t x = step * 2654435761u + (uint32_t)size;
+        for (size_t i = 0; i < size; i++)
+                x = x * 31 + data[i];
+        int r = 0;
+        for (size_t off = 0; off < size && r >= 0;) {
+                size_t n = 1;
+                if (step) {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        n = 1 + x % (step * 8);
+                }
+                if (n > size - off)
+                        n = size - off;
+                r = ferry_pod_idents_stream_feed(st, (const char *)data + off, n);
+                off += n;
+        }
+        if (r >= 0)
+                r = ferry_pod_idents_stream_end(st);
+        ferry_pod_idents_stream_free(st);
+        return r;
+}
+
+static void same_in_pieces(const uint8_t *data, size_t size, int r, const struct got *g,
+                           const ferry_error_t *err)
+{
+        static struct got c;
+        ferry_error_t cerr;
+        for (unsigned step = 0; step < 4; step++) {
+                int cr = chunked(data, size, step, &c, &cerr);
+                if (cr != r)
+                        differ("fed in pieces, the answer differs", data, size);
+                if (r < 0 && strcmp(cerr.text, err->text) != 0) {
+                        fprintf(stderr, "whole: %s\npieces: %s\n", err->text, cerr.text);
+                        differ("fed in pieces, the message differs", data, size);
+                }
+                if (c.n != g->n)
+                        differ("fed in pieces, the element count differs", data, size);
+                for (size_t i = 0; i < g->n; i++)
+                        if (strcmp(c.id[i].uid, g->id[i].uid) || strcmp(c.id[i].ns, g->id[i].ns) ||
+                            strcmp(c.id[i].name, g->id[i].name))
+                                differ("fed in pieces, an identity differs", data, size);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static struct got g;
         ferry_error_t err;
         g.n = 0;
+        ferry_error_clear(&err);
         int r = ferry_pod_idents_scan((const char *)data, size, MAX_DEPTH, collect, &g, &err);
+        same_in_pieces(data, size, r, &g, &err);
         if (r == -E2BIG || r == -ENOSPC)
                 return 0; /* deeper or longer than this target compares */
         if (memchr(data, 0, size))

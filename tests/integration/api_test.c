@@ -101,6 +101,57 @@ static void test_bad_json(void **state)
         http_answer_free(&a);
 }
 
+/* A /status body of whole pods, megabytes long: ferryd scans it as the
+ * upload arrives (in the pieces the socket gives), so pods are cut at every
+ * kind of place; the answer and an error far into the body must be what the
+ * whole body says. */
+static void test_status_streamed(void **state)
+{
+        char uid[37];
+        struct http_answer a;
+        new_uid(uid);
+        char *body = create_body(uid, "default", "600000");
+        assert_int_equal(call(unix_srv, "/create", body, NULL, &a), 200);
+        http_answer_free(&a);
+        free(body);
+
+        char *data;
+        size_t len;
+        FILE *f = open_memstream(&data, &len);
+        const size_t n = 4000;
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+                char other[37];
+                snprintf(other, sizeof(other), "00000000-0000-4000-9000-%012zx", i);
+                fprintf(f,
+                        "%s{\"metadata\":{\"name\":\"p\\u00e9-%zu\",\"labels\":{\"a\\\"b\":"
+                        "\"%0*zu\"},\"uid\":\"%s\"},\"spec\":{\"containers\":[{\"name\":"
+                        "\"main\",\"args\":[\"\\\\\",\"]}\",1e3,-0.5,true,null]}]},"
+                        "\"status\":{\"phase\":\"Running\"}}",
+                        i ? ",\n" : "", i, (int)(i % 700), i, i == n / 2 ? uid : other);
+        }
+        fputc(']', f);
+        assert_int_equal(fclose(f), 0);
+        assert_true(len > 1000000);
+        assert_int_equal(http_call(unix_srv, "/status", data, len, NULL, &a), 0);
+        assert_int_equal(a.code, 200);
+        json_t *j = json_loads(a.body, 0, NULL);
+        assert_int_equal(json_array_size(j), 1); /* unknown uids are omitted */
+        assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "UID")), uid);
+        json_decref(j);
+        http_answer_free(&a);
+
+        /* a mistake in the last pod, on line n: 400 naming that line */
+        data[len - 3] = ',';
+        assert_int_equal(http_call(unix_srv, "/status", data, len, NULL, &a), 0);
+        assert_int_equal(a.code, 400);
+        char where[32];
+        snprintf(where, sizeof(where), "line %zu,", n);
+        assert_non_null(strstr(a.body, where));
+        http_answer_free(&a);
+        free(data);
+}
+
 static void test_limits(void **state)
 {
         struct http_answer a;
@@ -347,6 +398,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_create_idempotent),
             cmocka_unit_test(test_bad_json),
+            cmocka_unit_test(test_status_streamed),
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_status_order_and_unknown),
             cmocka_unit_test(test_logs_validation),

@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "http/auth.h"
 #include "logs/logfile.h"
+#include "pod/ident.h"
 #include "pod/pod.h"
 #include "pod/status.h"
 #include "store/store.h"
@@ -491,6 +492,78 @@ static void test_http_errors(void **state)
         assert_false(ferry_error_transient(0));
 }
 
+struct idents {
+        size_t n;
+        char uid[4][3 * FERRY_IDENT_MAX];
+};
+
+static int keep_ident(void *ctx, size_t i, const struct ferry_pod_ident *id)
+{
+        struct idents *g = ctx;
+        assert_int_equal(i, g->n);
+        assert_true(g->n < 4);
+        snprintf(g->uid[g->n++], sizeof(g->uid[0]), "%s/%s/%s", id->ns, id->name, id->uid);
+        return 0;
+}
+
+/* Feed body in pieces of `step` bytes; the result and message of the stream. */
+static int idents_in_pieces(const char *body, size_t step, struct idents *g, ferry_error_t *err)
+{
+        memset(g, 0, sizeof(*g));
+        struct ferry_pod_idents_stream *st = ferry_pod_idents_stream_new(8, keep_ident, g, err);
+        size_t len = strlen(body);
+        int r = 0;
+        for (size_t off = 0; off < len && r == 0; off += step)
+                r = ferry_pod_idents_stream_feed(st, body + off,
+                                                 len - off < step ? len - off : step);
+        if (r == 0)
+                r = ferry_pod_idents_stream_end(st);
+        ferry_pod_idents_stream_free(st);
+        return r;
+}
+
+/* The /status scanner fed as an upload arrives: every cut gives what the
+ * whole body gives, identities and error positions alike. */
+static void test_idents_stream(void **state)
+{
+        (void)state;
+        const char *ok = "[\n {\"spec\":{\"containers\":[{\"name\":\"a\\\"]}\"}]},\n"
+                         "  \"metadata\":{\"name\":\"p\\u00e9\",\"uid\":\"u1\"}},\n"
+                         " {\"metadata\":{\"uid\":\"u2\",\"namespace\":\"ns\",\"x\":[[{}]]}}\n]\n";
+        const char *bad = "[{\"metadata\":{\"uid\":\"u1\"}},\n"
+                          "{\"metadata\":{\"uid\":\"u2\"},\n"
+                          "  \"spec\":{\"a\":tru}}]";
+        struct idents g;
+        ferry_error_t err, whole;
+        assert_int_equal(ferry_pod_idents_scan(bad, strlen(bad), 8, NULL, NULL, &whole), -EINVAL);
+        assert_non_null(strstr(whole.text, "line 3, column 15"));
+        for (size_t step = 1; step <= strlen(ok); step++) {
+                assert_int_equal(idents_in_pieces(ok, step, &g, &err), 2);
+                assert_string_equal(g.uid[0], "default/p\xc3\xa9/u1");
+                assert_string_equal(g.uid[1], "ns//u2");
+                assert_int_equal(idents_in_pieces(bad, step, &g, &err), -EINVAL);
+                assert_string_equal(err.text, whole.text);
+                assert_int_equal(g.n, 1); /* the pod before the malformed one was handed over */
+        }
+        /* not arrays: null is [], anything else is refused, whole or cut */
+        assert_int_equal(idents_in_pieces(" null ", 1, &g, &err), 0);
+        assert_int_equal(idents_in_pieces("{\"metadata\":{}}", 3, &g, &err), -EINVAL);
+        assert_non_null(strstr(err.text, "expected a JSON array"));
+        assert_int_equal(idents_in_pieces("[1]", 1, &g, &err), -EINVAL);
+        assert_non_null(strstr(err.text, "expected a pod"));
+        assert_int_equal(idents_in_pieces("[[[1,2],3]]", 2, &g, &err), -EINVAL);
+        assert_non_null(strstr(err.text, "not a pod"));
+        assert_int_equal(idents_in_pieces("[[[[[[[[[[]]]]]]]]]]", 2, &g, &err), -E2BIG);
+        assert_int_equal(idents_in_pieces("[[[[1,]]]]", 3, &g, &err), -EINVAL);
+        assert_non_null(strstr(err.text, "malformed JSON at line 1, column 7"));
+        assert_int_equal(idents_in_pieces("[{\"a\":[[[[[[[[[]]]]]]]]]}]", 2, &g, &err), -E2BIG);
+        assert_int_equal(idents_in_pieces("[{\"metadata\":{\"uid\":\"u\"}}] x", 4, &g, &err),
+                         -EINVAL);
+        assert_non_null(strstr(err.text, "end of input expected"));
+        assert_int_equal(idents_in_pieces("[{\"metadata\":{\"uid\":\"u\"}}", 5, &g, &err), -EINVAL);
+        assert_non_null(strstr(err.text, "unexpected end of input"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -499,7 +572,7 @@ int main(void)
             cmocka_unit_test(test_pod_parse_b), cmocka_unit_test(test_status),
             cmocka_unit_test(test_logfile),     cmocka_unit_test(test_store),
             cmocka_unit_test(test_auth_file),   cmocka_unit_test(test_hashmap),
-            cmocka_unit_test(test_http_errors),
+            cmocka_unit_test(test_http_errors), cmocka_unit_test(test_idents_stream),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
