@@ -4,7 +4,7 @@
 # Core benchmark of ferryd (issue 2, "Tests and figures"): starts ferryd itself
 # (fake backend, fresh temp state dir), measures, stops it, prints a table.
 #
-#   bash bench/run-core.sh            full run (~1.5 min on 2 cores)
+#   bash bench/run-core.sh            full run (~3 min on 2 cores)
 #   QUICK=1 bash bench/run-core.sh    smoke test for CI (small counts, ~15 s)
 #
 # Environment: BUILD_DIR (default build), FERRYD, FERRY_BENCH, WRK, FERRY_BENCH_NGINX (programs;
@@ -25,10 +25,10 @@ QUICK=${QUICK:-0}
 
 if [[ $QUICK == 1 ]]; then
         CREATE_N=2000 CREATE_RUNS=1 CONNS=64 TOTAL=10000 LIVE=1000 STATUS_CALLS=20 STATUS_ALL_CALLS=5
-        WRK_SECS=1 WRK_ROUNDS=1 RESTARTS=1
+        WRK_SECS=1 WRK_ROUNDS=1 RESTARTS=1 SLOW_CONNS=8 SLOW_RATE=5000
 else
         CREATE_N=20000 CREATE_RUNS=3 CONNS=64 TOTAL=100000 LIVE=10000 STATUS_CALLS=200 STATUS_ALL_CALLS=50
-        WRK_SECS=5 WRK_ROUNDS=2 RESTARTS=3
+        WRK_SECS=5 WRK_ROUNDS=2 RESTARTS=3 SLOW_CONNS=8 SLOW_RATE=2000
 fi
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -278,6 +278,41 @@ restart_ms=$(printf '%s\n' "${restarts[@]}" | median)
 restart_max=$(printf '%s\n' "${restarts[@]}" | sort -n | tail -1)
 
 # =====================================================================
+# Phase A2: the same TOTAL pods from slower clients (SLOW_CONNS connections
+# paced to SLOW_RATE creates/s in all: small group commits, many poll
+# cycles while the pods arrive), then durable creates from wrk over TCP
+# =====================================================================
+stA2=$tmp/stateA2
+start_ferryd "$stA2" 0
+slow_line=$("$FERRY_BENCH" create --unix "$sock" -n "$TOTAL" -c "$SLOW_CONNS" --rate "$SLOW_RATE" --seed "$((seed ^ 0x33))")
+check_errors "$slow_line"
+say "create $TOTAL pods from $SLOW_CONNS paced clients: $slow_line"
+wait_phase Succeeded "$TOTAL" 120
+sleep 1
+rss_slow=$(rss_kb "$daemon_pid")
+hwm_slow=$(hwm_kb "$daemon_pid")
+say "RSS with $TOTAL pods from slower clients: $((rss_slow / 1024)) MiB (peak $((hwm_slow / 1024)) MiB)"
+
+# 1c. durable creates from an independent client: wrk over TCP (bench/core/create.lua:
+# a new uid per request), beside ferry-bench over the unix socket in the same ferryd
+wrk_create="" wrk_create_note=""
+if command -v "$WRK" >/dev/null; then
+        unix_line=$("$FERRY_BENCH" create --unix "$sock" -n "$CREATE_N" -c "$CONNS" --seed "$((seed ^ 0x77))")
+        check_errors "$unix_line"
+        out=$("$WRK" -t2 -c"$CONNS" -d"${WRK_SECS}s" -s "$here/core/create.lua" "http://127.0.0.1:$PORT/create" 2>&1) ||
+                { echo "wrk failed: $out" >&2; errors=$((errors + 1)); }
+        if grep -q 'Non-2xx' <<<"$out"; then
+                echo "wrk creates answered non-2xx: $(grep -E 'Non-2xx|create.lua' <<<"$out")" >&2
+                errors=$((errors + 1))
+        fi
+        wrk_create=$(awk '/^Requests\/sec:/ { print int($2) }' <<<"$out")
+        say "creates: ferry-bench over unix: $unix_line; wrk over TCP: $wrk_create/s"
+else
+        wrk_create_note="skipped: wrk is not installed"
+fi
+stop_ferryd
+
+# =====================================================================
 # Phase B: live pods (duration_ms=3600000 keeps them Running)
 # =====================================================================
 stB=$tmp/stateB
@@ -316,10 +351,16 @@ echo "| # | measurement | result | goal | verdict |"
 echo "|---|---|---|---|---|"
 echo "| 1 | creates/s, $CREATE_N creates over $CONNS keep-alive unix connections (median of $CREATE_RUNS) | **$create_rate/s** (runs: ${rates[*]}); latency p50 $create_p50 ms, p99 $create_p99 ms | >= 5,000/s | $(verdict "$create_rate >= 5000") |"
 [[ -n $fill_line ]] && echo "| 1b | creates/s while filling to $TOTAL pods ($fill creates) | $(kv rate "$fill_line")/s; p50 $(kv p50_ms "$fill_line") ms, p99 $(kv p99_ms "$fill_line") ms | — | — |"
+if [[ -n $wrk_create ]]; then
+        echo "| 1c | durable creates/s from wrk over TCP, $CONNS connections, ${WRK_SECS}s (a new pod per request) | **$wrk_create/s**; ferry-bench over unix in the same ferryd: $(kv rate "$unix_line")/s | >= 10,000/s | $(verdict "$wrk_create >= 10000") |"
+else
+        echo "| 1c | durable creates/s from wrk over TCP | $wrk_create_note | >= 10,000/s | n/a |"
+fi
 echo "| 2 | /status, one call listing $LIVE Running pods ($STATUS_CALLS calls, $(kv bytes "$st_line") B answers) | p50 **$st_p50 ms**, p99 **$st_p99 ms**, max $(kv max_ms "$st_line") ms | p99 <= 50 ms | $(verdict "$st_p99 <= 50") |"
 echo "| 2a | /status, the same $LIVE pods sent as whole v1.Pod objects ($(kv req_bytes "$st_full") B requests) | p50 **$(kv p50_ms "$st_full") ms**, p99 **$(kv p99_ms "$st_full") ms**, max $(kv max_ms "$st_full") ms | p99 <= 50 ms | $(verdict "$(kv p99_ms "$st_full") <= 50") |"
 echo "| 2b | /status with [] (all $LIVE pods, $STATUS_ALL_CALLS calls) | p50 $(kv p50_ms "$st_all") ms, p99 $(kv p99_ms "$st_all") ms | — | — |"
 echo "| 3 | ferryd RSS with $TOTAL tracked pods | **$rss_mb MiB** (peak $((hwm / 1024)) MiB; after restart $((rss_restart / 1024)) MiB; $LIVE live pods: $((rss_live / 1024)) MiB) | <= 100 MB | $(verdict "$rss * 1024 <= 100000000") |"
+echo "| 3a | ferryd RSS with $TOTAL tracked pods created by $SLOW_CONNS slower clients (paced to $SLOW_RATE/s) | **$(awk -v k="$rss_slow" 'BEGIN { printf "%.1f", k / 1024 }') MiB** (peak $((hwm_slow / 1024)) MiB) | <= 100 MB | $(verdict "$rss_slow * 1024 <= 100000000") |"
 echo "| 4 | restart: exec -> first /status answer with a known pod, $TOTAL pods in the store (median of $RESTARTS) | **$restart_ms ms** (max $restart_max ms; SIGTERM -> exit $stop_ms ms) | <= 1 s | $(verdict "$restart_ms <= 1000") |"
 if [[ -n $ping_note && -z $ping_rate ]]; then
         echo "| 5 | /pinglink req/s vs nginx return 200 | $ping_note | >= 50% | n/a |"

@@ -401,6 +401,8 @@ struct create_run {
         size_t n;
         uint32_t seed;
         uint64_t first;
+        double rate; /* creates/s across all connections, 0: as fast as answered */
+        int64_t t0;  /* when the paced schedule starts */
         atomic_size_t next;
         atomic_size_t errors;
         atomic_size_t connected;
@@ -440,6 +442,13 @@ static void *create_worker(void *arg)
                         break;
                 make_uid(uid, run->seed, run->first + i);
                 create_request(&req, run->t, uid, (size_t)(run->first + i));
+                if (run->rate > 0) { /* slower clients: create i is due at t0 + i/rate */
+                        int64_t due = run->t0 + (int64_t)((double)i * 1e9 / run->rate);
+                        struct timespec ts = {.tv_sec = due / 1000000000,
+                                              .tv_nsec = due % 1000000000};
+                        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                                ;
+                }
                 int64_t t0 = now_ns();
                 int st = roundtrip(&c, req.data, req.len, &body);
                 run->lat[i] = now_ns() - t0;
@@ -456,9 +465,9 @@ static void *create_worker(void *arg)
 }
 
 static int cmd_create(const struct target *t, size_t n, int conns, uint32_t seed, uint64_t first,
-                      const char *uids_out)
+                      const char *uids_out, double rate)
 {
-        struct create_run run = {.t = t, .n = n, .seed = seed, .first = first};
+        struct create_run run = {.t = t, .n = n, .seed = seed, .first = first, .rate = rate};
         pthread_t th[MAX_CONNS];
 
         run.lat = xmalloc(n * sizeof(*run.lat));
@@ -484,6 +493,7 @@ static int cmd_create(const struct target *t, size_t n, int conns, uint32_t seed
         while (atomic_load(&run.connected) < (size_t)conns)
                 usleep(100);
         int64_t t0 = now_ns();
+        run.t0 = t0;
         atomic_store(&run.go, true);
         for (int i = 0; i < conns; i++)
                 pthread_join(th[i], NULL);
@@ -802,8 +812,9 @@ static int cmd_get(const struct target *t, const char *path)
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: ferry-bench COMMAND (--unix PATH | --tcp IP:PORT) [OPTIONS]\n\n"
-                   "  create  -n N -c CONNS [--seed S] [--first I] [--uids-out FILE]\n"
-                   "          N hop-A pod creates over CONNS keep-alive connections\n"
+                   "  create  -n N -c CONNS [--rate R] [--seed S] [--first I] [--uids-out FILE]\n"
+                   "          N hop-A pod creates over CONNS keep-alive connections; --rate R\n"
+                   "          paces them to R/s in all (slower clients), else as fast as answered\n"
                    "  status  -n CALLS (--uids FILE [--full] | --all) [--expect PODS]\n"
                    "          CALLS /status requests for the listed uids (or [] = all pods);\n"
                    "          --full sends each as a whole v1.Pod, as a virtual kubelet does\n"
@@ -825,6 +836,7 @@ int main(int argc, char **argv)
             {"seed", required_argument, NULL, 'S'},
             {"first", required_argument, NULL, 'F'},
             {"uids-out", required_argument, NULL, 'O'},
+            {"rate", required_argument, NULL, 'R'},
             {"uids", required_argument, NULL, 'U'},
             {"all", no_argument, NULL, 'A'},
             {"full", no_argument, NULL, 'f'},
@@ -843,7 +855,7 @@ int main(int argc, char **argv)
         int conns = 32, timeout_ms = 30000;
         uint32_t seed = (uint32_t)(now_ns() ^ ((int64_t)getpid() << 16));
         size_t expect = 0;
-        double secs = 5;
+        double secs = 5, rate = 0;
         bool all = false, full = false;
         int c;
 
@@ -861,6 +873,7 @@ int main(int argc, char **argv)
                 case 'S': seed = (uint32_t)strtoul(optarg, NULL, 0); break;
                 case 'F': first = strtoll(optarg, NULL, 10); break;
                 case 'O': uids_out = optarg; break;
+                case 'R': rate = strtod(optarg, NULL); break;
                 case 'U': uids = optarg; break;
                 case 'A': all = true; break;
                 case 'f': full = true; break;
@@ -878,7 +891,7 @@ int main(int argc, char **argv)
                 }
         }
         if (n < 1 || n > 10000000 || conns < 1 || conns > MAX_CONNS || secs <= 0 || secs > 600 ||
-            first < 0 || timeout_ms < 1) {
+            first < 0 || timeout_ms < 1 || !(rate >= 0)) {
                 fprintf(
                     stderr,
                     "ferry-bench: -n 1..10000000, -c 1..%d, -d 0..600 seconds, --timeout-ms > 0\n",
@@ -892,7 +905,7 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, "create")) {
                 if (n < conns)
                         conns = (int)n;
-                return cmd_create(&t, (size_t)n, conns, seed, (uint64_t)first, uids_out);
+                return cmd_create(&t, (size_t)n, conns, seed, (uint64_t)first, uids_out, rate);
         }
         if (!strcmp(cmd, "status"))
                 return cmd_status(&t, uids, (int)(n > 100000 ? 100000 : n), expect, all, full);
