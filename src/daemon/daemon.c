@@ -455,6 +455,12 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
                 marked = true;
                 ferry_store_update(d->store, p->uid, NULL, FERRY_POD_DELETING, NULL,
                                    "delete-requested", NULL);
+        } else if (p && p->state == FERRY_POD_DELETING && grace >= 0 && grace < p->grace_s) {
+                /* a second delete with a shorter grace period: the kill comes sooner
+                 * (as a kubelet does); a longer one changes nothing */
+                p->grace_s = grace;
+                ferry_store_update_grace(d->store, p->uid, grace);
+                marked = true;
         } else if (!p && !az_ok(az, ns)) {
                 r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", ns);
         }
@@ -714,7 +720,9 @@ int ferry_daemon_logs(struct ferry_daemon *d, const char *body, size_t len,
         struct pod *p = ferry_hashmap_get(d->pods, uid);
         struct ferry_cstatus *c = NULL;
         struct ferry_pod_status scratch, *pst = p ? pod_status(p, &scratch) : NULL;
-        if (!p || p->state == FERRY_POD_DELETING || p->state == FERRY_POD_DELETED)
+        /* a pod being deleted still has its logs, as at a kubelet: its last words
+         * (a TERM handler's) are read while it stops */
+        if (!p || p->state == FERRY_POD_DELETED)
                 r = ferry_errprintf(err, -ENOENT, "pod %s is not known here", uid);
         else if (!az_ok(az, p->ns) || strcmp(p->ns, ns) != 0)
                 r = ferry_errprintf(err, -EACCES,

@@ -610,7 +610,7 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                             flags, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                            (size_t)(64 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
                             MHD_OPTION_END);
                 else if (!s->tls_ca)
                         l->mhd = MHD_start_daemon(
@@ -618,7 +618,7 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                             fd, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
                             s->tls_cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                            (size_t)(64 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
                             MHD_OPTION_END);
                 else
                         l->mhd = MHD_start_daemon(
@@ -627,7 +627,7 @@ int ferry_server_start(struct ferry_daemon *d, const struct ferry_listener_confi
                             s->tls_cert, MHD_OPTION_HTTPS_MEM_TRUST, s->tls_ca,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)(256 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
+                            (size_t)(64 << 10), MHD_OPTION_CONNECTION_TIMEOUT, 3600u,
                             MHD_OPTION_END);
                 if (!l->mhd) {
                         close(fd);

@@ -66,6 +66,16 @@ static const char *annotation(const json_t *pod, const char *key)
         return ferry_vk_sget(json_object_get(json_object_get(pod, "metadata"), "annotations"), key);
 }
 
+/* The grace period the site was given: the API's deletionGracePeriodSeconds
+ * (kubectl delete --grace-period), else the spec's, else 30 s. */
+static int64_t grace_of(const json_t *pod)
+{
+        json_t *g = json_object_get(json_object_get(pod, "metadata"), "deletionGracePeriodSeconds");
+        if (!json_is_integer(g))
+                g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
+        return json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : 30;
+}
+
 static void observe_locked(struct ferry_vk *vk, json_t *pod)
 {
         json_t *meta = json_object_get(pod, "metadata");
@@ -107,6 +117,11 @@ static void observe_locked(struct ferry_vk *vk, json_t *pod)
         }
         if (deleting && p->state != VP_DELETING && p->state != VP_TERMINATING &&
             p->state != VP_REMOVING && p->state != VP_GONE) {
+                p->state = VP_DELETING;
+                p->backoff_ms = 0;
+                enqueue_locked(vk, p, 0);
+        } else if (deleting && p->state == VP_TERMINATING && grace_of(pod) < p->grace_sent) {
+                /* deleted again with a shorter --grace-period: the site hears it */
                 p->state = VP_DELETING;
                 p->backoff_ms = 0;
                 enqueue_locked(vk, p, 0);
@@ -509,16 +524,6 @@ out:
 
 /* ---- delete ---- */
 
-/* The grace period the site was given: the API's deletionGracePeriodSeconds
- * (kubectl delete --grace-period), else the spec's, else 30 s. */
-static int64_t grace_of(const json_t *pod)
-{
-        json_t *g = json_object_get(json_object_get(pod, "metadata"), "deletionGracePeriodSeconds");
-        if (!json_is_integer(g))
-                g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
-        return json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : 30;
-}
-
 /* The site is done with the pod and its final status is stored (or there is
  * no API object left): the API object goes with grace 0. Returns the delay
  * before a retry in ms, or -1 when done. */
@@ -585,13 +590,16 @@ static int do_delete(struct ferry_vk *vk, struct ferry_client *fc, const char *u
                 bool wait = p && p->state == VP_DELETING && strcmp(phase, "Succeeded") != 0 &&
                             strcmp(phase, "Failed") != 0;
                 if (wait) {
+                        /* a site that never says the pod stopped does not keep the
+                         * object forever: long after the grace period, it goes */
+                        int64_t deadline = ferry_monotonic_ns() +
+                                           (grace_of(pod) + TERMINATE_MARGIN_S) * 1000000000;
+                        if (!p->term_deadline_ns || deadline < p->term_deadline_ns)
+                                p->term_deadline_ns = deadline;
                         p->state = VP_TERMINATING;
                         p->misses = 0;
                         p->backoff_ms = 0;
-                        /* a site that never says the pod stopped does not keep the
-                         * object forever: long after the grace period, it goes */
-                        p->term_deadline_ns = ferry_monotonic_ns() +
-                                              (grace_of(pod) + TERMINATE_MARGIN_S) * 1000000000;
+                        p->grace_sent = grace_of(pod);
                 }
                 pthread_mutex_unlock(&vk->lock);
                 if (wait) {

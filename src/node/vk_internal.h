@@ -62,6 +62,7 @@ struct vpod {
         int backoff_ms;
         int misses;
         int64_t term_deadline_ns; /* VP_TERMINATING: give up waiting for the site */
+        int64_t grace_sent;       /* VP_TERMINATING: the grace period the site was given */
         char *wait_reason;        /* the message last shown while waiting */
 };
 

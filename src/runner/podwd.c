@@ -239,6 +239,28 @@ bool runner_podwd_uid_ok(const char *uid)
         return true;
 }
 
+int runner_podwd_mark_deleted(const char *wd, int64_t grace_s, ferry_error_t *err)
+{
+        _cleanup_free_ char *path = ferry_xasprintf("%s/deleted", wd);
+        char *text = NULL, g[32];
+        size_t len;
+        if (grace_s < 0)
+                grace_s = 30;
+        if (ferry_read_file(path, 64, &text, &len) == 0) {
+                char *end;
+                long long old = strtoll(text, &end, 10);
+                bool shorter = end == text || grace_s < old;
+                free(text);
+                if (!shorter)
+                        return 0;
+        }
+        int n = snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s);
+        int r = ferry_write_file_atomic(path, g, (size_t)n, 0644, true);
+        if (r < 0)
+                return ferry_errprintf(err, r, "cannot mark %s deleted: %s", wd, strerror(-r));
+        return 1;
+}
+
 int runner_podwd_log_path(const char *pods_dir, const char *uid, const char *container,
                           char *ret_path, size_t size, ferry_error_t *err)
 {

@@ -37,6 +37,14 @@ int runner_podwd_create_spec(const struct runner_rtconf *rc, const struct runner
  * let others pass: -EACCES with a sentence for the admin otherwise. */
 int runner_podwd_open_path(const char *top, const char *dir, ferry_error_t *err);
 
+/* Mark the pod in wd deleted: <wd>/deleted holds its grace period in seconds
+ * (negative: 30), which ferry-shim reads on SIGTERM and which stops it
+ * starting anything more. A later call with a shorter grace period (a second
+ * `kubectl delete --grace-period`) writes that one. Returns 1 when the file
+ * was written (the shim must be told), 0 when it already held this or a
+ * shorter period, -errno with a sentence. */
+int runner_podwd_mark_deleted(const char *wd, int64_t grace_s, ferry_error_t *err);
+
 /* A pod uid usable as a directory name and job id: [A-Za-z0-9._-], not
  * starting with '.', shorter than FERRY_JID_MAX. */
 bool runner_podwd_uid_ok(const char *uid);

@@ -493,22 +493,36 @@ static void signal_group(struct ctr *c, int sig)
                 closedir(d);
 }
 
-static void begin_stop(const char *reason)
+/* The grace period of a deletion: <wd>/deleted (written by the backend before
+ * its SIGTERM), else the pod's. */
+static int64_t deletion_grace(void)
 {
-        if (stopping)
-                return;
-        stopping = true;
-        stop_reason = reason;
         int64_t g = grace_s;
         char p[PATH_MAX], *text = NULL;
         size_t len;
         snprintf(p, sizeof(p), "%s/deleted", wd);
-        if (!reason && ferry_read_file(p, 64, &text, &len) == 0) {
+        if (ferry_read_file(p, 64, &text, &len) == 0) {
                 g = strtoll(text, NULL, 10);
                 free(text);
         }
-        if (g < 0)
-                g = 0;
+        return g < 0 ? 0 : g;
+}
+
+/* SIGTERM (reason NULL: a deletion) or a deadline: TERM to every container,
+ * KILL after the grace period. Another SIGTERM while stopping brings the KILL
+ * forward when the deletion's grace period was shortened (kubectl delete
+ * --grace-period=N a second time): now + N, or the old time if sooner. */
+static void begin_stop(const char *reason)
+{
+        if (stopping) {
+                int64_t at = ferry_monotonic_ns() + deletion_grace() * 1000000000LL;
+                if (!reason && !stop_reason && !killed && at < kill_at)
+                        kill_at = at;
+                return;
+        }
+        stopping = true;
+        stop_reason = reason;
+        int64_t g = reason ? (grace_s < 0 ? 0 : grace_s) : deletion_grace();
         for (size_t i = 0; i < n_ctrs; i++)
                 signal_group(&ctrs[i], SIGTERM);
         kill_at = ferry_monotonic_ns() + g * 1000000000LL;

@@ -315,6 +315,53 @@ static void test_restart_keeps_grace(void **state)
         ferry_daemon_free(d);
 }
 
+/* kubectl delete --grace-period=300, then again with a longer one (nothing
+ * changes), then with 1: the second, shorter period reaches the shim, which
+ * kills the TERM-ignoring container at once instead of in five minutes. */
+static void test_second_delete_shorter_grace(void **state)
+{
+        const char *uid = "11111111-0000-4000-8000-000000000006";
+        if (!getenv("FERRY_SHIM")) {
+                print_message("FERRY_SHIM not set: skipped\n");
+                skip();
+        }
+        struct ferry_backend_option o[] = {{"host_namespaces", "*"}};
+        struct ferry_daemon *d = start("local", "host", o, 1);
+        char *b = pod_body(uid, "",
+                           "{\"terminationGracePeriodSeconds\": 600, \"containers\": [{\"name\": "
+                           "\"main\", \"image\": \"busybox\", \"command\": [\"sh\", \"-c\", "
+                           "\"trap '' TERM; while :; do sleep 0.05; done\"]}]}");
+        char jid[FERRY_JID_MAX];
+        ferry_error_t err = {{0}};
+        assert_int_equal(create(d, b, jid, &err), 0);
+        WAIT_FOR(phase_is(d, uid, "Running"), 30);
+
+        char *path = ferry_xasprintf("%s/local/pods/%s/deleted", dir, uid);
+        char *wd = ferry_xasprintf("%s/local/pods/%s", dir, uid);
+        char *text = NULL;
+        size_t len = 0;
+        const long graces[] = {300, 400, 1};
+        const long want[] = {300, 300, 1};
+        for (int i = 0; i < 3; i++) {
+                char *del = ferry_xasprintf("{\"metadata\": {\"uid\": \"%s\", \"namespace\": "
+                                            "\"t\", \"deletionGracePeriodSeconds\": %ld}}",
+                                            uid, graces[i]);
+                assert_int_equal(ferry_daemon_delete(d, del, strlen(del), NULL, &err), 0);
+                free(del);
+                ferry_daemon_poll_now(d); /* the kill pass has seen it */
+                assert_true(read_again(path, &text, &len));
+                assert_int_equal(strtol(text, NULL, 10), want[i]);
+                if (i < 2)
+                        assert_int_equal(access(wd, F_OK), 0); /* still stopping */
+        }
+        WAIT_FOR(access(wd, F_OK) != 0, 30); /* killed and cleaned up */
+        free(wd);
+        free(text);
+        free(path);
+        free(b);
+        ferry_daemon_free(d);
+}
+
 /* ---- a following log stream and the server's stop ---- */
 
 struct follower {
@@ -498,6 +545,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_same_uid_concurrent, setup, teardown),
             cmocka_unit_test_setup_teardown(test_delete_during_submit, setup, teardown),
             cmocka_unit_test_setup_teardown(test_restart_keeps_grace, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_second_delete_shorter_grace, setup, teardown),
             cmocka_unit_test_setup_teardown(test_log_streams_end_with_server, setup, teardown),
             cmocka_unit_test_setup_teardown(test_store_disk_full, setup, teardown),
         };

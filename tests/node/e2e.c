@@ -21,6 +21,7 @@
  *                                     fieldRef a virtual node refuses; a real API server
  *                                     refuses it first) or site-refuses (a hostPath volume)
  *   node-e2e wait-log NAME TEXT       the log of container main (kubelet port) has TEXT
+ *   node-e2e delete-grace NAME N      delete the pod with gracePeriodSeconds N; do not wait
  *   node-e2e final NAME GRACE|- EXIT [TEXT]
  *                          delete the pod (gracePeriodSeconds GRACE, or the spec's with -) as
  *                          kubectl does and follow it: while ferryd (FERRYD=its unix socket;
@@ -942,6 +943,16 @@ int main(int argc, char **argv)
                 if (!rc)
                         printf("ok - pod %s is %s\n", argv[2], argv[3]);
                 json_decref(p);
+        } else if (!strcmp(cmd, "delete-grace") && argc == 4) {
+                char path[512];
+                snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s?gracePeriodSeconds=%d",
+                         ns, argv[2], atoi(argv[3]));
+                rc = ferry_kube_delete(kube, path, NULL, &err) < 0
+                         ? bad("delete %s: %s", argv[2], err.text)
+                         : 0;
+                if (!rc)
+                        printf("ok - pod %s deleted with grace %d s (not waited for)\n", argv[2],
+                               atoi(argv[3]));
         } else if ((!strcmp(cmd, "delete") || !strcmp(cmd, "gone")) && argc == 3) {
                 char path[512];
                 snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, argv[2]);

@@ -8,7 +8,8 @@
 #    (its TERM trap takes 4 s), the final status (terminated, the trap's exit code 7) is written
 #    before the object goes; another pod is served meanwhile;
 #  - `kubectl delete --grace-period=1` wins over the spec's 30 s: the container whose trap needs
-#    8 s (and would end with 7 under the spec's grace) is killed (137, SIGKILL), its final status.
+#    8 s (and would end with 7 under the spec's grace) is killed (137, SIGKILL), its final status;
+#    a second, shorter `--grace-period` after a first one reaches the site the same way.
 # ferry-node talks to ferryd through faultproxy (tests/node/faultproxy.c), a real HTTP proxy that
 # answers the chosen requests itself. With FERRY_E2E_KUBE_URL (tests/upstream/node-kube.sh) the
 # same runs against a real kube-apiserver.
@@ -119,6 +120,15 @@ step create impatient "trap 'echo term; sleep 8; echo bye; exit 7' TERM; echo st
 step wait-phase impatient Running
 step wait-log impatient started
 step final impatient 1 137 SIGKILL
+
+echo "# deleted with --grace-period=300, then again with 1 once TERM arrived: the shorter one reaches"
+echo "# the site, which kills the container whose trap would take 60 s (137, not the trap's 7)"
+step create second-grace "trap 'echo term; sleep 60; echo bye; exit 7' TERM; echo started; sleep 300 & wait"
+step wait-phase second-grace Running
+step wait-log second-grace started
+step delete-grace second-grace 300
+step wait-log second-grace term
+step final second-grace 1 137 SIGKILL
 
 [ -n "${FERRY_E2E_KUBE_URL:-}" ] || { curl -s "$url/debug/requests" | sed 's/^/# API requests: /'; echo; }
 echo "# proxy: $(curl -s --unix-socket "$dir/proxy.sock" http://unix/faultproxy/counts)"

@@ -686,16 +686,10 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
         _cleanup_free_ char *wd = workdir(p, uid);
         if (access(wd, F_OK) < 0)
                 return 0;
-        if (!exists(wd, "deleted")) {
-                char g[32];
-                int n =
-                    snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s < 0 ? (int64_t)30 : grace_s);
-                _cleanup_free_ char *path = ferry_xasprintf("%s/deleted", wd);
-                int r = ferry_write_file_atomic(path, g, (size_t)n, 0644, true);
-                if (r < 0)
-                        return ferry_errprintf(err, r, "cannot mark %s deleted: %s", uid,
-                                               strerror(-r));
-        }
+        /* ferry-shim reads the grace period on each SIGTERM (a shorter one may come) */
+        int r = runner_podwd_mark_deleted(wd, grace_s, err);
+        if (r < 0)
+                return r;
         int alive = shim_alive(wd);
         if (alive > 0) {
                 char *text = NULL;

@@ -1022,16 +1022,11 @@ static int slurm_be_kill(struct ferry_backend *be, const char *uid, const char *
                 return 0;
         _cleanup_free_ char *wd = workdir(p, uid);
         bool have_wd = access(wd, F_OK) == 0;
-        if (have_wd && !exists(wd, "deleted")) {
-                /* ferry-shim reads the grace period here, and starts nothing more */
-                char g[32];
-                snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s < 0 ? (int64_t)30 : grace_s);
-                _cleanup_free_ char *path = ferry_xasprintf("%s/deleted", wd);
-                int r = ferry_write_file_atomic(path, g, strlen(g), 0644, true);
-                if (r < 0)
-                        return ferry_errprintf(err, r, "cannot mark %s deleted: %s", uid,
-                                               strerror(-r));
-        }
+        int64_t old_grace = have_wd ? read_int_file(wd, "deleted", -1) : -1;
+        int shortened = 0;
+        /* ferry-shim reads the grace period here on SIGTERM, and starts nothing more */
+        if (have_wd && (shortened = runner_podwd_mark_deleted(wd, grace_s, err)) < 0)
+                return shortened;
         uint32_t id = jid_num(jid);
         struct snap *s;
         int r = snap_get(p, ferry_monotonic_ns() - UP_CACHE_NS, &s, err);
@@ -1050,7 +1045,16 @@ static int slurm_be_kill(struct ferry_backend *be, const char *uid, const char *
          * with the pod's grace period), a full cancel once that has passed */
         int64_t sent = read_int_file(wd, "term-sent", 0);
         int64_t now_s = ferry_now_ns() / 1000000000;
-        if (!sent) {
+        if (sent && shortened && old_grace >= 0) {
+                /* a shorter grace period: the end is now + it, or the old end if sooner;
+                 * the shim is told with another SIGTERM */
+                int64_t g = grace_s < 0 ? 30 : grace_s;
+                sent = sent + old_grace - g < now_s ? sent + old_grace - g : now_s;
+                char t[32];
+                snprintf(t, sizeof(t), "%" PRId64 "\n", sent);
+                write_small(wd, "term-sent", t);
+                r = cancel(p, job.id, SIGTERM, true, err);
+        } else if (!sent) {
                 char t[32];
                 snprintf(t, sizeof(t), "%" PRId64 "\n", now_s);
                 write_small(wd, "term-sent", t);
