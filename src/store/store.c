@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -26,9 +27,10 @@ struct op {
         int64_t created_ns, grace_s;
         int state;
         char *event_kind, *event_detail;
-        /* waiter (insert, sync) */
+        /* waiter (insert, sync): posted once the op's batch is committed (or
+         * failed); the waiter alone wakes, and frees the op */
         bool waited;
-        bool done;
+        sem_t done;
         int result;
         char errtext[256];
 };
@@ -40,8 +42,7 @@ struct ferry_store {
         sqlite3_stmt *ins, *upd_jid, *upd_state, *upd_status, *upd_grace, *ins_event, *upd_time;
         pthread_t writer;
         pthread_mutex_t lock;
-        pthread_cond_t cond;      /* queue non-empty / stop */
-        pthread_cond_t done_cond; /* a batch finished */
+        pthread_cond_t cond; /* queue non-empty / stop */
         struct op *head, *tail;
         bool stop;
         /* the last group commit failed (under lock): every waiter of that
@@ -296,7 +297,7 @@ static void *writer_main(void *arg)
                                          "the state database could not commit: %s", why);
                         }
                         if (o->waited)
-                                o->done = true; /* the waiter frees it */
+                                sem_post(&o->done); /* the waiter frees it */
                         else
                                 op_free(o);
                 }
@@ -315,7 +316,6 @@ static void *writer_main(void *arg)
                         s->commit_failures++;
                 }
                 s->failed = !ok;
-                pthread_cond_broadcast(&s->done_cond);
                 if (!ok) {
                         int64_t until = ferry_monotonic_ns() + RETRY_MS * FERRY_NSEC_PER_MSEC;
                         while (!s->stop &&
@@ -342,11 +342,11 @@ static void enqueue(struct ferry_store *s, struct op *o)
 static int enqueue_wait(struct ferry_store *s, struct op *o, ferry_error_t *err)
 {
         o->waited = true;
+        sem_init(&o->done, 0, 0);
         enqueue(s, o);
-        pthread_mutex_lock(&s->lock);
-        while (!o->done)
-                pthread_cond_wait(&s->done_cond, &s->lock);
-        pthread_mutex_unlock(&s->lock);
+        while (sem_wait(&o->done) < 0 && errno == EINTR)
+                ;
+        sem_destroy(&o->done);
         int r = o->result;
         if (r < 0)
                 ferry_errprintf(err, r, "%s", o->errtext);
@@ -435,7 +435,6 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
         pthread_mutex_init(&s->rlock, NULL);
         pthread_mutex_init(&s->lock, NULL);
         ferry_cond_init(&s->cond);
-        pthread_cond_init(&s->done_cond, NULL);
         if ((r = -pthread_create(&s->writer, NULL, writer_main, s)) < 0) {
                 ferry_errprintf(err, r, "cannot start the store writer thread");
                 goto fail;
@@ -461,7 +460,6 @@ void ferry_store_close(struct ferry_store *s)
         pthread_mutex_destroy(&s->rlock);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->cond);
-        pthread_cond_destroy(&s->done_cond);
         free(s);
 }
 
