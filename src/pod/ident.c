@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -45,8 +46,11 @@ static int fail(struct scan *s, const char *what)
         return s->r;
 }
 
-static void ws(struct scan *s)
+static inline void ws(struct scan *s)
 {
+        /* compact JSON (what Go and jansson write) has none: one compare */
+        if (s->p < s->end && (unsigned char)*s->p > ' ')
+                return;
         while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
                 s->p++;
 }
@@ -268,6 +272,19 @@ static int string(struct scan *s, char *out, size_t size, size_t *ret_len)
         return 0;
 }
 
+/* A string skipped: the common one (no escape, ASCII) in one run, anything
+ * else through string(). */
+static inline int skip_string(struct scan *s)
+{
+        const unsigned char *q =
+            plain_run((const unsigned char *)s->p + 1, (const unsigned char *)s->end);
+        if (q < (const unsigned char *)s->end && *q == '"') {
+                s->p = (const char *)q + 1;
+                return 0;
+        }
+        return string(s, NULL, 0, NULL);
+}
+
 static bool digit(struct scan *s)
 {
         return s->p < s->end && *s->p >= '0' && *s->p <= '9';
@@ -304,6 +321,7 @@ static int number(struct scan *s)
 }
 
 static int skip(struct scan *s, size_t depth);
+static int too_deep(struct scan *s);
 
 /* The members of an object (s->p at '{'); on_key, when set, is called for
  * each key with s->p at its value and must consume the value. */
@@ -312,8 +330,7 @@ static int object(struct scan *s, size_t depth,
                   void *ctx)
 {
         if (depth > s->max_depth)
-                return s->r = ferry_errprintf(s->err, -E2BIG, "JSON nesting deeper than %zu levels",
-                                              s->max_depth);
+                return too_deep(s);
         s->p++; /* { */
         ws(s);
         if (s->p < s->end && *s->p == '}') {
@@ -349,32 +366,88 @@ static int object(struct scan *s, size_t depth,
         }
 }
 
-static int array_skip(struct scan *s, size_t depth)
+/* A scalar at s->p: string, literal or number. */
+static int scalar(struct scan *s)
 {
-        if (depth > s->max_depth)
-                return s->r = ferry_errprintf(s->err, -E2BIG, "JSON nesting deeper than %zu levels",
-                                              s->max_depth);
-        s->p++; /* [ */
+        switch (*s->p) {
+        case '"': return skip_string(s);
+        case 't': return lit(s, "true") ? 0 : fail(s, "invalid literal");
+        case 'f': return lit(s, "false") ? 0 : fail(s, "invalid literal");
+        case 'n': return lit(s, "null") ? 0 : fail(s, "invalid literal");
+        default: return number(s);
+        }
+}
+
+static int too_deep(struct scan *s)
+{
+        return s->r = ferry_errprintf(s->err, -E2BIG, "JSON nesting deeper than %zu levels",
+                                      s->max_depth);
+}
+
+/* The object or array at s->p (at nesting depth), skipped whole: most of a
+ * pod is, so this is a loop over the values with the closers of the open
+ * containers on a stack, not a call per value. */
+static int nested_in(struct scan *s, size_t depth, char *close)
+{
+        size_t n = 0; /* open containers; close[i]: '}' or ']' */
+open:
+        if (depth + n > s->max_depth)
+                return too_deep(s);
+        close[n++] = *s->p == '{' ? '}' : ']';
+        s->p++;
         ws(s);
-        if (s->p < s->end && *s->p == ']') {
+        if (s->p < s->end && *s->p == close[n - 1]) {
                 s->p++;
-                return 0;
+                goto closed;
         }
-        for (;;) {
+        if (close[n - 1] == ']')
+                goto value;
+key:
+        if (s->p >= s->end || *s->p != '"')
+                return fail(s, "expected a string key");
+        if (skip_string(s) < 0)
+                return s->r;
+        ws(s);
+        if (s->p >= s->end || *s->p != ':')
+                return fail(s, "expected ':'");
+        s->p++;
+        ws(s);
+value:
+        if (s->p >= s->end)
+                return fail(s, "unexpected end of input");
+        if (*s->p == '{' || *s->p == '[')
+                goto open;
+        if (scalar(s) < 0)
+                return s->r;
+next:
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+                s->p++;
                 ws(s);
-                if (skip(s, depth) < 0)
-                        return s->r;
-                ws(s);
-                if (s->p < s->end && *s->p == ',') {
-                        s->p++;
-                        continue;
-                }
-                if (s->p < s->end && *s->p == ']') {
-                        s->p++;
-                        return 0;
-                }
-                return fail(s, "expected ',' or ']'");
+                if (close[n - 1] == '}')
+                        goto key;
+                goto value;
         }
+        if (s->p < s->end && *s->p == close[n - 1]) {
+                s->p++;
+                goto closed;
+        }
+        return fail(s, close[n - 1] == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+closed:
+        if (--n > 0)
+                goto next;
+        return 0;
+}
+
+static int nested(struct scan *s, size_t depth)
+{
+        char close[128];
+        if (s->max_depth < depth + sizeof(close))
+                return nested_in(s, depth, close);
+        char *big = ferry_xmalloc(s->max_depth - depth + 2); /* a site's larger limit */
+        int r = nested_in(s, depth, big);
+        free(big);
+        return r;
 }
 
 /* Any value at s->p, at nesting depth (of its container). */
@@ -382,15 +455,9 @@ static int skip(struct scan *s, size_t depth)
 {
         if (s->p >= s->end)
                 return fail(s, "unexpected end of input");
-        switch (*s->p) {
-        case '{': return object(s, depth + 1, NULL, NULL);
-        case '[': return array_skip(s, depth + 1);
-        case '"': return string(s, NULL, 0, NULL);
-        case 't': return lit(s, "true") ? 0 : fail(s, "invalid literal");
-        case 'f': return lit(s, "false") ? 0 : fail(s, "invalid literal");
-        case 'n': return lit(s, "null") ? 0 : fail(s, "invalid literal");
-        default: return number(s);
-        }
+        if (*s->p == '{' || *s->p == '[')
+                return nested(s, depth + 1);
+        return scalar(s);
 }
 
 struct elem {
@@ -429,12 +496,18 @@ static int meta_key(struct scan *s, size_t depth, const char *key, void *ctx)
         return skip(s, depth);
 }
 
+static void elem_reset(struct elem *e)
+{
+        e->id.uid[0] = e->id.ns[0] = e->id.name[0] = '\0';
+        e->bad[0] = e->bad[1] = e->bad[2] = false;
+}
+
 static int pod_key(struct scan *s, size_t depth, const char *key, void *ctx)
 {
         if (strcmp(key, "metadata") != 0)
                 return skip(s, depth);
         struct elem *e = ctx;
-        memset(e, 0, sizeof(*e)); /* the last metadata wins */
+        elem_reset(e); /* the last metadata wins */
         if (s->p >= s->end || *s->p != '{')
                 return skip(s, depth);
         return object(s, depth + 1, meta_key, ctx);
@@ -506,7 +579,7 @@ static size_t frame(struct frame *f, const char *data, size_t n)
 static int elem(struct ferry_pod_idents_stream *st, struct scan *s)
 {
         struct elem e;
-        memset(&e, 0, sizeof(e));
+        elem_reset(&e);
         if (*s->p == '[') { /* the wrong shape, unless it is not even JSON */
                 if (skip(s, 1) < 0)
                         return s->r;
