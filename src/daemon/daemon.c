@@ -555,9 +555,8 @@ int ferry_daemon_status_feed(struct ferry_status_req *q, const char *data, size_
         q->len += n;
         if (q->len > q->d->cfg.limits.max_status_body)
                 return q->r = ferry_errprintf(&q->err, -E2BIG,
-                                              "request body of more than %zu bytes exceeds the "
-                                              "limit of %zu",
-                                              q->len - n, q->d->cfg.limits.max_status_body);
+                                              "request body exceeds the limit of %zu bytes",
+                                              q->d->cfg.limits.max_status_body);
         return q->r = ferry_pod_idents_stream_feed(q->scan, data, n);
 }
 
