@@ -74,18 +74,19 @@ static bool phase_final(int phase)
 }
 
 /* Pack the container entries of a pod whose status will not change again. */
-static void pod_compact(struct pod *p)
+static bool pod_pack(struct pod *p)
 {
         if (!p->st.c || !phase_final(p->st.phase) ||
             (p->state != FERRY_POD_SUBMITTED && p->state != FERRY_POD_REFUSED &&
              p->state != FERRY_POD_DELETED))
-                return;
+                return false;
         free(p->packed);
         p->packed = ferry_pod_status_pack(&p->st);
         for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++)
                 free(p->st.c[i].message);
         free(p->st.c);
         p->st.c = NULL;
+        return true;
 }
 
 /* The full status of a pod: its own, or unpacked into scratch (release it
@@ -117,6 +118,7 @@ struct ferry_daemon {
         struct ferry_backend *be;
         pthread_rwlock_t lock; /* the pod table */
         struct ferry_hashmap *pods;
+        size_t compacted; /* pods packed so far (under lock): freed memory to trim */
         pthread_mutex_t wait_lock;
         pthread_cond_t submitted; /* a submission finished */
         pthread_t poller;
@@ -127,6 +129,14 @@ struct ferry_daemon {
         bool stop;
         bool kick; /* poll now: a delete is waiting */
 };
+
+/* Pack a finished pod's status, counting it (the poller trims after). Call
+ * with the table lock held for writing. */
+static void pod_compact(struct ferry_daemon *d, struct pod *p)
+{
+        if (pod_pack(p))
+                d->compacted++;
+}
 
 static bool az_ok(const struct ferry_authz *az, const char *ns)
 {
@@ -235,7 +245,7 @@ done:
                 ferry_store_update(d->store, p->uid, NULL, FERRY_POD_REFUSED, b.data, "refused",
                                    err ? err->text : NULL);
                 ferry_buf_free(&b);
-                pod_compact(p);
+                pod_compact(d, p);
         }
         if (ret_jid)
                 memcpy(ret_jid, p->jid, FERRY_JID_MAX);
@@ -942,10 +952,19 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
                 ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, b.data, "deleted",
                                    NULL);
                 ferry_buf_free(&b);
-                pod_compact(p);
+                pod_compact(d, p);
         }
         pthread_rwlock_unlock(&d->lock);
         ferry_pod_status_clear(&st);
+}
+
+/* arr with room for element n (doubling); *cap is its capacity */
+static void *grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+        if (n < *cap)
+                return arr;
+        *cap = *cap ? *cap * 2 : 64;
+        return ferry_xrealloc(arr, *cap * size);
 }
 
 static void poll_once(struct ferry_daemon *d)
@@ -957,13 +976,11 @@ static void poll_once(struct ferry_daemon *d)
         size_t it = 0;
         void *v;
 
+        size_t cap_live = 0, cap_dying = 0, cap_retry = 0, cap_expired = 0;
         pthread_mutex_lock(&d->poll_lock);
         pthread_rwlock_rdlock(&d->lock);
-        size_t total = ferry_hashmap_size(d->pods);
-        live = ferry_xcalloc(total + 1, sizeof(*live));
-        dying = ferry_xcalloc(total + 1, sizeof(*dying));
-        retry = ferry_xcalloc(total + 1, sizeof(*retry));
-        expired = ferry_xcalloc(total + 1, sizeof(*expired));
+        /* the lists grow with what they hold: with 100,000 finished pods they
+         * stay empty (sized by the table, they were megabytes every cycle) */
         while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
                 struct pod *p = v;
                 /* a pod being deleted is polled too: its containers' ends show in
@@ -972,21 +989,28 @@ static void poll_once(struct ferry_daemon *d)
                      (p->state == FERRY_POD_DELETING && p->jid[0] && !p->submitting)) &&
                     (p->st.phase == FERRY_PHASE_PENDING || p->st.phase == FERRY_PHASE_RUNNING ||
                      p->st.phase == FERRY_PHASE_UNKNOWN)) {
+                        live = grow(live, n_live, &cap_live, sizeof(*live));
                         struct snap *s = &live[n_live++];
+                        memset(s, 0, sizeof(*s));
                         memcpy(s->uid, p->uid, sizeof(s->uid));
                         memcpy(s->jid, p->jid, sizeof(s->jid));
                         ferry_pod_status_copy(&s->st, &p->st);
                 }
                 if (p->state == FERRY_POD_DELETED) {
-                        if (now - p->deleted_mono_ns > DELETED_KEEP_NS)
+                        if (now - p->deleted_mono_ns > DELETED_KEEP_NS) {
+                                expired = grow(expired, n_expired, &cap_expired, sizeof(*expired));
                                 memcpy(expired[n_expired++], p->uid, FERRY_UID_MAX);
+                        }
                 } else if (p->state == FERRY_POD_DELETING && !p->submitting) {
+                        dying = grow(dying, n_dying, &cap_dying, sizeof(*dying));
                         struct snap *s = &dying[n_dying++];
+                        memset(s, 0, sizeof(*s));
                         memcpy(s->uid, p->uid, sizeof(s->uid));
                         memcpy(s->jid, p->jid, sizeof(s->jid));
                         s->grace_s = p->grace_s;
                 } else if (p->state == FERRY_POD_ACCEPTED && !p->submitting &&
                            p->next_try_ns <= now) {
+                        retry = grow(retry, n_retry, &cap_retry, sizeof(*retry));
                         memcpy(retry[n_retry++], p->uid, FERRY_UID_MAX);
                 }
         }
@@ -1011,7 +1035,7 @@ static void poll_once(struct ferry_daemon *d)
                                 persist_status(d, p, phase_changed ? "phase" : NULL,
                                                phase_changed ? ferry_phase_name(p->st.phase)
                                                              : NULL);
-                                pod_compact(p);
+                                pod_compact(d, p);
                         }
                         pthread_rwlock_unlock(&d->lock);
                 }
@@ -1064,9 +1088,12 @@ static void *poller_main(void *arg)
         while (!d->stop) {
                 pthread_mutex_unlock(&d->stop_lock);
                 poll_once(d);
-                /* Request bodies and snapshots are freed in bursts; hand the
-                 * free pages back once the pod count has moved. */
-                size_t n = ferry_daemon_pod_count(d);
+                /* Request bodies, snapshots and the status of pods that
+                 * finished (packed) are freed in bursts; hand the free pages
+                 * back once the pod count or the number packed has moved. */
+                pthread_rwlock_rdlock(&d->lock);
+                size_t n = ferry_hashmap_size(d->pods) + d->compacted;
+                pthread_rwlock_unlock(&d->lock);
                 if (n != trimmed_at) {
                         malloc_trim(0);
                         trimmed_at = n;
@@ -1096,7 +1123,7 @@ static int load_row(void *ctx, const struct ferry_store_row *row)
                 const char *one = "unknown";
                 ferry_pod_status_init(&p->st, NULL, 0, &one, 1);
         }
-        pod_compact(p);
+        pod_compact(d, p);
         struct pod *old = ferry_hashmap_put(d->pods, p->uid, p);
         pod_free(old);
         return 0;
