@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +54,7 @@ struct pod {
         int64_t next_try_ns;
         int attempts;
         bool submitting;
+        atomic_bool delete_asked; /* set with state DELETING; submit_pod reads it unlocked */
         char buf[];
 };
 
@@ -206,9 +208,7 @@ static int submit_pod(struct ferry_daemon *d, struct pod *p, const struct ferry_
         char jid[FERRY_JID_MAX] = "";
         int r;
 
-        pthread_rwlock_rdlock(&d->lock);
-        bool deleted = p->state == FERRY_POD_DELETING;
-        pthread_rwlock_unlock(&d->lock);
+        bool deleted = atomic_load(&p->delete_asked); /* p is pinned: no lock needed */
         if (deleted) {
                 r = 0; /* deleted before it started: it never starts */
                 goto done;
@@ -462,6 +462,7 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
                         ferry_store_update_grace(d->store, p->uid, grace);
                 }
                 p->state = FERRY_POD_DELETING;
+                atomic_store(&p->delete_asked, true);
                 marked = true;
                 ferry_store_update(d->store, p->uid, NULL, FERRY_POD_DELETING, NULL,
                                    "delete-requested", NULL);
@@ -1117,6 +1118,7 @@ static int load_row(void *ctx, const struct ferry_store_row *row)
 
         snprintf(p->jid, sizeof(p->jid), "%s", row->jid ? row->jid : "");
         p->state = row->state;
+        atomic_store(&p->delete_asked, row->state == FERRY_POD_DELETING);
         p->created_ns = row->created_ns;
         p->grace_s = row->grace_s;
         if (!row->status || ferry_pod_status_deserialize(row->status, &p->st) < 0) {
