@@ -13,6 +13,8 @@
  * held: a pod being submitted is pinned by p->submitting instead, and the
  * reaper leaves such a pod alone. A struct pod leaves the table only in the
  * reaper (poll_lock and d->lock held) or in create when its insert failed.
+ * Fields of a pod are read and written under d->lock, except p->delete_asked
+ * (atomic: submit_pod reads it unlocked, the pod being pinned).
  */
 #include "daemon.h"
 
