@@ -178,6 +178,8 @@ static void read_mig(const struct nvml *n, nvmlDevice_t d, struct ferry_gpu_devi
                 struct ferry_gpu_mig_device *m = &g->mig[g->n_mig++];
                 struct nvml_attributes a = {0};
                 struct nvml_memory mem = {0};
+                if (n->uuid)
+                        n->uuid(md, m->uuid, sizeof(m->uuid));
                 if (n->gi_id)
                         n->gi_id(md, &m->gi_id);
                 if (n->ci_id)
@@ -335,14 +337,15 @@ char *ferry_gpu_inventory_format(const struct ferry_gpu_inventory *inv, bool jso
                         for (size_t k = 0; k < g->n_mig; k++) {
                                 const struct ferry_gpu_mig_device *m = &g->mig[k];
                                 json_array_append_new(
-                                    mig, json_pack(
-                                             "{s:i, s:i, s:s, s:i, s:i, s:I, s:I, s:o}",
-                                             "gpu_instance", (int)m->gi_id, "compute_instance",
-                                             (int)m->ci_id, "profile", m->profile, "gi_slices",
-                                             (int)m->gi_slices, "ci_slices", (int)m->ci_slices,
-                                             "memory_total_mib", (json_int_t)m->mem_total_mib,
-                                             "memory_used_mib", (json_int_t)m->mem_used_mib, "busy",
-                                             m->busy < 0 ? json_null() : json_boolean(m->busy)));
+                                    mig,
+                                    json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:I, s:I, s:o}",
+                                              "uuid", m->uuid, "gpu_instance", (int)m->gi_id,
+                                              "compute_instance", (int)m->ci_id, "profile",
+                                              m->profile, "gi_slices", (int)m->gi_slices,
+                                              "ci_slices", (int)m->ci_slices, "memory_total_mib",
+                                              (json_int_t)m->mem_total_mib, "memory_used_mib",
+                                              (json_int_t)m->mem_used_mib, "busy",
+                                              m->busy < 0 ? json_null() : json_boolean(m->busy)));
                         }
                         json_array_append_new(
                             arr,

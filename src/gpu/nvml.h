@@ -24,6 +24,7 @@
 #define FERRY_GPU_CAPACITY_MAX 32
 
 struct ferry_gpu_mig_device {
+        char uuid[96]; /* "MIG-..." (what CUDA_VISIBLE_DEVICES names); "" if not reported */
         unsigned gi_id, ci_id;
         char profile[32]; /* "1g.10gb"; derived from slices and memory */
         unsigned gi_slices, ci_slices;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * NVML through the real dlopen path, against tests/gpu/fake-nvml: the library
- * API (inventory, capacity) and, when given the ferry binary, `ferry gpu ls`.
+ * API (inventory, capacity), the allocation of its devices to pods
+ * (gpu/alloc.h) and, when given the ferry binary, `ferry gpu ls`.
  * Usage: test-nvml FAKE_LIBRARY [FERRY_BINARY]
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "common/spawn.h"
 #include "common/util.h"
+#include "gpu/alloc.h"
 #include "gpu/nvml.h"
 
 static const char *fake_lib, *ferry_bin;
@@ -164,6 +166,100 @@ static void test_cli(void **state)
         ferry_spawn_result_free(&r);
 }
 
+static struct ferry_gpu_request req(const char *res, unsigned n, const char *res2, unsigned n2)
+{
+        struct ferry_gpu_request r = {0};
+        if (res)
+                assert_int_equal(ferry_gpu_request_add(&r, res, n), 0);
+        if (res2)
+                assert_int_equal(ferry_gpu_request_add(&r, res2, n2), 0);
+        return r;
+}
+
+/* The scenario's units: GPU 0 (MIG on) gives three MIG devices, GPU 1 and the
+ * Quadro one whole GPU each; busy processes do not matter to the allocation
+ * (ferryd's pods are the only owners it knows). */
+static void test_alloc(void **state)
+{
+        struct ferry_gpu_inventory inv;
+        struct ferry_gpu_pool pool;
+        struct ferry_gpu_capacity cap;
+        ferry_error_t err;
+        const struct ferry_gpu_unit *held[4];
+        assert_int_equal(ferry_nvml_inventory(&inv, &err), 0);
+        assert_string_equal(inv.dev[0].mig[2].uuid, "MIG-fake-0-2-0");
+        ferry_gpu_pool_from_inventory(&pool, &inv, NULL, 0);
+        assert_int_equal(pool.n, 5);
+        assert_string_equal(pool.u[0].resource, "nvidia.com/mig-1g.10gb");
+        assert_string_equal(pool.u[0].uuid, "MIG-fake-0-7-0");
+        assert_int_equal(pool.u[0].gi, 7);
+        assert_string_equal(pool.u[3].resource, "nvidia.com/gpu");
+        assert_string_equal(pool.u[3].uuid, "GPU-fake-1");
+        assert_int_equal(pool.u[3].gi, -1);
+
+        /* never: more than the host has, a profile it does not offer, not a GPU */
+        struct ferry_gpu_request r = req("nvidia.com/gpu", 3, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-a", &r, &err), -EOPNOTSUPP);
+        assert_string_equal(err.text, "the pod asks for 3 nvidia.com/gpu and this host has 2");
+        r = req("nvidia.com/mig-2g.20gb", 1, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-a", &r, &err), -EOPNOTSUPP);
+        assert_non_null(strstr(err.text, "has none"));
+        r = req("example.com/fpga", 1, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-a", &r, &err), -EINVAL);
+
+        /* exclusive units, first free in pool order; a second call is idempotent */
+        r = req("nvidia.com/gpu", 1, "nvidia.com/mig-1g.10gb", 1);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-a", &r, &err), 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-a", &r, &err), 0);
+        assert_int_equal(ferry_gpu_pool_held(&pool, "pod-a", held, 4), 2);
+        assert_string_equal(held[0]->uuid, "MIG-fake-0-7-0");
+        assert_string_equal(held[1]->uuid, "GPU-fake-1");
+        r = req("nvidia.com/gpu", 2, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-b", &r, &err), -EAGAIN);
+        assert_string_equal(err.text,
+                            "the pod asks for 2 nvidia.com/gpu: 1 of 2 are held by other pods");
+        assert_int_equal(ferry_gpu_pool_held(&pool, "pod-b", held, 4), 0); /* all or nothing */
+        r = req("nvidia.com/gpu", 1, "nvidia.com/mig-1g.10gb", 1);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-b", &r, &err), 0);
+        assert_int_equal(ferry_gpu_pool_held(&pool, "pod-b", held, 4), 2);
+        assert_string_equal(held[0]->uuid, "MIG-fake-0-8-0");
+        assert_string_equal(held[1]->uuid, "GPU-fake-2");
+        ferry_gpu_pool_capacity(&pool, &cap);
+        expect_cap(&cap, "nvidia.com/gpu", 2, 0);
+        expect_cap(&cap, "nvidia.com/mig-1g.10gb", 2, 0);
+        expect_cap(&cap, "nvidia.com/mig-3g.40gb", 1, 1);
+
+        /* a pod's end frees its units for the next */
+        r = req("nvidia.com/gpu", 1, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-c", &r, &err), -EAGAIN);
+        assert_int_equal(ferry_gpu_pool_release(&pool, "pod-a"), 2);
+        assert_int_equal(ferry_gpu_pool_alloc(&pool, "pod-c", &r, &err), 0);
+        assert_int_equal(ferry_gpu_pool_held(&pool, "pod-c", held, 4), 1);
+        assert_string_equal(held[0]->uuid, "GPU-fake-1");
+
+        /* after a restart: a new pool, the stored units taken back, none twice */
+        struct ferry_gpu_pool again;
+        ferry_gpu_pool_from_inventory(&again, &inv, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_take(&again, "pod-c", "GPU-fake-1", &err), 0);
+        assert_int_equal(ferry_gpu_pool_take(&again, "pod-b", "GPU-fake-1", &err), -EBUSY);
+        assert_int_equal(ferry_gpu_pool_take(&again, "pod-b", "GPU-fake-9", &err), -ENOENT);
+        r = req("nvidia.com/gpu", 1, NULL, 0);
+        assert_int_equal(ferry_gpu_pool_alloc(&again, "pod-d", &r, &err), 0);
+        assert_int_equal(ferry_gpu_pool_held(&again, "pod-d", held, 4), 1);
+        assert_string_equal(held[0]->uuid, "GPU-fake-2");
+        ferry_gpu_pool_free(&again);
+
+        /* the admin's allow-list: GPU 1 by index and one MIG device by UUID */
+        const char *allow[] = {"1", "MIG-fake-0-2-0"};
+        ferry_gpu_pool_free(&pool);
+        ferry_gpu_pool_from_inventory(&pool, &inv, allow, 2);
+        assert_int_equal(pool.n, 2);
+        assert_string_equal(pool.u[0].uuid, "MIG-fake-0-2-0");
+        assert_string_equal(pool.u[1].uuid, "GPU-fake-1");
+        ferry_gpu_pool_free(&pool);
+        ferry_gpu_inventory_free(&inv);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -171,6 +267,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup(test_init_failure, setup),
             cmocka_unit_test_setup(test_inventory, setup),
             cmocka_unit_test_setup(test_capacity, setup),
+            cmocka_unit_test_setup(test_alloc, setup),
             cmocka_unit_test_setup(test_cli, setup),
         };
         if (argc < 2) {

@@ -152,6 +152,13 @@ int nvmlDeviceGetName(void *d, char *buf, unsigned int len)
 
 int nvmlDeviceGetUUID(void *d, char *buf, unsigned int len)
 {
+        if (*(int *)d == 2) { /* a MIG device: MIG-fake-<gpu>-<gi>-<ci> */
+                const struct fake_mig *m = d;
+                for (unsigned g = 0; g < n_gpus; g++)
+                        if (m >= gpus[g].m && m < gpus[g].m + MAXM)
+                                snprintf(buf, len, "MIG-fake-%u-%u-%u", g, m->gi, m->ci);
+                return 0;
+        }
         snprintf(buf, len, "GPU-fake-%u", (unsigned)((struct fake_gpu *)d - gpus));
         return 0;
 }
