@@ -7,7 +7,8 @@ set -eu
 BUILD="build-essential meson ninja-build pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev \
 libjansson-dev libyaml-dev libsqlite3-dev scdoc"
 RUN="bubblewrap curl"
-TEST="libcmocka-dev clang-format openssl prometheus sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev"
+# systemd: only for systemd-analyze, which checks the units (nothing is started; policy-rc.d)
+TEST="libcmocka-dev clang-format openssl prometheus sqlite3 clang libclang-rt-14-dev busybox-static procps slurm-wlm munge libslurm-dev systemd"
 BENCH="wrk nginx-light"
 PACKAGE="dpkg-dev debootstrap"   # make deb (dpkg-shlibdeps), make deb-check
 case "${FERRY_DEPS:-all}" in
