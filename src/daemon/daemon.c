@@ -518,6 +518,7 @@ struct ferry_status_req {
         struct ferry_daemon *d;
         struct ferry_pod_idents_stream *scan;
         size_t len; /* bytes fed */
+        bool blank; /* nothing but white space so far: reads as [] */
         int r;      /* the first error, kept in err */
         ferry_error_t err;
         size_t n, cap;
@@ -556,6 +557,7 @@ struct ferry_status_req *ferry_daemon_status_begin(struct ferry_daemon *d)
 {
         struct ferry_status_req *q = ferry_xcalloc(1, sizeof(*q));
         q->d = d;
+        q->blank = true;
         q->scan =
             ferry_pod_idents_stream_new(d->cfg.limits.max_json_depth, status_ident, q, &q->err);
         return q;
@@ -570,6 +572,8 @@ int ferry_daemon_status_feed(struct ferry_status_req *q, const char *data, size_
                 return q->r = ferry_errprintf(&q->err, -E2BIG,
                                               "request body exceeds the limit of %zu bytes",
                                               q->d->cfg.limits.max_status_body);
+        for (size_t i = 0; q->blank && i < n; i++)
+                q->blank = data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r';
         return q->r = ferry_pod_idents_stream_feed(q->scan, data, n);
 }
 
@@ -577,7 +581,7 @@ bool ferry_daemon_status_empty(struct ferry_status_req *q)
 {
         if (q->r < 0)
                 return false;
-        if (q->len == 0)
+        if (q->blank)
                 return true;
         int r = ferry_pod_idents_stream_end(q->scan); /* the count: end is idempotent */
         if (r < 0)
@@ -604,8 +608,8 @@ int ferry_daemon_status_end(struct ferry_status_req *q, const struct ferry_authz
         bool first = true;
         int r = q->r;
 
-        if (r == 0 && q->len && (r = ferry_pod_idents_stream_end(q->scan)) < 0)
-                q->r = r; /* no body at all reads as [] */
+        if (r == 0 && !q->blank && (r = ferry_pod_idents_stream_end(q->scan)) < 0)
+                q->r = r; /* no body at all (or white space) reads as [] */
         if (r < 0) {
                 if (err)
                         *err = q->err;

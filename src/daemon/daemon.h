@@ -73,8 +73,8 @@ int ferry_daemon_status(struct ferry_daemon *d, const char *body, size_t len,
 /* The same, fed as the body arrives (an HTTP upload) and never kept whole:
  * begin, feed each piece (it returns the first error, which end reports
  * again; later pieces are only counted), end with the caller's rights, free.
- * An empty body reads as []. empty() ends the scan early and tells whether
- * the body was [] (or null, or nothing): a hop-B ping. */
+ * An empty body (or one of white space) reads as []. empty() ends the scan
+ * early and tells whether the body was [] (or null, or nothing): a hop-B ping. */
 struct ferry_status_req;
 struct ferry_status_req *ferry_daemon_status_begin(struct ferry_daemon *d);
 int ferry_daemon_status_feed(struct ferry_status_req *q, const char *data, size_t n);

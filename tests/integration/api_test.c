@@ -362,8 +362,15 @@ static void test_hop_b(void **state)
         assert_true(json_is_object(json_object_get(p, "resources")));
         json_decref(p);
         http_answer_free(&a);
-        /* hop A [] lists pods instead */
+        /* so is a body of white space (or none), as it was before /status streamed */
+        assert_int_equal(call(plugin_srv, "/status", " \n ", NULL, &a), 200);
+        assert_non_null(strstr(a.body, "\"resources\""));
+        http_answer_free(&a);
+        /* hop A [] lists pods instead, and so does white space */
         assert_int_equal(call(unix_srv, "/status", "[]", NULL, &a), 200);
+        assert_true(a.body[0] == '[');
+        http_answer_free(&a);
+        assert_int_equal(call(unix_srv, "/status", "  ", NULL, &a), 200);
         assert_true(a.body[0] == '[');
         http_answer_free(&a);
 }
