@@ -326,7 +326,8 @@ static int too_deep(struct scan *s);
 /* The members of an object (s->p at '{'); on_key, when set, is called for
  * each key with s->p at its value and must consume the value. */
 static int object(struct scan *s, size_t depth,
-                  int (*on_key)(struct scan *s, size_t depth, const char *key, void *ctx),
+                  int (*on_key)(struct scan *s, size_t depth, const char *key, size_t klen,
+                                void *ctx),
                   void *ctx)
 {
         if (depth > s->max_depth)
@@ -350,7 +351,8 @@ static int object(struct scan *s, size_t depth,
                         return fail(s, "expected ':'");
                 s->p++;
                 ws(s);
-                int r = on_key && klen < sizeof(key) ? on_key(s, depth, key, ctx) : skip(s, depth);
+                int r = on_key && klen < sizeof(key) ? on_key(s, depth, key, klen, ctx)
+                                                     : skip(s, depth);
                 if (r < 0)
                         return r;
                 ws(s);
@@ -468,13 +470,13 @@ struct elem {
 };
 
 /* uid, namespace, name: strings (or null); anything else is skipped */
-static int meta_key(struct scan *s, size_t depth, const char *key, void *ctx)
+static int meta_key(struct scan *s, size_t depth, const char *key, size_t klen, void *ctx)
 {
         struct elem *e = ctx;
-        int f = !strcmp(key, "uid")         ? 0
-                : !strcmp(key, "namespace") ? 1
-                : !strcmp(key, "name")      ? 2
-                                            : -1;
+        int f = klen == 3 && !memcmp(key, "uid", 3)         ? 0
+                : klen == 9 && !memcmp(key, "namespace", 9) ? 1
+                : klen == 4 && !memcmp(key, "name", 4)      ? 2
+                                                            : -1;
         if (f < 0)
                 return skip(s, depth);
         char *out = f == 0 ? e->id.uid : f == 1 ? e->id.ns : e->id.name;
@@ -502,9 +504,9 @@ static void elem_reset(struct elem *e)
         e->bad[0] = e->bad[1] = e->bad[2] = false;
 }
 
-static int pod_key(struct scan *s, size_t depth, const char *key, void *ctx)
+static int pod_key(struct scan *s, size_t depth, const char *key, size_t klen, void *ctx)
 {
-        if (strcmp(key, "metadata") != 0)
+        if (klen != 8 || memcmp(key, "metadata", 8) != 0)
                 return skip(s, depth);
         struct elem *e = ctx;
         elem_reset(e); /* the last metadata wins */
