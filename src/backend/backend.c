@@ -70,6 +70,64 @@ int64_t ferry_backend_opt_int(const struct ferry_backend *be, const char *key, i
         return end != v && *end == '\0' ? (int64_t)x : def;
 }
 
+/* One container's GPU resources into req (limit, else request). */
+static int container_gpus(const struct ferry_container *c, struct ferry_gpu_request *req)
+{
+        int64_t n = c->limits.gpus >= 0 ? c->limits.gpus : c->requests.gpus;
+        if (n > 0 && ferry_gpu_request_add(req, FERRY_GPU_RESOURCE, (unsigned)n) < 0)
+                return -E2BIG;
+        const struct ferry_resources *sets[2] = {&c->limits, &c->requests};
+        for (int k = 0; k < 2; k++)
+                for (size_t i = 0; i < sets[k]->n_extended; i++) {
+                        const struct ferry_extended *e = &sets[k]->extended[i];
+                        if (!ferry_gpu_resource_is_gpu(e->name) || e->count <= 0)
+                                continue;
+                        bool in_limits = false; /* a request counts only without a limit */
+                        for (size_t j = 0; k == 1 && j < c->limits.n_extended; j++)
+                                in_limits |= !strcmp(c->limits.extended[j].name, e->name);
+                        if (!in_limits &&
+                            ferry_gpu_request_add(req, e->name, (unsigned)e->count) < 0)
+                                return -E2BIG;
+                }
+        return 0;
+}
+
+/* r[res] = max(r[res], n) */
+static int request_max(struct ferry_gpu_request *r, const char *res, unsigned n)
+{
+        for (size_t j = 0; j < r->n; j++)
+                if (!strcmp(r->item[j].resource, res)) {
+                        if (n > r->item[j].count)
+                                r->item[j].count = n;
+                        return 0;
+                }
+        return ferry_gpu_request_add(r, res, n);
+}
+
+int ferry_backend_gpu_request(const struct ferry_pod *pod, struct ferry_gpu_request *ret,
+                              ferry_error_t *err)
+{
+        struct ferry_gpu_request apps = {0}, init = {0};
+        *ret = (struct ferry_gpu_request){0};
+        for (size_t i = 0; i < pod->n_containers; i++) {
+                const struct ferry_container *c = &pod->containers[i];
+                struct ferry_gpu_request one = {0};
+                if (container_gpus(c, c->is_init ? &one : &apps) < 0)
+                        goto too_many;
+                for (size_t k = 0; k < one.n; k++) /* the largest init container */
+                        if (request_max(&init, one.item[k].resource, one.item[k].count) < 0)
+                                goto too_many;
+        }
+        *ret = apps;
+        for (size_t k = 0; k < init.n; k++)
+                if (request_max(ret, init.item[k].resource, init.item[k].count) < 0)
+                        goto too_many;
+        return 0;
+too_many:
+        return ferry_errprintf(err, -E2BIG, "pod %s/%s asks for more than %d GPU resources",
+                               pod->namespace, pod->name, FERRY_GPU_REQUEST_MAX);
+}
+
 int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backend **ret,
                       ferry_error_t *err)
 {
@@ -105,7 +163,7 @@ void ferry_backend_free(struct ferry_backend *be)
 static void account(struct ferry_backend *be, enum ferry_backend_op op, int64_t t0, int r)
 {
         ferry_hist_observe(&be->stats.lat[op], ferry_monotonic_ns() - t0);
-        if (r < 0 && r != -EINPROGRESS && r != -ENOENT)
+        if (r < 0 && r != -EINPROGRESS && r != -ENOENT && r != FERRY_BACKEND_WAIT)
                 atomic_fetch_add(&be->stats.errors[op], 1);
 }
 
@@ -150,6 +208,8 @@ int ferry_backend_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         if (!pod || !pod->uid)
                 return ferry_errprintf(err, -EINVAL, "no pod to submit");
         int r = CALL(be, FERRY_BOP_SUBMIT, be->ops->submit(be, pod, jid, err));
+        if (r == FERRY_BACKEND_WAIT)
+                return r; /* the pod waits: said in its status, not a failure */
         if (r < 0) {
                 log_warn("backend %s: submit of pod %s/%s (%s) failed: %s", be->ops->name,
                          pod->namespace, pod->name, pod->uid, err ? err->text : "");

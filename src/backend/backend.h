@@ -15,6 +15,7 @@
 #ifndef FERRY_BACKEND_H
 #define FERRY_BACKEND_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 
 #include "common/histogram.h"
 #include "common/error.h"
+#include "gpu/alloc.h"
 #include "pod/pod.h"
 #include "pod/status.h"
 
@@ -48,13 +50,20 @@ struct ferry_poll_item {
         struct ferry_pod_status *status;
 };
 
+/* A submit that must wait for resources other pods hold (see submit). */
+#define FERRY_BACKEND_WAIT (-ENOBUFS)
+
 struct ferry_backend_ops {
         const char *name;
         /* Set up: read options, create directories. Required. */
         int (*init)(struct ferry_backend *be, ferry_error_t *err);
         void (*fini)(struct ferry_backend *be);
         /* Start the pod. Must be idempotent per uid: when a job for this pod
-         * already exists, answer its id and start nothing. Required. */
+         * already exists, answer its id and start nothing. Required.
+         * FERRY_BACKEND_WAIT: the pod fits this backend, but what it needs is
+         * held by other pods now; err reads "Reason: message" (Reason one
+         * CamelCase word, e.g. GPUUnavailable). The core keeps the pod Pending
+         * with that reason and submits it again at every poll, oldest first. */
         int (*submit)(struct ferry_backend *be, const struct ferry_pod *pod,
                       char ret_jid[FERRY_JID_MAX], ferry_error_t *err);
         /* Reattach after a restart: 1 and the job id when a job for uid exists,
@@ -131,6 +140,13 @@ const char *ferry_backend_names(void);
 /* Look up a backend option; def when absent. */
 const char *ferry_backend_opt(const struct ferry_backend *be, const char *key, const char *def);
 int64_t ferry_backend_opt_int(const struct ferry_backend *be, const char *key, int64_t def);
+/* The GPUs a pod holds while it runs, by resource name (nvidia.com/gpu,
+ * nvidia.com/mig-<profile>): per container its limit, else its request; the
+ * pod's is the larger of its app containers' sum and its largest init
+ * container (init containers run one at a time, before the others).
+ * -E2BIG when it names more GPU resources than a request holds. */
+int ferry_backend_gpu_request(const struct ferry_pod *pod, struct ferry_gpu_request *ret,
+                              ferry_error_t *err);
 
 /* Wrappers: the only way the core calls a backend. */
 int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backend **ret,

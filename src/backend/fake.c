@@ -8,7 +8,11 @@
  *   duration_ms   how long each pod runs (default 0: finished at the first poll)
  *   exit_code     exit code of every container (default 0)
  *   fail_every    every Nth submit fails with a transient error (default 0: never)
- *   cpu, memory, pods, gpus   capacity reported to ping (defaults 64 / 256Gi / 10000 / 0)
+ *   cpu, memory, pods   capacity reported to ping (defaults 64 / 256Gi / 10000)
+ *   gpus          whole GPUs the fake host has (default 0): with gpus > 0 a pod's
+ *                 nvidia.com/gpu are allocated from them (gpu/alloc.c) while it runs,
+ *                 a pod asking more than there are is refused, one asking more than
+ *                 are free waits (GPUUnavailable); ping reports the free ones
  *   logs          "true": write a small log file per container (default false)
  * Per-pod annotations override: fake.ferry.io/duration-ms, fake.ferry.io/exit-code,
  * fake.ferry.io/fail ("submit" = refuse the pod permanently, "transient" = fail once),
@@ -48,7 +52,30 @@ struct fake {
         bool logs;
         char dir[4096];
         struct ferry_hashmap *transient_done; /* uids that already failed once */
+        struct ferry_gpu_pool gpus;           /* option gpus: GPU-fake-0 ... */
 };
+
+static bool job_done(const struct fake_job *j, int64_t now)
+{
+        return j->killed || now - j->start_ns >= j->duration_ns;
+}
+
+/* The GPUs of pods that ended go back to the pool (under f->lock). */
+static void gpus_release_done(struct fake *f)
+{
+        int64_t now = ferry_now_ns();
+        for (size_t i = 0; i < f->gpus.n; i++) {
+                const char *owner = f->gpus.u[i].owner;
+                if (!owner[0])
+                        continue;
+                struct fake_job *j = ferry_hashmap_get(f->jobs, owner);
+                if (!j || job_done(j, now)) {
+                        char uid[FERRY_GPU_OWNER_MAX];
+                        snprintf(uid, sizeof(uid), "%s", owner);
+                        ferry_gpu_pool_release(&f->gpus, uid);
+                }
+        }
+}
 
 static int fake_init(struct ferry_backend *be, ferry_error_t *err)
 {
@@ -61,6 +88,17 @@ static int fake_init(struct ferry_backend *be, ferry_error_t *err)
         f->fail_every = ferry_backend_opt_int(be, "fail_every", 0);
         f->logs = !strcmp(ferry_backend_opt(be, "logs", "false"), "true");
         f->next_id = 1;
+        int64_t n_gpus = ferry_backend_opt_int(be, "gpus", 0);
+        if (n_gpus > 0) {
+                struct ferry_gpu_inventory inv = {.n = (size_t)n_gpus};
+                inv.dev = ferry_xcalloc(inv.n, sizeof(*inv.dev));
+                for (size_t i = 0; i < inv.n; i++) {
+                        inv.dev[i].index = (unsigned)i;
+                        snprintf(inv.dev[i].uuid, sizeof(inv.dev[i].uuid), "GPU-fake-%zu", i);
+                }
+                ferry_gpu_pool_from_inventory(&f->gpus, &inv, NULL, 0);
+                ferry_gpu_inventory_free(&inv);
+        }
         snprintf(f->dir, sizeof(f->dir), "%s/fake", be->cfg.state_dir ? be->cfg.state_dir : ".");
         if (f->logs) {
                 int r = ferry_mkdir_p(f->dir, 0700);
@@ -89,6 +127,7 @@ static void fake_fini(struct ferry_backend *be)
         while (ferry_hashmap_next(f->transient_done, &it, &k, &v))
                 free(v);
         ferry_hashmap_free(f->transient_done);
+        ferry_gpu_pool_free(&f->gpus);
         pthread_mutex_destroy(&f->lock);
         free(f);
 }
@@ -134,6 +173,17 @@ static int fake_submit(struct ferry_backend *be, const struct ferry_pod *pod,
                 goto out;
         }
         f->submits++;
+        if (f->gpus.n) {
+                struct ferry_gpu_request req;
+                if ((r = ferry_backend_gpu_request(pod, &req, err)) < 0)
+                        goto out;
+                gpus_release_done(f);
+                r = req.n ? ferry_gpu_pool_alloc(&f->gpus, pod->uid, &req, err) : 0;
+                if (r == -EAGAIN)
+                        r = ferry_errprefix(err, FERRY_BACKEND_WAIT, "GPUUnavailable");
+                if (r < 0)
+                        goto out;
+        }
         if (f->fail_every > 0 && f->submits % (uint64_t)f->fail_every == 0) {
                 r = ferry_errprintf(err, -EAGAIN,
                                     "injected transient failure (fail_every=%" PRId64 ")",
@@ -238,6 +288,7 @@ static int fake_kill(struct ferry_backend *be, const char *uid, const char *jid,
         struct fake_job *j = ferry_hashmap_get(f->jobs, uid);
         if (j && ferry_now_ns() - j->start_ns < j->duration_ns)
                 j->killed = true;
+        ferry_gpu_pool_release(&f->gpus, uid);
         pthread_mutex_unlock(&f->lock);
         return 0;
 }
@@ -248,6 +299,7 @@ static int fake_cleanup(struct ferry_backend *be, const char *uid, const char *j
         struct fake *f = be->priv;
         pthread_mutex_lock(&f->lock);
         free(ferry_hashmap_remove(f->jobs, uid));
+        ferry_gpu_pool_release(&f->gpus, uid);
         pthread_mutex_unlock(&f->lock);
         return 0;
 }
@@ -267,11 +319,18 @@ static int fake_capacity(struct ferry_backend *be, struct ferry_capacity *ret, f
         ret->pods = ferry_backend_opt_int(be, "pods", 10000) - (int64_t)live;
         if (ret->pods < 0)
                 ret->pods = 0;
-        int64_t gpus = ferry_backend_opt_int(be, "gpus", 0);
-        if (gpus > 0) {
-                snprintf(ret->accel[0].resource, sizeof(ret->accel[0].resource), "nvidia.com/gpu");
-                ret->accel[0].available = gpus;
-                ret->n_accel = 1;
+        if (f->gpus.n) {
+                struct ferry_gpu_capacity cap;
+                pthread_mutex_lock(&f->lock);
+                gpus_release_done(f);
+                ferry_gpu_pool_capacity(&f->gpus, &cap);
+                pthread_mutex_unlock(&f->lock);
+                for (size_t i = 0; i < cap.n && i < FERRY_ARRAY_SIZE(ret->accel); i++) {
+                        snprintf(ret->accel[i].resource, sizeof(ret->accel[i].resource), "%s",
+                                 cap.item[i].resource);
+                        ret->accel[i].available = cap.item[i].free;
+                        ret->n_accel = i + 1;
+                }
         }
         return 0;
 }

@@ -234,6 +234,24 @@ done:
                 ferry_store_update(d->store, p->uid, jid,
                                    p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1, NULL,
                                    "submitted", jid);
+        } else if (r == FERRY_BACKEND_WAIT) {
+                /* it fits, later: Pending with the backend's reason, tried again at
+                 * every poll (oldest first) */
+                char reason[64] = "Unschedulable";
+                const char *msg = err ? err->text : "";
+                const char *colon = strstr(msg, ": ");
+                if (colon && (size_t)(colon - msg) < sizeof(reason) && colon > msg) {
+                        memcpy(reason, msg, (size_t)(colon - msg));
+                        reason[colon - msg] = '\0';
+                        msg = colon + 2;
+                }
+                p->next_try_ns = 0;
+                p->attempts = 0;
+                bool news = strcmp(p->st.reason, reason) != 0 || !p->st.message ||
+                            strcmp(p->st.message, msg) != 0;
+                set_waiting_reason(p, reason, msg);
+                if (news)
+                        persist_status(d, p, "submit-wait", msg);
         } else if (ferry_error_transient(r)) {
                 int64_t backoff = FERRY_NSEC_PER_SEC << (p->attempts < 6 ? p->attempts : 6);
                 p->next_try_ns = ferry_monotonic_ns() + backoff;
@@ -354,8 +372,8 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 goto out;
         }
         r = submit_pod(d, p, pod, ret_jid, err);
-        if (ferry_error_transient(r))
-                r = 0; /* accepted: the poller resubmits it */
+        if (ferry_error_transient(r) || r == FERRY_BACKEND_WAIT)
+                r = 0; /* accepted: the poller submits it again */
 out:
         ferry_pod_free(pod);
         return r;
@@ -965,6 +983,18 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
         ferry_pod_status_clear(&st);
 }
 
+/* a pod to submit again, in creation order */
+struct retry {
+        char uid[FERRY_UID_MAX];
+        int64_t created_ns;
+};
+
+static int by_created(const void *a, const void *b)
+{
+        const struct retry *x = a, *y = b;
+        return x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
+}
+
 /* arr with room for element n (doubling); *cap is its capacity */
 static void *grow(void *arr, size_t n, size_t *cap, size_t size)
 {
@@ -977,7 +1007,8 @@ static void *grow(void *arr, size_t n, size_t *cap, size_t size)
 static void poll_once(struct ferry_daemon *d)
 {
         struct snap *live = NULL, *dying = NULL;
-        char(*retry)[FERRY_UID_MAX] = NULL, (*expired)[FERRY_UID_MAX] = NULL;
+        struct retry *retry = NULL;
+        char(*expired)[FERRY_UID_MAX] = NULL;
         size_t n_live = 0, n_dying = 0, n_retry = 0, n_expired = 0;
         int64_t now = ferry_monotonic_ns();
         size_t it = 0;
@@ -1018,7 +1049,8 @@ static void poll_once(struct ferry_daemon *d)
                 } else if (p->state == FERRY_POD_ACCEPTED && !p->submitting &&
                            p->next_try_ns <= now) {
                         retry = grow(retry, n_retry, &cap_retry, sizeof(*retry));
-                        memcpy(retry[n_retry++], p->uid, FERRY_UID_MAX);
+                        memcpy(retry[n_retry].uid, p->uid, FERRY_UID_MAX);
+                        retry[n_retry++].created_ns = p->created_ns;
                 }
         }
         pthread_rwlock_unlock(&d->lock);
@@ -1067,8 +1099,11 @@ static void poll_once(struct ferry_daemon *d)
                 }
                 delete_done(d, s);
         }
+        /* oldest first: pods waiting for resources start in the order they came */
+        if (n_retry > 1)
+                qsort(retry, n_retry, sizeof(*retry), by_created);
         for (size_t i = 0; i < n_retry; i++)
-                resubmit(d, retry[i]);
+                resubmit(d, retry[i].uid);
         if (n_expired > 0) {
                 pthread_rwlock_wrlock(&d->lock);
                 for (size_t i = 0; i < n_expired; i++)

@@ -362,6 +362,80 @@ static void test_second_delete_shorter_grace(void **state)
         ferry_daemon_free(d);
 }
 
+static const char *reason_of(json_t *s)
+{
+        const char *r = json_string_value(json_object_get(s, "reason"));
+        return r ? r : "";
+}
+
+static char *gpu_pod(const char *uid, const char *duration_ms, int gpus)
+{
+        char ann[96], spec[320];
+        snprintf(ann, sizeof(ann), "\"fake.ferry.io/duration-ms\": \"%s\"", duration_ms);
+        snprintf(spec, sizeof(spec),
+                 "{\"containers\": [{\"name\": \"main\", \"image\": \"busybox\", \"resources\": "
+                 "{\"limits\": {\"nvidia.com/gpu\": \"%d\"}}}]}",
+                 gpus);
+        return pod_body(uid, ann, spec);
+}
+
+/* GPUs a pod holds while it runs (the fake backend's pool, gpu/alloc.c): on 2
+ * GPUs, two one-GPU pods run, the next two wait (Pending, GPUUnavailable) and
+ * start in the order they came as GPUs free up; a pod asking 3 is refused. */
+static void test_gpu_wait(void **state)
+{
+        const char *a = "22222222-0000-4000-8000-00000000000a",
+                   *b = "22222222-0000-4000-8000-00000000000b",
+                   *c = "22222222-0000-4000-8000-00000000000c",
+                   *e = "22222222-0000-4000-8000-00000000000e",
+                   *x = "22222222-0000-4000-8000-0000000000ff";
+        struct ferry_backend_option o[] = {{"gpus", "2"}};
+        struct ferry_daemon *d = start("fake", NULL, o, 1);
+        char jid[FERRY_JID_MAX];
+        ferry_error_t err = {{0}};
+        char *pa = gpu_pod(a, "300", 1), *pb = gpu_pod(b, "60000", 1), *pc = gpu_pod(c, "60000", 1),
+             *pe = gpu_pod(e, "60000", 1), *px = gpu_pod(x, "1000", 3);
+
+        assert_int_equal(create(d, pa, jid, &err), 0);
+        assert_true(jid[0]);
+        assert_int_equal(create(d, pb, jid, &err), 0);
+        assert_true(jid[0]);
+        assert_int_equal(create(d, pc, jid, &err), 0); /* accepted, waits */
+        assert_string_equal(jid, "");
+        assert_int_equal(create(d, pe, jid, &err), 0);
+        assert_string_equal(jid, "");
+        json_t *s = status_of(d, c);
+        assert_string_equal(json_string_value(json_object_get(s, "phase")), "Pending");
+        assert_string_equal(reason_of(s), "GPUUnavailable");
+        assert_non_null(strstr(json_string_value(json_object_get(s, "message")),
+                               "1 nvidia.com/gpu: 2 of 2 are held by other pods"));
+        json_decref(s);
+
+        /* more than the host has: refused at create, naming the resource */
+        assert_int_equal(create(d, px, jid, &err), -EOPNOTSUPP);
+        assert_non_null(strstr(err.text, "3 nvidia.com/gpu and this host has 2"));
+
+        /* a's end frees one GPU: c (older) runs, e still waits */
+        WAIT_FOR(phase_is(d, c, "Running"), 20);
+        s = status_of(d, e);
+        assert_string_equal(json_string_value(json_object_get(s, "phase")), "Pending");
+        assert_string_equal(reason_of(s), "GPUUnavailable");
+        json_decref(s);
+        assert_true(phase_is(d, b, "Running"));
+
+        /* deleting b hands its GPU to e */
+        char *del = ferry_xasprintf("{\"metadata\": {\"uid\": \"%s\", \"namespace\": \"t\"}}", b);
+        assert_int_equal(ferry_daemon_delete(d, del, strlen(del), NULL, &err), 0);
+        WAIT_FOR(phase_is(d, e, "Running"), 20);
+        free(del);
+        free(pa);
+        free(pb);
+        free(pc);
+        free(pe);
+        free(px);
+        ferry_daemon_free(d);
+}
+
 /* ---- a following log stream and the server's stop ---- */
 
 struct follower {
@@ -546,6 +620,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_delete_during_submit, setup, teardown),
             cmocka_unit_test_setup_teardown(test_restart_keeps_grace, setup, teardown),
             cmocka_unit_test_setup_teardown(test_second_delete_shorter_grace, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_gpu_wait, setup, teardown),
             cmocka_unit_test_setup_teardown(test_log_streams_end_with_server, setup, teardown),
             cmocka_unit_test_setup_teardown(test_store_disk_full, setup, teardown),
         };
