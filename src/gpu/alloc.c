@@ -24,14 +24,15 @@ static bool listed(const char *const *allow, size_t n, const char *what)
 }
 
 static void add_unit(struct ferry_gpu_pool *pool, const char *resource, const char *uuid,
-                     unsigned gpu, int gi, int ci)
+                     const struct ferry_gpu_device *g, int gi, int ci)
 {
         pool->u = ferry_xrealloc(pool->u, (pool->n + 1) * sizeof(*pool->u));
         struct ferry_gpu_unit *u = &pool->u[pool->n++];
         memset(u, 0, sizeof(*u));
         snprintf(u->resource, sizeof(u->resource), "%s", resource);
         snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
-        u->gpu = gpu;
+        u->gpu = g->index;
+        u->minor = g->minor;
         u->gi = gi;
         u->ci = ci;
 }
@@ -49,7 +50,7 @@ void ferry_gpu_pool_from_inventory(struct ferry_gpu_pool *pool,
                     !allow || listed(allow, n_allow, index) || listed(allow, n_allow, g->uuid);
                 if (!g->mig_enabled) {
                         if (gpu_ok)
-                                add_unit(pool, FERRY_GPU_RESOURCE, g->uuid, g->index, -1, -1);
+                                add_unit(pool, FERRY_GPU_RESOURCE, g->uuid, g, -1, -1);
                         continue;
                 }
                 for (size_t k = 0; k < g->n_mig; k++) {
@@ -60,7 +61,7 @@ void ferry_gpu_pool_from_inventory(struct ferry_gpu_pool *pool,
                                 continue;
                         char res[64];
                         snprintf(res, sizeof(res), "%s%s", FERRY_GPU_MIG_PREFIX, m->profile);
-                        add_unit(pool, res, m->uuid, g->index, (int)m->gi_id, (int)m->ci_id);
+                        add_unit(pool, res, m->uuid, g, (int)m->gi_id, (int)m->ci_id);
                 }
         }
 }

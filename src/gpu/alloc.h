@@ -31,6 +31,7 @@ struct ferry_gpu_unit {
         char resource[64];               /* "nvidia.com/gpu" or "nvidia.com/mig-<profile>" */
         char uuid[96];                   /* what CUDA_VISIBLE_DEVICES names: GPU-... or MIG-... */
         unsigned gpu;                    /* NVML index of the GPU (the parent, for MIG) */
+        unsigned minor;                  /* its /dev/nvidia<minor> */
         int gi, ci;                      /* MIG instance ids; -1 for a whole GPU */
         char owner[FERRY_GPU_OWNER_MAX]; /* uid of the pod holding it, "" when free */
 };

@@ -47,6 +47,7 @@ struct nvml {
         nvmlReturn_t (*handle)(unsigned int, nvmlDevice_t *);
         nvmlReturn_t (*name)(nvmlDevice_t, char *, unsigned int);
         nvmlReturn_t (*uuid)(nvmlDevice_t, char *, unsigned int);
+        nvmlReturn_t (*minor)(nvmlDevice_t, unsigned int *);
         nvmlReturn_t (*memory)(nvmlDevice_t, struct nvml_memory *);
         nvmlReturn_t (*utilization)(nvmlDevice_t, struct nvml_utilization *);
         nvmlReturn_t (*mig_mode)(nvmlDevice_t, unsigned int *, unsigned int *);
@@ -101,6 +102,7 @@ static int nvml_open(struct nvml *n, ferry_error_t *err)
         LOAD(handle, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
         LOAD(name, "nvmlDeviceGetName");
         LOAD(uuid, "nvmlDeviceGetUUID");
+        LOAD(minor, "nvmlDeviceGetMinorNumber");
         LOAD(memory, "nvmlDeviceGetMemoryInfo");
         LOAD(utilization, "nvmlDeviceGetUtilizationRates");
         LOAD(mig_mode, "nvmlDeviceGetMigMode");
@@ -237,6 +239,9 @@ int ferry_nvml_inventory(struct ferry_gpu_inventory *ret, ferry_error_t *err)
                 n.name(d, g->name, sizeof(g->name));
                 if (n.uuid)
                         n.uuid(d, g->uuid, sizeof(g->uuid));
+                g->minor = i;
+                if (n.minor)
+                        n.minor(d, &g->minor);
                 if (n.memory(d, &mem) == NVML_SUCCESS) {
                         g->mem_total_mib = mem.total >> 20;
                         g->mem_used_mib = mem.used >> 20;

@@ -34,7 +34,8 @@ struct ferry_gpu_mig_device {
 
 struct ferry_gpu_device {
         unsigned index;
-        char name[96]; /* "NVIDIA A100-SXM4-80GB" */
+        unsigned minor; /* of /dev/nvidia<minor> (NVML; the index when not reported) */
+        char name[96];  /* "NVIDIA A100-SXM4-80GB" */
         char uuid[96];
         const char *model; /* planner geometry ("A100-80GB") or NULL */
         bool mig_capable;

@@ -103,6 +103,17 @@ static int materialise(const struct runner_rtconf *rc, const struct runner_runsp
         if ((r = write_file_in(dir, "resources", res, (size_t)n, 0644)) < 0 ||
             (r = write_file_in(dir, "spec.json", spec->data, spec->len, 0600)) < 0)
                 return ferry_errprintf(err, r, "cannot write the run spec: %s", strerror(-r));
+        if (rc->gpus && rc->gpus->n_uuids > 0) {
+                /* the allocation, stored before the pod can start (state.h) */
+                struct ferry_buf g = FERRY_BUF_INIT;
+                for (size_t i = 0; i < rc->gpus->n_uuids; i++)
+                        ferry_buf_printf(&g, "%s\n", rc->gpus->uuids[i]);
+                r = write_file_in(dir, "gpus", g.data, g.len, 0644);
+                ferry_buf_free(&g);
+                if (r < 0)
+                        return ferry_errprintf(err, r, "cannot record the pod's GPUs: %s",
+                                               strerror(-r));
+        }
         if (rc->shim_as_user && u && !u->root && geteuid() == 0 &&
             (r = ferry_chown_r(dir, (uid_t)u->uid, (gid_t)u->gid)) < 0)
                 return ferry_errprintf(err, r, "cannot give %s to uid %lld: %s", dir,

@@ -133,6 +133,21 @@ struct runner_image_map {
         char *from, *to;
 };
 
+/* The GPUs a pod holds on this host (issue 10, doc/gpu.md), chosen by the
+ * local backend. Every runtime gets CUDA_VISIBLE_DEVICES and
+ * NVIDIA_VISIBLE_DEVICES naming exactly these UUIDs (over the pod's own
+ * values); a pod without GPUs on a GPU host gets none ("" and "void"). bwrap
+ * binds only `devs` into its /dev; podman gets `cdi` names when there are
+ * any, else `devs` as --device. */
+struct runner_gpus {
+        const char *const *uuids; /* GPU-... / MIG-... */
+        size_t n_uuids;
+        const struct runner_bind *devs; /* host device node -> /dev/... */
+        size_t n_devs;
+        const char *const *cdi; /* "nvidia.com/gpu=<name>" */
+        size_t n_cdi;
+};
+
 struct runner_rtconf {
         enum runner_runtime_kind kind;
         const char *workdir;      /* absolute path of the pod's working directory */
@@ -166,6 +181,8 @@ struct runner_rtconf {
          * config, tokens, keys, state, sockets), besides the built-in list */
         const char *const *masks;
         size_t n_masks;
+        /* NULL: this host hands out no GPUs (pods keep their own variables) */
+        const struct runner_gpus *gpus;
 };
 
 /* What ferry-shim executes for one container. */

@@ -143,14 +143,23 @@ void runner_exec_clear(struct runner_exec *e)
         memset(e, 0, sizeof(*e));
 }
 
+static bool gpu_var(const struct runner_rtconf *rc, const char *name)
+{
+        return rc->gpus &&
+               (!strcmp(name, "CUDA_VISIBLE_DEVICES") || !strcmp(name, "NVIDIA_VISIBLE_DEVICES"));
+}
+
 /* envp: the container's env (later definitions win, first position kept) plus
- * PATH and HOSTNAME when the pod does not set them. */
-static void build_envp(const struct runner_runspec *rs, const struct runner_container *c,
-                       struct strv *envp)
+ * PATH and HOSTNAME when the pod does not set them, and the GPU variables
+ * (struct runner_gpus) over the pod's own. */
+static void build_envp(const struct runner_rtconf *rc, const struct runner_runspec *rs,
+                       const struct runner_container *c, struct strv *envp)
 {
         bool have_path = false, have_host = false;
 
         for (size_t i = 0; i < c->n_env; i++) {
+                if (gpu_var(rc, c->env[i].name))
+                        continue;
                 bool later = false;
                 for (size_t j = 0; j < i && !later; j++)
                         later = strcmp(c->env[j].name, c->env[i].name) == 0;
@@ -168,6 +177,18 @@ static void build_envp(const struct runner_runspec *rs, const struct runner_cont
                 strv_add(envp, "PATH=" DEFAULT_PATH);
         if (!have_host)
                 strv_addf(envp, ferry_xasprintf("HOSTNAME=%.63s", rs->name));
+        if (rc->gpus) {
+                struct ferry_buf v = FERRY_BUF_INIT;
+                for (size_t i = 0; i < rc->gpus->n_uuids; i++) {
+                        if (i)
+                                ferry_buf_addc(&v, ',');
+                        ferry_buf_adds(&v, rc->gpus->uuids[i]);
+                }
+                strv_addf(envp, ferry_xasprintf("CUDA_VISIBLE_DEVICES=%s", v.data ? v.data : ""));
+                strv_addf(envp,
+                          ferry_xasprintf("NVIDIA_VISIBLE_DEVICES=%s", v.len ? v.data : "void"));
+                ferry_buf_free(&v);
+        }
 }
 
 static bool is_mount(const struct runner_container *c, const char *p)
@@ -368,6 +389,12 @@ static int build_bwrap(const struct runner_rtconf *rc, const struct runner_runsp
         strv_add(a, "/proc");
         strv_add(a, "--dev");
         strv_add(a, "/dev");
+        /* the pod's own GPUs and the driver's control nodes, nothing else */
+        for (size_t i = 0; rc->gpus && i < rc->gpus->n_devs; i++) {
+                strv_add(a, "--dev-bind");
+                strv_add(a, rc->gpus->devs[i].src);
+                strv_add(a, rc->gpus->devs[i].dst);
+        }
         strv_add(a, "--tmpfs");
         strv_add(a, "/tmp");
         for (size_t i = 0; i < rc->n_binds; i++) {
@@ -457,6 +484,14 @@ static int build_podman(const struct runner_rtconf *rc, const struct runner_runs
                             a, ferry_xasprintf("--group-add=%lld", (long long)rc->user->fs_group));
                 strv_add(a, "--cap-drop=all");
                 strv_add(a, "--security-opt=no-new-privileges");
+        }
+        if (rc->gpus && rc->gpus->n_cdi) {
+                for (size_t i = 0; i < rc->gpus->n_cdi; i++)
+                        strv_addf(a, ferry_xasprintf("--device=%s", rc->gpus->cdi[i]));
+        } else {
+                for (size_t i = 0; rc->gpus && i < rc->gpus->n_devs; i++)
+                        strv_addf(a, ferry_xasprintf("--device=%s:%s:rw", rc->gpus->devs[i].src,
+                                                     rc->gpus->devs[i].dst));
         }
         for (size_t i = 0; i < envp->n; i++) {
                 strv_add(a, "-e");
@@ -842,7 +877,7 @@ int runner_exec_build(const struct runner_rtconf *rc, const struct runner_runspe
         struct strv a = {0}, envp = {0};
         int r = 0;
 
-        build_envp(rs, c, &envp);
+        build_envp(rc, rs, c, &envp);
         bool image_runtime = rc->kind == RUNNER_RT_PODMAN || rc->kind == RUNNER_RT_APPTAINER ||
                              rc->kind == RUNNER_RT_SINGULARITY || rc->kind == RUNNER_RT_ENROOT;
         if (!image_runtime && c->n_argv == 0) {

@@ -6,6 +6,10 @@
  *   spec.json      what the shim runs (written before the directory is renamed
  *                  into place, so a workdir that exists is complete)
  *   resources      "cpu_milli memory_bytes" of the pod, for capacity
+ *   gpus           the GPU / MIG UUIDs the pod holds, one per line (absent: none);
+ *                  like spec.json, there before the directory is
+ *                  renamed into place, so a pod never starts with an
+ *                  allocation that a restart could not see
  *   volumes/<vol>/ materialised ConfigMap/Secret/projected files, emptyDirs
  *   cwd/           working directory of host-runtime containers
  *   shim.lock      flock(LOCK_EX) held by the shim for its whole life

@@ -19,6 +19,7 @@
 #include "common/spawn.h"
 #include "common/util.h"
 #include "gpu/alloc.h"
+#include "gpu/devices.h"
 #include "gpu/nvml.h"
 
 static const char *fake_lib, *ferry_bin;
@@ -124,6 +125,54 @@ static struct ferry_spawn_result run_ferry(const char *const *extra_env, const c
         ferry_error_t err;
         assert_int_equal(ferry_spawn_run(argv, envp, NULL, 0, 10000, 1 << 20, &r, &err), 0);
         return r;
+}
+
+/* The device files of a pod's units, and CDI names (gpu/devices.h). */
+static void test_devices(void **state)
+{
+        struct ferry_gpu_inventory inv;
+        struct ferry_gpu_pool pool;
+        ferry_error_t err;
+        char nodes[3][FERRY_GPU_NODE_MAX];
+        const char *minors = "config 1\nmonitor 2\ngpu3/gi7/access 66\ngpu3/gi7/ci0/access 67\n"
+                             "gpu3/gi8/access 75\ngpu3/gi8/ci0/access 76\n"
+                             "gpu3/gi2/access 21\ngpu30/gi2/ci0/access 999\n";
+
+        setenv("FAKE_NVML_MINOR_BASE", "3", 1);
+        assert_int_equal(ferry_nvml_inventory(&inv, &err), 0);
+        unsetenv("FAKE_NVML_MINOR_BASE");
+        assert_int_equal(inv.dev[1].minor, 4);
+        ferry_gpu_pool_from_inventory(&pool, &inv, NULL, 0);
+        /* a whole GPU: its own node (by minor, not index) */
+        assert_int_equal(ferry_gpu_unit_nodes(&pool.u[3], minors, nodes, &err), 1);
+        assert_string_equal(nodes[0], "nvidia4");
+        /* a MIG device: its GPU's node and its two access capabilities */
+        assert_int_equal(ferry_gpu_unit_nodes(&pool.u[1], minors, nodes, &err), 3);
+        assert_string_equal(nodes[0], "nvidia3");
+        assert_string_equal(nodes[1], "nvidia-caps/nvidia-cap75");
+        assert_string_equal(nodes[2], "nvidia-caps/nvidia-cap76");
+        /* gi2/ci0 of gpu3 is not listed (gpu30 is another GPU): refused */
+        assert_string_equal(pool.u[2].uuid, "MIG-fake-0-2-0");
+        assert_int_equal(ferry_gpu_unit_nodes(&pool.u[2], minors, nodes, &err), -ENOENT);
+        assert_non_null(strstr(err.text, "gpu3/gi2/ci0/access"));
+        assert_int_equal(ferry_gpu_unit_nodes(&pool.u[0], NULL, nodes, &err), -ENOENT);
+
+        /* CDI specs as nvidia-ctk writes them, YAML and JSON */
+        const char *yaml = "---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n"
+                           "- name: \"0\"\n  containerEdits: {}\n- name: GPU-fake-1\n"
+                           "- name: all\ncontainerEdits:\n  hooks:\n  - hookName: x\n";
+        const char *json = "{\"cdiVersion\":\"0.5.0\",\"kind\":\"nvidia.com/gpu\","
+                           "\"devices\":[{\"name\":\"MIG-fake-0-7-0\"}]}";
+        assert_true(ferry_gpu_cdi_has(yaml, "0"));
+        assert_true(ferry_gpu_cdi_has(yaml, "GPU-fake-1"));
+        assert_false(ferry_gpu_cdi_has(yaml, "GPU-fake-"));
+        assert_false(ferry_gpu_cdi_has(yaml, "x"));
+        assert_false(ferry_gpu_cdi_has(yaml, "1"));
+        assert_true(ferry_gpu_cdi_has(json, "MIG-fake-0-7-0"));
+        assert_false(ferry_gpu_cdi_has("kind: example.com/fpga\n- name: \"0\"\n", "0"));
+        assert_false(ferry_gpu_cdi_has(NULL, "0"));
+        ferry_gpu_pool_free(&pool);
+        ferry_gpu_inventory_free(&inv);
 }
 
 static void test_cli(void **state)
@@ -268,6 +317,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup(test_inventory, setup),
             cmocka_unit_test_setup(test_capacity, setup),
             cmocka_unit_test_setup(test_alloc, setup),
+            cmocka_unit_test_setup(test_devices, setup),
             cmocka_unit_test_setup(test_cli, setup),
         };
         if (argc < 2) {

@@ -143,6 +143,33 @@ static int run_case(const char *dir)
                 ferry_buf_free(&b);
                 return bad;
         }
+        /* optional: the GPUs the case's pod holds ("uuid U", "dev SRC DST",
+         * "cdi NAME" lines; an empty file: a GPU host, none for this pod) */
+        _cleanup_free_ char *gp = ferry_xasprintf("%s/gpus", dir);
+        char *gtext = NULL, *save = NULL;
+        struct runner_gpus gpus = {0};
+        const char *uuids[8], *cdi[8];
+        struct runner_bind devs[8];
+        bool have_gpus = ferry_read_file(gp, 4096, &gtext, &len) == 0;
+        for (char *l = have_gpus ? strtok_r(gtext, "\n", &save) : NULL; l;
+             l = strtok_r(NULL, "\n", &save)) {
+                char *a = strchr(l, ' ');
+                if (!a)
+                        continue;
+                *a++ = '\0';
+                if (!strcmp(l, "uuid") && gpus.n_uuids < 8)
+                        uuids[gpus.n_uuids++] = a;
+                else if (!strcmp(l, "cdi") && gpus.n_cdi < 8)
+                        cdi[gpus.n_cdi++] = a;
+                else if (!strcmp(l, "dev") && gpus.n_devs < 8 && strchr(a, ' ')) {
+                        char *dst = strchr(a, ' ');
+                        *dst++ = '\0';
+                        devs[gpus.n_devs++] = (struct runner_bind){a, dst, false};
+                }
+        }
+        gpus.uuids = uuids;
+        gpus.cdi = cdi;
+        gpus.devs = devs;
         r = runner_runspec_from_pod(pod, &rs, &err);
         if (r < 0)
                 ferry_buf_printf(&b, "error: %s\n", err.text);
@@ -168,6 +195,7 @@ static int run_case(const char *dir)
                     .user = &pod_user,
                     .masks = ferryd_private,
                     .n_masks = FERRY_ARRAY_SIZE(ferryd_private),
+                    .gpus = have_gpus ? &gpus : NULL,
                 };
                 ferry_buf_reset(&b);
                 ferry_buf_adds(&b, "[\n  ");
@@ -192,6 +220,7 @@ static int run_case(const char *dir)
         ferry_buf_free(&b);
         runner_runspec_free(rs);
         ferry_pod_free(pod);
+        free(gtext);
         return bad;
 }
 

@@ -11,6 +11,8 @@
  *                           MIG: empty = not MIG capable, "off", or
  *                           "on:" PROFILE/GI/CI/PROCS[,...]  e.g. on:1g.10gb/7/0/1
  *                           (PROFILE "Ng.Mgb": N slices, M GiB)
+ *   FAKE_NVML_MINOR_BASE    minor number of GPU 0's /dev/nvidia<minor> (default 0;
+ *                           GPU i has base + i)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,7 @@ int nvmlSystemGetDriverVersion(char *buf, unsigned int len);
 int nvmlDeviceGetCount(unsigned int *n);
 int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **d);
 int nvmlDeviceGetName(void *d, char *buf, unsigned int len);
+int nvmlDeviceGetMinorNumber(void *d, unsigned int *minor);
 int nvmlDeviceGetUUID(void *d, char *buf, unsigned int len);
 int nvmlDeviceGetMemoryInfo(void *d, unsigned long long *mem);
 int nvmlDeviceGetUtilizationRates(void *d, unsigned int *u);
@@ -147,6 +150,15 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **d)
 int nvmlDeviceGetName(void *d, char *buf, unsigned int len)
 {
         snprintf(buf, len, "%s", ((struct fake_gpu *)d)->name);
+        return 0;
+}
+
+int nvmlDeviceGetMinorNumber(void *d, unsigned int *minor)
+{
+        const char *base = getenv("FAKE_NVML_MINOR_BASE");
+        if (*(int *)d == 2)
+                return 3; /* NVML_ERROR_NOT_SUPPORTED, as for a real MIG device */
+        *minor = (unsigned)((struct fake_gpu *)d - gpus) + (base ? (unsigned)atoi(base) : 0);
         return 0;
 }
 
