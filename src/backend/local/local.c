@@ -22,6 +22,8 @@
 
 #include "backend/backend.h"
 #include "runner/podwd.h"
+#include "gpu/alloc.h"
+#include "gpu/devices.h"
 #include "gpu/nvml.h"
 #include "runner/podsec.h"
 #include "runner/runspec.h"
@@ -52,9 +54,21 @@ struct local_priv {
         struct runner_bind *binds; /* sandbox_paths: host paths the admin shows to pods */
         size_t n_binds;
 
-        pthread_mutex_t lock; /* protects live */
+        pthread_mutex_t lock; /* protects live and gpus */
         struct live *live;
         size_t n_live;
+
+        /* GPUs (issue 10, doc/gpu.md "Allocation to pods"): units of this host's
+         * NVML inventory, each held by at most one pod from its submit until the
+         * shim has finished; the pod's workdir records them ("gpus") */
+        struct ferry_gpu_pool gpus;
+        bool gpu_host;    /* NVML saw GPUs: pods without any get none */
+        bool gpu_none;    /* option gpus=none: hand out nothing */
+        char **gpu_allow; /* option gpus: indices / UUIDs, NULL = all */
+        size_t n_gpu_allow;
+        char *gpu_dev_dir;    /* where the host's /dev/nvidia* nodes are */
+        char *gpu_mig_minors; /* /proc/driver/nvidia-caps/mig-minors */
+        char *cdi;            /* the host's NVIDIA CDI specs (podman), or NULL */
 };
 
 #define SHIM_NAME "ferry-shim"
@@ -141,6 +155,250 @@ static void live_load(struct local_priv *p, const char *uid)
                 free(text);
         }
         live_set(p, uid, cpu, mem, exists(wd, "done"));
+}
+
+/* ---- GPUs ---- */
+
+/* Read the host's NVIDIA CDI specs (podman uses them when they name a unit). */
+static char *read_cdi(const char *dirs)
+{
+        struct ferry_buf all = FERRY_BUF_INIT;
+        _cleanup_free_ char *copy = ferry_xstrdup(dirs);
+        char *save = NULL;
+        for (char *dir = strtok_r(copy, ":,", &save); dir; dir = strtok_r(NULL, ":,", &save)) {
+                DIR *d = opendir(dir);
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        const char *dot = strrchr(de->d_name, '.');
+                        if (de->d_name[0] == '.' || !dot ||
+                            (strcmp(dot, ".yaml") && strcmp(dot, ".yml") && strcmp(dot, ".json")))
+                                continue;
+                        _cleanup_free_ char *path = ferry_xasprintf("%s/%s", dir, de->d_name);
+                        char *text = NULL;
+                        size_t len;
+                        if (ferry_read_file(path, 4 << 20, &text, &len) == 0 &&
+                            strstr(text, "nvidia.com/gpu")) {
+                                ferry_buf_adds(&all, text);
+                                ferry_buf_adds(&all, "\n---\n");
+                        }
+                        free(text);
+                }
+                if (d)
+                        closedir(d);
+        }
+        if (!all.len) {
+                ferry_buf_free(&all);
+                return NULL;
+        }
+        return all.data;
+}
+
+/* Build the pool again from NVML (read without the lock), keeping what each
+ * pod holds. A unit that vanished while held is reported: its pod keeps
+ * running without it in the books. When NVML fails, the pool stays. */
+static void gpu_refresh(struct local_priv *p)
+{
+        struct ferry_gpu_inventory inv;
+        ferry_error_t err;
+        int r = ferry_nvml_inventory(&inv, &err);
+        if (r == -ENOENT) {
+                inv = (struct ferry_gpu_inventory){0};
+        } else if (r < 0) {
+                log_warn("local backend: GPU inventory: %s (keeping the last one)", err.text);
+                return;
+        }
+        struct ferry_gpu_pool pool = {0};
+        pthread_mutex_lock(&p->lock);
+        if (!p->gpu_none)
+                ferry_gpu_pool_from_inventory(&pool, &inv, (const char *const *)p->gpu_allow,
+                                              p->n_gpu_allow);
+        for (size_t i = 0; i < p->gpus.n; i++) {
+                const struct ferry_gpu_unit *u = &p->gpus.u[i];
+                if (u->owner[0] && ferry_gpu_pool_take(&pool, u->owner, u->uuid, &err) < 0)
+                        log_err("local backend: pod %s holds %s: %s", u->owner, u->uuid, err.text);
+        }
+        p->gpu_host = inv.n > 0;
+        ferry_gpu_pool_free(&p->gpus);
+        p->gpus = pool;
+        pthread_mutex_unlock(&p->lock);
+        ferry_gpu_inventory_free(&inv);
+}
+
+/* After a restart: the pod in wd holds the units its "gpus" file names again,
+ * unless it has finished (under lock). */
+static void gpu_load(struct local_priv *p, const char *uid, const char *wd)
+{
+        _cleanup_free_ char *path = ferry_xasprintf("%s/gpus", wd);
+        char *text = NULL, *save = NULL;
+        size_t len;
+        ferry_error_t err;
+
+        if (exists(wd, "done") || ferry_read_file(path, 1 << 16, &text, &len) < 0)
+                return;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (ferry_gpu_pool_take(&p->gpus, uid, l, &err) < 0)
+                        log_err("local backend: pod %s: %s", uid, err.text);
+        free(text);
+}
+
+/* Units of pods that have finished go back (under lock). Not those whose
+ * workdir is missing: a submit holds its units before it renames the workdir
+ * into place. Pods whose shim died are released by poll, deleted ones by
+ * kill and cleanup. */
+static void gpu_release_finished(struct local_priv *p)
+{
+        for (size_t i = 0; i < p->gpus.n; i++) {
+                const char *owner = p->gpus.u[i].owner;
+                if (!owner[0])
+                        continue;
+                _cleanup_free_ char *wd = workdir(p, owner);
+                if (exists(wd, "done")) {
+                        char uid[FERRY_GPU_OWNER_MAX];
+                        snprintf(uid, sizeof(uid), "%s", owner);
+                        ferry_gpu_pool_release(&p->gpus, uid);
+                }
+        }
+}
+
+static void gpu_release(struct local_priv *p, const char *uid)
+{
+        pthread_mutex_lock(&p->lock);
+        ferry_gpu_pool_release(&p->gpus, uid);
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* What a pod's containers get for its units (struct runner_gpus), with the
+ * storage behind it. */
+struct pod_gpus {
+        struct runner_gpus g;
+        char **uuids, **cdi;
+        struct runner_bind *devs;
+};
+
+static void pod_gpus_clear(struct pod_gpus *pg)
+{
+        for (size_t i = 0; i < pg->g.n_uuids; i++)
+                free(pg->uuids[i]);
+        for (size_t i = 0; i < pg->g.n_cdi; i++)
+                free(pg->cdi[i]);
+        for (size_t i = 0; i < pg->g.n_devs; i++) {
+                free(pg->devs[i].src);
+                free(pg->devs[i].dst);
+        }
+        free(pg->uuids);
+        free(pg->cdi);
+        free(pg->devs);
+        *pg = (struct pod_gpus){0};
+}
+
+static void pod_gpus_add_node(const struct local_priv *p, struct pod_gpus *pg, const char *node)
+{
+        _cleanup_free_ char *dst = ferry_xasprintf("/dev/%s", node);
+        for (size_t i = 0; i < pg->g.n_devs; i++)
+                if (!strcmp(pg->devs[i].dst, dst))
+                        return;
+        pg->devs = ferry_xrealloc(pg->devs, (pg->g.n_devs + 1) * sizeof(*pg->devs));
+        pg->devs[pg->g.n_devs++] = (struct runner_bind){
+            .src = ferry_xasprintf("%s/%s", p->gpu_dev_dir, node), .dst = ferry_xstrdup(dst)};
+}
+
+/* The device nodes, variables and CDI names of the units `held`. -ENODEV
+ * when the host lacks a node a unit needs. */
+static int pod_gpus_make(const struct local_priv *p, const struct ferry_gpu_unit *const *held,
+                         size_t n, struct pod_gpus *pg, ferry_error_t *err)
+{
+        _cleanup_free_ char *minors = NULL;
+        size_t len;
+        bool all_cdi = p->cdi != NULL;
+
+        *pg = (struct pod_gpus){0};
+        pg->uuids = ferry_xcalloc(n + 1, sizeof(*pg->uuids));
+        pg->cdi = ferry_xcalloc(n + 1, sizeof(*pg->cdi));
+        for (size_t i = 0; n && ferry_gpu_control_nodes[i]; i++) {
+                _cleanup_free_ char *path =
+                    ferry_xasprintf("%s/%s", p->gpu_dev_dir, ferry_gpu_control_nodes[i]);
+                if (access(path, F_OK) == 0)
+                        pod_gpus_add_node(p, pg, ferry_gpu_control_nodes[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct ferry_gpu_unit *u = held[i];
+                char nodes[3][FERRY_GPU_NODE_MAX];
+                if (u->gi >= 0 && !minors &&
+                    ferry_read_file(p->gpu_mig_minors, 1 << 20, &minors, &len) < 0)
+                        minors = NULL;
+                int k = ferry_gpu_unit_nodes(u, minors, nodes, err);
+                if (k < 0)
+                        goto fail;
+                for (int j = 0; j < k; j++) {
+                        _cleanup_free_ char *path =
+                            ferry_xasprintf("%s/%s", p->gpu_dev_dir, nodes[j]);
+                        if (access(path, F_OK) < 0) {
+                                k = ferry_errprintf(err, -ENODEV,
+                                                    "%s (%s) needs %s, which this host does not "
+                                                    "have",
+                                                    u->uuid, u->resource, path);
+                                goto fail;
+                        }
+                        pod_gpus_add_node(p, pg, nodes[j]);
+                }
+                pg->uuids[pg->g.n_uuids++] = ferry_xstrdup(u->uuid);
+                char index[16];
+                snprintf(index, sizeof(index), "%u", u->gpu);
+                const char *name = ferry_gpu_cdi_has(p->cdi, u->uuid)              ? u->uuid
+                                   : u->gi < 0 && ferry_gpu_cdi_has(p->cdi, index) ? index
+                                                                                   : NULL;
+                if (name)
+                        pg->cdi[pg->g.n_cdi++] = ferry_xasprintf("nvidia.com/gpu=%s", name);
+                else
+                        all_cdi = false;
+                continue;
+        fail:
+                pod_gpus_clear(pg);
+                return k;
+        }
+        if (!all_cdi) { /* all CDI, or nodes for all */
+                for (size_t i = 0; i < pg->g.n_cdi; i++)
+                        free(pg->cdi[i]);
+                pg->g.n_cdi = 0;
+        }
+        pg->g.uuids = (const char *const *)pg->uuids;
+        pg->g.cdi = (const char *const *)pg->cdi;
+        pg->g.devs = pg->devs;
+        return 0;
+}
+
+/* Give the pod its GPUs (a new submit): 0 with pg filled (nothing for a pod
+ * without GPUs), -EOPNOTSUPP when the host never could, FERRY_BACKEND_WAIT
+ * while other pods hold them. */
+static int gpu_alloc(struct local_priv *p, const struct ferry_pod *pod, struct pod_gpus *pg,
+                     ferry_error_t *err)
+{
+        struct ferry_gpu_request req;
+        int r = ferry_backend_gpu_request(pod, &req, err);
+        *pg = (struct pod_gpus){0};
+        if (r < 0 || req.n == 0)
+                return r;
+        pthread_mutex_lock(&p->lock);
+        r = ferry_gpu_pool_alloc(&p->gpus, pod->uid, &req, err);
+        if (r == -EAGAIN) {
+                gpu_release_finished(p);
+                r = ferry_gpu_pool_alloc(&p->gpus, pod->uid, &req, err);
+        }
+        const struct ferry_gpu_unit *held[64];
+        size_t n =
+            r == 0 ? ferry_gpu_pool_held(&p->gpus, pod->uid, held, FERRY_ARRAY_SIZE(held)) : 0;
+        if (n > FERRY_ARRAY_SIZE(held)) {
+                r = ferry_errprintf(err, -E2BIG, "the pod asks for %zu GPUs, more than %zu", n,
+                                    FERRY_ARRAY_SIZE(held));
+        } else if (r == 0) {
+                r = pod_gpus_make(p, held, n, pg, err);
+        } else if (r == -EAGAIN) {
+                r = ferry_errprefix(err, FERRY_BACKEND_WAIT, "GPUUnavailable");
+        }
+        if (r < 0 && r != FERRY_BACKEND_WAIT)
+                ferry_gpu_pool_release(&p->gpus, pod->uid);
+        pthread_mutex_unlock(&p->lock);
+        return r;
 }
 
 /* ---- init ---- */
@@ -261,6 +519,13 @@ static void local_fini(struct ferry_backend *be)
         for (size_t i = 0; i < p->n_live; i++)
                 free(p->live[i].uid);
         free(p->live);
+        ferry_gpu_pool_free(&p->gpus);
+        for (size_t i = 0; i < p->n_gpu_allow; i++)
+                free(p->gpu_allow[i]);
+        free(p->gpu_allow);
+        free(p->gpu_dev_dir);
+        free(p->gpu_mig_minors);
+        free(p->cdi);
         pthread_mutex_destroy(&p->lock);
         free(p);
         be->priv = NULL;
@@ -362,6 +627,28 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
         if (geteuid() == 0 && ((r = runner_podwd_open_path(be->cfg.state_dir, p->pods, err)) < 0 ||
                                (r = runner_podwd_open_path(be->cfg.state_dir, p->tmp, err)) < 0))
                 goto fail;
+        /* GPUs: which the admin lets pods have (all when unset), from NVML */
+        const char *allow = ferry_backend_opt(be, "gpus", "all");
+        p->gpu_none = strcmp(allow, "none") == 0;
+        if (strcmp(allow, "all") != 0 && !p->gpu_none) {
+                _cleanup_free_ char *copy = ferry_xstrdup(allow);
+                char *save = NULL;
+                for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+                        p->gpu_allow =
+                            ferry_xrealloc(p->gpu_allow, (p->n_gpu_allow + 1) * sizeof(char *));
+                        p->gpu_allow[p->n_gpu_allow++] = ferry_xstrdup(t);
+                }
+        }
+        p->gpu_dev_dir = ferry_xstrdup(ferry_backend_opt(be, "gpu_dev_dir", "/dev"));
+        p->gpu_mig_minors =
+            ferry_xstrdup(ferry_backend_opt(be, "gpu_mig_minors", FERRY_GPU_MIG_MINORS));
+        if (p->kind == RUNNER_RT_PODMAN)
+                p->cdi = read_cdi(ferry_backend_opt(be, "cdi_spec_dirs", "/etc/cdi:/var/run/cdi"));
+        gpu_refresh(p);
+        if (p->gpu_host)
+                log_info("local backend: %zu GPU units to hand out%s", p->gpus.n,
+                         p->cdi ? " (podman: CDI where the spec names them)" : "");
+
         if (p->kind == RUNNER_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
                 r = ferry_errprintf(err, -ENOENT,
                                     "the bwrap runtime needs bubblewrap, and %s is not executable "
@@ -387,6 +674,10 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
                 if (de->d_name[0] == '.' || !runner_podwd_uid_ok(de->d_name))
                         continue;
                 live_load(p, de->d_name);
+                _cleanup_free_ char *wd = workdir(p, de->d_name);
+                pthread_mutex_lock(&p->lock);
+                gpu_load(p, de->d_name, wd);
+                pthread_mutex_unlock(&p->lock);
         }
         if (d)
                 closedir(d);
@@ -538,12 +829,19 @@ static int local_submit(struct ferry_backend *be, const struct ferry_pod *pod,
                                                pod->namespace ? pod->namespace : "default");
                 if ((r = ferry_podsec_resolve(&p->sec, pod, &user, err)) < 0)
                         return r;
+                struct pod_gpus pg;
+                if ((r = gpu_alloc(p, pod, &pg, err)) < 0)
+                        return r;
                 struct runner_rtconf rc = rtconf(be, wd);
                 rc.user = &user;
+                rc.gpus = p->gpu_host || pg.g.n_uuids ? &pg.g : NULL;
                 int64_t cpu = 0, mem = 0;
                 r = runner_podwd_create(&rc, pod, p->tmp, &cpu, &mem, err);
-                if (r < 0)
+                pod_gpus_clear(&pg);
+                if (r < 0) {
+                        gpu_release(p, pod->uid);
                         return r;
+                }
                 live_set(p, pod->uid, cpu, mem, false);
         } else {
                 live_load(p, pod->uid);
@@ -637,8 +935,10 @@ static void poll_one(struct local_priv *p, struct ferry_poll_item *it)
                 free(ps);
         }
         st->phase = ferry_pod_status_derive_phase(st);
-        if (done || dead)
+        if (done || dead) {
                 live_finished(p, it->uid);
+                gpu_release(p, it->uid);
+        }
 }
 
 static int local_poll(struct ferry_backend *be, struct ferry_poll_item *items, size_t n,
@@ -707,6 +1007,7 @@ static int local_kill(struct ferry_backend *be, const char *uid, const char *jid
         if (reap_orphans(wd))
                 return -EINPROGRESS;
         live_finished(p, uid);
+        gpu_release(p, uid);
         return 0;
 }
 
@@ -723,6 +1024,7 @@ static int local_cleanup(struct ferry_backend *be, const char *uid, const char *
         if (r < 0 && r != -ENOENT)
                 return ferry_errprintf(err, r, "cannot remove %s: %s", wd, strerror(-r));
         live_remove(p, uid);
+        gpu_release(p, uid);
         return 0;
 }
 
@@ -769,15 +1071,18 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
                 ret->pods = 0;
         snprintf(ret->status, sizeof(ret->status), "local/%s: %" PRId64 " pods running",
                  runner_runtime_name(p->kind), pods);
-        /* GPUs of this host, when an NVIDIA driver is there (NVML loaded at run time) */
+        /* free GPU units from the allocation, after a fresh look at NVML */
         struct ferry_gpu_capacity g;
-        ferry_error_t gerr;
-        if (ferry_nvml_capacity(&g, &gerr) == 0)
-                for (size_t i = 0; i < g.n && ret->n_accel < FERRY_ARRAY_SIZE(ret->accel); i++) {
-                        snprintf(ret->accel[ret->n_accel].resource, sizeof(ret->accel[0].resource),
-                                 "%s", g.item[i].resource);
-                        ret->accel[ret->n_accel++].available = g.item[i].free;
-                }
+        gpu_refresh(p);
+        pthread_mutex_lock(&p->lock);
+        gpu_release_finished(p);
+        ferry_gpu_pool_capacity(&p->gpus, &g);
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < g.n && ret->n_accel < FERRY_ARRAY_SIZE(ret->accel); i++) {
+                snprintf(ret->accel[ret->n_accel].resource, sizeof(ret->accel[0].resource), "%s",
+                         g.item[i].resource);
+                ret->accel[ret->n_accel++].available = g.item[i].free;
+        }
         return 0;
 }
 
