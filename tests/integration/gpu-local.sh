@@ -11,14 +11,22 @@
 # kill -9 of ferryd in the middle and a restart: every pod succeeds, some waited
 # with GPUUnavailable, and by the shim's recorded start/finish times no two
 # pods ever held the same GPU at the same moment.
-#   gpu-local.sh FERRYD FAKE_NVML_LIBRARY [N]
+# With RUNTIME podman: the same look from inside podman containers (the nodes
+# as --device; no CDI spec here), no burst.
+#   gpu-local.sh FERRYD FAKE_NVML_LIBRARY [N [RUNTIME]]
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/watch.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/runtime.sh"
 ferryd=$1
 export FERRY_NVML_LIBRARY=$2
 N=${3:-50}
-need_runtime --runtime bwrap
+rt=${4:-bwrap}
+need_runtime --runtime "$rt"
+rtopts=()
+if [ "$rt" = podman ]; then
+  img=$(podman_busybox_image) || exit $?
+  rtopts=(--backend-opt "podman_image=$img" --backend-opt podman_pull=never --backend-opt cdi_spec_dirs=/nonexistent)
+fi
 [ "$(id -u)" = 0 ] || { echo "SKIP: mknod of the fake GPU nodes needs root"; exit 77; }
 
 dir=$(mktemp -d /tmp/ferry-gpu.XXXXXX)
@@ -35,7 +43,7 @@ printf 'config 1\nmonitor 2\ngpu4/gi2/access 21\ngpu4/gi2/ci0/access 22\ngpu4/gi
 
 pid=
 start() {
-  "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime bwrap \
+  "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime "$rt" "${rtopts[@]}" \
     --backend-opt "gpu_dev_dir=$dir/dev" --backend-opt "gpu_mig_minors=$dir/mig-minors" \
     --poll-interval-ms 100 >>"$dir/ferryd.log" 2>&1 &
   pid=$!
@@ -116,6 +124,12 @@ check "a pod without GPUs sees no nvidia node (saw: $(nodes $un))" [ -z "$(nodes
 check "a pod without GPUs gets none: $(log $un | grep VD= | tr '\n' ' ')" \
   bash -c "grep -q '^.*CVD=\$' '$pods/$un/logs/main.log' && grep -q 'NVD=void\$' '$pods/$un/logs/main.log'"
 check "a pod without GPUs has no gpus record" [ ! -e "$pods/$un/gpus" ]
+
+if [ "$rt" != bwrap ]; then
+  echo "$passed passed, $failed failed"
+  [ $failed -eq 0 ] && rm -rf "$dir"
+  [ $failed -eq 0 ]; exit
+fi
 
 # --- a burst of one-GPU pods, ferryd killed with -9 in the middle
 uids=()

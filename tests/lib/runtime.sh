@@ -19,3 +19,22 @@ need_runtime() {
   esac
   return 0
 }
+
+# podman_busybox_image: print the name of a busybox image imported from the
+# host's busybox (no registry here), importing it once; exit 77 (skipped) when
+# podman cannot run it on this machine.
+podman_busybox_image() {
+  local img=localhost/ferry-busybox:test d a
+  command -v podman >/dev/null || { echo "podman not installed: skipped" >&2; exit 77; }
+  if ! podman image exists "$img" 2>/dev/null; then
+    d=$(mktemp -d /tmp/ferry-bb.XXXXXX)
+    mkdir -p "$d/rootfs/bin" "$d/rootfs"/{proc,sys,dev,tmp,etc}
+    cp /bin/busybox "$d/rootfs/bin/busybox" || { rm -rf "$d"; echo "no /bin/busybox: skipped" >&2; exit 77; }
+    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$d/rootfs/bin/$a"; done
+    tar -C "$d/rootfs" -cf "$d/rootfs.tar" . && podman import -q "$d/rootfs.tar" "$img" >/dev/null
+    rm -rf "$d"
+  fi
+  timeout 60 podman run --rm --network none --pull=never "$img" true >/dev/null 2>&1 ||
+    { echo "podman cannot run containers here (see scripts/podman-setup.sh): skipped" >&2; exit 77; }
+  echo "$img"
+}
