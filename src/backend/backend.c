@@ -221,6 +221,14 @@ int ferry_backend_submit(struct ferry_backend *be, const struct ferry_pod *pod,
         return r;
 }
 
+void ferry_backend_devices(struct ferry_backend *be, const char *uid, char *ret, size_t size)
+{
+        if (size)
+                ret[0] = '\0';
+        if (be->ops->devices && size)
+                be->ops->devices(be, uid, ret, size);
+}
+
 int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],
                        ferry_error_t *err)
 {

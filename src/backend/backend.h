@@ -87,6 +87,9 @@ struct ferry_backend_ops {
          * logs/logfile.h). -ENOENT when the container has no log (yet). */
         int (*log_path)(struct ferry_backend *be, const char *uid, const char *jid,
                         const char *container, char *ret_path, size_t size, ferry_error_t *err);
+        /* The devices a submitted pod holds for its life ("GPU-...,MIG-..."),
+         * for the pod's record; "" when none. Optional. */
+        void (*devices)(struct ferry_backend *be, const char *uid, char *ret, size_t size);
 };
 
 struct ferry_backend_option {
@@ -152,6 +155,8 @@ int ferry_backend_gpu_request(const struct ferry_pod *pod, struct ferry_gpu_requ
 int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backend **ret,
                       ferry_error_t *err);
 void ferry_backend_free(struct ferry_backend *be);
+/* ops->devices, or "" when the backend has none. */
+void ferry_backend_devices(struct ferry_backend *be, const char *uid, char *ret, size_t size);
 int ferry_backend_submit(struct ferry_backend *be, const struct ferry_pod *pod,
                          char ret_jid[FERRY_JID_MAX], ferry_error_t *err);
 int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],

@@ -346,6 +346,14 @@ static int fake_log_path(struct ferry_backend *be, const char *uid, const char *
         return 0;
 }
 
+static void fake_devices(struct ferry_backend *be, const char *uid, char *ret, size_t size)
+{
+        struct fake *f = be->priv;
+        pthread_mutex_lock(&f->lock);
+        ferry_gpu_pool_held_list(&f->gpus, uid, ret, size);
+        pthread_mutex_unlock(&f->lock);
+}
+
 const struct ferry_backend_ops ferry_backend_fake_ops = {
     .name = "fake",
     .init = fake_init,
@@ -357,4 +365,5 @@ const struct ferry_backend_ops ferry_backend_fake_ops = {
     .cleanup = fake_cleanup,
     .capacity = fake_capacity,
     .log_path = fake_log_path,
+    .devices = fake_devices,
 };

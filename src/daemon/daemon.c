@@ -208,6 +208,7 @@ static int submit_pod(struct ferry_daemon *d, struct pod *p, const struct ferry_
                       char ret_jid[FERRY_JID_MAX], ferry_error_t *err)
 {
         char jid[FERRY_JID_MAX] = "";
+        char devices[1024] = ""; /* what it holds, for its record (the usage ledger) */
         int r;
 
         bool deleted = atomic_load(&p->delete_asked); /* p is pinned: no lock needed */
@@ -216,6 +217,8 @@ static int submit_pod(struct ferry_daemon *d, struct pod *p, const struct ferry_
                 goto done;
         }
         r = ferry_backend_submit(d->be, pod, jid, err);
+        if (r >= 0)
+                ferry_backend_devices(d->be, p->uid, devices, sizeof(devices));
 done:
         pthread_rwlock_wrlock(&d->lock);
         p->submitting = false; /* p may be freed once the lock is released */
@@ -231,6 +234,10 @@ done:
                 for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++)
                         if (p->st.c[i].state == FERRY_C_WAITING)
                                 ferry_cstatus_set_message(&p->st.c[i], NULL);
+                /* devices first: a crash that loses "submitted" reattaches the pod,
+                 * and the reattach records what is missing (load) */
+                if (devices[0])
+                        ferry_store_update(d->store, p->uid, NULL, -1, NULL, "devices", devices);
                 ferry_store_update(d->store, p->uid, jid,
                                    p->state == FERRY_POD_SUBMITTED ? FERRY_POD_SUBMITTED : -1, NULL,
                                    "submitted", jid);
@@ -1230,6 +1237,12 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
                 if (f > 0) {
                         memcpy(p->jid, jid, sizeof(jid));
                         p->state = FERRY_POD_SUBMITTED;
+                        char devices[1024];
+                        ferry_backend_devices(d->be, p->uid, devices, sizeof(devices));
+                        if (devices[0] &&
+                            ferry_store_count_events(d->store, p->uid, "devices") == 0)
+                                ferry_store_update(d->store, p->uid, NULL, -1, NULL, "devices",
+                                                   devices);
                         ferry_store_update(d->store, p->uid, jid, FERRY_POD_SUBMITTED, NULL,
                                            "reattached", jid);
                         reattached++;

@@ -214,3 +214,21 @@ int ferry_gpu_request_add(struct ferry_gpu_request *req, const char *resource, u
         req->n++;
         return 0;
 }
+
+void ferry_gpu_pool_held_list(const struct ferry_gpu_pool *pool, const char *uid, char *ret,
+                              size_t size)
+{
+        size_t len = 0;
+        if (!size)
+                return;
+        ret[0] = '\0';
+        for (size_t i = 0; i < pool->n; i++) {
+                if (strcmp(pool->u[i].owner, uid) != 0)
+                        continue;
+                size_t need = strlen(pool->u[i].uuid) + (len ? 1 : 0);
+                if (len + need + 1 > size)
+                        break;
+                snprintf(ret + len, size - len, "%s%s", len ? "," : "", pool->u[i].uuid);
+                len += need;
+        }
+}

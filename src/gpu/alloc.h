@@ -79,6 +79,11 @@ int ferry_gpu_pool_take(struct ferry_gpu_pool *pool, const char *uid, const char
 size_t ferry_gpu_pool_held(const struct ferry_gpu_pool *pool, const char *uid,
                            const struct ferry_gpu_unit **ret, size_t max);
 
+/* The UUIDs of the units uid holds, comma-separated, into ret ("" when none;
+ * cut at a whole UUID when size is short). */
+void ferry_gpu_pool_held_list(const struct ferry_gpu_pool *pool, const char *uid, char *ret,
+                              size_t size);
+
 /* Free and total units per resource, for the ping answer. */
 void ferry_gpu_pool_capacity(const struct ferry_gpu_pool *pool, struct ferry_gpu_capacity *ret);
 

@@ -71,7 +71,7 @@ int ferry_store_load(struct ferry_store *s, int (*cb)(void *ctx, const struct fe
 int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, size_t *ret_len,
                          int *ret_kind, ferry_error_t *err);
 
-/* Number of events recorded for a pod (tests). */
+/* Number of events of a kind recorded for a pod (committed ones). */
 int ferry_store_count_events(struct ferry_store *s, const char *uid, const char *kind);
 
 #endif

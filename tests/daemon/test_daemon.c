@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/daemon.h"
+#include "store/store.h"
 #include "http/server.h"
 #include "../integration/httpc.h"
 
@@ -427,13 +428,24 @@ static void test_gpu_wait(void **state)
         char *del = ferry_xasprintf("{\"metadata\": {\"uid\": \"%s\", \"namespace\": \"t\"}}", b);
         assert_int_equal(ferry_daemon_delete(d, del, strlen(del), NULL, &err), 0);
         WAIT_FOR(phase_is(d, e, "Running"), 20);
+        ferry_daemon_free(d);
+        d = NULL;
+
+        /* each pod's record names the GPUs it held (the usage ledger builds on it) */
+        struct ferry_store *st;
+        _cleanup_free_ char *db = ferry_xasprintf("%s/ferry.db", dir);
+        assert_int_equal(ferry_store_open(db, &st, &err), 0);
+        assert_int_equal(ferry_store_count_events(st, a, "devices"), 1);
+        assert_int_equal(ferry_store_count_events(st, c, "devices"), 1);
+        assert_int_equal(ferry_store_count_events(st, e, "devices"), 1);
+        assert_int_equal(ferry_store_count_events(st, x, "devices"), 0);
+        ferry_store_close(st);
         free(del);
         free(pa);
         free(pb);
         free(pc);
         free(pe);
         free(px);
-        ferry_daemon_free(d);
 }
 
 /* ---- a following log stream and the server's stop ---- */

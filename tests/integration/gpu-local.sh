@@ -174,6 +174,9 @@ overlaps=$(sort -k1,1 -k2,2n "$dir/intervals" | awk '$1 == g && $2 < f { print p
 check "no two pods on one GPU at the same moment${overlaps:+: $overlaps}" [ -z "$overlaps" ]
 used=$(cut -d' ' -f1 "$dir/intervals" | sort -u | wc -l)
 check "the burst used all 4 GPUs ($used)" [ "$used" = 4 ]
+rec=$(sqlite3 "$dir/state/ferry.db" "SELECT uid || ' ' || detail FROM events WHERE kind='devices' AND uid LIKE '3%' ORDER BY uid")
+want=$(awk '{ sub(/,$/, "", $1); print $4, $1 }' "$dir/intervals" | sort)
+check "each burst pod's record in ferryd's store names the GPU it held" [ "$rec" = "$want" ]
 ping=$(api http://unix/pinglink)
 check "all 4 GPUs free again after the burst: $ping" grep -q '"resourceType":"nvidia.com/gpu","available":"4"' <<<"$ping"
 

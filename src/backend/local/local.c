@@ -1093,6 +1093,14 @@ static int local_log_path(struct ferry_backend *be, const char *uid, const char 
         return runner_podwd_log_path(p->pods, uid, container, ret_path, size, err);
 }
 
+static void local_devices(struct ferry_backend *be, const char *uid, char *ret, size_t size)
+{
+        struct local_priv *p = be->priv;
+        pthread_mutex_lock(&p->lock);
+        ferry_gpu_pool_held_list(&p->gpus, uid, ret, size);
+        pthread_mutex_unlock(&p->lock);
+}
+
 const struct ferry_backend_ops ferry_backend_local_ops = {
     .name = "local",
     .init = local_init,
@@ -1104,4 +1112,5 @@ const struct ferry_backend_ops ferry_backend_local_ops = {
     .cleanup = local_cleanup,
     .capacity = local_capacity,
     .log_path = local_log_path,
+    .devices = local_devices,
 };
