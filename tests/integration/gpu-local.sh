@@ -100,7 +100,8 @@ check "a profile no GPU offers refused with 422 (got $code: $(cat "$dir/last"))"
   bash -c "[ $code = 422 ] && grep -q 'mig-2g.20gb' '$dir/last'"
 
 # --- what a pod sees inside bwrap
-look='ls /dev | tr \"\\n\" \" \"; echo; ls /dev/nvidia-caps 2>/dev/null | tr \"\\n\" \" \"; echo; echo CVD=$CUDA_VISIBLE_DEVICES; echo NVD=$NVIDIA_VISIBLE_DEVICES'
+# an attacker's try first: make another GPU's node (refused: no device nodes in a user namespace)
+look='mknod /tmp/nvidia1 c 195 1 2>/dev/null && echo MKNOD=made || echo MKNOD=refused; ls /dev | tr \"\\n\" \" \"; echo; ls /dev/nvidia-caps 2>/dev/null | tr \"\\n\" \" \"; echo; echo CVD=$CUDA_VISIBLE_DEVICES; echo NVD=$NVIDIA_VISIBLE_DEVICES'
 ug=20000000-0000-4000-8000-000000000001 um=20000000-0000-4000-8000-000000000002
 un=20000000-0000-4000-8000-000000000003
 create see-gpu $ug '{"nvidia.com/gpu":"1"}' "$look" >/dev/null
@@ -120,6 +121,9 @@ check "the MIG pod holds a 1g.10gb instance (gpus: $m)" [ "$m" = MIG-fake-4-7-0 
 check "the MIG pod sees its GPU and its two caps, not config/monitor (saw: $(nodes $um))" \
   bash -c "log() { cat '$pods/$um/logs/main.log'; }; [ \"\$(log | grep -o 'nvidia[0-9a-z-]*' | sort -u | tr '\n' ' ')\" = 'nvidia-cap66 nvidia-cap67 nvidia-caps nvidia-uvm nvidia4 nvidiactl ' ]"
 check "the MIG pod's variables name its instance" grep -q 'CVD=MIG-fake-4-7-0$' "$pods/$um/logs/main.log"
+if [ "$rt" = bwrap ]; then
+  check "a GPU pod cannot make another GPU's device node" grep -q 'MKNOD=refused$' "$pods/$ug/logs/main.log"
+fi
 check "a pod without GPUs sees no nvidia node (saw: $(nodes $un))" [ -z "$(nodes $un)" ]
 check "a pod without GPUs gets none: $(log $un | grep VD= | tr '\n' ' ')" \
   bash -c "grep -q '^.*CVD=\$' '$pods/$un/logs/main.log' && grep -q 'NVD=void\$' '$pods/$un/logs/main.log'"
