@@ -64,7 +64,6 @@ body() {
 create() { # NAME UID RESOURCES SCRIPT -> http code, body in $dir/last
   body "$@" | api -o "$dir/last" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @- http://unix/create
 }
-phase() { api -d '[]' http://unix/status | jq -r --arg u "$1" '.[] | select(.UID==$u) | .containers[0].state | keys[0]' 2>/dev/null; }
 wait_done() { # UID...
   local u
   for u in "$@"; do
@@ -164,9 +163,8 @@ start
 send_all   # as the Virtual Kubelet retries unanswered calls: idempotent
 wait_done "${uids[@]}"
 alive
-st=$(api -d '[]' http://unix/status)
-ok=$(jq '[.[] | select(.UID | startswith("30000000")) | select(.containers[0].state.terminated.exitCode == 0)] | length' <<<"$st")
-check "all $N burst pods succeeded ($ok)" [ "$ok" = "$N" ]
+ok=$(api -d '[]' http://unix/status | grep -o '"phase":"Succeeded"' | wc -l)
+check "all $N burst pods and the 3 looking ones succeeded ($ok)" [ "$ok" = "$((N + 3))" ]
 # intervals: uuid start finish, from the shim's records
 for u in "${uids[@]}"; do
   s=$(sed -n 's/^started_ns=//p' "$pods/$u/state/main"); f=$(sed -n 's/^finished_ns=//p' "$pods/$u/state/main")
