@@ -46,6 +46,7 @@ bench: all
 	BUILD_DIR=$(BUILD) bash bench/run-core.sh
 	$(BUILD)/bench/mig/bench-mig
 	bash bench/node/run.sh $(BUILD) 1000 100
+	bash bench/gpu/handoff.sh $(BUILD) 40 1
 	if [ "$$(id -u)" = 0 ]; then BUILD_DIR=$(BUILD) bash bench/slurm/run.sh; else echo "bench: Slurm bench skipped (needs root)"; fi
 
 demo: all

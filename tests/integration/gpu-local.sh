@@ -2,9 +2,8 @@
 # SPDX-License-Identifier: MIT
 # GPUs on the local backend (issue 10), through ferryd's API, the real shim and
 # bwrap, with the fake NVML (tests/gpu/fake-nvml) and fake device nodes made
-# with mknod in a test /dev (backend option gpu_dev_dir). The host:
-#   GPU 0-3: whole GPUs (nvidia.com/gpu), minors 0-3
-#   GPU 4:   MIG on: two 1g.10gb (gi 7, 8) and one 3g.40gb (gi 2)
+# with mknod in a test /dev (backend option gpu_dev_dir): the host of
+# tests/lib/fake-gpu.sh (four whole GPUs, one MIG GPU).
 # Checks: ping from the allocation; pods that can never fit refused (422,
 # naming the resource); inside bwrap a pod sees exactly its own nodes and
 # variables (whole GPU, MIG by profile, none); a burst of N one-GPU pods with a
@@ -17,6 +16,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/watch.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/runtime.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/fake-gpu.sh"
 ferryd=$1
 export FERRY_NVML_LIBRARY=$2
 N=${3:-50}
@@ -33,18 +33,12 @@ dir=$(mktemp -d /tmp/ferry-gpu.XXXXXX)
 chmod 711 "$dir"
 sock="$dir/ferryd.sock"
 pods="$dir/state/local/pods"
-export FAKE_NVML_GPUS="NVIDIA A100-SXM4-80GB|81920|0|0|0|off;NVIDIA A100-SXM4-80GB|81920|0|0|0|off;NVIDIA A100-SXM4-80GB|81920|0|0|0|off;NVIDIA A100-SXM4-80GB|81920|0|0|0|off;NVIDIA A100-SXM4-80GB|81920|0|0|0|on:1g.10gb/7/0/0,1g.10gb/8/0/0,3g.40gb/2/0/0"
-mkdir -p "$dir/dev/nvidia-caps"
-for i in 0 1 2 3 4; do mknod -m 666 "$dir/dev/nvidia$i" c 195 "$i"; done
-mknod -m 666 "$dir/dev/nvidiactl" c 195 255
-mknod -m 666 "$dir/dev/nvidia-uvm" c 235 0
-for m in 1 2 21 22 66 67 75 76; do mknod -m 444 "$dir/dev/nvidia-caps/nvidia-cap$m" c 237 "$m"; done
-printf 'config 1\nmonitor 2\ngpu4/gi2/access 21\ngpu4/gi2/ci0/access 22\ngpu4/gi7/access 66\ngpu4/gi7/ci0/access 67\ngpu4/gi8/access 75\ngpu4/gi8/ci0/access 76\n' > "$dir/mig-minors"
+fake_gpu_host "$dir"
 
 pid=
 start() {
   "$ferryd" --listen "unix://$sock" --state-dir "$dir/state" --backend local --runtime "$rt" "${rtopts[@]}" \
-    --backend-opt "gpu_dev_dir=$dir/dev" --backend-opt "gpu_mig_minors=$dir/mig-minors" \
+    "${FAKE_GPU_OPTS[@]}" \
     --poll-interval-ms 100 >>"$dir/ferryd.log" 2>&1 &
   pid=$!
   for _ in $(seq 200); do
