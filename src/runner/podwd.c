@@ -139,6 +139,11 @@ static int build_spec(const struct runner_rtconf *rc, const struct runner_runspe
                         ferry_buf_printf(b, "%lld", (long long)rc->user->fs_group);
                 ferry_buf_adds(b, "]},\n");
         }
+        if (rc->cgroup_parent) {
+                ferry_buf_adds(b, " \"cgroup\": ");
+                ferry_buf_add_json_str(b, rc->cgroup_parent);
+                ferry_buf_adds(b, ",\n");
+        }
         if (rs->pre_exec) {
                 ferry_buf_adds(b, " \"pre_exec\": ");
                 ferry_buf_add_json_str(b, rs->pre_exec);

@@ -299,6 +299,8 @@ static int build_container(const struct ferry_pod *pod, struct runner_runspec *r
         c->cpu_milli = amount(pc->requests.cpu_milli, pc->limits.cpu_milli);
         c->memory_bytes = amount(pc->requests.memory_bytes, pc->limits.memory_bytes);
         c->gpus = gpu_count(pc);
+        c->cpu_limit_milli = pc->limits.cpu_milli > 0 ? pc->limits.cpu_milli : 0;
+        c->memory_limit_bytes = pc->limits.memory_bytes > 0 ? pc->limits.memory_bytes : 0;
         c->cwd = pc->working_dir ? ferry_xstrdup(pc->working_dir) : NULL;
         if (c->cwd && c->cwd[0] != '/')
                 return ferry_errprintf(err, -EINVAL,
@@ -519,6 +521,10 @@ void runner_runspec_to_json(struct ferry_buf *b, const struct runner_runspec *rs
                                  (long long)c->memory_bytes);
                 if (c->gpus > 0) /* only when set: older golden files stay valid */
                         ferry_buf_printf(b, " \"gpus\": %lld,", (long long)c->gpus);
+                if (c->cpu_limit_milli > 0 || c->memory_limit_bytes > 0) /* likewise */
+                        ferry_buf_printf(b, " \"limits\": {\"cpu_milli\": %lld, \"memory\": %lld},",
+                                         (long long)c->cpu_limit_milli,
+                                         (long long)c->memory_limit_bytes);
                 ferry_buf_adds(b, "\n     \"argv\": [");
                 for (size_t j = 0; j < c->n_argv; j++) {
                         if (j)

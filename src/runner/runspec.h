@@ -65,6 +65,9 @@ struct runner_container {
         int64_t cpu_milli;    /* request, else limit, else 0 */
         int64_t memory_bytes; /* request, else limit, else 0 */
         int64_t gpus;         /* nvidia.com/gpu + nvidia.com/mig-*, limit else request, else 0 */
+        /* limits only (0 = none): enforced in the container's cgroup (cgroup.h) */
+        int64_t cpu_limit_milli;
+        int64_t memory_limit_bytes;
 };
 
 struct runner_runspec {
@@ -183,6 +186,9 @@ struct runner_rtconf {
         size_t n_masks;
         /* NULL: this host hands out no GPUs (pods keep their own variables) */
         const struct runner_gpus *gpus;
+        /* where ferry-shim makes the containers' cgroups (cgroup.h): "auto",
+         * a parent path, or NULL/"off" for none */
+        const char *cgroup_parent;
 };
 
 /* What ferry-shim executes for one container. */
@@ -210,6 +216,14 @@ struct runner_exec {
         /* ferry-shim drops to the pod's user (spec.json "user") before exec;
          * false for runtimes that must start as root and switch themselves (podman) */
         bool drop;
+        /* Limits ferry-shim puts on the container's cgroup (0 = none). Left 0
+         * for podman, which gets --memory/--cpus and limits its own cgroup. */
+        int64_t memory_limit;
+        int64_t cpu_limit_milli;
+        /* prints "true" when the runtime saw the container OOM-killed (podman
+         * inspect); run by the shim after an exit by SIGKILL; or NULL */
+        char **oom_argv;
+        size_t n_oom_argv;
 };
 
 int runner_runtime_parse(const char *name, enum runner_runtime_kind *ret);

@@ -133,7 +133,9 @@ const struct runner_hostfs runner_hostfs_real = {.list = real_list, .ctx = NULL}
 void runner_exec_clear(struct runner_exec *e)
 {
         struct strv a = {e->argv, e->n_argv, 0}, b = {e->envp, e->n_envp, 0},
-                    c = {e->stop_argv, e->n_stop_argv, 0}, d = {e->term_argv, e->n_term_argv, 0};
+                    c = {e->stop_argv, e->n_stop_argv, 0}, d = {e->term_argv, e->n_term_argv, 0},
+                    o = {e->oom_argv, e->n_oom_argv, 0};
+        strv_free(&o);
         strv_free(&a);
         strv_free(&b);
         strv_free(&c);
@@ -454,7 +456,8 @@ static int build_podman(const struct runner_rtconf *rc, const struct runner_runs
         }
         strv_add(a, podman);
         strv_add(a, "run");
-        strv_add(a, "--rm");
+        /* no --rm: after an exit by SIGKILL the shim asks podman whether it
+         * was an OOM kill (oom_argv); stop_argv removes the container */
         strv_add(a, "--name");
         strv_add(a, cname);
         strv_addf(a, ferry_xasprintf("--pull=%s", rc->podman_pull ? rc->podman_pull : "missing"));
@@ -485,6 +488,15 @@ static int build_podman(const struct runner_rtconf *rc, const struct runner_runs
                 strv_add(a, "--cap-drop=all");
                 strv_add(a, "--security-opt=no-new-privileges");
         }
+        if (c->memory_limit_bytes > 0) {
+                strv_addf(a, ferry_xasprintf("--memory=%lldb", (long long)c->memory_limit_bytes));
+                strv_addf(a,
+                          ferry_xasprintf("--memory-swap=%lldb", (long long)c->memory_limit_bytes));
+        }
+        if (c->cpu_limit_milli > 0)
+                strv_addf(a, ferry_xasprintf("--cpus=%lld.%03lld",
+                                             (long long)(c->cpu_limit_milli / 1000),
+                                             (long long)(c->cpu_limit_milli % 1000)));
         if (rc->gpus && rc->gpus->n_cdi) {
                 for (size_t i = 0; i < rc->gpus->n_cdi; i++)
                         strv_addf(a, ferry_xasprintf("--device=%s", rc->gpus->cdi[i]));
@@ -549,6 +561,14 @@ static int build_podman(const struct runner_rtconf *rc, const struct runner_runs
         strv_add(&term, cname);
         e->term_argv = term.v;
         e->n_term_argv = term.n;
+        struct strv oom = {0};
+        strv_add(&oom, podman);
+        strv_add(&oom, "inspect");
+        strv_add(&oom, "--format");
+        strv_add(&oom, "{{.State.OOMKilled}}");
+        strv_add(&oom, cname);
+        e->oom_argv = oom.v;
+        e->n_oom_argv = oom.n;
         free(cname);
 
         /* podman itself gets a plain environment, not the pod's */
@@ -913,6 +933,10 @@ int runner_exec_build(const struct runner_rtconf *rc, const struct runner_runspe
         e.name = ferry_xstrdup(c->name);
         e.init = c->init;
         e.drop = rc->kind != RUNNER_RT_PODMAN;
+        if (rc->kind != RUNNER_RT_PODMAN) {
+                e.memory_limit = c->memory_limit_bytes;
+                e.cpu_limit_milli = c->cpu_limit_milli;
+        }
         e.argv = a.v;
         e.n_argv = a.n;
         e.envp = envp.v;
@@ -946,5 +970,12 @@ void runner_exec_to_json(struct ferry_buf *b, const struct runner_exec *e)
                 ferry_buf_adds(b, ",\n   \"term_argv\": ");
                 ferry_buf_add_json_strv(b, e->term_argv, e->n_term_argv);
         }
+        if (e->oom_argv) {
+                ferry_buf_adds(b, ",\n   \"oom_argv\": ");
+                ferry_buf_add_json_strv(b, e->oom_argv, e->n_oom_argv);
+        }
+        if (e->memory_limit > 0 || e->cpu_limit_milli > 0) /* only when set: older goldens hold */
+                ferry_buf_printf(b, ", \"memory_limit\": %lld, \"cpu_limit_milli\": %lld",
+                                 (long long)e->memory_limit, (long long)e->cpu_limit_milli);
         ferry_buf_printf(b, ", \"drop\": %s}", e->drop ? "true" : "false");
 }

@@ -26,9 +26,10 @@ int runner_cstate_write(const char *workdir, const char *name, const struct runn
         int n = snprintf(text, sizeof(text),
                          "state=%s\nstarted_ns=%" PRId64 "\nfinished_ns=%" PRId64
                          "\nexit_code=%d\nsignal=%d\npid=%d\npid_start=%" PRIu64
-                         "\nreason=%s\nmessage=%s\n",
+                         "\nreason=%s\nmessage=%s\ncpu_ns=%" PRId64 "\nmem_peak=%" PRId64 "\n",
                          kind_names[s->state > 2 ? 0 : s->state], s->started_ns, s->finished_ns,
-                         s->exit_code, s->signal, s->pid, s->pid_start, s->reason, msg);
+                         s->exit_code, s->signal, s->pid, s->pid_start, s->reason, msg, s->cpu_ns,
+                         s->mem_peak);
         return ferry_write_file_atomic(path, text, (size_t)n, 0644, false);
 }
 
@@ -74,6 +75,10 @@ int runner_cstate_read(const char *workdir, const char *name, struct runner_csta
                         snprintf(s.reason, sizeof(s.reason), "%s", v);
                 else if (strcmp(line, "message") == 0)
                         snprintf(s.message, sizeof(s.message), "%s", v);
+                else if (strcmp(line, "cpu_ns") == 0)
+                        s.cpu_ns = strtoll(v, NULL, 10);
+                else if (strcmp(line, "mem_peak") == 0)
+                        s.mem_peak = strtoll(v, NULL, 10);
         }
         free(text);
         *ret = s;

@@ -22,6 +22,8 @@
  *   logs/<name>.log container log in the logs/logfile.h format
  *   logs/pre_exec.log output of the spec's pre-exec step (Slurm), same format
  *   shim.out       the shim's own stderr
+ *   cgroup         how the shim limits containers: "cgroup v1 under ..." or
+ *                  "none: <why>" (written at its start; cgroup.h)
  */
 #ifndef FERRY_RUNNER_STATE_H
 #define FERRY_RUNNER_STATE_H
@@ -41,6 +43,9 @@ struct runner_cstate {
         uint64_t pid_start; /* its /proc starttime, to survive pid reuse */
         char reason[32];
         char message[256];
+        /* from the container's cgroup when it ended (cgroup.h); 0 = unknown */
+        int64_t cpu_ns;
+        int64_t mem_peak;
 };
 
 int runner_cstate_write(const char *workdir, const char *name, const struct runner_cstate *s);

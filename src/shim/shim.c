@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runner/cgroup.h"
 #include "runner/state.h"
 #include "common/spawn.h"
 #include "common/util.h"
@@ -54,6 +55,9 @@ struct ctr {
         bool term_skip_leader;
         bool pre_exec; /* the pre-exec step: logged like a container, no state file */
         bool drop;     /* switch to the pod's user before exec */
+        struct runner_cglimits limits;
+        char **oom_argv;
+        struct runner_cg cg; /* version 0: none */
 
         pid_t pid;
         bool started, reaped, recorded;
@@ -65,6 +69,9 @@ struct ctr {
 };
 
 static const char *wd;
+static char *pod_uid;
+static char *cgroup_parent;         /* spec.json "cgroup"; NULL = none */
+static struct runner_cgroot cgroot; /* version 0: containers get no cgroup */
 static struct ctr *ctrs; /* the pre-exec step first when there is one, then init containers */
 static size_t n_ctrs;
 static size_t n_pre; /* 1 when ctrs[0] is the pre-exec step */
@@ -164,6 +171,10 @@ static void load_spec(void)
         deadline_s = json_is_integer(json_object_get(root, "deadline_s"))
                          ? json_integer_value(json_object_get(root, "deadline_s"))
                          : -1;
+        const char *uid = json_string_value(json_object_get(root, "uid"));
+        pod_uid = ferry_xstrdup(uid ? uid : "pod");
+        const char *cg = json_string_value(json_object_get(root, "cgroup"));
+        cgroup_parent = cg ? ferry_xstrdup(cg) : NULL;
         json_t *user = json_object_get(root, "user");
         if (json_is_object(user)) {
                 json_t *u = json_object_get(user, "uid"), *g = json_object_get(user, "gid");
@@ -221,6 +232,9 @@ static void load_spec(void)
                 add_passthrough(&x->envp);
                 x->stop_argv = strv_from_json(json_object_get(c, "stop_argv"));
                 x->term_argv = strv_from_json(json_object_get(c, "term_argv"));
+                x->oom_argv = strv_from_json(json_object_get(c, "oom_argv"));
+                x->limits.memory_bytes = json_integer_value(json_object_get(c, "memory_limit"));
+                x->limits.cpu_milli = json_integer_value(json_object_get(c, "cpu_limit_milli"));
                 const char *cwd = json_string_value(json_object_get(c, "cwd"));
                 x->cwd = cwd ? ferry_xstrdup(cwd) : NULL;
                 x->log_fd = x->out.fd = x->err.fd = -1;
@@ -385,6 +399,17 @@ static void start(struct ctr *c)
         /* a container of this name left by an earlier attempt of this pod
          * (a crash, a restart) would make the runtime refuse the name */
         run_stop_argv(c);
+        if (cgroot.version && !c->pre_exec) {
+                char why[256];
+                if (runner_cg_create(&cgroot, pod_uid, c->name, &c->limits, &c->cg, why,
+                                     sizeof(why)) < 0) {
+                        free(exe);
+                        close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
+                        close(px[0]), close(px[1]);
+                        start_error(c, why);
+                        return;
+                }
+        }
         pid_t pid = fork();
         if (pid < 0) {
                 free(exe);
@@ -406,7 +431,9 @@ static void start(struct ctr *c)
                                 signal(s, SIG_DFL);
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 int e = 0, what = 0;
-                if (c->drop && drop_to_user() < 0) {
+                if (c->cg.version && (e = -runner_cg_enter(&c->cg)) != 0)
+                        what = 3;
+                if (!e && c->drop && drop_to_user() < 0) {
                         e = errno;
                         what = 2;
                 }
@@ -443,7 +470,10 @@ static void start(struct ctr *c)
         if (n == (ssize_t)sizeof(msg)) {
                 /* the exec failed: report it like the kubelet (StartError, 128) */
                 char text[256];
-                if (msg[0] == 2)
+                if (msg[0] == 3)
+                        snprintf(text, sizeof(text), "cannot enter the container's cgroup: %s",
+                                 strerror(msg[1]));
+                else if (msg[0] == 2)
                         snprintf(text, sizeof(text), "cannot run as uid %u gid %u: %s",
                                  (unsigned)user_uid, (unsigned)user_gid, strerror(msg[1]));
                 else
@@ -562,12 +592,41 @@ static void reap(void)
                         c->reaped_mono = ferry_monotonic_ns();
                         /* what the container left behind dies with it */
                         kill(-c->pid, SIGKILL);
+                        if (c->cg.version)
+                                runner_cg_kill(&c->cg);
                 }
         }
 }
 
+/* Did the runtime see the container OOM-killed? (podman: its own cgroup) */
+static bool runtime_says_oom(struct ctr *c)
+{
+        struct ferry_spawn_result res;
+        bool oom = false;
+        if (c->oom_argv && ferry_spawn_run((const char *const *)c->oom_argv, NULL, NULL, 0, 30000,
+                                           4096, &res, NULL) == 0) {
+                oom = res.exit_code == 0 && res.out && !strncmp(res.out, "true", 4);
+                ferry_spawn_result_free(&res);
+        }
+        return oom;
+}
+
 static void finish(struct ctr *c)
 {
+        bool oom = false;
+        if (c->cg.version) {
+                struct runner_cgstats cs;
+                runner_cg_kill(&c->cg);
+                runner_cg_stats(&c->cg, &cs);
+                c->st.cpu_ns = cs.cpu_ns > 0 ? cs.cpu_ns : 0;
+                c->st.mem_peak = cs.mem_peak > 0 ? cs.mem_peak : 0;
+                oom = cs.oom_kills > 0;
+                runner_cg_remove(&c->cg);
+        }
+        bool sigkill = WIFSIGNALED(c->wstatus) ? WTERMSIG(c->wstatus) == SIGKILL
+                                               : WEXITSTATUS(c->wstatus) == 137;
+        if (c->reaped && sigkill && !oom)
+                oom = runtime_says_oom(c);
         /* the runtime's client may die before the container it started */
         if (c->started)
                 run_stop_argv(c);
@@ -585,6 +644,15 @@ static void finish(struct ctr *c)
         } else if (WIFSIGNALED(s)) {
                 c->st.signal = WTERMSIG(s);
                 c->st.exit_code = 128 + WTERMSIG(s);
+        }
+        if (oom && c->st.exit_code != 0 && !c->st.reason[0]) {
+                /* the kubelet's words for a container its memory limit killed */
+                snprintf(c->st.reason, sizeof(c->st.reason), "OOMKilled");
+                if (c->limits.memory_bytes > 0)
+                        snprintf(c->st.message, sizeof(c->st.message),
+                                 "the container reached its memory limit (%lld bytes) and was "
+                                 "killed",
+                                 (long long)c->limits.memory_bytes);
         }
         if (!c->st.reason[0]) {
                 if (stop_reason)
@@ -815,6 +883,15 @@ int main(int argc, char **argv)
         notify("ok\n");
 
         load_spec();
+        if (cgroup_parent && strcmp(cgroup_parent, "off")) {
+                char desc[512], line[600];
+                if (runner_cgroot_probe(cgroup_parent, &cgroot) < 0)
+                        fprintf(stderr, "ferry-shim: %s: memory and CPU limits are not enforced\n",
+                                cgroot.why);
+                runner_cgroot_describe(&cgroot, desc, sizeof(desc));
+                snprintf(line, sizeof(line), "%s%s\n", cgroot.version ? "" : "none: ", desc);
+                wd_write("cgroup", line, false);
+        }
         size_t n_init = 0;
         while (n_init < n_ctrs && ctrs[n_init].init)
                 n_init++;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "runner/cgroup.h"
 #include "runner/podwd.h"
 #include "gpu/alloc.h"
 #include "gpu/devices.h"
@@ -69,6 +70,12 @@ struct local_priv {
         char *gpu_dev_dir;    /* where the host's /dev/nvidia* nodes are */
         char *gpu_mig_minors; /* /proc/driver/nvidia-caps/mig-minors */
         char *cdi;            /* the host's NVIDIA CDI specs (podman), or NULL */
+
+        /* cgroups (issue 16): option cgroup_parent; the shim makes one per
+         * container below it. version 0: limits are not enforced (why says so) */
+        char *cgroup_parent;
+        struct runner_cgroot cg;
+        char cg_desc[512];
 };
 
 #define SHIM_NAME "ferry-shim"
@@ -525,6 +532,8 @@ static void local_fini(struct ferry_backend *be)
         free(p->gpu_allow);
         free(p->gpu_dev_dir);
         free(p->gpu_mig_minors);
+        free(p->cgroup_parent);
+        runner_cgroot_clear(&p->cg);
         free(p->cdi);
         pthread_mutex_destroy(&p->lock);
         free(p);
@@ -649,6 +658,15 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
                 log_info("local backend: %zu GPU units to hand out%s", p->gpus.n,
                          p->cdi ? " (podman: CDI where the spec names them)" : "");
 
+        /* the shim inherits our cgroup: what we can make, it can */
+        p->cgroup_parent = ferry_xstrdup(ferry_backend_opt(be, "cgroup_parent", "auto"));
+        runner_cgroot_probe(p->cgroup_parent, &p->cg);
+        runner_cgroot_describe(&p->cg, p->cg_desc, sizeof(p->cg_desc));
+        if (p->cg.version)
+                log_info("local backend: container limits in %s", p->cg_desc);
+        else
+                log_warn("local backend: memory and CPU limits are NOT enforced: %s", p->cg_desc);
+
         if (p->kind == RUNNER_RT_BWRAP && access(p->bwrap, X_OK) < 0) {
                 r = ferry_errprintf(err, -ENOENT,
                                     "the bwrap runtime needs bubblewrap, and %s is not executable "
@@ -711,6 +729,8 @@ static struct runner_rtconf rtconf(const struct ferry_backend *be, const char *w
             .hostfs = runner_hostfs_real,
             .binds = p->binds,
             .n_binds = p->n_binds,
+            /* podman limits its own cgroup (--memory, --cpus) */
+            .cgroup_parent = p->cg.version && p->kind != RUNNER_RT_PODMAN ? p->cgroup_parent : NULL,
         };
 }
 
@@ -1069,8 +1089,11 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
                 ret->memory_bytes = 0;
         if (ret->pods < 0)
                 ret->pods = 0;
-        snprintf(ret->status, sizeof(ret->status), "local/%s: %" PRId64 " pods running",
-                 runner_runtime_name(p->kind), pods);
+        snprintf(ret->status, sizeof(ret->status), "local/%s: %" PRId64 " pods running%s",
+                 runner_runtime_name(p->kind), pods,
+                 p->cg.version || p->kind == RUNNER_RT_PODMAN
+                     ? ""
+                     : "; memory and CPU limits are not enforced (no cgroups)");
         /* free GPU units from the allocation, after a fresh look at NVML */
         struct ferry_gpu_capacity g;
         gpu_refresh(p);

@@ -544,6 +544,7 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
                          "compute nodes",
                          p->site->shim_path);
         p->max_pods = ferry_backend_opt_int(be, "max_pods", 5000);
+        p->cgroup_parent = ferry_backend_opt(be, "cgroup_parent", "auto");
 
         const char *mode = ferry_backend_opt(be, "submit", "auto");
         char why[256] = "";
@@ -757,6 +758,8 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                 rc.masks = be->cfg.private_paths;
                 rc.n_masks = be->cfg.n_private_paths;
                 rc.hostfs = runner_hostfs_real; /* compute nodes share this host's tree */
+                if (rc.kind != RUNNER_RT_PODMAN && strcmp(p->cgroup_parent, "off"))
+                        rc.cgroup_parent = p->cgroup_parent;
                 r = runner_podwd_create_spec(&rc, j->spec, p->tmp, err);
                 if (r < 0)
                         goto out;

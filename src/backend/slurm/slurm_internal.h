@@ -81,6 +81,9 @@ struct slurm_priv {
         struct slurm_site *site;
         char *root, *pods, *tmp;
         bool use_lib; /* libslurm loaded and chosen */
+        /* option cgroup_parent (runner/cgroup.h): where the shim on the node
+         * makes the containers' cgroups, below the job's own; "off" = none */
+        const char *cgroup_parent;
         enum submit_mode mode;
         int64_t max_pods;
         /* controller address for the reachability probe */
