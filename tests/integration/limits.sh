@@ -38,7 +38,12 @@ check "oom pod accepted ($code $(cat "$dir/last"))" [ "$code" = 200 ]
 check "small pod accepted" [ "$(create_json "$(pod small u-small '{"memory":"1Gi"}' "$hog")")" = 200 ]
 # a process that leaves the container's process group; the container ends at once
 check "escape pod accepted" [ "$(create_json "$(pod escape u-escape '{"memory":"64Mi"}' 'setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo started')")" = 200 ]
-wait_done u-oom u-small u-escape
+# an attacker raises its own limit through the cgroup file system
+raise='p=$(sed -n \"s/^[0-9]*:memory://p\" /proc/self/cgroup); echo cgroup $p; echo -1 > /sys/fs/cgroup/memory$p/memory.limit_in_bytes \u0026\u0026 echo RAISED; echo max > /sys/fs/cgroup$p/memory.max \u0026\u0026 echo RAISED; true'
+check "raise pod accepted" [ "$(create_json "$(pod raise u-raise '{"memory":"64Mi"}' "$raise")")" = 200 ]
+wait_done u-oom u-small u-escape u-raise
+check "the raise pod ran" grep -q "F cgroup /" "$pods/u-raise/logs/main.log"
+check "a pod cannot raise its own memory limit" not grep -q RAISED "$pods/u-raise/logs/main.log"
 # the CPU pods alone, so that the unlimited one has a core to itself
 burn='end=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $end ]; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; done'
 check "cpu pod accepted" [ "$(create_json "$(pod cpu u-cpu '{"cpu":"200m"}' "$burn")")" = 200 ]
