@@ -70,6 +70,23 @@ int64_t ferry_backend_opt_int(const struct ferry_backend *be, const char *key, i
         return end != v && *end == '\0' ? (int64_t)x : def;
 }
 
+int ferry_backend_log_opts(const struct ferry_backend *be, int64_t *ret_size, int *ret_files,
+                           ferry_error_t *err)
+{
+        const char *size = ferry_backend_opt(be, "container_log_max_size", "10Mi");
+        int64_t files = ferry_backend_opt_int(be, "container_log_max_files", 5);
+        if (ferry_quantity_bytes(size, ret_size) < 0 || *ret_size < 4096)
+                return ferry_errprintf(err, -EINVAL,
+                                       "container_log_max_size \"%s\" must be a size of at least "
+                                       "4Ki (e.g. 10Mi)",
+                                       size);
+        if (files < 2 || files > 1000)
+                return ferry_errprintf(err, -EINVAL,
+                                       "container_log_max_files must be a number from 2 to 1000");
+        *ret_files = (int)files;
+        return 0;
+}
+
 /* One container's GPU resources into req (limit, else request). */
 static int container_gpus(const struct ferry_container *c, struct ferry_gpu_request *req)
 {

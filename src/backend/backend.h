@@ -143,6 +143,10 @@ const char *ferry_backend_names(void);
 /* Look up a backend option; def when absent. */
 const char *ferry_backend_opt(const struct ferry_backend *be, const char *key, const char *def);
 int64_t ferry_backend_opt_int(const struct ferry_backend *be, const char *key, int64_t def);
+/* container_log_max_size (a quantity, default 10Mi) and container_log_max_files
+ * (default 5): the kubelet's containerLogMaxSize/Files, for ferry-shim. */
+int ferry_backend_log_opts(const struct ferry_backend *be, int64_t *ret_size, int *ret_files,
+                           ferry_error_t *err);
 /* The GPUs a pod holds while it runs, by resource name (nvidia.com/gpu,
  * nvidia.com/mig-<profile>): per container its limit, else its request; the
  * pod's is the larger of its app containers' sum and its largest init

@@ -39,6 +39,72 @@ int ferry_logfile_write(int fd, int64_t ns, bool is_stderr, const char *text, si
         return r;
 }
 
+int ferry_logw_open(struct ferry_logw *w, const char *path, int64_t max_size, int max_files)
+{
+        struct stat st;
+        int r = 0;
+        w->path = ferry_xstrdup(path);
+        w->max_size = max_size;
+        w->max_files = max_files < 2 ? 2 : max_files;
+        w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (w->fd < 0) {
+                r = -errno;
+                w->fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        }
+        w->size = w->fd >= 0 && fstat(w->fd, &st) == 0 ? st.st_size : 0;
+        return r;
+}
+
+/* PATH -> PATH.1 -> ... -> PATH.<max_files-1>, the last one dropped. */
+static void logw_rotate(struct ferry_logw *w)
+{
+        char from[4096], to[4096];
+        snprintf(to, sizeof(to), "%s.%d", w->path, w->max_files - 1);
+        unlink(to);
+        for (int k = w->max_files - 2; k >= 1; k--) {
+                snprintf(from, sizeof(from), "%s.%d", w->path, k);
+                snprintf(to, sizeof(to), "%s.%d", w->path, k + 1);
+                rename(from, to); /* ENOENT: fewer files so far */
+        }
+        snprintf(to, sizeof(to), "%s.1", w->path);
+        if (rename(w->path, to) < 0)
+                return; /* keep writing where we are */
+        int fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        close(w->fd);
+        w->fd = fd;
+        w->size = 0;
+}
+
+int ferry_logw_write(struct ferry_logw *w, int64_t ns, bool is_stderr, const char *text, size_t len,
+                     bool partial)
+{
+        struct ferry_buf b = FERRY_BUF_INIT;
+        while (len > FERRY_LOG_LINE_MAX) {
+                ferry_logfile_format(&b, ns, is_stderr, text, FERRY_LOG_LINE_MAX, true);
+                text += FERRY_LOG_LINE_MAX;
+                len -= FERRY_LOG_LINE_MAX;
+        }
+        ferry_logfile_format(&b, ns, is_stderr, text, len, partial);
+        if (w->max_size > 0 && w->size > 0 && w->size + (int64_t)b.len > w->max_size)
+                logw_rotate(w);
+        int r = w->fd >= 0 ? ferry_write_all(w->fd, b.data, b.len) : -EBADF;
+        if (r == 0)
+                w->size += (int64_t)b.len;
+        ferry_buf_free(&b);
+        return r;
+}
+
+void ferry_logw_close(struct ferry_logw *w)
+{
+        if (w->fd >= 0)
+                close(w->fd);
+        w->fd = -1;
+        free(w->path);
+        w->path = NULL;
+}
+
 int ferry_logfile_parse(const char *line, size_t len, struct ferry_log_record *ret)
 {
         const char *sp1 = memchr(line, ' ', len);
@@ -129,15 +195,118 @@ static size_t for_lines(const char *buf, size_t len, struct out *s, int64_t skip
         return off;
 }
 
-/* Count full (logical) lines newer than since, streaming (logs can be large). */
-static int64_t count_lines(int fd, int64_t since)
+/* The files of one log, oldest first: PATH.N .. PATH.1, then PATH, all
+ * opened at once (a rotation cannot take one away between two reads). */
+#define LF_MAX 64
+struct lfiles {
+        const char *path;
+        int fd;        /* the one being read */
+        int q[LF_MAX]; /* opened, not read yet, oldest first */
+        size_t nq, iq;
+        dev_t dev; /* of the newest file queued or read: PATH when opened */
+        ino_t ino;
+};
+
+static void lf_push(struct lfiles *lf, const char *p)
 {
+        struct stat st;
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        if (lf->nq == LF_MAX || fstat(fd, &st) < 0) {
+                close(fd);
+                return;
+        }
+        lf->q[lf->nq++] = fd;
+        lf->dev = st.st_dev;
+        lf->ino = st.st_ino;
+}
+
+/* Queue PATH.from .. PATH.1, then PATH. */
+static void lf_queue(struct lfiles *lf, int from)
+{
+        char p[4096];
+        for (int k = from; k >= 1; k--) {
+                snprintf(p, sizeof(p), "%s.%d", lf->path, k);
+                lf_push(lf, p);
+        }
+        lf_push(lf, lf->path);
+}
+
+static int lf_open(struct lfiles *lf, const char *path)
+{
+        char p[4096];
+        int n = 0;
+        *lf = (struct lfiles){.path = path, .fd = -1};
+        while (n < LF_MAX - 1) {
+                snprintf(p, sizeof(p), "%s.%d", path, n + 1);
+                if (access(p, F_OK) < 0)
+                        break;
+                n++;
+        }
+        lf_queue(lf, n);
+        if (lf->nq == 0)
+                return access(path, F_OK) < 0 ? -errno : -EIO;
+        lf->fd = lf->q[lf->iq++];
+        return 0;
+}
+
+static void lf_close(struct lfiles *lf)
+{
+        if (lf->fd >= 0)
+                close(lf->fd);
+        while (lf->iq < lf->nq)
+                close(lf->q[lf->iq++]);
+        lf->fd = -1;
+}
+
+/* read(2) across the queued files; 0 at the end of the last. */
+static ssize_t lf_read(struct lfiles *lf, char *buf, size_t size)
+{
+        for (;;) {
+                ssize_t n = read(lf->fd, buf, size);
+                if (n != 0 || lf->iq >= lf->nq)
+                        return n;
+                close(lf->fd);
+                lf->fd = lf->q[lf->iq++];
+        }
+}
+
+/* Following, at the end of everything queued: when PATH was rotated since,
+ * queue what came after the newest file we have (it is now PATH.k: PATH.k-1
+ * .. PATH.1, then PATH; all of them when ours is gone). true when it did. */
+static bool lf_rotated(struct lfiles *lf)
+{
+        struct stat st;
+        char p[4096];
+        if (stat(lf->path, &st) < 0 || (st.st_dev == lf->dev && st.st_ino == lf->ino))
+                return false;
+        int k = 1;
+        for (; k < LF_MAX; k++) {
+                snprintf(p, sizeof(p), "%s.%d", lf->path, k);
+                if (stat(p, &st) < 0)
+                        break; /* ours was dropped: every rotated file is newer */
+                if (st.st_dev == lf->dev && st.st_ino == lf->ino)
+                        break;
+        }
+        /* the queue is empty here: start it again */
+        lf->nq = lf->iq = 0;
+        lf_queue(lf, k - 1);
+        return lf->nq > 0;
+}
+
+/* Count full (logical) lines newer than since, streaming (logs can be large). */
+static int64_t count_lines(const char *path, int64_t since)
+{
+        struct lfiles lf;
+        if (lf_open(&lf, path) < 0)
+                return 0;
         struct ferry_buf pend = FERRY_BUF_INIT;
         char chunk[65536];
         int64_t n = 0;
         ssize_t got;
 
-        while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
+        while ((got = lf_read(&lf, chunk, sizeof(chunk))) > 0) {
                 ferry_buf_add(&pend, chunk, (size_t)got);
                 size_t off = 0;
                 for (;;) {
@@ -155,7 +324,7 @@ static int64_t count_lines(int fd, int64_t since)
                 pend.len -= off;
         }
         ferry_buf_free(&pend);
-        lseek(fd, 0, SEEK_SET);
+        lf_close(&lf);
         return n;
 }
 
@@ -166,21 +335,21 @@ int ferry_logfile_stream(const char *path, const struct ferry_log_opts *opts,
         struct ferry_buf pend = FERRY_BUF_INIT;
         char chunk[65536];
         int64_t skip = 0, line_no = 0;
-        int fd, r = 0;
+        struct lfiles lf;
+        int r = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
+        if ((r = lf_open(&lf, path)) < 0)
+                return r;
 
         if (opts->tail >= 0) {
                 /* Tail needs the number of lines first: one counting pass.
                  * Both passes count only lines at or after since. */
-                int64_t total = count_lines(fd, opts->since_ns);
+                int64_t total = count_lines(path, opts->since_ns);
                 skip = total > opts->tail ? total - opts->tail : 0;
         }
 
         for (;;) {
-                ssize_t n = read(fd, chunk, sizeof(chunk));
+                ssize_t n = lf_read(&lf, chunk, sizeof(chunk));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -223,11 +392,14 @@ int ferry_logfile_stream(const char *path, const struct ferry_log_opts *opts,
                 /* EOF */
                 if (!opts->follow)
                         break;
+                if (lf_rotated(&lf))
+                        continue;
                 if (done && done(ctx)) {
                         /* drain once more: the writer may have added lines */
                         ssize_t m;
                         bool more = false;
-                        while ((m = read(fd, chunk, sizeof(chunk))) > 0) {
+                        while ((m = lf_read(&lf, chunk, sizeof(chunk))) > 0 ||
+                               (m == 0 && lf_rotated(&lf))) {
                                 ferry_buf_add(&pend, chunk, (size_t)m);
                                 more = true;
                         }
@@ -244,7 +416,7 @@ int ferry_logfile_stream(const char *path, const struct ferry_log_opts *opts,
                 struct timespec ts = {0, 100 * 1000000};
                 nanosleep(&ts, NULL);
         }
-        close(fd);
+        lf_close(&lf);
         ferry_buf_free(&pend);
         ferry_buf_free(&s.tmp);
         return r;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "logs/logfile.h"
 #include "pod/status.h"
 
 static int write_file_in(const char *dir, const char *rel, const void *data, size_t len,
@@ -139,6 +140,11 @@ static int build_spec(const struct runner_rtconf *rc, const struct runner_runspe
                         ferry_buf_printf(b, "%lld", (long long)rc->user->fs_group);
                 ferry_buf_adds(b, "]},\n");
         }
+        if (rc->log_max_size > 0 || rc->log_max_files > 0)
+                ferry_buf_printf(
+                    b, " \"log_max_size\": %" PRId64 ", \"log_max_files\": %d,\n",
+                    rc->log_max_size > 0 ? rc->log_max_size : FERRY_LOG_MAX_SIZE_DEFAULT,
+                    rc->log_max_files > 0 ? rc->log_max_files : FERRY_LOG_MAX_FILES_DEFAULT);
         if (rc->cgroup_parent) {
                 ferry_buf_adds(b, " \"cgroup\": ");
                 ferry_buf_add_json_str(b, rc->cgroup_parent);

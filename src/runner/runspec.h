@@ -189,6 +189,9 @@ struct runner_rtconf {
         /* where ferry-shim makes the containers' cgroups (cgroup.h): "auto",
          * a parent path, or NULL/"off" for none */
         const char *cgroup_parent;
+        /* container log rotation (logs/logfile.h); 0 = ferry-shim's defaults */
+        int64_t log_max_size;
+        int log_max_files;
 };
 
 /* What ferry-shim executes for one container. */

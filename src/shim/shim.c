@@ -63,7 +63,7 @@ struct ctr {
         bool started, reaped, recorded;
         int wstatus;
         int64_t reaped_mono;
-        int log_fd;
+        struct ferry_logw log; /* fd -1 until started */
         struct stream out, err;
         struct runner_cstate st;
 };
@@ -72,6 +72,9 @@ static const char *wd;
 static char *pod_uid;
 static char *cgroup_parent;         /* spec.json "cgroup"; NULL = none */
 static struct runner_cgroot cgroot; /* version 0: containers get no cgroup */
+/* spec.json log_max_size / log_max_files: the kubelet's containerLogMaxSize/Files */
+static int64_t log_max_size = FERRY_LOG_MAX_SIZE_DEFAULT;
+static int log_max_files = FERRY_LOG_MAX_FILES_DEFAULT;
 static struct ctr *ctrs; /* the pre-exec step first when there is one, then init containers */
 static size_t n_ctrs;
 static size_t n_pre; /* 1 when ctrs[0] is the pre-exec step */
@@ -173,6 +176,12 @@ static void load_spec(void)
                          : -1;
         const char *uid = json_string_value(json_object_get(root, "uid"));
         pod_uid = ferry_xstrdup(uid ? uid : "pod");
+        json_t *lms = json_object_get(root, "log_max_size"),
+               *lmf = json_object_get(root, "log_max_files");
+        if (json_is_integer(lms))
+                log_max_size = json_integer_value(lms);
+        if (json_is_integer(lmf))
+                log_max_files = (int)json_integer_value(lmf);
         const char *cg = json_string_value(json_object_get(root, "cgroup"));
         cgroup_parent = cg ? ferry_xstrdup(cg) : NULL;
         json_t *user = json_object_get(root, "user");
@@ -212,7 +221,7 @@ static void load_spec(void)
                  * runtime: the pod's user owns it (the workdir itself is root's) */
                 x->cwd = ferry_xasprintf("%s/cwd", wd);
                 x->drop = true;
-                x->log_fd = x->out.fd = x->err.fd = -1;
+                x->log.fd = x->out.fd = x->err.fd = -1;
                 x->err.is_stderr = true;
         }
         for (size_t i = n_pre; i < n_ctrs; i++) {
@@ -237,7 +246,7 @@ static void load_spec(void)
                 x->limits.cpu_milli = json_integer_value(json_object_get(c, "cpu_limit_milli"));
                 const char *cwd = json_string_value(json_object_get(c, "cwd"));
                 x->cwd = cwd ? ferry_xstrdup(cwd) : NULL;
-                x->log_fd = x->out.fd = x->err.fd = -1;
+                x->log.fd = x->out.fd = x->err.fd = -1;
                 x->err.is_stderr = true;
                 if (!x->argv)
                         die("spec: container %s has no argv", x->name);
@@ -249,7 +258,7 @@ static void load_spec(void)
 
 static void stream_flush(struct ctr *c, struct stream *s, bool partial, int64_t ns)
 {
-        ferry_logfile_write(c->log_fd, ns, s->is_stderr, s->buf, s->len, partial);
+        ferry_logw_write(&c->log, ns, s->is_stderr, s->buf, s->len, partial);
         s->len = 0;
 }
 
@@ -337,10 +346,9 @@ static void start_error(struct ctr *c, const char *msg)
         c->st.exit_code = 128;
         snprintf(c->st.reason, sizeof(c->st.reason), "StartError");
         snprintf(c->st.message, sizeof(c->st.message), "%s", msg);
-        ferry_logfile_write(c->log_fd, c->st.finished_ns, true, msg, strlen(msg), false);
+        ferry_logw_write(&c->log, c->st.finished_ns, true, msg, strlen(msg), false);
         c->started = c->reaped = c->recorded = true;
-        close(c->log_fd);
-        c->log_fd = -1;
+        ferry_logw_close(&c->log);
         record(c);
 }
 
@@ -378,11 +386,9 @@ static void start(struct ctr *c)
         int po[2], pe[2], px[2];
 
         snprintf(logp, sizeof(logp), "%s/logs/%s.log", wd, c->name);
-        c->log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (c->log_fd < 0) {
-                fprintf(stderr, "ferry-shim: cannot open %s: %m\n", logp);
-                c->log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        }
+        int lr = ferry_logw_open(&c->log, logp, log_max_size, log_max_files);
+        if (lr < 0)
+                fprintf(stderr, "ferry-shim: cannot open %s: %s\n", logp, strerror(-lr));
         char *exe = resolve(c);
         if (!exe) {
                 char msg[256];
@@ -479,7 +485,7 @@ static void start(struct ctr *c)
                 else
                         snprintf(text, sizeof(text), "%s \"%s\": %s", msg[0] ? "chdir" : "exec",
                                  msg[0] ? c->cwd : c->argv[0], strerror(msg[1]));
-                ferry_logfile_write(c->log_fd, ferry_now_ns(), true, text, strlen(text), false);
+                ferry_logw_write(&c->log, ferry_now_ns(), true, text, strlen(text), false);
                 snprintf(c->st.reason, sizeof(c->st.reason), "StartError");
                 snprintf(c->st.message, sizeof(c->st.message), "%s", text);
                 return; /* reaped by the loop; exit code replaced by 128 */
@@ -667,9 +673,7 @@ static void finish(struct ctr *c)
         c->st.pid = 0;
         c->st.pid_start = 0;
         c->recorded = true;
-        if (c->log_fd >= 0)
-                close(c->log_fd);
-        c->log_fd = -1;
+        ferry_logw_close(&c->log);
         record(c);
 }
 

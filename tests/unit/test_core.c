@@ -7,6 +7,9 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +348,112 @@ static void test_logfile(void **state)
         unlink(path);
 }
 
+/* The kubelet's rotation: at most max_files files of about max_size, newest
+ * lines kept; readers see one log across them, a follower across rotations. */
+struct rot_writer {
+        const char *path;
+        int lines, every, pause_ms;
+        volatile bool finished;
+};
+
+static void *rot_write(void *arg)
+{
+        struct rot_writer *w = arg;
+        struct ferry_logw lw;
+        assert_int_equal(ferry_logw_open(&lw, w->path, 4096, 5), 0);
+        for (int i = 0; i < w->lines; i++) {
+                char line[64];
+                int n = snprintf(line, sizeof(line), "line %04d", i);
+                ferry_logw_write(&lw, ferry_now_ns(), false, line, (size_t)n, false);
+                if (w->every && i % w->every == w->every - 1) {
+                        struct timespec ts = {0, w->pause_ms * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        ferry_logw_close(&lw);
+        w->finished = true;
+        return NULL;
+}
+
+static struct rot_writer *rot_current;
+static bool rot_finished(void *ctx)
+{
+        return rot_current->finished;
+}
+
+static void rm_rotated(const char *path)
+{
+        char p[256];
+        unlink(path);
+        for (int k = 1; k < 10; k++) {
+                snprintf(p, sizeof(p), "%s.%d", path, k);
+                unlink(p);
+        }
+}
+
+/* "line a\nline a+1\n...line b\n": returns a, or -1 when not contiguous up to b */
+static int contiguous_to(const char *s, int last)
+{
+        int first = -1, prev = -1, v;
+        for (const char *l = s; *l; l = strchr(l, '\n') + 1) {
+                if (sscanf(l, "line %d", &v) != 1 || (prev >= 0 && v != prev + 1))
+                        return -1;
+                if (first < 0)
+                        first = v;
+                prev = v;
+                if (!strchr(l, '\n'))
+                        return -1;
+        }
+        return prev == last ? first : -1;
+}
+
+static void test_logfile_rotation(void **state)
+{
+        char path[] = "/tmp/ferry-logrot-XXXXXX";
+        close(mkstemp(path));
+        unlink(path);
+        struct rot_writer w = {.path = path, .lines = 2000};
+        rot_write(&w);
+        struct stat st;
+        char p[256];
+        for (int k = 1; k <= 4; k++) {
+                snprintf(p, sizeof(p), "%s.%d", path, k);
+                assert_int_equal(stat(p, &st), 0);
+                assert_true(st.st_size <= 4096 && st.st_size > 3000);
+        }
+        snprintf(p, sizeof(p), "%s.5", path);
+        assert_int_equal(stat(p, &st), -1); /* five files in all */
+        struct ferry_log_opts all = {.tail = -1, .limit_bytes = -1};
+        char *s = stream(path, all);
+        int first = contiguous_to(s, 1999);
+        assert_true(first > 1500); /* the oldest are gone, the rest in order */
+        free(s);
+        struct ferry_log_opts tail = all;
+        tail.tail = 300; /* more than the newest file holds */
+        s = stream(path, tail);
+        assert_int_equal(contiguous_to(s, 1999), 1700);
+        free(s);
+        rm_rotated(path);
+
+        /* a follower keeps every line while the log rotates under it, two or
+         * three times between its polls */
+        struct rot_writer fw = {.path = path, .lines = 1500, .every = 10, .pause_ms = 5};
+        rot_current = &fw;
+        int fd = open(path, O_WRONLY | O_CREAT, 0644); /* the follower needs the file */
+        close(fd);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, rot_write, &fw), 0);
+        struct ferry_log_opts follow = all;
+        follow.follow = true;
+        struct collect c = {FERRY_BUF_INIT};
+        assert_int_equal(ferry_logfile_stream(path, &follow, emit, rot_finished, &c), 0);
+        pthread_join(t, NULL);
+        ferry_buf_addc(&c.b, '\0');
+        assert_int_equal(contiguous_to(c.b.data, 1499), 0);
+        ferry_buf_free(&c.b);
+        rm_rotated(path);
+}
+
 static int count_rows(void *ctx, const struct ferry_store_row *row)
 {
         (*(int *)ctx)++;
@@ -567,12 +676,13 @@ static void test_idents_stream(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_quantities),  cmocka_unit_test(test_base64_time_strings),
-            cmocka_unit_test(test_pod_parse_a), cmocka_unit_test(test_pod_parse_errors),
-            cmocka_unit_test(test_pod_parse_b), cmocka_unit_test(test_status),
-            cmocka_unit_test(test_logfile),     cmocka_unit_test(test_store),
-            cmocka_unit_test(test_auth_file),   cmocka_unit_test(test_hashmap),
-            cmocka_unit_test(test_http_errors), cmocka_unit_test(test_idents_stream),
+            cmocka_unit_test(test_quantities),    cmocka_unit_test(test_base64_time_strings),
+            cmocka_unit_test(test_pod_parse_a),   cmocka_unit_test(test_pod_parse_errors),
+            cmocka_unit_test(test_pod_parse_b),   cmocka_unit_test(test_status),
+            cmocka_unit_test(test_logfile),       cmocka_unit_test(test_logfile_rotation),
+            cmocka_unit_test(test_store),         cmocka_unit_test(test_auth_file),
+            cmocka_unit_test(test_hashmap),       cmocka_unit_test(test_http_errors),
+            cmocka_unit_test(test_idents_stream),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

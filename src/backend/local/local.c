@@ -74,6 +74,8 @@ struct local_priv {
         /* cgroups (issue 16): option cgroup_parent; the shim makes one per
          * container below it. version 0: limits are not enforced (why says so) */
         char *cgroup_parent;
+        int64_t log_max_size; /* container_log_max_size / _max_files */
+        int log_max_files;
         struct runner_cgroot cg;
         char cg_desc[512];
 };
@@ -658,6 +660,8 @@ static int local_init(struct ferry_backend *be, ferry_error_t *err)
                 log_info("local backend: %zu GPU units to hand out%s", p->gpus.n,
                          p->cdi ? " (podman: CDI where the spec names them)" : "");
 
+        if ((r = ferry_backend_log_opts(be, &p->log_max_size, &p->log_max_files, err)) < 0)
+                goto fail;
         /* the shim inherits our cgroup: what we can make, it can */
         p->cgroup_parent = ferry_xstrdup(ferry_backend_opt(be, "cgroup_parent", "auto"));
         runner_cgroot_probe(p->cgroup_parent, &p->cg);
@@ -730,6 +734,8 @@ static struct runner_rtconf rtconf(const struct ferry_backend *be, const char *w
             .binds = p->binds,
             .n_binds = p->n_binds,
             /* podman limits its own cgroup (--memory, --cpus) */
+            .log_max_size = p->log_max_size,
+            .log_max_files = p->log_max_files,
             .cgroup_parent = p->cg.version && p->kind != RUNNER_RT_PODMAN ? p->cgroup_parent : NULL,
         };
 }

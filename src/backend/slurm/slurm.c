@@ -545,6 +545,8 @@ static int slurm_be_init(struct ferry_backend *be, ferry_error_t *err)
                          p->site->shim_path);
         p->max_pods = ferry_backend_opt_int(be, "max_pods", 5000);
         p->cgroup_parent = ferry_backend_opt(be, "cgroup_parent", "auto");
+        if ((r = ferry_backend_log_opts(be, &p->log_max_size, &p->log_max_files, err)) < 0)
+                goto fail;
 
         const char *mode = ferry_backend_opt(be, "submit", "auto");
         char why[256] = "";
@@ -758,6 +760,8 @@ static int slurm_be_submit(struct ferry_backend *be, const struct ferry_pod *pod
                 rc.masks = be->cfg.private_paths;
                 rc.n_masks = be->cfg.n_private_paths;
                 rc.hostfs = runner_hostfs_real; /* compute nodes share this host's tree */
+                rc.log_max_size = p->log_max_size;
+                rc.log_max_files = p->log_max_files;
                 if (rc.kind != RUNNER_RT_PODMAN && strcmp(p->cgroup_parent, "off"))
                         rc.cgroup_parent = p->cgroup_parent;
                 r = runner_podwd_create_spec(&rc, j->spec, p->tmp, err);

@@ -84,6 +84,8 @@ struct slurm_priv {
         /* option cgroup_parent (runner/cgroup.h): where the shim on the node
          * makes the containers' cgroups, below the job's own; "off" = none */
         const char *cgroup_parent;
+        int64_t log_max_size; /* container_log_max_size / _max_files */
+        int log_max_files;
         enum submit_mode mode;
         int64_t max_pods;
         /* controller address for the reachability probe */
