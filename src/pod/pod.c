@@ -414,6 +414,13 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
         if ((r = parse_ids(c, json_object_get(o, "securityContext"), scw, &ct->run_as_user,
                            &ct->run_as_group, NULL)) < 0)
                 return r;
+        if ((r = ferry_probes_parse(o, where, &ct->probes, c->err)) < 0)
+                return r;
+        if (is_init && ferry_probes_any(&ct->probes))
+                return ferry_errprintf(c->err, -EINVAL,
+                                       "%s: an init container may not have probes or lifecycle "
+                                       "hooks",
+                                       where);
 
         if ((r = get_array(c, o, "env", where, &a)) < 0)
                 return r;
@@ -956,6 +963,7 @@ static void free_container(struct ferry_container *c)
                 free(c->args[i]);
         free(c->args);
         free(c->working_dir);
+        ferry_probes_clear(&c->probes);
         for (size_t i = 0; i < c->n_env; i++) {
                 free(c->env[i].name);
                 free(c->env[i].value);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "pod/probe.h"
 
 struct ferry_limits {
         size_t max_body;         /* bytes of one request body */
@@ -75,6 +76,7 @@ struct ferry_container {
         /* securityContext.runAsUser / runAsGroup of this container, -1 = unset
          * (the pod's apply; see runner/podsec.h for what a site allows) */
         int64_t run_as_user, run_as_group;
+        struct ferry_probes probes; /* probes and lifecycle hooks (pod/probe.h) */
 };
 
 enum ferry_volume_kind {

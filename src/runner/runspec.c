@@ -230,6 +230,7 @@ static void container_free(struct runner_container *c)
         }
         free(c->env);
         free(c->cwd);
+        ferry_probes_clear(&c->probes);
         for (size_t i = 0; i < c->n_mounts; i++) {
                 free(c->mounts[i].src);
                 free(c->mounts[i].dst);
@@ -299,6 +300,7 @@ static int build_container(const struct ferry_pod *pod, struct runner_runspec *r
         c->cpu_milli = amount(pc->requests.cpu_milli, pc->limits.cpu_milli);
         c->memory_bytes = amount(pc->requests.memory_bytes, pc->limits.memory_bytes);
         c->gpus = gpu_count(pc);
+        ferry_probes_copy(&c->probes, &pc->probes);
         c->cpu_limit_milli = pc->limits.cpu_milli > 0 ? pc->limits.cpu_milli : 0;
         c->memory_limit_bytes = pc->limits.memory_bytes > 0 ? pc->limits.memory_bytes : 0;
         c->cwd = pc->working_dir ? ferry_xstrdup(pc->working_dir) : NULL;
@@ -329,6 +331,16 @@ static int build_container(const struct ferry_pod *pod, struct runner_runspec *r
         c->n_command = c->n_argv;
         for (size_t i = 0; i < pc->n_args; i++)
                 c->argv[c->n_argv++] = runner_expand(pc->args[i], c->env, c->n_env);
+        /* exec probes and hooks: $(VAR) expanded like the command (the kubelet's rule) */
+        struct ferry_handler *hs[FERRY_PROBE_N + 2] = {&c->probes.post_start, &c->probes.pre_stop};
+        for (int k = 0; k < FERRY_PROBE_N; k++)
+                hs[2 + k] = &c->probes.p[k].h;
+        for (size_t k = 0; k < FERRY_ARRAY_SIZE(hs); k++)
+                for (size_t i = 0; hs[k]->kind == FERRY_H_EXEC && i < hs[k]->n_argv; i++) {
+                        char *x = runner_expand(hs[k]->argv[i], c->env, c->n_env);
+                        free(hs[k]->argv[i]);
+                        hs[k]->argv[i] = x;
+                }
 
         /* mounts */
         c->mounts = ferry_xcalloc(pc->n_mounts + 1, sizeof(*c->mounts));
@@ -525,6 +537,11 @@ void runner_runspec_to_json(struct ferry_buf *b, const struct runner_runspec *rs
                         ferry_buf_printf(b, " \"limits\": {\"cpu_milli\": %lld, \"memory\": %lld},",
                                          (long long)c->cpu_limit_milli,
                                          (long long)c->memory_limit_bytes);
+                if (ferry_probes_any(&c->probes)) { /* likewise */
+                        ferry_buf_adds(b, "\n     \"probes\": ");
+                        ferry_probes_to_json(b, &c->probes);
+                        ferry_buf_addc(b, ',');
+                }
                 ferry_buf_adds(b, "\n     \"argv\": [");
                 for (size_t j = 0; j < c->n_argv; j++) {
                         if (j)

@@ -68,6 +68,7 @@ struct runner_container {
         /* limits only (0 = none): enforced in the container's cgroup (cgroup.h) */
         int64_t cpu_limit_milli;
         int64_t memory_limit_bytes;
+        struct ferry_probes probes; /* run by ferry-shim (src/shim/probe.c) */
 };
 
 struct runner_runspec {
@@ -227,6 +228,20 @@ struct runner_exec {
          * inspect); run by the shim after an exit by SIGKILL; or NULL */
         char **oom_argv;
         size_t n_oom_argv;
+        /* Probes and hooks (pod/probe.h JSON), NULL = none; and how the shim
+         * runs an exec handler or reaches the container's network:
+         *   enter_ns:   in the namespaces of the runtime's first child
+         *               (bwrap, apptainer, enroot: setns, then the pod's user);
+         *   enter_argv: prefix that runs a command in it (podman exec NAME);
+         *   pid_argv:   prints the container's pid (podman inspect), for its
+         *               network namespace;
+         *   neither:    on the host as the pod's user (host runtime). */
+        char *probes_json;
+        bool enter_ns;
+        char **enter_argv;
+        size_t n_enter_argv;
+        char **pid_argv;
+        size_t n_pid_argv;
 };
 
 int runner_runtime_parse(const char *name, enum runner_runtime_kind *ret);

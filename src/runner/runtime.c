@@ -134,8 +134,12 @@ void runner_exec_clear(struct runner_exec *e)
 {
         struct strv a = {e->argv, e->n_argv, 0}, b = {e->envp, e->n_envp, 0},
                     c = {e->stop_argv, e->n_stop_argv, 0}, d = {e->term_argv, e->n_term_argv, 0},
-                    o = {e->oom_argv, e->n_oom_argv, 0};
+                    o = {e->oom_argv, e->n_oom_argv, 0}, f = {e->enter_argv, e->n_enter_argv, 0},
+                    g = {e->pid_argv, e->n_pid_argv, 0};
         strv_free(&o);
+        strv_free(&f);
+        strv_free(&g);
+        free(e->probes_json);
         strv_free(&a);
         strv_free(&b);
         strv_free(&c);
@@ -561,6 +565,19 @@ static int build_podman(const struct runner_rtconf *rc, const struct runner_runs
         strv_add(&term, cname);
         e->term_argv = term.v;
         e->n_term_argv = term.n;
+        struct strv enter = {0}, pid = {0};
+        strv_add(&enter, podman);
+        strv_add(&enter, "exec");
+        strv_add(&enter, cname);
+        e->enter_argv = enter.v;
+        e->n_enter_argv = enter.n;
+        strv_add(&pid, podman);
+        strv_add(&pid, "inspect");
+        strv_add(&pid, "--format");
+        strv_add(&pid, "{{.State.Pid}}");
+        strv_add(&pid, cname);
+        e->pid_argv = pid.v;
+        e->n_pid_argv = pid.n;
         struct strv oom = {0};
         strv_add(&oom, podman);
         strv_add(&oom, "inspect");
@@ -933,6 +950,12 @@ int runner_exec_build(const struct runner_rtconf *rc, const struct runner_runspe
         e.name = ferry_xstrdup(c->name);
         e.init = c->init;
         e.drop = rc->kind != RUNNER_RT_PODMAN;
+        if (ferry_probes_any(&c->probes)) {
+                struct ferry_buf pj = FERRY_BUF_INIT;
+                ferry_probes_to_json(&pj, &c->probes);
+                e.probes_json = ferry_buf_steal(&pj);
+                e.enter_ns = rc->kind != RUNNER_RT_HOST && rc->kind != RUNNER_RT_PODMAN;
+        }
         if (rc->kind != RUNNER_RT_PODMAN) {
                 e.memory_limit = c->memory_limit_bytes;
                 e.cpu_limit_milli = c->cpu_limit_milli;
@@ -973,6 +996,17 @@ void runner_exec_to_json(struct ferry_buf *b, const struct runner_exec *e)
         if (e->oom_argv) {
                 ferry_buf_adds(b, ",\n   \"oom_argv\": ");
                 ferry_buf_add_json_strv(b, e->oom_argv, e->n_oom_argv);
+        }
+        if (e->probes_json) { /* only with probes or hooks: older goldens hold */
+                ferry_buf_adds(b, ",\n   \"probes\": ");
+                ferry_buf_adds(b, e->probes_json);
+                ferry_buf_printf(b, ", \"enter_ns\": %s", e->enter_ns ? "true" : "false");
+                if (e->enter_argv) {
+                        ferry_buf_adds(b, ",\n   \"enter_argv\": ");
+                        ferry_buf_add_json_strv(b, e->enter_argv, e->n_enter_argv);
+                        ferry_buf_adds(b, ", \"pid_argv\": ");
+                        ferry_buf_add_json_strv(b, e->pid_argv, e->n_pid_argv);
+                }
         }
         if (e->memory_limit > 0 || e->cpu_limit_milli > 0) /* only when set: older goldens hold */
                 ferry_buf_printf(b, ", \"memory_limit\": %lld, \"cpu_limit_milli\": %lld",

@@ -14,22 +14,26 @@ static const char *const kind_names[] = {"none", "running", "terminated"};
 
 int runner_cstate_write(const char *workdir, const char *name, const struct runner_cstate *s)
 {
-        char path[4096], text[1024], msg[256];
+        char path[4096], text[1400], msg[256], probe[256];
         size_t i;
 
         /* one line per field: the message must not break the format */
         for (i = 0; s->message[i] && i < sizeof(msg) - 1; i++)
                 msg[i] = (s->message[i] == '\n' || s->message[i] == '\r') ? ' ' : s->message[i];
         msg[i] = '\0';
+        for (i = 0; s->probe[i] && i < sizeof(probe) - 1; i++)
+                probe[i] = (s->probe[i] == '\n' || s->probe[i] == '\r') ? ' ' : s->probe[i];
+        probe[i] = '\0';
         if (snprintf(path, sizeof(path), "%s/state/%s", workdir, name) >= (int)sizeof(path))
                 return -ENAMETOOLONG;
         int n = snprintf(text, sizeof(text),
                          "state=%s\nstarted_ns=%" PRId64 "\nfinished_ns=%" PRId64
                          "\nexit_code=%d\nsignal=%d\npid=%d\npid_start=%" PRIu64
-                         "\nreason=%s\nmessage=%s\ncpu_ns=%" PRId64 "\nmem_peak=%" PRId64 "\n",
+                         "\nreason=%s\nmessage=%s\ncpu_ns=%" PRId64 "\nmem_peak=%" PRId64
+                         "\nnot_ready=%d\nprobe=%s\n",
                          kind_names[s->state > 2 ? 0 : s->state], s->started_ns, s->finished_ns,
                          s->exit_code, s->signal, s->pid, s->pid_start, s->reason, msg, s->cpu_ns,
-                         s->mem_peak);
+                         s->mem_peak, s->not_ready ? 1 : 0, probe);
         return ferry_write_file_atomic(path, text, (size_t)n, 0644, false);
 }
 
@@ -79,6 +83,10 @@ int runner_cstate_read(const char *workdir, const char *name, struct runner_csta
                         s.cpu_ns = strtoll(v, NULL, 10);
                 else if (strcmp(line, "mem_peak") == 0)
                         s.mem_peak = strtoll(v, NULL, 10);
+                else if (strcmp(line, "not_ready") == 0)
+                        s.not_ready = strcmp(v, "0") != 0;
+                else if (strcmp(line, "probe") == 0)
+                        snprintf(s.probe, sizeof(s.probe), "%s", v);
         }
         free(text);
         *ret = s;
@@ -131,8 +139,8 @@ void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s)
         if (s->state == RUNNER_CS_RUNNING) {
                 c->state = FERRY_C_RUNNING;
                 c->reason[0] = '\0';
-                c->ready = true;
-                ferry_cstatus_set_message(c, NULL);
+                c->ready = !s->not_ready;
+                ferry_cstatus_set_message(c, s->probe[0] ? s->probe : NULL);
         } else if (s->state == RUNNER_CS_TERMINATED) {
                 c->state = FERRY_C_TERMINATED;
                 c->finished_ns = s->finished_ns;
@@ -144,5 +152,20 @@ void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s)
                          : s->exit_code == 0 ? "Completed"
                                              : "Error");
                 ferry_cstatus_set_message(c, s->message[0] ? s->message : NULL);
+        }
+}
+
+void runner_pod_probe_message(struct ferry_pod_status *st)
+{
+        if (st->message)
+                return;
+        for (size_t i = 0; i < (size_t)st->n_init + st->n_containers; i++) {
+                const struct ferry_cstatus *c = &st->c[i];
+                if (c->state == FERRY_C_RUNNING && c->message) {
+                        char m[384];
+                        snprintf(m, sizeof(m), "container %s: %s", c->name, c->message);
+                        ferry_pod_status_set_message(st, m);
+                        return;
+                }
         }
 }

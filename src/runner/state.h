@@ -46,6 +46,10 @@ struct runner_cstate {
         /* from the container's cgroup when it ended (cgroup.h); 0 = unknown */
         int64_t cpu_ns;
         int64_t mem_peak;
+        /* probes (issue 16): the readiness probe has not passed (or the
+         * startup probe not yet); the last probe or hook failure, "" = none */
+        bool not_ready;
+        char probe[256];
 };
 
 int runner_cstate_write(const char *workdir, const char *name, const struct runner_cstate *s);
@@ -56,6 +60,10 @@ int runner_cstate_read(const char *workdir, const char *name, struct runner_csta
  * local and Slurm backends, whose shims record the same files). */
 struct ferry_cstatus;
 void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s);
+/* A running pod's message from its containers' probe failures ("container
+ * web: Readiness probe failed: ..."), unless it has one already. */
+struct ferry_pod_status;
+void runner_pod_probe_message(struct ferry_pod_status *st);
 int runner_proc_starttime(pid_t pid, uint64_t *ret);
 /* true when `pid` still is the process that had `start`. */
 bool runner_proc_alive(pid_t pid, uint64_t start);

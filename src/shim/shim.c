@@ -34,6 +34,7 @@
 #include "common/spawn.h"
 #include "common/util.h"
 #include "logs/logfile.h"
+#include "shim/probe.h"
 
 #define DRAIN_NS (1000LL * 1000 * 1000) /* read pipes this long after the process ended */
 /* The pre-exec step's name: its log is logs/pre_exec.log. Not a DNS label, so
@@ -58,6 +59,21 @@ struct ctr {
         struct runner_cglimits limits;
         char **oom_argv;
         struct runner_cg cg; /* version 0: none */
+
+        /* probes and hooks (src/shim/probe.c); index FERRY_PROBE_N is the
+         * hook running now (postStart, then preStop) */
+        struct ferry_probes pr;
+        bool has_probes, enter_ns;
+        char **enter_argv, **pid_argv;
+        pid_t ns_pid;
+        struct pstate {
+                pid_t pid;           /* running probe or hook, 0 = none */
+                int64_t next, until; /* monotonic ns: next run, kill when overrunning */
+                bool timed_out;
+                int64_t succ, fail;
+        } ps[FERRY_PROBE_N + 1];
+        bool post_start_done, startup_ok, pre_stop_done, hook_is_pre_stop;
+        int64_t ckill_at; /* this container's own SIGKILL time (a probe killed it) */
 
         pid_t pid;
         bool started, reaped, recorded;
@@ -175,7 +191,9 @@ static void load_spec(void)
                          ? json_integer_value(json_object_get(root, "deadline_s"))
                          : -1;
         const char *uid = json_string_value(json_object_get(root, "uid"));
-        pod_uid = ferry_xstrdup(uid ? uid : "pod");
+        /* the pod's cgroup directory: uid and our pid, so that a pod of the
+         * same uid under another ferryd (tests) never shares it */
+        pod_uid = ferry_xasprintf("%s.%d", uid ? uid : "pod", (int)getpid());
         json_t *lms = json_object_get(root, "log_max_size"),
                *lmf = json_object_get(root, "log_max_files");
         if (json_is_integer(lms))
@@ -242,6 +260,16 @@ static void load_spec(void)
                 x->stop_argv = strv_from_json(json_object_get(c, "stop_argv"));
                 x->term_argv = strv_from_json(json_object_get(c, "term_argv"));
                 x->oom_argv = strv_from_json(json_object_get(c, "oom_argv"));
+                json_t *pj = json_object_get(c, "probes");
+                if (json_is_object(pj)) {
+                        ferry_error_t perr = {0};
+                        if (ferry_probes_from_json(pj, &x->pr, &perr) < 0)
+                                die("spec: container %s: %s", x->name, perr.text);
+                        x->has_probes = true;
+                        x->enter_ns = json_is_true(json_object_get(c, "enter_ns"));
+                        x->enter_argv = strv_from_json(json_object_get(c, "enter_argv"));
+                        x->pid_argv = strv_from_json(json_object_get(c, "pid_argv"));
+                }
                 x->limits.memory_bytes = json_integer_value(json_object_get(c, "memory_limit"));
                 x->limits.cpu_milli = json_integer_value(json_object_get(c, "cpu_limit_milli"));
                 const char *cwd = json_string_value(json_object_get(c, "cwd"));
@@ -493,6 +521,16 @@ static void start(struct ctr *c)
         c->st.state = RUNNER_CS_RUNNING;
         c->st.pid = pid;
         runner_proc_starttime(pid, &c->st.pid_start);
+        if (c->has_probes) {
+                int64_t now = ferry_monotonic_ns();
+                for (int k = 0; k < FERRY_PROBE_N; k++)
+                        c->ps[k].next = now + c->pr.p[k].initial_delay_s * 1000000000LL;
+                /* ready once the readiness probe (and the startup probe) passed */
+                c->st.not_ready = c->pr.p[FERRY_PROBE_READINESS].h.kind != FERRY_H_NONE ||
+                                  c->pr.p[FERRY_PROBE_STARTUP].h.kind != FERRY_H_NONE;
+                c->startup_ok = c->pr.p[FERRY_PROBE_STARTUP].h.kind == FERRY_H_NONE;
+                c->post_start_done = c->pr.post_start.kind == FERRY_H_NONE;
+        }
         record(c);
 }
 
@@ -529,6 +567,221 @@ static void signal_group(struct ctr *c, int sig)
                 closedir(d);
 }
 
+/* ---- probes and lifecycle hooks (doc/local-backend.md "Probes and hooks") ---- */
+
+static const char *const probe_titles[FERRY_PROBE_N] = {"Startup", "Liveness", "Readiness"};
+
+static void probe_out(const struct ctr *c, int k, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s/probes/%s.%d", wd, c->name, k);
+}
+
+/* The namespaces to enter: bwrap's sandbox init, or podman's container. */
+static bool probe_ns_ready(struct ctr *c)
+{
+        if (c->ns_pid > 0 || (!c->enter_ns && !c->pid_argv))
+                return true;
+        if (c->enter_ns) {
+                c->ns_pid = probe_find_ns_pid(c->pid);
+        } else {
+                struct ferry_spawn_result res;
+                if (ferry_spawn_run((const char *const *)c->pid_argv, NULL, NULL, 0, 30000, 4096,
+                                    &res, NULL) == 0) {
+                        if (res.exit_code == 0 && res.out)
+                                c->ns_pid = (pid_t)strtol(res.out, NULL, 10);
+                        ferry_spawn_result_free(&res);
+                }
+        }
+        return c->ns_pid > 0;
+}
+
+static pid_t probe_run(struct ctr *c, int k, const struct ferry_handler *h, int64_t timeout_s)
+{
+        char out[PATH_MAX];
+        struct probe_target t = {
+            .ns_pid = c->ns_pid,
+            .enter_argv = c->enter_argv,
+            .envp = c->envp,
+            .cwd = c->cwd,
+            .drop = c->drop ? drop_to_user : NULL,
+            .cg = c->cg.version ? &c->cg : NULL,
+        };
+        probe_out(c, k, out, sizeof(out));
+        pid_t pid = probe_spawn(h, &t, timeout_s, out);
+        if (pid < 0)
+                fprintf(stderr, "ferry-shim: %s: cannot run a probe: %s\n", c->name,
+                        strerror((int)-pid));
+        return pid;
+}
+
+/* Start the preStop (or postStart) hook; false when there is none to run. */
+static bool hook_start(struct ctr *c, bool pre_stop)
+{
+        const struct ferry_handler *h = pre_stop ? &c->pr.pre_stop : &c->pr.post_start;
+        struct pstate *s = &c->ps[FERRY_PROBE_N];
+        if (!c->has_probes || h->kind == FERRY_H_NONE || !c->started || c->reaped ||
+            (pre_stop && c->pre_stop_done) || !probe_ns_ready(c))
+                return false;
+        if (s->pid > 0) /* a postStart hook still running: the preStop one goes first */
+                kill(-s->pid, SIGKILL);
+        if (pre_stop)
+                c->pre_stop_done = true;
+        c->hook_is_pre_stop = pre_stop;
+        s->pid = probe_run(c, FERRY_PROBE_N, h, grace_s > 0 ? grace_s : 1);
+        s->until = 0; /* a hook runs until the kill at the end of the grace period */
+        return s->pid > 0;
+}
+
+/* A probe or hook ended the container: the reason stays on its record;
+ * preStop, TERM, KILL after the grace period, as for a deletion. */
+static void ctr_fail(struct ctr *c, const char *reason, const char *msg)
+{
+        if (c->ckill_at || c->reaped || stopping)
+                return;
+        snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
+        snprintf(c->st.message, sizeof(c->st.message), "%s", msg);
+        if (!hook_start(c, true))
+                signal_group(c, SIGTERM);
+        c->ckill_at = ferry_monotonic_ns() + (grace_s > 0 ? grace_s : 0) * 1000000000LL + 1;
+}
+
+/* Run what is due for c; lower *wake to when the next thing is. */
+static void probes_tick(struct ctr *c, int64_t now, int64_t *wake)
+{
+#define WAKE(at)                                                                                   \
+        do {                                                                                       \
+                int64_t w_ = (at)-now;                                                             \
+                if (w_ < 0)                                                                        \
+                        w_ = 0;                                                                    \
+                if (*wake < 0 || w_ < *wake)                                                       \
+                        *wake = w_;                                                                \
+        } while (0)
+        if (!c->has_probes || !c->started || c->reaped || c->recorded)
+                return;
+        if (c->ckill_at) {
+                if (now >= c->ckill_at && c->ckill_at != INT64_MAX) {
+                        signal_group(c, SIGKILL);
+                        c->ckill_at = INT64_MAX;
+                } else if (c->ckill_at != INT64_MAX) {
+                        WAKE(c->ckill_at);
+                }
+                return;
+        }
+        if (stopping)
+                return;
+        for (int k = 0; k < FERRY_PROBE_N; k++) {
+                struct pstate *s = &c->ps[k];
+                if (s->pid > 0 && s->until && now >= s->until) {
+                        kill(-s->pid, SIGKILL);
+                        s->timed_out = true;
+                        s->until = 0;
+                } else if (s->pid > 0 && s->until) {
+                        WAKE(s->until);
+                }
+        }
+        if (!probe_ns_ready(c)) {
+                WAKE(now + 20000000); /* the sandbox is being made */
+                return;
+        }
+        if (!c->post_start_done) {
+                if (!c->ps[FERRY_PROBE_N].pid && !c->ps[FERRY_PROBE_N].next) {
+                        c->ps[FERRY_PROBE_N].next = now;
+                        hook_start(c, false);
+                }
+                return; /* probes wait for postStart, as on a kubelet */
+        }
+        for (int k = 0; k < FERRY_PROBE_N; k++) {
+                const struct ferry_probe *p = &c->pr.p[k];
+                struct pstate *s = &c->ps[k];
+                if (p->h.kind == FERRY_H_NONE || s->pid > 0 ||
+                    (k != FERRY_PROBE_STARTUP && !c->startup_ok) ||
+                    (k == FERRY_PROBE_STARTUP && c->startup_ok))
+                        continue;
+                if (now < s->next) {
+                        WAKE(s->next);
+                        continue;
+                }
+                s->pid = probe_run(c, k, &p->h, p->timeout_s);
+                s->until = now + p->timeout_s * 1000000000LL + 500000000LL;
+                s->next = now + p->period_s * 1000000000LL;
+                if (s->pid > 0)
+                        WAKE(s->until);
+                else
+                        WAKE(s->next);
+        }
+#undef WAKE
+}
+
+/* pid was a probe or hook: act on its result. false when it was none. */
+static bool probe_reaped(pid_t pid, int status)
+{
+        for (size_t i = 0; i < n_ctrs; i++) {
+                struct ctr *c = &ctrs[i];
+                for (int k = 0; c->has_probes && k <= FERRY_PROBE_N; k++) {
+                        struct pstate *s = &c->ps[k];
+                        if (s->pid != pid)
+                                continue;
+                        char out[PATH_MAX], msg[200], text[256];
+                        const struct ferry_handler *h = k < FERRY_PROBE_N     ? &c->pr.p[k].h
+                                                        : c->hook_is_pre_stop ? &c->pr.pre_stop
+                                                                              : &c->pr.post_start;
+                        probe_out(c, k, out, sizeof(out));
+                        bool ok = probe_result(h, status, s->timed_out, out, msg, sizeof(msg));
+                        s->pid = 0;
+                        s->timed_out = false;
+                        if (c->reaped)
+                                return true;
+                        if (k == FERRY_PROBE_N) {
+                                if (c->hook_is_pre_stop) {
+                                        signal_group(c, SIGTERM); /* the hook is done */
+                                } else {
+                                        c->post_start_done = true;
+                                        if (!ok) {
+                                                snprintf(text, sizeof(text),
+                                                         "PostStart hook failed: %s", msg);
+                                                ctr_fail(c, "PostStartHookError", text);
+                                        }
+                                }
+                                return true;
+                        }
+                        if (c->ckill_at || stopping)
+                                return true;
+                        const struct ferry_probe *p = &c->pr.p[k];
+                        size_t tl = strlen(probe_titles[k]);
+                        if (ok) {
+                                s->succ++;
+                                s->fail = 0;
+                                if (!strncmp(c->st.probe, probe_titles[k], tl))
+                                        c->st.probe[0] = '\0';
+                        } else {
+                                s->fail++;
+                                s->succ = 0;
+                                snprintf(c->st.probe, sizeof(c->st.probe), "%s probe failed: %s",
+                                         probe_titles[k], msg);
+                        }
+                        if (k == FERRY_PROBE_STARTUP && ok) {
+                                c->startup_ok = true;
+                                if (c->pr.p[FERRY_PROBE_READINESS].h.kind == FERRY_H_NONE)
+                                        c->st.not_ready = false;
+                        } else if (k == FERRY_PROBE_READINESS) {
+                                if (ok && s->succ >= p->success_threshold)
+                                        c->st.not_ready = false;
+                                else if (!ok && s->fail >= p->failure_threshold)
+                                        c->st.not_ready = true;
+                        } else if (!ok && s->fail >= p->failure_threshold) {
+                                snprintf(text, sizeof(text), "%s", c->st.probe);
+                                ctr_fail(c,
+                                         k == FERRY_PROBE_STARTUP ? "StartupProbeFailed"
+                                                                  : "LivenessProbeFailed",
+                                         text);
+                        }
+                        record(c);
+                        return true;
+                }
+        }
+        return false;
+}
+
 /* The grace period of a deletion: <wd>/deleted (written by the backend before
  * its SIGTERM), else the pod's. */
 static int64_t deletion_grace(void)
@@ -560,7 +813,8 @@ static void begin_stop(const char *reason)
         stop_reason = reason;
         int64_t g = reason ? (grace_s < 0 ? 0 : grace_s) : deletion_grace();
         for (size_t i = 0; i < n_ctrs; i++)
-                signal_group(&ctrs[i], SIGTERM);
+                if (!hook_start(&ctrs[i], true)) /* preStop first, TERM when it is done */
+                        signal_group(&ctrs[i], SIGTERM);
         kill_at = ferry_monotonic_ns() + g * 1000000000LL;
         if (reason) {
                 char msg[256];
@@ -588,6 +842,8 @@ static void reap(void)
         int status;
         pid_t p;
         while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (probe_reaped(p, status))
+                        continue;
                 for (size_t i = 0; i < n_ctrs; i++) {
                         struct ctr *c = &ctrs[i];
                         if (c->pid != p || c->reaped)
@@ -620,6 +876,13 @@ static bool runtime_says_oom(struct ctr *c)
 static void finish(struct ctr *c)
 {
         bool oom = false;
+        for (int k = 0; c->has_probes && k <= FERRY_PROBE_N; k++)
+                if (c->ps[k].pid > 0) { /* its container is gone: so is what it probed */
+                        kill(-c->ps[k].pid, SIGKILL);
+                        c->ps[k].pid = 0;
+                }
+        c->st.not_ready = false;
+        c->st.probe[0] = '\0';
         if (c->cg.version) {
                 struct runner_cgstats cs;
                 runner_cg_kill(&c->cg);
@@ -703,6 +966,7 @@ static void run_group(int sfd, size_t from, size_t to)
                         struct ctr *c = &ctrs[i];
                         if (!c->started || c->recorded)
                                 continue;
+                        probes_tick(c, now, &wake);
                         bool drained = c->out.fd < 0 && c->err.fd < 0;
                         if (c->reaped && (drained || now - c->reaped_mono > DRAIN_NS)) {
                                 finish(c);
@@ -887,6 +1151,12 @@ int main(int argc, char **argv)
         notify("ok\n");
 
         load_spec();
+        for (size_t i = 0; i < n_ctrs; i++)
+                if (ctrs[i].has_probes) {
+                        snprintf(p, sizeof(p), "%s/probes", wd);
+                        mkdir(p, 0700);
+                        break;
+                }
         if (cgroup_parent && strcmp(cgroup_parent, "off")) {
                 char desc[512], line[600];
                 if (runner_cgroot_probe(cgroup_parent, &cgroot) < 0)

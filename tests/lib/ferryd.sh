@@ -60,5 +60,12 @@ finish() {
   [ "$failed" = 0 ] || { echo "--- ferryd.log"; tail -20 "$dir/ferryd.log"; exit 1; }
   rm -rf "$dir"
 }
-ferryd_cleanup() { [ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid 2>/dev/null; }
+# ferryd, then the shims of its pods (they outlive ferryd by design), TERM then KILL
+ferryd_cleanup() {
+  [ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid 2>/dev/null
+  pkill -TERM -f "ferry-shim $dir/" 2>/dev/null || return 0
+  for _ in $(seq 40); do pgrep -f "ferry-shim $dir/" >/dev/null || return 0; sleep 0.05; done
+  pkill -KILL -f "ferry-shim $dir/" 2>/dev/null
+  return 0
+}
 trap ferryd_cleanup EXIT

@@ -193,6 +193,35 @@ static void test_pod_parse_errors(void **state)
                     ferry_pod_parse(ok, strlen(ok), FERRY_BODY_CREATE_A, NULL, &p, &err), 0);
                 ferry_pod_free(p);
         }
+        /* probes and hooks (pod/probe.h) */
+#define CT(x)                                                                                      \
+        "{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{\"containers\":[{"       \
+        "\"name\":\"m\"," x "}]}}}"
+        expect_error(CT("\"livenessProbe\":{\"httpGet\":{\"port\":\"web\"}}"), FERRY_BODY_CREATE_A,
+                     -EINVAL, "names none of the container's ports");
+        expect_error(CT("\"readinessProbe\":{\"grpc\":{\"port\":9}}"), FERRY_BODY_CREATE_A, -EINVAL,
+                     "grpc probes are not supported");
+        expect_error(CT("\"startupProbe\":{\"exec\":{\"command\":[\"true\"]},\"tcpSocket\":{"
+                        "\"port\":1}}"),
+                     FERRY_BODY_CREATE_A, -EINVAL, "exactly one of");
+        expect_error(CT("\"livenessProbe\":{\"exec\":{\"command\":[]}}"), FERRY_BODY_CREATE_A,
+                     -EINVAL, "non-empty array");
+        expect_error(CT("\"livenessProbe\":{\"tcpSocket\":{\"port\":70000}}"), FERRY_BODY_CREATE_A,
+                     -EINVAL, "out of range");
+        expect_error(
+            CT("\"livenessProbe\":{\"exec\":{\"command\":[\"x\"]},\"successThreshold\":2}"),
+            FERRY_BODY_CREATE_A, -EINVAL, "successThreshold must be 1");
+        expect_error(CT("\"readinessProbe\":{\"exec\":{\"command\":[\"x\"]},\"periodSeconds\":-1}"),
+                     FERRY_BODY_CREATE_A, -EINVAL, "periodSeconds");
+        expect_error(CT("\"lifecycle\":{\"preStop\":{\"httpGet\":{\"port\":80,\"path\":\"x y\"}}}"),
+                     FERRY_BODY_CREATE_A, -EINVAL, "path must start with /");
+        expect_error(CT("\"readinessProbe\":{\"sleep\":{\"seconds\":1}}"), FERRY_BODY_CREATE_A,
+                     -EINVAL, "lifecycle hooks only");
+        expect_error("{\"pod\":{\"metadata\":{\"name\":\"x\",\"uid\":\"u1\"},\"spec\":{"
+                     "\"initContainers\":[{\"name\":\"i\",\"livenessProbe\":{\"exec\":{"
+                     "\"command\":[\"x\"]}}}],\"containers\":[{\"name\":\"m\"}]}}}",
+                     FERRY_BODY_CREATE_A, -EINVAL, "init container may not have probes");
+#undef CT
         char deep[300] = "";
         for (int i = 0; i < 100; i++)
                 strcat(deep, "[");

@@ -960,6 +960,7 @@ static void poll_one(struct local_priv *p, struct ferry_poll_item *it)
                 }
                 free(ps);
         }
+        runner_pod_probe_message(st);
         st->phase = ferry_pod_status_derive_phase(st);
         if (done || dead) {
                 live_finished(p, it->uid);

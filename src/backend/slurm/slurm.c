@@ -911,6 +911,7 @@ static void poll_one(struct slurm_priv *p, const struct snap *s, struct ferry_po
                         runner_cstate_apply(&st->c[i], &cs);
         }
         read_pod_state(wd, st);
+        runner_pod_probe_message(st);
         uint32_t id = jid_num(it->jid);
         const struct sjob *j = s ? snap_find_id(s, id) : NULL;
         if (!s) {
