@@ -307,7 +307,7 @@ static int parse_resources(struct pctx *c, json_t *o, const char *where, struct 
         const char *k;
         json_t *v;
 
-        r->cpu_milli = r->memory_bytes = r->gpus = -1;
+        r->cpu_milli = r->memory_bytes = r->gpus = r->ephemeral_bytes = -1;
         r->n_extended = 0;
         r->extended = NULL;
         if (!o)
@@ -343,6 +343,8 @@ static int parse_resources(struct pctx *c, json_t *o, const char *where, struct 
                                                        where, k, s);
                         if (!strcmp(k, "memory"))
                                 r->memory_bytes = q;
+                        else
+                                r->ephemeral_bytes = q;
                 } else {
                         if (ferry_quantity_milli(s, &q) < 0 || q % 1000 != 0)
                                 return ferry_errprintf(c->err, -EINVAL,
@@ -416,6 +418,9 @@ static int parse_container(struct pctx *c, json_t *o, bool is_init, size_t idx,
                 return r;
         if ((r = ferry_probes_parse(o, where, &ct->probes, c->err)) < 0)
                 return r;
+        json_t *sc = json_object_get(o, "securityContext");
+        ct->read_only_root =
+            json_is_object(sc) && json_is_true(json_object_get(sc, "readOnlyRootFilesystem"));
         if (is_init && ferry_probes_any(&ct->probes))
                 return ferry_errprintf(c->err, -EINVAL,
                                        "%s: an init container may not have probes or lifecycle "
@@ -582,8 +587,18 @@ static int parse_volume(struct pctx *c, json_t *o, size_t idx, struct ferry_volu
                                        "%s: volume name \"%.64s\" is not a DNS label", where,
                                        v->name);
         snprintf(where, sizeof(where), "volume \"%s\"", v->name);
+        v->size_limit = -1;
         if ((src = json_object_get(o, "emptyDir")) && !json_is_null(src)) {
                 v->kind = FERRY_VOL_EMPTYDIR;
+                json_t *sl = json_is_object(src) ? json_object_get(src, "sizeLimit") : NULL;
+                if (sl && !json_is_null(sl)) {
+                        const char *q = json_string_value(sl);
+                        if (!q || ferry_quantity_bytes(q, &v->size_limit) < 0 || v->size_limit < 0)
+                                return ferry_errprintf(c->err, -EINVAL,
+                                                       "%s: emptyDir.sizeLimit must be a "
+                                                       "Kubernetes quantity",
+                                                       where);
+                }
         } else if ((src = json_object_get(o, "configMap")) && json_is_object(src)) {
                 v->kind = FERRY_VOL_CONFIGMAP;
                 if ((r = get_str(c, src, "name", where, true, &v->source)) < 0)

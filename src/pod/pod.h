@@ -50,7 +50,8 @@ struct ferry_mount {
 struct ferry_resources {
         int64_t cpu_milli;
         int64_t memory_bytes;
-        int64_t gpus; /* nvidia.com/gpu */
+        int64_t gpus;            /* nvidia.com/gpu */
+        int64_t ephemeral_bytes; /* ephemeral-storage */
         /* other extended resources (nvidia.com/mig-1g.10gb, ...) as name/count */
         size_t n_extended;
         struct ferry_extended {
@@ -77,6 +78,7 @@ struct ferry_container {
          * (the pod's apply; see runner/podsec.h for what a site allows) */
         int64_t run_as_user, run_as_group;
         struct ferry_probes probes; /* probes and lifecycle hooks (pod/probe.h) */
+        bool read_only_root;        /* securityContext.readOnlyRootFilesystem */
 };
 
 enum ferry_volume_kind {
@@ -97,9 +99,10 @@ struct ferry_key_path {
 struct ferry_volume {
         char *name;
         enum ferry_volume_kind kind;
-        char *source;     /* ConfigMap name, Secret name, hostPath path; NULL otherwise */
-        char *kind_name;  /* for UNSUPPORTED: the JSON key of the volume source */
-        int default_mode; /* file mode, default 0644 */
+        char *source;       /* ConfigMap name, Secret name, hostPath path; NULL otherwise */
+        char *kind_name;    /* for UNSUPPORTED: the JSON key of the volume source */
+        int default_mode;   /* file mode, default 0644 */
+        int64_t size_limit; /* emptyDir.sizeLimit in bytes, -1 = none */
         bool optional;
         struct ferry_key_path *items; /* empty = all keys */
         size_t n_items;

@@ -162,6 +162,8 @@ static int probe_v2(const char *parent, struct runner_cgroot *ret)
                         r = write_str(dir, "cgroup.subtree_control", "+memory +cpu");
                 s += n + (s[n] == '/');
         }
+        if (r == 0 && access(dir, W_OK) < 0)
+                r = -errno;
         if (r < 0) {
                 snprintf(ret->why, sizeof(ret->why), "cannot set up %s (cgroup v2): %s", dir,
                          strerror(-r));
@@ -193,6 +195,8 @@ static int probe_v1(const char *parent, struct runner_cgroot *ret)
                         return -ENOENT;
                 }
                 int r = ferry_mkdir_p(d, 0755);
+                if (r == 0 && access(d, W_OK) < 0)
+                        r = -errno; /* made by root before: not ours to use */
                 if (r < 0) {
                         snprintf(ret->why, sizeof(ret->why), "cannot create %s: %s", d,
                                  strerror(-r));

@@ -6,6 +6,7 @@
 #include "runner/podwd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,22 @@ static int build_spec(const struct runner_rtconf *rc, const struct runner_runspe
                     b, " \"log_max_size\": %" PRId64 ", \"log_max_files\": %d,\n",
                     rc->log_max_size > 0 ? rc->log_max_size : FERRY_LOG_MAX_SIZE_DEFAULT,
                     rc->log_max_files > 0 ? rc->log_max_files : FERRY_LOG_MAX_FILES_DEFAULT);
+        bool any_limit = false;
+        for (size_t i = 0; i < rs->n_volumes; i++)
+                any_limit |= rs->volumes[i].size_limit >= 0;
+        if (any_limit) { /* emptyDir sizeLimit: ferry-shim evicts the pod past it */
+                ferry_buf_adds(b, " \"volume_limits\": [");
+                bool first = true;
+                for (size_t i = 0; i < rs->n_volumes; i++) {
+                        if (rs->volumes[i].size_limit < 0)
+                                continue;
+                        ferry_buf_adds(b, first ? "[" : ", [");
+                        first = false;
+                        ferry_buf_add_json_str(b, rs->volumes[i].name);
+                        ferry_buf_printf(b, ", %lld]", (long long)rs->volumes[i].size_limit);
+                }
+                ferry_buf_adds(b, "],\n");
+        }
         if (rc->cgroup_parent) {
                 ferry_buf_adds(b, " \"cgroup\": ");
                 ferry_buf_add_json_str(b, rc->cgroup_parent);
@@ -278,6 +295,16 @@ int runner_podwd_mark_deleted(const char *wd, int64_t grace_s, ferry_error_t *er
         }
         int n = snprintf(g, sizeof(g), "%" PRId64 "\n", grace_s);
         int r = ferry_write_file_atomic(path, g, (size_t)n, 0644, true);
+        if (r == -ENOSPC || r == -EDQUOT) {
+                /* the pod filled its file system: an empty file takes no block,
+                 * and says "deleted, with the pod's own grace period" */
+                bool had = access(path, F_OK) == 0;
+                int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        close(fd);
+                        return had ? 0 : 1;
+                }
+        }
         if (r < 0)
                 return ferry_errprintf(err, r, "cannot mark %s deleted: %s", wd, strerror(-r));
         return 1;

@@ -42,7 +42,8 @@ int runner_podwd_open_path(const char *top, const char *dir, ferry_error_t *err)
  * starting anything more. A later call with a shorter grace period (a second
  * `kubectl delete --grace-period`) writes that one. Returns 1 when the file
  * was written (the shim must be told), 0 when it already held this or a
- * shorter period, -errno with a sentence. */
+ * shorter period, -errno with a sentence. On a full file system the file is
+ * left empty: the pod's own grace period applies. */
 int runner_podwd_mark_deleted(const char *wd, int64_t grace_s, ferry_error_t *err);
 
 /* A pod uid usable as a directory name and job id: [A-Za-z0-9._-], not

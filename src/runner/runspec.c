@@ -144,6 +144,7 @@ static int build_volume(const struct ferry_pod *pod, const struct ferry_volume *
 
         lv->name = ferry_xstrdup(v->name);
         lv->kind = v->kind;
+        lv->size_limit = v->kind == FERRY_VOL_EMPTYDIR ? v->size_limit : -1;
         switch (v->kind) {
         case FERRY_VOL_EMPTYDIR: return 0;
         case FERRY_VOL_CONFIGMAP:
@@ -302,6 +303,8 @@ static int build_container(const struct ferry_pod *pod, struct runner_runspec *r
         c->gpus = gpu_count(pc);
         ferry_probes_copy(&c->probes, &pc->probes);
         c->cpu_limit_milli = pc->limits.cpu_milli > 0 ? pc->limits.cpu_milli : 0;
+        c->ephemeral_limit = pc->limits.ephemeral_bytes > 0 ? pc->limits.ephemeral_bytes : 0;
+        c->read_only_root = pc->read_only_root;
         c->memory_limit_bytes = pc->limits.memory_bytes > 0 ? pc->limits.memory_bytes : 0;
         c->cwd = pc->working_dir ? ferry_xstrdup(pc->working_dir) : NULL;
         if (c->cwd && c->cwd[0] != '/')
@@ -513,7 +516,10 @@ void runner_runspec_to_json(struct ferry_buf *b, const struct runner_runspec *rs
                 const struct runner_volume *v = &rs->volumes[i];
                 ferry_buf_adds(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
                 ferry_buf_add_json_str(b, v->name);
-                ferry_buf_printf(b, ", \"kind\": \"%s\", \"files\": [", kind_word(v->kind));
+                ferry_buf_printf(b, ", \"kind\": \"%s\",", kind_word(v->kind));
+                if (v->size_limit >= 0) /* only when set: older golden files stay valid */
+                        ferry_buf_printf(b, " \"size_limit\": %lld,", (long long)v->size_limit);
+                ferry_buf_adds(b, " \"files\": [");
                 for (size_t j = 0; j < v->n_files; j++) {
                         ferry_buf_adds(b, j ? ",\n      {\"path\": " : "\n      {\"path\": ");
                         ferry_buf_add_json_str(b, v->files[j].path);
@@ -537,6 +543,10 @@ void runner_runspec_to_json(struct ferry_buf *b, const struct runner_runspec *rs
                         ferry_buf_printf(b, " \"limits\": {\"cpu_milli\": %lld, \"memory\": %lld},",
                                          (long long)c->cpu_limit_milli,
                                          (long long)c->memory_limit_bytes);
+                if (c->ephemeral_limit > 0 || c->read_only_root) /* likewise */
+                        ferry_buf_printf(b, " \"ephemeral_limit\": %lld, \"read_only_root\": %s,",
+                                         (long long)c->ephemeral_limit,
+                                         c->read_only_root ? "true" : "false");
                 if (ferry_probes_any(&c->probes)) { /* likewise */
                         ferry_buf_adds(b, "\n     \"probes\": ");
                         ferry_probes_to_json(b, &c->probes);

@@ -41,6 +41,7 @@ struct runner_volume {
         enum ferry_volume_kind kind;
         struct runner_file *files;
         size_t n_files;
+        int64_t size_limit; /* emptyDir sizeLimit, -1 = none: ferry-shim evicts past it */
 };
 
 struct runner_mount {
@@ -69,6 +70,8 @@ struct runner_container {
         int64_t cpu_limit_milli;
         int64_t memory_limit_bytes;
         struct ferry_probes probes; /* run by ferry-shim (src/shim/probe.c) */
+        int64_t ephemeral_limit;    /* limits.ephemeral-storage, 0 = none */
+        bool read_only_root;        /* securityContext.readOnlyRootFilesystem */
 };
 
 struct runner_runspec {
@@ -242,6 +245,9 @@ struct runner_exec {
         size_t n_enter_argv;
         char **pid_argv;
         size_t n_pid_argv;
+        /* limits.ephemeral-storage (0 = none): ferry-shim evicts the pod when
+         * the container's logs and writable root pass it */
+        int64_t ephemeral_limit;
 };
 
 int runner_runtime_parse(const char *name, enum runner_runtime_kind *ret);

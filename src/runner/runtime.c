@@ -386,6 +386,14 @@ static int build_bwrap(const struct runner_rtconf *rc, const struct runner_runsp
                 strv_add(a, "--hostname");
                 strv_add(a, rs->name);
         }
+        /* the container's writable root (unless readOnlyRootFilesystem): the
+         * tmpfs under the host's system directories, which stay read-only;
+         * with an ephemeral-storage limit, a little larger than it, so that
+         * the shim sees it passed and evicts the pod (doc/local-backend.md) */
+        if (c->ephemeral_limit > 0) {
+                strv_add(a, "--size");
+                strv_addf(a, ferry_xasprintf("%lld", (long long)c->ephemeral_limit + (1 << 20)));
+        }
         strv_add(a, "--tmpfs");
         strv_add(a, "/");
         r = bwrap_tree(rc, c, "/", "", 0, a, err);
@@ -400,6 +408,10 @@ static int build_bwrap(const struct runner_rtconf *rc, const struct runner_runsp
                 strv_add(a, "--dev-bind");
                 strv_add(a, rc->gpus->devs[i].src);
                 strv_add(a, rc->gpus->devs[i].dst);
+        }
+        if (c->ephemeral_limit > 0) {
+                strv_add(a, "--size");
+                strv_addf(a, ferry_xasprintf("%lld", (long long)c->ephemeral_limit + (1 << 20)));
         }
         strv_add(a, "--tmpfs");
         strv_add(a, "/tmp");
@@ -423,8 +435,16 @@ static int build_bwrap(const struct runner_rtconf *rc, const struct runner_runsp
                 strv_add(a, m[i]->dst);
         }
         free(m);
-        strv_add(a, "--remount-ro");
-        strv_add(a, "/");
+        if (c->read_only_root) {
+                strv_add(a, "--remount-ro");
+                strv_add(a, "/");
+        } else {
+                /* what images have and programs expect to write to */
+                strv_add(a, "--perms");
+                strv_add(a, "01777");
+                strv_add(a, "--dir");
+                strv_add(a, "/var/tmp");
+        }
         strv_add(a, "--chdir");
         strv_add(a, c->cwd ? c->cwd : "/");
         strv_add(a, "--");
@@ -470,6 +490,8 @@ static int build_podman(const struct runner_rtconf *rc, const struct runner_runs
         /* The container writes straight into the shim's pipes: with conmon's
          * attach, podman 4.3 sometimes lost the output of very short containers. */
         strv_add(a, "--log-driver=passthrough");
+        if (c->read_only_root)
+                strv_add(a, "--read-only");
         if (ferry_is_dns_label(rs->name)) {
                 strv_add(a, "--hostname");
                 strv_add(a, rs->name);
@@ -956,6 +978,7 @@ int runner_exec_build(const struct runner_rtconf *rc, const struct runner_runspe
                 e.probes_json = ferry_buf_steal(&pj);
                 e.enter_ns = rc->kind != RUNNER_RT_HOST && rc->kind != RUNNER_RT_PODMAN;
         }
+        e.ephemeral_limit = c->ephemeral_limit;
         if (rc->kind != RUNNER_RT_PODMAN) {
                 e.memory_limit = c->memory_limit_bytes;
                 e.cpu_limit_milli = c->cpu_limit_milli;
@@ -997,6 +1020,8 @@ void runner_exec_to_json(struct ferry_buf *b, const struct runner_exec *e)
                 ferry_buf_adds(b, ",\n   \"oom_argv\": ");
                 ferry_buf_add_json_strv(b, e->oom_argv, e->n_oom_argv);
         }
+        if (e->ephemeral_limit > 0) /* only when set: older goldens hold */
+                ferry_buf_printf(b, ", \"ephemeral_limit\": %lld", (long long)e->ephemeral_limit);
         if (e->probes_json) { /* only with probes or hooks: older goldens hold */
                 ferry_buf_adds(b, ",\n   \"probes\": ");
                 ferry_buf_adds(b, e->probes_json);

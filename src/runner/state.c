@@ -2,6 +2,8 @@
 #include "runner/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,18 @@ int runner_cstate_write(const char *workdir, const char *name, const struct runn
                          kind_names[s->state > 2 ? 0 : s->state], s->started_ns, s->finished_ns,
                          s->exit_code, s->signal, s->pid, s->pid_start, s->reason, msg, s->cpu_ns,
                          s->mem_peak, s->not_ready ? 1 : 0, probe);
-        return ferry_write_file_atomic(path, text, (size_t)n, 0644, false);
+        int r = ferry_write_file_atomic(path, text, (size_t)n, 0644, false);
+        if (r == -ENOSPC || r == -EDQUOT) {
+                /* the pod filled its file system: rewrite the file in place,
+                 * in the block it already has (not atomic; the state must
+                 * still reach ferryd) */
+                int fd = open(path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return r;
+                r = pwrite(fd, text, (size_t)n, 0) == n && ftruncate(fd, n) == 0 ? 0 : -errno;
+                close(fd);
+        }
+        return r;
 }
 
 int runner_cstate_read(const char *workdir, const char *name, struct runner_cstate *ret)

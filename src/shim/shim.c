@@ -24,7 +24,9 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +59,7 @@ struct ctr {
         bool pre_exec; /* the pre-exec step: logged like a container, no state file */
         bool drop;     /* switch to the pod's user before exec */
         struct runner_cglimits limits;
+        int64_t ephemeral_limit; /* limits.ephemeral-storage, 0 = none */
         char **oom_argv;
         struct runner_cg cg; /* version 0: none */
 
@@ -88,6 +91,13 @@ static const char *wd;
 static char *pod_uid;
 static char *cgroup_parent;         /* spec.json "cgroup"; NULL = none */
 static struct runner_cgroot cgroot; /* version 0: containers get no cgroup */
+/* spec.json volume_limits (emptyDir sizeLimit) and runtime */
+static struct vlimit {
+        char *name;
+        int64_t limit;
+} * vlimits;
+static size_t n_vlimits;
+static bool bwrap_runtime;
 /* spec.json log_max_size / log_max_files: the kubelet's containerLogMaxSize/Files */
 static int64_t log_max_size = FERRY_LOG_MAX_SIZE_DEFAULT;
 static int log_max_files = FERRY_LOG_MAX_FILES_DEFAULT;
@@ -200,6 +210,18 @@ static void load_spec(void)
                 log_max_size = json_integer_value(lms);
         if (json_is_integer(lmf))
                 log_max_files = (int)json_integer_value(lmf);
+        const char *rt = json_string_value(json_object_get(root, "runtime"));
+        bwrap_runtime = rt && !strcmp(rt, "bwrap");
+        json_t *vl = json_object_get(root, "volume_limits");
+        n_vlimits = json_array_size(vl);
+        vlimits = ferry_xcalloc(n_vlimits + 1, sizeof(*vlimits));
+        for (size_t i = 0; i < n_vlimits; i++) {
+                const char *vn = json_string_value(json_array_get(json_array_get(vl, i), 0));
+                if (!vn || !ferry_is_dns_label(vn))
+                        die("spec: volume_limits[%zu] has no valid volume name", i);
+                vlimits[i].name = ferry_xstrdup(vn);
+                vlimits[i].limit = json_integer_value(json_array_get(json_array_get(vl, i), 1));
+        }
         const char *cg = json_string_value(json_object_get(root, "cgroup"));
         cgroup_parent = cg ? ferry_xstrdup(cg) : NULL;
         json_t *user = json_object_get(root, "user");
@@ -272,6 +294,7 @@ static void load_spec(void)
                 }
                 x->limits.memory_bytes = json_integer_value(json_object_get(c, "memory_limit"));
                 x->limits.cpu_milli = json_integer_value(json_object_get(c, "cpu_limit_milli"));
+                x->ephemeral_limit = json_integer_value(json_object_get(c, "ephemeral_limit"));
                 const char *cwd = json_string_value(json_object_get(c, "cwd"));
                 x->cwd = cwd ? ferry_xstrdup(cwd) : NULL;
                 x->log.fd = x->out.fd = x->err.fd = -1;
@@ -782,6 +805,107 @@ static bool probe_reaped(pid_t pid, int status)
         return false;
 }
 
+static void begin_stop_msg(const char *reason, const char *why);
+
+/* ---- local storage: emptyDir sizeLimit, ephemeral-storage (the kubelet's eviction) ---- */
+
+#define STORAGE_CHECK_NS (1000LL * 1000 * 1000)
+static int64_t du_total;
+
+static int du_add(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+        if (flag == FTW_F || flag == FTW_D || flag == FTW_SL)
+                du_total += (int64_t)st->st_blocks * 512;
+        return 0;
+}
+
+/* Bytes used below dir, not crossing mounts (du -sx). */
+static int64_t du(const char *dir)
+{
+        du_total = 0;
+        nftw(dir, du_add, 16, FTW_PHYS | FTW_MOUNT);
+        return du_total;
+}
+
+static int64_t fs_used(const char *path)
+{
+        struct statfs sf;
+        if (statfs(path, &sf) < 0)
+                return 0;
+        return (int64_t)(sf.f_blocks - sf.f_bfree) * (int64_t)sf.f_bsize;
+}
+
+/* "1Mi" for 1048576: the kubelet quotes the limit as the pod gave it */
+static void quantity(int64_t b, char *buf, size_t size)
+{
+        static const char *const u[] = {"", "Ki", "Mi", "Gi", "Ti"};
+        int k = 0;
+        while (k < 4 && b && b % 1024 == 0)
+                b /= 1024, k++;
+        snprintf(buf, size, "%lld%s", (long long)b, u[k]);
+}
+
+/* A container's ephemeral storage: its logs, and the writable root and /tmp
+ * of its sandbox (bwrap's tmpfs, seen through /proc/<pid>/root). */
+static int64_t ctr_storage(struct ctr *c)
+{
+        char p[PATH_MAX];
+        int64_t n = 0;
+        for (int k = 0; k < 100; k++) {
+                struct stat st;
+                if (k)
+                        snprintf(p, sizeof(p), "%s/logs/%s.log.%d", wd, c->name, k);
+                else
+                        snprintf(p, sizeof(p), "%s/logs/%s.log", wd, c->name);
+                if (stat(p, &st) < 0)
+                        break;
+                n += (int64_t)st.st_blocks * 512;
+        }
+        if (bwrap_runtime && c->started && !c->reaped) {
+                if (c->ns_pid <= 0)
+                        c->ns_pid = probe_find_ns_pid(c->pid);
+                if (c->ns_pid > 0) {
+                        snprintf(p, sizeof(p), "/proc/%d/root/", (int)c->ns_pid);
+                        n += fs_used(p);
+                        snprintf(p, sizeof(p), "/proc/%d/root/tmp", (int)c->ns_pid);
+                        n += fs_used(p);
+                }
+        }
+        return n;
+}
+
+/* Evict the pod (reason Evicted) when a limit is passed; the kubelet's words. */
+static void storage_check(size_t from, size_t to)
+{
+        char why[320], q[32], p[PATH_MAX];
+        if (stopping)
+                return;
+        for (size_t i = 0; i < n_vlimits; i++) {
+                snprintf(p, sizeof(p), "%s/volumes/%s", wd, vlimits[i].name);
+                if (du(p) > vlimits[i].limit) {
+                        quantity(vlimits[i].limit, q, sizeof(q));
+                        snprintf(why, sizeof(why),
+                                 "Usage of EmptyDir volume \"%s\" exceeds the limit \"%s\".",
+                                 vlimits[i].name, q);
+                        begin_stop_msg("Evicted", why);
+                        return;
+                }
+        }
+        for (size_t i = from; i < to; i++) {
+                struct ctr *c = &ctrs[i];
+                if (c->ephemeral_limit <= 0 || !c->started || c->reaped)
+                        continue;
+                if (ctr_storage(c) > c->ephemeral_limit) {
+                        quantity(c->ephemeral_limit, q, sizeof(q));
+                        snprintf(why, sizeof(why),
+                                 "Container %s exceeded its local ephemeral storage limit \"%s\".",
+                                 c->name, q);
+                        begin_stop_msg("Evicted", why);
+                        return;
+                }
+        }
+}
+
 /* The grace period of a deletion: <wd>/deleted (written by the backend before
  * its SIGTERM), else the pod's. */
 static int64_t deletion_grace(void)
@@ -791,7 +915,10 @@ static int64_t deletion_grace(void)
         size_t len;
         snprintf(p, sizeof(p), "%s/deleted", wd);
         if (ferry_read_file(p, 64, &text, &len) == 0) {
-                g = strtoll(text, NULL, 10);
+                char *end;
+                long long v = strtoll(text, &end, 10);
+                if (end != text) /* empty: written on a full disk, the pod's own */
+                        g = v;
                 free(text);
         }
         return g < 0 ? 0 : g;
@@ -802,6 +929,13 @@ static int64_t deletion_grace(void)
  * forward when the deletion's grace period was shortened (kubectl delete
  * --grace-period=N a second time): now + N, or the old time if sooner. */
 static void begin_stop(const char *reason)
+{
+        begin_stop_msg(reason, reason ? "Pod was active on the node longer than the specified "
+                                        "deadline"
+                                      : NULL);
+}
+
+static void begin_stop_msg(const char *reason, const char *why)
 {
         if (stopping) {
                 int64_t at = ferry_monotonic_ns() + deletion_grace() * 1000000000LL;
@@ -818,9 +952,7 @@ static void begin_stop(const char *reason)
         kill_at = ferry_monotonic_ns() + g * 1000000000LL;
         if (reason) {
                 char msg[256];
-                snprintf(msg, sizeof(msg),
-                         "%s\nPod was active on the node longer than the specified deadline\n",
-                         reason);
+                snprintf(msg, sizeof(msg), "%s\n%s\n", reason, why);
                 wd_write("pod.state", msg, false);
         }
 }
@@ -948,7 +1080,7 @@ static void run_group(int sfd, size_t from, size_t to)
                         break;
                 start(&ctrs[i]);
         }
-        static int64_t deadline_at;
+        static int64_t deadline_at, storage_at;
         if (deadline_s > 0 && !deadline_at)
                 deadline_at = ferry_monotonic_ns() + deadline_s * 1000000000LL;
         for (;;) {
@@ -988,6 +1120,16 @@ static void run_group(int sfd, size_t from, size_t to)
                 }
                 if (!pending)
                         return;
+                bool limits = n_vlimits > 0;
+                for (size_t i = from; i < to && !limits; i++)
+                        limits = ctrs[i].ephemeral_limit > 0;
+                if (limits && !stopping) {
+                        if (now >= storage_at) {
+                                storage_check(from, to);
+                                storage_at = now + STORAGE_CHECK_NS;
+                        }
+                        wake = wake < 0 || storage_at - now < wake ? storage_at - now : wake;
+                }
                 if (deadline_at && !stopping) {
                         if (now >= deadline_at)
                                 begin_stop("DeadlineExceeded");

@@ -395,8 +395,8 @@ static const char *const bwrap_vol_body =
     "{\"pod\": {\"metadata\": {\"name\": \"bwrap-vol\", \"namespace\": \"t\", \"uid\": "
     "\"22222222-2222-4333-8444-000000000001\"}, \"spec\": {\"containers\": ["
     "{\"name\": \"writer\", \"command\": [\"sh\", \"-c\", \"echo payload > /data/msg; "
-    "echo wrote; touch /usr/x 2>/dev/null || echo ROOT-RO; touch /newdir 2>/dev/null || echo "
-    "SLASH-RO; touch /tmp/x && echo TMP-RW; cat /etc/app/app.yaml; cat /etc/one; ls -l "
+    "echo wrote; touch /usr/x 2>/dev/null || echo ROOT-RO; touch /newdir 2>/dev/null && echo "
+    "SLASH-RW; touch /tmp/x && echo TMP-RW; cat /etc/app/app.yaml; cat /etc/one; ls -l "
     "/etc/app/bin/run.sh | cut -c1-10; test -e /etc/passwd && echo ETC-KEPT; cat "
     "/var/run/secrets/ca/ns; echo; echo sub > /sub/f\"],"
     " \"volumeMounts\": [{\"name\": \"shared\", \"mountPath\": \"/data\"},"
@@ -433,7 +433,7 @@ static void test_bwrap_volumes(void **state)
         assert_int_equal(p->st.phase, FERRY_PHASE_SUCCEEDED);
         assert_contains(w, "wrote\n");
         assert_contains(w, "ROOT-RO\n");
-        assert_contains(w, "SLASH-RO\n");
+        assert_contains(w, "SLASH-RW\n");
         assert_contains(w, "TMP-RW\n");
         assert_contains(w, "x: 1\nx: 1\n");
         assert_contains(w, "-rwxr-xr-x\n");
