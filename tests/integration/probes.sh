@@ -65,8 +65,8 @@ check "the probe ran as the container's user ($l)" [ -n "${2:-}" -a "${2:-x}" = 
 [ "$rt" = host ] || check "the probe ran in the container's UTS namespace ($l)" [ "${6:-x}" = ready -a "${8:-y}" = ready ]
 
 # readiness by httpGet on the pod's own loopback
-http='cd /tmp; echo hello > index.html; sleep 1; exec python3 -m http.server 18080 --bind 127.0.0.1'
-[ "$rt" = podman ] && http='cd /tmp; echo hello > index.html; sleep 1; exec httpd -f -p 127.0.0.1:18080'
+# busybox's httpd: in the image (podman) and on the host (busybox-static, install-deps.sh)
+http='cd /tmp; echo hello > index.html; sleep 1; exec busybox httpd -f -p 127.0.0.1:18080'
 check "http pod accepted" [ "$(create_json "$(pod web u-web ',"readinessProbe":{"httpGet":{"path":"/index.html","port":"web"},"periodSeconds":1},"ports":[{"name":"web","containerPort":18080}]' "$http")")" = 200 ]
 check "ready by an HTTP probe in the pod's network" until_status u-web '"ready":true' 300
 
