@@ -157,7 +157,13 @@ start
 send_all   # as the Virtual Kubelet retries unanswered calls: idempotent
 wait_done "${uids[@]}"
 alive
-ok=$(api -d '[]' http://unix/status | grep -o '"phase":"Succeeded"' | wc -l)
+# the shims are done; ferryd sees the last ones at its next poll
+for _ in $(seq 100); do
+  alive
+  ok=$(api -d '[]' http://unix/status | grep -o '"phase":"Succeeded"' | wc -l)
+  [ "$ok" = "$((N + 3))" ] && break
+  sleep 0.05
+done
 check "all $N burst pods and the 3 looking ones succeeded ($ok)" [ "$ok" = "$((N + 3))" ]
 # intervals: uuid start finish, from the shim's records
 for u in "${uids[@]}"; do

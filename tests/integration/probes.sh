@@ -93,7 +93,7 @@ check "liveness did not kill it before" not grep -q 'LivenessProbeFailed' <<<"$(
 
 # postStart: its file is there for the container; a failing one kills the container
 check "poststart pod accepted" [ "$(create_json "$(pod post u-post ',"lifecycle":{"postStart":{"exec":{"command":["sh","-c","echo from-hook > /tmp/hook"]}}}' \
-  'for i in $(seq 50); do test -f /tmp/hook && break; sleep 0.1; done; echo saw $(cat /tmp/hook)')")" = 200 ]
+  'for i in $(seq 150); do test -f /tmp/hook && break; sleep 0.1; done; echo saw $(cat /tmp/hook)')")" = 200 ]
 check "badpost pod accepted" [ "$(create_json "$(pod badpost u-badpost ',"lifecycle":{"postStart":{"exec":{"command":["sh","-c","echo no way; exit 3"]}}}' 'sleep 60')")" = 200 ]
 wait_done u-post
 check "the container saw the postStart hook's file" grep -q 'saw from-hook' <<<"$(log_of u-post)"
