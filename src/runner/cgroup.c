@@ -252,6 +252,34 @@ void runner_cgroot_describe(const struct runner_cgroot *r, char *buf, size_t siz
                 snprintf(buf, size, "%s", r->why[0] ? r->why : "no cgroups");
 }
 
+void runner_cgroot_sweep(const struct runner_cgroot *r, const char *uid)
+{
+        size_t ul = strlen(uid);
+        for (int k = 0; k < RUNNER_CG_N; k++) {
+                DIR *d = r->dir[k] ? opendir(r->dir[k]) : NULL;
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        if (strncmp(de->d_name, uid, ul) || de->d_name[ul] != '.' ||
+                            de->d_type != DT_DIR)
+                                continue;
+                        _cleanup_free_ char *pd = ferry_xasprintf("%s/%s", r->dir[k], de->d_name);
+                        DIR *c = opendir(pd);
+                        struct dirent *ce;
+                        while (c && (ce = readdir(c)))
+                                if (ce->d_type == DT_DIR && ce->d_name[0] != '.') {
+                                        _cleanup_free_ char *cd =
+                                            ferry_xasprintf("%s/%s", pd, ce->d_name);
+                                        rmdir(cd);
+                                }
+                        if (c)
+                                closedir(c);
+                        rmdir(pd);
+                }
+                if (d)
+                        closedir(d);
+        }
+}
+
 /* ---- a container's cgroup ---- */
 
 static bool name_ok(const char *s)

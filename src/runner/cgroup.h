@@ -41,6 +41,10 @@ void runner_cgroot_clear(struct runner_cgroot *r);
 /* "v1 memory,cpu,cpuacct under /sys/fs/cgroup/memory/x/ferry" or the reason. */
 void runner_cgroot_describe(const struct runner_cgroot *r, char *buf, size_t size);
 
+/* Remove what a shim that died (SIGKILL) left of pod uid's cgroups: the
+ * empty directories <parent>/<uid>.<pid>[/<ctr>] (a busy one stays). */
+void runner_cgroot_sweep(const struct runner_cgroot *r, const char *uid);
+
 /* One container's cgroup. */
 struct runner_cg {
         int version;

@@ -1052,6 +1052,7 @@ static int local_cleanup(struct ferry_backend *be, const char *uid, const char *
                 return ferry_errprintf(err, r, "cannot remove %s: %s", wd, strerror(-r));
         live_remove(p, uid);
         gpu_release(p, uid);
+        runner_cgroot_sweep(&p->cg, uid); /* a shim killed with SIGKILL left them */
         return 0;
 }
 
