@@ -619,3 +619,27 @@ int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code, f
                 free(ans);
         return 0;
 }
+
+int ferry_client_jobs(struct ferry_client *c, const char *method, const char *json_body,
+                      json_t **ret, ferry_error_t *err)
+{
+        _cleanup_free_ char *ans = NULL;
+        size_t len = 0;
+        json_error_t je;
+        int r = request(c, method, "/jobs", "Jobs", json_body ? json_body : "", NULL, NULL, false,
+                        &ans, &len, err);
+
+        if (r < 0)
+                return r;
+        json_t *j = json_loadb(ans, len, 0, &je);
+        if (!j)
+                return ferry_errprintf(err, -EPROTO,
+                                       "the server's answer to /jobs is not JSON (line %d: %s); "
+                                       "is it a ferryd older than Jobs?",
+                                       je.line, je.text);
+        if (ret)
+                *ret = j;
+        else
+                json_decref(j);
+        return 0;
+}

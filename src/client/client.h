@@ -83,6 +83,12 @@ int ferry_client_logs(struct ferry_client *c, const char *logstruct_json,
                       ferry_client_write_fn write_cb, void *ctx, ferry_error_t *err);
 /* DELETE /delete with a Pod body. */
 int ferry_client_delete(struct ferry_client *c, const char *pod_json, ferry_error_t *err);
+/* ferryd's /jobs (not part of the interLink API): method POST creates
+ * ({"job", "request"}), GET lists ({"namespace", "name"}, each optional),
+ * DELETE deletes ({"namespace", "name"}). *ret (may be NULL) is the JSON
+ * answer: the Job, the array of Jobs, or {"deleted": true}. */
+int ferry_client_jobs(struct ferry_client *c, const char *method, const char *json_body,
+                      json_t **ret, ferry_error_t *err);
 /* POST /pinglink. Any HTTP answer is a success of the call: *ret_code is its
  * status and *ret_body its body (may be ""). Fails only when unreachable. */
 int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code, ferry_error_t *err);

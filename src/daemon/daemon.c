@@ -30,6 +30,7 @@
 #include "common/hashmap.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "jobs.h"
 #include "pod/ident.h"
 #include "store/store.h"
 
@@ -131,7 +132,8 @@ struct ferry_daemon {
         pthread_mutex_t stop_lock;
         pthread_cond_t stop_cond;
         bool stop;
-        bool kick; /* poll now: a delete is waiting */
+        bool kick;               /* poll now: a delete is waiting */
+        struct ferry_jobs *jobs; /* the Job controller (jobs.c), ticked after each poll */
 };
 
 /* Pack a finished pod's status, counting it (the poller trims after). Call
@@ -1137,6 +1139,7 @@ static void *poller_main(void *arg)
         while (!d->stop) {
                 pthread_mutex_unlock(&d->stop_lock);
                 poll_once(d);
+                ferry_jobs_tick(d->jobs);
                 /* Request bodies, snapshots and the status of pods that
                  * finished (packed) are freed in bursts; hand the free pages
                  * back once the pod count or the number packed has moved. */
@@ -1257,6 +1260,8 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
                  pending);
         /* Status must be right before new work is accepted. */
         poll_once(d);
+        if ((r = ferry_jobs_new(d, d->store, d->cfg.job_backoff_ms, &d->jobs, err)) < 0)
+                goto fail;
         *ret = d;
         return 0;
 fail:
@@ -1284,6 +1289,7 @@ void ferry_daemon_free(struct ferry_daemon *d)
                 pthread_mutex_unlock(&d->stop_lock);
                 pthread_join(d->poller, NULL);
         }
+        ferry_jobs_free(d->jobs);
         if (d->store)
                 ferry_store_sync(d->store);
         ferry_backend_free(d->be);
@@ -1308,4 +1314,42 @@ size_t ferry_daemon_pod_count(struct ferry_daemon *d)
         size_t n = ferry_hashmap_size(d->pods);
         pthread_rwlock_unlock(&d->lock);
         return n;
+}
+
+int ferry_daemon_pod_phase(struct ferry_daemon *d, const char *uid, bool *ret_ready)
+{
+        struct ferry_pod_status scratch;
+        int r;
+
+        pthread_rwlock_rdlock(&d->lock);
+        struct pod *p = ferry_hashmap_get(d->pods, uid);
+        if (!p)
+                r = -ENOENT;
+        else if (p->state == FERRY_POD_DELETING || p->state == FERRY_POD_DELETED)
+                r = -ESRCH;
+        else
+                r = p->st.phase;
+        if (r == FERRY_PHASE_RUNNING && ret_ready) {
+                struct ferry_pod_status *st = pod_status(p, &scratch);
+                bool ready = st->n_containers > 0;
+                for (size_t i = st->n_init; i < (size_t)st->n_init + st->n_containers; i++)
+                        ready = ready && st->c && st->c[i].ready;
+                *ret_ready = ready;
+                scratch_release(st, &scratch);
+        } else if (ret_ready) {
+                *ret_ready = false;
+        }
+        pthread_rwlock_unlock(&d->lock);
+        return r;
+}
+
+struct ferry_jobs *ferry_daemon_jobs(struct ferry_daemon *d)
+{
+        return d->jobs;
+}
+
+void ferry_daemon_kick(struct ferry_daemon *d)
+{
+        if (d->poller_started)
+                poller_kick(d);
 }

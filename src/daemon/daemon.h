@@ -30,6 +30,9 @@ struct ferry_daemon_config {
         const struct ferry_backend_option *backend_options;
         size_t n_backend_options;
         int poll_interval_ms; /* default 1000 */
+        /* Jobs: the first retry of a failed pod waits this long, each next one
+         * twice as long (up to 6 min), as the Job controller does; 0 = 10 s */
+        int64_t job_backoff_ms;
         struct ferry_limits limits;
         /* ferryd's own files (config, tokens, keys, state, sockets): the
          * backend hides them from pods (struct ferry_backend_config) */
@@ -107,5 +110,13 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out);
 /* Force one poll now (tests, /updateCache). */
 void ferry_daemon_poll_now(struct ferry_daemon *d);
 size_t ferry_daemon_pod_count(struct ferry_daemon *d);
+
+/* For the Job controller (jobs.c): a pod's phase (enum ferry_phase), -ENOENT
+ * when it is unknown, -ESRCH when it is being deleted or gone; ready when
+ * every container is ready (Running pods only). */
+int ferry_daemon_pod_phase(struct ferry_daemon *d, const char *uid, bool *ret_ready);
+struct ferry_jobs *ferry_daemon_jobs(struct ferry_daemon *d);
+/* Wake the poller (and the Job controller after it) now. */
+void ferry_daemon_kick(struct ferry_daemon *d);
 
 #endif

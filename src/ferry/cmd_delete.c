@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ferry delete POD... [-n NS]: find each pod's UID, then /delete. */
+/* ferry delete [pod] POD... | job JOB... [-n NS]: find each pod's UID, then
+ * /delete; jobs through /jobs (cmd_jobs.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,9 +10,11 @@
 
 static void delete_usage(FILE *f)
 {
-        fprintf(f, "Usage: ferry delete [-n NAMESPACE] POD...\n\n"
-                   "Delete pods: their processes are stopped and the server forgets them.\n"
-                   "Exit 4 when a pod is not found (the others are still deleted).\n");
+        fprintf(f, "Usage: ferry delete [-n NAMESPACE] [pod] POD...\n"
+                   "       ferry delete [-n NAMESPACE] job JOB...\n\n"
+                   "Delete pods: their processes are stopped and the server forgets them. A\n"
+                   "job goes with its pods. Exit 4 when one is not found (the others are\n"
+                   "still deleted).\n");
 }
 
 int ferry_cmd_delete(struct ferry_cli *cli, int argc, char **argv)
@@ -34,11 +37,17 @@ int ferry_cmd_delete(struct ferry_cli *cli, int argc, char **argv)
                 default: delete_usage(stderr); return FERRY_EXIT_USAGE;
                 }
         }
+        bool jobs = false;
+        if (optind < argc && ferry_cli_kind_word(argv[optind], &jobs))
+                optind++;
         if (optind >= argc) {
-                fprintf(stderr, "ferry delete: name at least one pod (see 'ferry get')\n");
+                fprintf(stderr, "ferry delete: name at least one %s (see 'ferry get%s')\n",
+                        jobs ? "job" : "pod", jobs ? " jobs" : "");
                 return FERRY_EXIT_USAGE;
         }
         const char *ns = ferry_cli_namespace(ns_opt);
+        if (jobs)
+                return ferry_cli_delete_jobs(cli, ns, argv + optind, (size_t)(argc - optind));
 
         c = ferry_cli_connect(cli, "delete", &ex);
         if (!c)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ferry get [POD] [-n NS] [-A] [-o json|wide]: pods from /status [] */
+/* ferry get [pods] [POD] | jobs [JOB] [-n NS] [-A] [-o json|wide]: pods from
+ * /status [], jobs from /jobs (cmd_jobs.c) */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,9 +12,11 @@
 
 static void get_usage(FILE *f)
 {
-        fprintf(f, "Usage: ferry get [POD] [-n NAMESPACE | -A] [-o json|wide]\n\n"
-                   "List the pods the server knows (in one namespace, or all with -A), or show\n"
-                   "one. Exit 4 when POD is not found.\n");
+        fprintf(f, "Usage: ferry get [pods] [POD] [-n NAMESPACE | -A] [-o json|wide]\n"
+                   "       ferry get jobs [JOB] [-n NAMESPACE | -A] [-o json]\n\n"
+                   "List the pods (or the Jobs) the server knows, in one namespace or all with\n"
+                   "-A, or show one. Exit 4 when it is not found. A pod named jobs or pods:\n"
+                   "'ferry get pod NAME'.\n");
 }
 
 static int cmp_pods(const void *a, const void *b)
@@ -81,10 +84,14 @@ int ferry_cmd_get(struct ferry_cli *cli, int argc, char **argv)
                 default: get_usage(stderr); return FERRY_EXIT_USAGE;
                 }
         }
+        bool jobs = false;
+        if (optind < argc && ferry_cli_kind_word(argv[optind], &jobs))
+                optind++;
         if (optind < argc)
                 name = argv[optind++];
         if (optind < argc) {
-                fprintf(stderr, "ferry get: one pod at a time (got '%s' too)\n", argv[optind]);
+                fprintf(stderr, "ferry get: one %s at a time (got '%s' too)\n",
+                        jobs ? "job" : "pod", argv[optind]);
                 return FERRY_EXIT_USAGE;
         }
         if (name && all_ns) {
@@ -92,6 +99,13 @@ int ferry_cmd_get(struct ferry_cli *cli, int argc, char **argv)
                 return FERRY_EXIT_USAGE;
         }
         const char *ns = ferry_cli_namespace(ns_opt);
+        if (jobs) {
+                if (!strcmp(out, "wide")) {
+                        fprintf(stderr, "ferry get jobs: -o json or the table, not wide\n");
+                        return FERRY_EXIT_USAGE;
+                }
+                return ferry_cli_get_jobs(cli, ns, all_ns, name, out);
+        }
 
         c = ferry_cli_connect(cli, "get", &ex);
         if (!c)

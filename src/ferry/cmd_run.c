@@ -25,6 +25,7 @@ struct run {
         json_t *pods;    /* the Pods created, as sent (the /status body) */
         json_t *created; /* [{name, namespace, uid, job}] */
         json_t *last;    /* last /status answer */
+        json_t *jobs;    /* the Jobs created: [{namespace, name}] */
 };
 
 static void run_usage(FILE *f)
@@ -32,10 +33,12 @@ static void run_usage(FILE *f)
         fprintf(
             f, "Usage: ferry run -f FILE|DIR [-f ...] [-n NAMESPACE] [--wait [--timeout D]]\n"
                "                 [--follow] [-o json]\n\n"
-               "Submit the Pods in kubectl-style YAML or JSON manifests, with the ConfigMaps\n"
-               "and Secrets they use. A DIR means its *.yaml, *.yml and *.json files; - reads\n"
-               "standard input.\n"
-               "  --wait          wait until every pod has finished; exit 0 if all succeeded\n"
+               "Submit the Pods and Jobs (batch/v1) in kubectl-style YAML or JSON manifests,\n"
+               "with the ConfigMaps and Secrets they use. ferryd runs each Job: it makes its\n"
+               "pods, retries failed ones, and keeps its state (see 'ferry get jobs'). A DIR\n"
+               "means its *.yaml, *.yml and *.json files; - reads standard input.\n"
+               "  --wait          wait until every pod and job has finished; exit 0 if all\n"
+               "                  succeeded\n"
                "  --timeout D     with --wait: give up after D (e.g. 10m); exit 1\n"
                "  --follow        one pod: stream its containers' logs, then exit with its result\n"
                "  --dry-run       print the PodCreateRequests JSON and submit nothing\n"
@@ -75,6 +78,12 @@ static json_t *status_of(json_t *answer, const char *uid)
                         return ps;
         }
         return NULL;
+}
+
+static const char *jstr_of(const json_t *o, const char *key)
+{
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "";
 }
 
 static const char *uid_of(const json_t *pod)
@@ -186,6 +195,77 @@ static int wait_all(struct run *rn, int64_t timeout_s)
         return p.failed ? FERRY_EXIT_FAIL : FERRY_EXIT_OK;
 }
 
+/* Poll /jobs until every job created has a Complete or Failed condition.
+ * Returns the exit code. */
+static int wait_jobs(struct run *rn, int64_t deadline_mono)
+{
+        char prev[1024] = "";
+        ferry_error_t err = {""};
+        long delay = 200;
+        size_t i;
+        json_t *want, *all = NULL;
+        int failed = 0, r;
+
+        for (;;) {
+                json_decref(all);
+                all = NULL;
+                ferry_error_clear(&err);
+                r = ferry_client_jobs(rn->c, "GET", "{}", &all, &err);
+                if (r < 0)
+                        return ferry_cli_fail(rn->cli, "run", r, &err);
+                struct ferry_buf line = FERRY_BUF_INIT;
+                size_t done = 0;
+                failed = 0;
+                json_array_foreach(rn->jobs, i, want)
+                {
+                        const json_t *j = ferry_cli_find_job(all, jstr_of(want, "namespace"),
+                                                             jstr_of(want, "name"));
+                        const char *end = j ? ferry_cli_job_end(j) : "Failed";
+                        if (end) {
+                                done++;
+                                failed += strcmp(end, "Complete") != 0;
+                        }
+                        char summary[200];
+                        ferry_cli_job_summary(j, summary, sizeof(summary));
+                        ferry_buf_printf(&line, "%sjob/%s: %s", i ? "; " : "",
+                                         jstr_of(want, "name"), summary);
+                }
+                ferry_buf_adds(&line, "");
+                if (strcmp(line.data, prev) != 0)
+                        fprintf(stderr, "%s\n", line.data);
+                snprintf(prev, sizeof(prev), "%s", line.data);
+                ferry_buf_free(&line);
+                if (done == json_array_size(rn->jobs))
+                        break;
+                if (deadline_mono && ferry_monotonic_ns() > deadline_mono) {
+                        fprintf(stderr,
+                                "ferry run: %zu of %zu jobs still unfinished; they keep running "
+                                "(see 'ferry get jobs', 'ferry delete job')\n",
+                                json_array_size(rn->jobs) - done, json_array_size(rn->jobs));
+                        json_decref(all);
+                        return FERRY_EXIT_FAIL;
+                }
+                sleep_ms(delay);
+                if (delay < 2000)
+                        delay = delay * 3 / 2;
+        }
+        json_array_foreach(rn->jobs, i, want)
+        {
+                const json_t *j =
+                    ferry_cli_find_job(all, jstr_of(want, "namespace"), jstr_of(want, "name"));
+                const char *end = j ? ferry_cli_job_end(j) : NULL;
+                if (end && !strcmp(end, "Complete"))
+                        continue;
+                const json_t *c =
+                    json_array_get(json_object_get(json_object_get(j, "status"), "conditions"), 0);
+                fprintf(stderr, "job/%s failed: %s%s%s\n", jstr_of(want, "name"),
+                        j ? jstr_of(c, "reason") : "the server no longer knows it (deleted?)",
+                        j ? ": " : "", j ? jstr_of(c, "message") : "");
+        }
+        json_decref(all);
+        return failed ? FERRY_EXIT_FAIL : FERRY_EXIT_OK;
+}
+
 static int follow_one(struct run *rn)
 {
         static const char *const keys[] = {"initContainers", "containers"};
@@ -258,6 +338,35 @@ static int follow_one(struct run *rn)
 fail:
         json_decref(one);
         return ferry_cli_fail(rn->cli, "run", r, &err);
+}
+
+/* POST one {"job", "request"} to /jobs. Returns an exit code. */
+static int create_job(struct run *rn, json_t *req, const char *out)
+{
+        const json_t *meta = json_object_get(json_object_get(req, "job"), "metadata");
+        const char *name = jstr_of(meta, "name"), *ns = jstr_of(meta, "namespace");
+        char *body = json_dumps(req, JSON_COMPACT);
+        ferry_error_t err = {""};
+        json_t *ans = NULL;
+        int r = ferry_client_jobs(rn->c, "POST", body, &ans, &err);
+
+        free(body);
+        if (r < 0) {
+                int e = ferry_cli_fail(rn->cli, "run", r, &err);
+                if (e != FERRY_EXIT_UNREACHABLE)
+                        fprintf(stderr, "ferry run: job.batch/%s was not created\n", name);
+                return e == FERRY_EXIT_UNREACHABLE ? e : FERRY_EXIT_FAIL;
+        }
+        const char *uid = jstr_of(json_object_get(ans, "metadata"), "uid");
+        json_array_append_new(rn->jobs, json_pack("{ssss}", "namespace", ns, "name", name));
+        json_array_append_new(rn->created, json_pack("{ssssssss}", "kind", "Job", "name", name,
+                                                     "namespace", ns, "uid", uid ? uid : ""));
+        if (strcmp(out, "json") != 0) {
+                printf("job.batch/%s created (uid %s)\n", name, uid ? uid : "?");
+                fflush(stdout);
+        }
+        json_decref(ans);
+        return FERRY_EXIT_OK;
 }
 
 int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
@@ -359,6 +468,13 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                 putchar('\n');
                 goto out;
         }
+        json_array_foreach(reqs, i, req) if (follow && json_object_get(req, "job"))
+        {
+                fprintf(stderr, "ferry run: --follow streams one pod's logs; for a Job use --wait "
+                                "and 'ferry logs'\n");
+                ex = FERRY_EXIT_USAGE;
+                goto out;
+        }
         if (follow && json_array_size(reqs) != 1) {
                 fprintf(stderr,
                         "ferry run: --follow streams one pod's logs, but the manifests have %zu "
@@ -373,8 +489,19 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                 goto out;
         rn.pods = json_array();
         rn.created = json_array();
+        rn.jobs = json_array();
         json_array_foreach(reqs, i, req)
         {
+                if (json_object_get(req, "job")) {
+                        r = create_job(&rn, req, out);
+                        if (r == FERRY_EXIT_UNREACHABLE) {
+                                ex = r;
+                                goto out;
+                        }
+                        if (r != FERRY_EXIT_OK)
+                                ex = r;
+                        continue;
+                }
                 json_t *pod = json_object_get(req, "pod");
                 const json_t *meta = json_object_get(pod, "metadata");
                 const char *name = name_of(pod);
@@ -409,9 +536,10 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                 free(uid);
                 free(jid);
         }
+        int64_t deadline = timeout_s > 0 ? ferry_monotonic_ns() + timeout_s * 1000000000LL : 0;
         if (json_array_size(rn.pods) == 0)
-                goto done;
-        if (follow)
+                r = FERRY_EXIT_OK;
+        else if (follow)
                 r = follow_one(&rn);
         else if (wait)
                 r = wait_all(&rn, timeout_s);
@@ -419,11 +547,18 @@ int ferry_cmd_run(struct ferry_cli *cli, int argc, char **argv)
                 r = FERRY_EXIT_OK;
         if (r != FERRY_EXIT_OK)
                 ex = r;
-done:
+        if (wait && json_array_size(rn.jobs) > 0 && r != FERRY_EXIT_UNREACHABLE) {
+                int64_t left = deadline ? deadline - ferry_monotonic_ns() : 0;
+                r = wait_jobs(&rn, deadline ? ferry_monotonic_ns() + (left > 0 ? left : 1) : 0);
+                if (r != FERRY_EXIT_OK)
+                        ex = r;
+        }
         if (strcmp(out, "json") == 0) {
                 if (rn.last) {
                         json_array_foreach(rn.created, i, req)
                         {
+                                if (json_object_get(req, "kind"))
+                                        continue; /* a Job: see 'ferry get jobs' */
                                 json_t *ps = status_of(
                                     rn.last, json_string_value(json_object_get(req, "uid")));
                                 json_object_set_new(
@@ -439,6 +574,7 @@ out:
         json_decref(reqs);
         json_decref(rn.pods);
         json_decref(rn.created);
+        json_decref(rn.jobs);
         json_decref(rn.last);
         ferry_client_free(rn.c);
         return ex;

@@ -335,6 +335,99 @@ static int normalise_pod(json_t *pod, const char *ns_forced, const struct ferry_
         return 0;
 }
 
+/* ---- Jobs ---- */
+
+/* The Pod a Job's template describes, as `ferry run` would take it: the
+ * template's metadata with the Job's name, namespace and uid (ferryd names
+ * each pod it makes from it), the template's spec. */
+static json_t *job_pod(const json_t *job)
+{
+        const json_t *meta = json_object_get(job, "metadata");
+        const json_t *tmpl = json_object_get(json_object_get(job, "spec"), "template");
+        json_t *pmeta = json_deep_copy(json_object_get(tmpl, "metadata"));
+
+        if (!json_is_object(pmeta)) {
+                json_decref(pmeta);
+                pmeta = json_object();
+        }
+        json_object_del(pmeta, "generateName");
+        json_object_set_new(pmeta, "name", json_string(jstr(meta, "name")));
+        json_object_set_new(pmeta, "namespace", json_string(jstr(meta, "namespace")));
+        json_object_set_new(pmeta, "uid", json_string(jstr(meta, "uid")));
+        return json_pack("{sssssOso}", "apiVersion", "v1", "kind", "Pod", "spec",
+                         json_object_get(tmpl, "spec"), "metadata", pmeta);
+}
+
+/* A Job as the API server would store it: name, namespace, uid; its template
+ * checked and normalised as a Pod; restartPolicy Never or OnFailure. */
+static int normalise_job(json_t *job, const char *ns_forced, const struct ferry_manifest_opts *o,
+                         ferry_error_t *err)
+{
+        json_t *meta = jobject(job, "metadata");
+        json_t *spec = json_object_get(job, "spec");
+        const char *api = jstr(job, "apiVersion"), *name, *uid;
+        char buf[37];
+        int r;
+
+        if (!api || strcmp(api, "batch/v1") != 0)
+                return ferry_errprintf(err, -EINVAL, "a Job is apiVersion batch/v1 (got '%s')",
+                                       api ? api : "");
+        uid = jstr(meta, "uid");
+        if (!uid || !uid[0]) {
+                if (o && o->uid)
+                        o->uid(o->uid_ctx, buf);
+                else
+                        ferry_uuid_generate(buf);
+                json_object_set_new(meta, "uid", json_string(buf));
+        }
+        uid = jstr(meta, "uid");
+        name = jstr(meta, "name");
+        if ((!name || !name[0]) && jstr(meta, "generateName")) {
+                char *n =
+                    ferry_xasprintf("%s%s", jstr(meta, "generateName"), uid + strlen(uid) - 5);
+                json_object_set_new(meta, "name", json_string(n));
+                free(n);
+                name = jstr(meta, "name");
+        }
+        /* its name is a label value on every pod: at most 63 characters */
+        if (!name || !ferry_is_dns_label(name))
+                return ferry_errprintf(err, -EINVAL,
+                                       "a Job needs metadata.name, a DNS label of at most 63 "
+                                       "characters (got '%s')",
+                                       name ? name : "");
+        if (!ferry_is_uuid(uid))
+                return ferry_errprintf(err, -EINVAL,
+                                       "job \"%s\": metadata.uid '%s' is not a lowercase UUID "
+                                       "(leave it out and ferry makes one)",
+                                       name, uid);
+        if ((r = fill_namespace(job, ns_forced, "Job", name, err)) < 0)
+                return r;
+        json_t *tmpl = json_object_get(spec, "template");
+        if (!json_is_object(json_object_get(tmpl, "spec")))
+                return ferry_errprintf(err, -EINVAL, "job \"%s\" has no spec.template.spec", name);
+        const char *rp = jstr(json_object_get(tmpl, "spec"), "restartPolicy");
+        if (!rp || (strcmp(rp, "Never") != 0 && strcmp(rp, "OnFailure") != 0))
+                return ferry_errprintf(err, -EINVAL,
+                                       "job \"%s\": spec.template.spec.restartPolicy must be Never "
+                                       "or OnFailure (got %s)",
+                                       name, rp ? rp : "none, which means Always");
+        json_object_del(job, "status");
+        json_t *pod = job_pod(job);
+        r = normalise_pod(pod, NULL, o, err);
+        if (r >= 0) {
+                json_object_set(tmpl, "spec", json_object_get(pod, "spec"));
+                json_t *pm = json_object_get(pod, "metadata");
+                json_t *tm = jobject(tmpl, "metadata");
+                for (int i = 0; i < 2; i++) {
+                        const char *f = i ? "annotations" : "labels";
+                        if (json_object_get(pm, f))
+                                json_object_set(tm, f, json_object_get(pm, f));
+                }
+        }
+        json_decref(pod);
+        return r;
+}
+
 /* ---- the whole set ---- */
 
 static const char *kind_of(const json_t *o)
@@ -348,28 +441,31 @@ static int normalise_one(const json_t *src, size_t i, bool pods,
         const char *kind = kind_of(src);
         const char *name = jstr(json_object_get(src, "metadata"), "name");
         const char *ns_forced = o ? o->namespace : NULL;
-        bool is_pod = kind && strcmp(kind, "Pod") == 0;
+        /* Pods and Jobs: the second pass, once ConfigMaps and Secrets are checked */
+        bool is_job = kind && strcmp(kind, "Job") == 0;
+        bool is_pod = kind && (strcmp(kind, "Pod") == 0 || is_job);
         json_t *c;
         int r;
 
         if (!kind)
-                return ferry_errprintf(err, -EINVAL,
-                                       "object #%zu (%s) has no 'kind' (Pod, ConfigMap or Secret)",
-                                       i + 1, name ? name : "no name");
+                return ferry_errprintf(
+                    err, -EINVAL, "object #%zu (%s) has no 'kind' (Pod, Job, ConfigMap or Secret)",
+                    i + 1, name ? name : "no name");
         if (is_pod != pods)
                 return 0;
         if (!is_pod && strcmp(kind, "ConfigMap") != 0 && strcmp(kind, "Secret") != 0)
                 return ferry_errprintf(err, -EINVAL,
-                                       "%s \"%s\": ferry run takes Pods and the ConfigMaps and "
-                                       "Secrets they use, not %ss",
+                                       "%s \"%s\": ferry run takes Pods and Jobs and the "
+                                       "ConfigMaps and Secrets they use, not %ss",
                                        kind, name ? name : "", kind);
         if (!is_pod && (!name || !ferry_is_dns_subdomain(name)))
                 return ferry_errprintf(err, -EINVAL,
                                        "a %s needs metadata.name, a DNS name (got '%s')", kind,
                                        name ? name : "");
         c = json_deep_copy(src);
-        r = is_pod ? normalise_pod(c, ns_forced, o, err)
-                   : normalise_object(c, kind, name, ns_forced, err);
+        r = is_job   ? normalise_job(c, ns_forced, o, err)
+            : is_pod ? normalise_pod(c, ns_forced, o, err)
+                     : normalise_object(c, kind, name, ns_forced, err);
         if (r < 0) {
                 json_decref(c);
                 return r;
@@ -393,11 +489,12 @@ int ferry_manifest_normalise(const json_t *objects, const struct ferry_manifest_
                 {
                         if ((r = normalise_one(o, i, pass == 1, opts, out, err)) < 0)
                                 break;
-                        if (pass == 1 && kind_of(o) && !strcmp(kind_of(o), "Pod"))
+                        if (pass == 1 && kind_of(o) &&
+                            (!strcmp(kind_of(o), "Pod") || !strcmp(kind_of(o), "Job")))
                                 n_pods++;
                 }
         if (r >= 0 && n_pods == 0)
-                r = ferry_errprintf(err, -EINVAL, "the manifests contain no Pod (kind: Pod)");
+                r = ferry_errprintf(err, -EINVAL, "the manifests contain no Pod or Job");
         if (r < 0) {
                 json_decref(out);
                 return r;
@@ -418,7 +515,7 @@ static json_t *index_objects(const json_t *objs)
                 const char *kind = kind_of(o);
                 const json_t *meta = json_object_get(o, "metadata");
                 const char *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
-                if (!kind || !strcmp(kind, "Pod"))
+                if (!kind || !strcmp(kind, "Pod") || !strcmp(kind, "Job"))
                         continue;
                 json_t *byns = json_object_get(idx, ns);
                 if (!byns) {
@@ -470,15 +567,22 @@ int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_
                 struct ferry_podtr_missing m;
                 json_t *req = NULL;
 
-                if (strcmp(kind_of(o), "Pod") != 0)
+                bool is_job = !strcmp(kind_of(o), "Job");
+                if (strcmp(kind_of(o), "Pod") != 0 && !is_job)
                         continue;
-                r = ferry_podtr_build(o, &po, &req, &m, err);
+                /* a Job: its template as a Pod; ferryd makes the pods from it */
+                json_t *pod = is_job ? job_pod(o) : json_incref(o);
+                r = ferry_podtr_build(pod, &po, &req, &m, err);
                 if (r == -ENOENT)
-                        r = missing_error(o, &m, err);
+                        r = missing_error(pod, &m, err);
                 else if (r < 0)
-                        r = ferry_errprefix(err, r, "pod \"%s\"", jstr(meta, "name"));
+                        r = ferry_errprefix(err, r, "%s \"%s\"", is_job ? "job" : "pod",
+                                            jstr(meta, "name"));
+                json_decref(pod);
                 if (r < 0)
                         break;
+                if (is_job)
+                        req = json_pack("{sOso}", "job", o, "request", req);
                 json_array_append_new(out, req);
         }
         json_decref(idx);

@@ -53,8 +53,10 @@ struct ferry_manifest_opts {
 int ferry_manifest_normalise(const json_t *objects, const struct ferry_manifest_opts *opts,
                              json_t **ret_objects, ferry_error_t *err);
 
-/* Translate objects (Pods, ConfigMaps, Secrets) into a JSON array with one
- * PodCreateRequests per Pod, in the order the Pods appear. */
+/* Translate objects (Pods, Jobs, ConfigMaps, Secrets) into a JSON array with
+ * one entry per Pod or Job, in the order they appear: a Pod's
+ * PodCreateRequests, or for a Job {"job": <the Job>, "request":
+ * <PodCreateRequests of its template>}, what ferryd's /jobs takes. */
 int ferry_manifest_translate(const json_t *objects, const struct ferry_manifest_opts *opts,
                              json_t **ret_requests, ferry_error_t *err);
 

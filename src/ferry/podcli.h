@@ -46,4 +46,19 @@ char *ferry_cli_logstruct(const char *ns, const char *uid, const char *pod, cons
 /* /getLogs, copying the bytes to stdout as they arrive. */
 int ferry_cli_stream_logs(struct ferry_client *c, const char *logstruct, ferry_error_t *err);
 
+/* ---- Jobs (cmd_jobs.c) ---- */
+/* A kind word before the names of get and delete, as kubectl takes them:
+ * pod, pods, po (*ret_jobs false); job, jobs, job.batch (true). */
+bool ferry_cli_kind_word(const char *w, bool *ret_jobs);
+/* A Job by namespace and name in a /jobs list (borrowed), or NULL. */
+const json_t *ferry_cli_find_job(const json_t *all, const char *ns, const char *name);
+/* "Complete", "Failed", or NULL while it runs. */
+const char *ferry_cli_job_end(const json_t *job);
+/* "Running, 2/4 succeeded, 1 failed, 1 active" ("gone" for NULL). */
+void ferry_cli_job_summary(const json_t *job, char *buf, size_t size);
+/* ferry get jobs [NAME]; ferry delete job NAME... Return exit codes. */
+int ferry_cli_get_jobs(struct ferry_cli *cli, const char *ns, bool all_ns, const char *name,
+                       const char *out);
+int ferry_cli_delete_jobs(struct ferry_cli *cli, const char *ns, char *const *names, size_t n);
+
 #endif

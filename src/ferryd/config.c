@@ -19,6 +19,7 @@ void ferryd_config_defaults(struct ferryd_config *c)
         c->runtime = ferry_xstrdup("bwrap");
         c->socket_mode = 0660;
         c->poll_interval_ms = 1000;
+        c->job_backoff_ms = 10000;
         c->log_level = ferry_xstrdup("info");
 }
 
@@ -106,6 +107,8 @@ const struct ferryd_setting ferryd_settings[] = {
      "unix socket mode (default 0660)"},
     {"poll_interval_ms", NULL, 0, FERRYD_SET_INT, AT(poll_interval_ms), 10, 600000, 0, "N",
      "backend status poll interval in ms, 10..600000 (default 1000)"},
+    {"job_backoff_ms", NULL, 0, FERRYD_SET_INT, AT(job_backoff_ms), 1, 360000, 0, "N",
+     "Jobs: delay before a failed pod's first retry, doubled per failure (default 10000)"},
     {"log_level", NULL, 0, FERRYD_SET_STRING, AT(log_level), 0, 0, 0, "LEVEL",
      "error, warning, info, debug (default info)"},
     {"libexec_dir", NULL, 0, FERRYD_SET_STRING, AT(libexec_dir), 0, 0, 0, "DIR",

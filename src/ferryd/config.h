@@ -23,6 +23,7 @@ struct ferryd_config {
         bool insecure_tcp;
         unsigned socket_mode;
         int poll_interval_ms;
+        int job_backoff_ms;
         char *log_level;
         struct ferry_backend_option *backend_options;
         size_t n_backend_options;

@@ -190,6 +190,7 @@ int main(int argc, char **argv)
             .backend_options = cfg.backend_options,
             .n_backend_options = cfg.n_backend_options,
             .poll_interval_ms = cfg.poll_interval_ms,
+            .job_backoff_ms = cfg.job_backoff_ms,
             .limits = ferry_default_limits,
         };
         if (ferry_daemon_new(&dc, &d, &err) < 0) {

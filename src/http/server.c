@@ -20,6 +20,7 @@
 #include "common/histogram.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/jobs.h"
 
 enum route_id {
         R_CREATE,
@@ -30,6 +31,7 @@ enum route_id {
         R_UPDATE,
         R_HEALTH,
         R_METRICS,
+        R_JOBS,
         R_OTHER,
         R_MAX
 };
@@ -37,7 +39,8 @@ enum route_id {
 static const char *const route_paths[R_MAX] = {
     [R_CREATE] = "/create",  [R_DELETE] = "/delete",   [R_STATUS] = "/status",
     [R_LOGS] = "/getLogs",   [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
-    [R_HEALTH] = "/healthz", [R_METRICS] = "/metrics", [R_OTHER] = "other",
+    [R_HEALTH] = "/healthz", [R_METRICS] = "/metrics", [R_JOBS] = "/jobs",
+    [R_OTHER] = "other",
 };
 
 static const unsigned codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503, 504};
@@ -425,6 +428,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 else
                         ferry_buf_adds(&out, "ok\n");
                 break;
+        case R_JOBS: {
+                /* Ferry's own: Jobs that ferryd runs (`ferry run` with kind: Job) */
+                struct ferry_jobs *js = ferry_daemon_jobs(s->d);
+                if (l->role != FERRY_ROLE_API)
+                        r = ferry_errprintf(&err, -ENOENT, "/jobs is served on the API listener");
+                else if (!strcmp(method, "POST"))
+                        r = ferry_jobs_create(js, body, blen, azp, &out, &err);
+                else if (!strcmp(method, "GET"))
+                        r = ferry_jobs_list(js, body, blen, azp, &out, &err);
+                else if (!strcmp(method, "DELETE") &&
+                         (r = ferry_jobs_delete(js, body, blen, azp, &err)) >= 0)
+                        ferry_buf_adds(&out, "{\"deleted\":true}");
+                else if (strcmp(method, "DELETE") != 0)
+                        r = ferry_errprintf(&err, -EINVAL,
+                                            "/jobs takes POST (create), GET (list) or DELETE");
+                break;
+        }
         case R_METRICS:
                 render_metrics(s, &out);
                 ret = send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &out, NULL);
@@ -446,7 +466,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 done:
         count(s, rt, code, rq->t0);
         ferry_buf_free(&out);
-        (void)method;
         (void)version;
         return ret;
 }

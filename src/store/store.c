@@ -15,7 +15,7 @@
 #include "common/thread.h"
 #include "common/util.h"
 
-enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC };
+enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC, OP_JOB_PUT, OP_JOB_DEL };
 
 struct op {
         struct op *next;
@@ -40,6 +40,7 @@ struct ferry_store {
         sqlite3 *rdb; /* reader connection for load/get_body, under rlock */
         pthread_mutex_t rlock;
         sqlite3_stmt *ins, *upd_jid, *upd_state, *upd_status, *upd_grace, *ins_event, *upd_time;
+        sqlite3_stmt *job_ins, *job_upd, *job_del;
         pthread_t writer;
         pthread_mutex_t lock;
         pthread_cond_t cond; /* queue non-empty / stop */
@@ -79,6 +80,16 @@ static const char *const migrations[] = {
     "CREATE INDEX events_uid ON events(uid);",
     /* version 2: the grace period outlives a restart */
     "ALTER TABLE pods ADD COLUMN grace_s INTEGER NOT NULL DEFAULT 30;",
+    /* version 3: Jobs run by ferryd (src/daemon/jobs.c) */
+    "CREATE TABLE jobs ("
+    "  uid TEXT PRIMARY KEY,"
+    "  namespace TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  spec TEXT NOT NULL,"
+    "  state TEXT,"
+    "  created_ns INTEGER NOT NULL,"
+    "  updated_ns INTEGER NOT NULL,"
+    "  UNIQUE(namespace, name));",
 };
 
 static int exec(sqlite3 *db, const char *sql, ferry_error_t *err)
@@ -222,6 +233,33 @@ static bool apply(struct ferry_store *s, struct op *o, int64_t now)
                 sqlite3_bind_int64(s->upd_time, 1, now);
                 bind_text(s->upd_time, 2, o->uid);
                 ok = ok && step_ok(s->upd_time);
+        } else if (o->kind == OP_JOB_PUT && o->body) {
+                sqlite3_stmt *st = s->job_ins;
+                bind_text(st, 1, o->uid);
+                bind_text(st, 2, o->ns);
+                bind_text(st, 3, o->name);
+                bind_text(st, 4, o->body);
+                bind_text(st, 5, o->status);
+                sqlite3_bind_int64(st, 6, o->created_ns);
+                sqlite3_bind_int64(st, 7, now);
+                rc = run_stmt(st);
+                if (rc == SQLITE_CONSTRAINT) {
+                        o->result = -EEXIST;
+                        snprintf(o->errtext, sizeof(o->errtext),
+                                 "a job named \"%s\" already exists in namespace \"%s\"", o->name,
+                                 o->ns);
+                        return true;
+                }
+                if (rc != SQLITE_DONE)
+                        return false;
+        } else if (o->kind == OP_JOB_PUT) {
+                bind_text(s->job_upd, 1, o->status);
+                sqlite3_bind_int64(s->job_upd, 2, now);
+                bind_text(s->job_upd, 3, o->uid);
+                ok = step_ok(s->job_upd);
+        } else if (o->kind == OP_JOB_DEL) {
+                bind_text(s->job_del, 1, o->uid);
+                ok = step_ok(s->job_del);
         } else {
                 return true;
         }
@@ -370,6 +408,9 @@ static void close_dbs(struct ferry_store *s)
         sqlite3_finalize(s->upd_grace);
         sqlite3_finalize(s->upd_time);
         sqlite3_finalize(s->ins_event);
+        sqlite3_finalize(s->job_ins);
+        sqlite3_finalize(s->job_upd);
+        sqlite3_finalize(s->job_del);
         sqlite3_close(s->wdb);
         sqlite3_close(s->rdb);
 }
@@ -428,7 +469,14 @@ int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *
             (r = prep(s->wdb, "UPDATE pods SET grace_s=? WHERE uid=?", &s->upd_grace, err)) < 0 ||
             (r = prep(s->wdb, "UPDATE pods SET updated_ns=? WHERE uid=?", &s->upd_time, err)) < 0 ||
             (r = prep(s->wdb, "INSERT INTO events(uid, at_ns, kind, detail) VALUES(?,?,?,?)",
-                      &s->ins_event, err)) < 0)
+                      &s->ins_event, err)) < 0 ||
+            (r = prep(s->wdb,
+                      "INSERT INTO jobs(uid, namespace, name, spec, state, created_ns, updated_ns)"
+                      " VALUES(?,?,?,?,?,?,?)",
+                      &s->job_ins, err)) < 0 ||
+            (r = prep(s->wdb, "UPDATE jobs SET state=?, updated_ns=? WHERE uid=?", &s->job_upd,
+                      err)) < 0 ||
+            (r = prep(s->wdb, "DELETE FROM jobs WHERE uid=?", &s->job_del, err)) < 0)
                 goto fail;
         if ((r = open_db(path, &s->rdb, err)) < 0)
                 goto fail;
@@ -629,4 +677,63 @@ uint64_t ferry_store_commit_failures(struct ferry_store *s)
         uint64_t n = s->commit_failures;
         pthread_mutex_unlock(&s->lock);
         return n;
+}
+
+/* ---- jobs ---- */
+
+int ferry_store_put_job(struct ferry_store *s, const struct ferry_store_job *job,
+                        ferry_error_t *err)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_JOB_PUT;
+        o->uid = ferry_xstrdup(job->uid);
+        o->ns = dup_or_null(job->namespace);
+        o->name = dup_or_null(job->name);
+        o->body = dup_or_null(job->spec);
+        o->status = dup_or_null(job->state);
+        o->created_ns = job->created_ns;
+        return enqueue_wait(s, o, err);
+}
+
+int ferry_store_delete_job(struct ferry_store *s, const char *uid, ferry_error_t *err)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_JOB_DEL;
+        o->uid = ferry_xstrdup(uid);
+        return enqueue_wait(s, o, err);
+}
+
+int ferry_store_load_jobs(struct ferry_store *s,
+                          int (*cb)(void *ctx, const struct ferry_store_job *job), void *ctx,
+                          ferry_error_t *err)
+{
+        sqlite3_stmt *st;
+        int r = 0, rc;
+
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb,
+                               "SELECT uid, namespace, name, spec, state, created_ns FROM jobs"
+                               " ORDER BY created_ns, rowid",
+                               -1, &st, NULL) != SQLITE_OK) {
+                r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+                pthread_mutex_unlock(&s->rlock);
+                return r;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct ferry_store_job job = {
+                    .uid = (const char *)sqlite3_column_text(st, 0),
+                    .namespace = (const char *)sqlite3_column_text(st, 1),
+                    .name = (const char *)sqlite3_column_text(st, 2),
+                    .spec = (const char *)sqlite3_column_text(st, 3),
+                    .state = (const char *)sqlite3_column_text(st, 4),
+                    .created_ns = sqlite3_column_int64(st, 5),
+                };
+                if ((r = cb(ctx, &job)) < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return r;
 }

@@ -34,7 +34,7 @@ struct ferry_store_row {
         int64_t grace_s; /* terminationGracePeriodSeconds */
 };
 
-#define FERRY_STORE_SCHEMA_VERSION 2
+#define FERRY_STORE_SCHEMA_VERSION 3
 
 int ferry_store_open(const char *path, struct ferry_store **ret, ferry_error_t *err);
 void ferry_store_close(struct ferry_store *s);
@@ -73,5 +73,22 @@ int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, siz
 
 /* Number of events of a kind recorded for a pod (committed ones). */
 int ferry_store_count_events(struct ferry_store *s, const char *uid, const char *kind);
+
+/* ---- Jobs (src/daemon/jobs.c) ---- */
+struct ferry_store_job {
+        const char *uid, *namespace, *name;
+        const char *spec;  /* the Job and its pod request, as JSON; NULL in an update */
+        const char *state; /* the controller's durable state, JSON */
+        int64_t created_ns;
+};
+/* With spec: insert a new job (-EEXIST when its namespace/name or uid is
+ * taken). Without: replace its state. Either way waits for the commit. */
+int ferry_store_put_job(struct ferry_store *s, const struct ferry_store_job *job,
+                        ferry_error_t *err);
+int ferry_store_delete_job(struct ferry_store *s, const char *uid, ferry_error_t *err);
+/* Call cb for every job, in creation order. */
+int ferry_store_load_jobs(struct ferry_store *s,
+                          int (*cb)(void *ctx, const struct ferry_store_job *job), void *ctx,
+                          ferry_error_t *err);
 
 #endif
