@@ -8,7 +8,9 @@
  *   d->poll_lock  ->  d->lock  ->  store's queue lock
  *   d->poll_lock  ->  the backend's own locks (backend calls)
  *
- * d->stop_lock and the HTTP server's streams lock are leaves. No backend call
+ * d->stop_lock, the Job table's lock (jobs.c) and the HTTP server's streams
+ * lock are leaves; the Job controller runs on the poller thread after
+ * poll_once, with no lock held, and calls in like a request thread. No backend call
  * and no wait on the store (ferry_store_sync, put_pod) is made with d->lock
  * held: a pod being submitted is pinned by p->submitting instead, and the
  * reaper leaves such a pod alone. A struct pod leaves the table only in the
