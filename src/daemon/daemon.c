@@ -813,8 +813,9 @@ bool ferry_daemon_log_done(void *arg)
 
         pthread_rwlock_rdlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, q->uid);
-        if (p && p->state != FERRY_POD_DELETING && p->state != FERRY_POD_DELETED &&
-            !p->packed) { /* packed = finished */
+        /* a pod being deleted still runs its preStop hooks and its TERM
+         * handlers (the grace period): follow it until the container ends */
+        if (p && p->state != FERRY_POD_DELETED && !p->packed) { /* packed = finished */
                 struct ferry_cstatus *c = ferry_pod_status_find(&p->st, q->container);
                 done = !c || c->state == FERRY_C_TERMINATED || p->state == FERRY_POD_REFUSED;
         }
