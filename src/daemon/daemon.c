@@ -900,6 +900,7 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
                          "ferry_store_commit_failures_total %llu\n",
                          (unsigned long long)ferry_store_commit_failures(d->store));
 
+        ferry_jobs_metrics(d->jobs, out);
         ferry_backend_metrics(d->be, out);
 }
 

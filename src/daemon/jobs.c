@@ -217,11 +217,21 @@ static void add_index_env(json_t *containers, const char *index)
 
         json_array_foreach(containers, k, c)
         {
-                json_t *env = json_object_get(c, "env");
+                json_t *env = json_object_get(c, "env"), *e;
+                size_t x;
+                bool has = false;
                 if (!json_is_array(env)) {
                         env = json_array();
                         json_object_set_new(c, "env", env);
                 }
+                /* the Job controller leaves a variable the template sets alone */
+                json_array_foreach(env, x, e)
+                {
+                        const char *n = jstr(e, "name");
+                        has = has || (n && !strcmp(n, "JOB_COMPLETION_INDEX"));
+                }
+                if (has)
+                        continue;
                 json_array_append_new(
                     env, json_pack("{ssss}", "name", "JOB_COMPLETION_INDEX", "value", index));
         }
@@ -371,8 +381,7 @@ static struct job *job_new(const char *uid, const char *ns, const char *name, js
         snprintf(j->uid, sizeof(j->uid), "%s", uid);
         j->ns = ferry_xstrdup(ns);
         j->name = ferry_xstrdup(name);
-        j->key = ferry_xmalloc(strlen(ns) + strlen(name) + 2);
-        sprintf(j->key, "%s/%s", ns, name);
+        j->key = ferry_xasprintf("%s/%s", ns, name);
         j->obj = obj;
         j->request = request;
         j->created_ns = created_ns;
@@ -760,6 +769,29 @@ out:
         job_free(j);
         json_decref(in);
         return r < 0 ? r : 0;
+}
+
+void ferry_jobs_metrics(struct ferry_jobs *js, struct ferry_buf *out)
+{
+        size_t n[3] = {0}, it = 0;
+        void *v;
+
+        if (!js)
+                return;
+        pthread_mutex_lock(&js->lock);
+        while (ferry_hashmap_next(js->jobs, &it, NULL, &v)) {
+                const struct job *j = v;
+                if (!j->delete_asked)
+                        n[j->end]++;
+        }
+        pthread_mutex_unlock(&js->lock);
+        ferry_buf_printf(out,
+                         "# HELP ferry_jobs Jobs that ferryd runs, by state.\n"
+                         "# TYPE ferry_jobs gauge\n"
+                         "ferry_jobs{state=\"running\"} %zu\n"
+                         "ferry_jobs{state=\"complete\"} %zu\n"
+                         "ferry_jobs{state=\"failed\"} %zu\n",
+                         n[JOB_RUNNING], n[JOB_COMPLETE], n[JOB_FAILED]);
 }
 
 /* namespace and name of a list or delete body; both optional. */

@@ -49,4 +49,7 @@ int ferry_jobs_list(struct ferry_jobs *js, const char *body, size_t len,
 int ferry_jobs_delete(struct ferry_jobs *js, const char *body, size_t len,
                       const struct ferry_authz *az, ferry_error_t *err);
 
+/* Prometheus text: ferry_jobs{state="running|complete|failed"}. */
+void ferry_jobs_metrics(struct ferry_jobs *js, struct ferry_buf *out);
+
 #endif

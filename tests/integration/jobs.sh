@@ -139,6 +139,10 @@ check "gone: ferry delete job again exits 4" [ "$(f delete job gone -n jobs >/de
 check "gone: the name can be used again" f run -f "$dir/gone.yaml"
 check "gone: and deleted again" f delete job gone -n jobs
 
+m=$(api http://unix/metrics)
+check "metrics: 4 jobs complete" grep -q '^ferry_jobs{state="complete"} 4$' <<<"$m"
+check "metrics: 2 jobs failed" grep -q '^ferry_jobs{state="failed"} 2$' <<<"$m"
+
 # --- bad jobs: 400 with the reason, 409 for a name in use
 post() { printf '%s' "$1" | api -o "$dir/last" -w '%{http_code}' -X POST --data-binary @- http://unix/jobs; }
 req='{"pod":{"metadata":{"name":"x","namespace":"jobs","uid":"00000000-0000-4000-8000-000000000001"},"spec":{"restartPolicy":"RP","containers":[{"name":"main","image":"busybox","command":["true"]}]}},"configmaps":null,"secrets":null,"projectedvolumesmaps":null}'

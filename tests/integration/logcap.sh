@@ -26,7 +26,12 @@ contiguous() { awk -v last="$1" '{ v = $2 + 0; if (NR > 1 && v != p + 1) { print
 
 t0=$(date +%s%N)
 check "pod accepted" [ "$(create)" = 200 ]
-for _ in $(seq 100); do [ -e "$pods/$uid/logs/main.log" ] && break; sleep 0.05; done
+# ferryd answers logs once its poll has seen the container start (not ContainerCreating)
+for _ in $(seq 200); do
+  alive
+  api -d '[{"metadata":{"uid":"'$uid'","namespace":"logs"}}]' http://unix/status | grep -q '"waiting"' || break
+  sleep 0.05
+done
 logs '{"Follow":true}' >"$dir/followed" &
 follower=$!
 wait_done $uid
