@@ -832,10 +832,11 @@ int ferry_jobs_list(struct ferry_jobs *js, const char *body, size_t len,
                 return r;
         }
         if (ns && !az_allows(az, ns)) {
-                json_decref(hold);
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
+                                    ns);
+                json_decref(hold); /* ns points into it */
                 json_decref(arr);
-                return ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
-                                       ns);
+                return r;
         }
         pthread_mutex_lock(&js->lock);
         while (ferry_hashmap_next(js->jobs, &it, NULL, &v)) {

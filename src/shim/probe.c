@@ -33,17 +33,36 @@ static bool same_mnt_ns(pid_t pid)
                a.st_dev == b.st_dev;
 }
 
-/* breadth-first over /proc/<pid>/task/<pid>/children */
+static bool same_exe(pid_t a, const char *exe)
+{
+        char p[64], buf[PATH_MAX];
+        snprintf(p, sizeof(p), "/proc/%d/exe", (int)a);
+        ssize_t n = readlink(p, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return true; /* gone, or not ours to read: not the payload */
+        buf[n] = '\0';
+        return !strcmp(buf, exe);
+}
+
+/* Breadth-first over /proc/<pid>/task/<pid>/children: the first process in
+ * another mount namespace that runs something else than the runtime itself.
+ * The runtime's own children in there (bwrap's sandbox init, before it has
+ * made the root and written the uid map) are still setting up: entering them
+ * then finds no root and no user (a postStart hook failed with 126 so). */
 pid_t probe_find_ns_pid(pid_t leader)
 {
         pid_t q[64];
         size_t h = 0, n = 0;
+        char lexe[PATH_MAX] = "", path[96];
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int)leader);
+        ssize_t k = readlink(path, lexe, sizeof(lexe) - 1);
+        lexe[k > 0 ? k : 0] = '\0';
         q[n++] = leader;
         while (h < n) {
                 pid_t p = q[h++];
-                char path[96], *text = NULL;
+                char *text = NULL;
                 size_t len;
-                if (p != leader && !same_mnt_ns(p))
+                if (p != leader && !same_mnt_ns(p) && !same_exe(p, lexe))
                         return p;
                 snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)p, (int)p);
                 if (ferry_read_file(path, 4096, &text, &len) < 0)

@@ -47,6 +47,15 @@ jobpods() { f get -n "$ns" 2>/dev/null | awk -v j="$1" 'index($1, j "-") == 1 &&
 # the exit code of a container in a PodStatus printed with two-space indents
 exitcode() { podjson "$1" | awk -v c="$2" '$0 ~ "\"name\": \"" c "\"" {in_c = 1} in_c && /"exitCode"/ {gsub(/[^0-9]/, ""); print; exit}'; }
 
+# what the shim of pod $1 (in $ns) left: for a failure's report
+diag() {
+  local d
+  d=$(dirname "$(grep -l -- "\"--hostname\", \"$1\"" "$pods"/*/spec.json 2>/dev/null | tail -1)")
+  echo "# $d: $(ls "$d" | tr '\n' ' ')"
+  tail -n 5 "$d"/logs/*.log "$d"/shim.out "$d"/state/* "$d"/probes/* 2>/dev/null | sed 's/^/#   /'
+  ps -eo pid,ppid,user,stat,args | grep -v grep | grep -F "$1" | cut -c1-160 | sed 's/^/#   /'
+}
+
 run_case() {
   local c=$1 name want rc out line
   name=$(basename "$c")
@@ -72,7 +81,8 @@ run_case() {
       nolog) check "$name: $a/$b never logged /$rest/" not grep -Eq -- "$rest" <<<"$(logs "$a" "$b")" ;;
       runlog)
         for _ in $(seq 150); do alive; logs "$a" "$b" | grep -Eq -- "$rest" && break; sleep 0.2; done
-        check "$name: $a/$b logged /$rest/ while running" grep -Eq -- "$rest" <<<"$(logs "$a" "$b")" ;;
+        check "$name: $a/$b logged /$rest/ while running" grep -Eq -- "$rest" <<<"$(logs "$a" "$b")"
+        grep -Eq -- "$rest" <<<"$(logs "$a" "$b")" || diag "$a" ;;
       ready)
         for _ in $(seq 150); do
           alive
@@ -112,7 +122,10 @@ run_case() {
   [ $failed = 0 ] || { echo "$out"; }
 }
 
-for c in "$cases"/${VK_CASE:-}*/; do
+# VK_CASE="090 115" runs only the cases with these prefixes
+for c in "$cases"/*/; do
+  sel=${VK_CASE:-}
+  [ -z "$sel" ] || [[ " $sel " == *" $(basename "$c" | cut -c1-3) "* ]] || continue
   [ -f "$c/expect" ] && run_case "${c%/}"
 done
 alive

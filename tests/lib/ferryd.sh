@@ -58,14 +58,27 @@ check() {
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" = 0 ] || { echo "--- ferryd.log"; tail -20 "$dir/ferryd.log"; exit 1; }
+  ferryd_cleanup # while $pods still names what to clean
+  pid=
   rm -rf "$dir"
 }
 # ferryd, then the shims of its pods (they outlive ferryd by design), TERM then KILL
 ferryd_cleanup() {
   [ -n "$pid" ] && kill $pid 2>/dev/null && wait $pid 2>/dev/null
-  pkill -TERM -f "ferry-shim $dir/" 2>/dev/null || return 0
-  for _ in $(seq 40); do pgrep -f "ferry-shim $dir/" >/dev/null || return 0; sleep 0.05; done
+  pkill -TERM -f "ferry-shim $dir/" 2>/dev/null || { podman_cleanup; return 0; }
+  for _ in $(seq 40); do pgrep -f "ferry-shim $dir/" >/dev/null || { podman_cleanup; return 0; }; sleep 0.05; done
   pkill -KILL -f "ferry-shim $dir/" 2>/dev/null
+  podman_cleanup
+  return 0
+}
+# podman containers outlive a killed shim (conmon runs them): remove this test's (ferry-<uid>-*)
+podman_cleanup() {
+  command -v podman >/dev/null && [ -d "$pods" ] || return 0
+  local names u
+  names=$(podman ps -a --format '{{.Names}}' 2>/dev/null) || return 0
+  for u in $(ls "$pods"); do
+    grep "^ferry-$u-" <<<"$names" | xargs -r podman rm -f -t 0 >/dev/null 2>&1
+  done
   return 0
 }
 trap ferryd_cleanup EXIT
