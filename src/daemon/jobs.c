@@ -832,8 +832,7 @@ int ferry_jobs_list(struct ferry_jobs *js, const char *body, size_t len,
                 return r;
         }
         if (ns && !az_allows(az, ns)) {
-                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
-                                    ns);
+                r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"", ns);
                 json_decref(hold); /* ns points into it */
                 json_decref(arr);
                 return r;

@@ -70,6 +70,17 @@ http='cd /tmp; echo hello > index.html; sleep 1; exec busybox httpd -f -p 127.0.
 check "http pod accepted" [ "$(create_json "$(pod web u-web ',"readinessProbe":{"httpGet":{"path":"/index.html","port":"web"},"periodSeconds":1},"ports":[{"name":"web","containerPort":18080}]' "$http")")" = 200 ]
 check "ready by an HTTP probe in the pod's network" until_status u-web '"ready":true' 300
 
+# HTTPS, the certificate not verified (as the kubelet); openssl from the host tree (not podman's image)
+if [ "$rt" != podman ]; then
+  tls='cd /tmp; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout k.pem -out c.pem -subj /CN=probe -days 1 2>/dev/null; exec openssl s_server -quiet -accept 127.0.0.1:18443 -cert c.pem -key k.pem -www'
+  check "https pod accepted" [ "$(create_json "$(pod tls u-tls ',"readinessProbe":{"httpGet":{"scheme":"HTTPS","path":"/","port":18443},"periodSeconds":1}' "$tls")")" = 200 ]
+  check "ready by an HTTPS probe (self-signed certificate)" until_status u-tls '"ready":true' 300
+  plain='cd /tmp; echo hello > index.html; exec busybox httpd -f -p 127.0.0.1:18444'
+  check "https-to-http pod accepted" [ "$(create_json "$(pod tlsbad u-tlsbad ',"readinessProbe":{"httpGet":{"scheme":"HTTPS","path":"/index.html","port":18444},"periodSeconds":1}' "$plain")")" = 200 ]
+  check "an HTTPS probe of a plain HTTP server says why it fails" until_status u-tlsbad 'HTTPS probe failed: TLS handshake' 300
+  check "and the pod is not ready" grep -q '"ready":false' <<<"$(status_of u-tlsbad)"
+fi
+
 # liveness by exec that starts failing
 check "liveness pod accepted" [ "$(create_json "$(pod live u-live ",\"livenessProbe\":$(exec_probe 'cat /tmp/healthy' 2)" \
   'echo ok > /tmp/healthy; sleep 2; rm /tmp/healthy; trap \"echo got TERM; exit 143\" TERM; while :; do sleep 0.1; done')")" = 200 ]
