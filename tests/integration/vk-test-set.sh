@@ -3,7 +3,7 @@
 # Our cases for the behaviours interLink's vk-test-set checks (tests/data/vk-test-set/README.md),
 # run as a user runs them: each case's manifests through the real `ferry run` into ferryd (local
 # backend), then its `expect` lines checked with `ferry get`, `ferry logs`, `ferry delete`.
-#   vk-test-set.sh FERRYD FERRY RUNTIME
+#   vk-test-set.sh FERRYD FERRY RUNTIME      (bwrap, podman; slurm: the Slurm backend with bwrap)
 # expect lines (# comments):
 #   runtimes RT...          the case runs only on these runtimes (else it is listed as skipped)
 #   wait                    ferry run --wait: until every pod and job has ended
@@ -22,7 +22,7 @@ ferryd=$1
 ferry=$2
 rt=${3:-bwrap}
 cases=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../data/vk-test-set")
-need_runtime --runtime "$rt"
+[ "$rt" = slurm ] && need_runtime --runtime bwrap || need_runtime --runtime "$rt"
 rtopts=()
 if [ "$rt" = podman ]; then
   img=$(podman_busybox_image) || exit $?
@@ -35,8 +35,10 @@ if [ "$rt" = podman ]; then
   fi
   rtopts+=(--backend-opt "image_map=busybox:1.36=$img" --backend-opt podman_pull=never)
 fi
-ferryd_start "$ferryd" --backend local --runtime "$rt" "${rtopts[@]}" --poll-interval-ms 200 \
-  --job-backoff-ms 200
+backend=(--backend local --runtime "$rt")
+# slurm: the bwrap runtime inside jobs of the single-node test Slurm (run under with-slurm.sh)
+[ "$rt" = slurm ] && backend=(--backend slurm --runtime bwrap)
+ferryd_start "$ferryd" "${backend[@]}" "${rtopts[@]}" --poll-interval-ms 200 --job-backoff-ms 200
 export FERRY_SERVER="unix://$sock"
 f() { "$ferry" "$@"; }
 
