@@ -89,6 +89,18 @@ for p in $(pods_of idx); do
   check "idx: $p got JOB_COMPLETION_INDEX $i and saw all four running ($l)" [ "$l" = "$p index $i saw 4" ]
 done
 
+# what ferryd made of the template: the Job controller's labels, annotation, owner, generateName
+body=$(sqlite3 "$dir/state/ferry.db" "SELECT body FROM pods WHERE name LIKE 'idx-2-%'")
+juid=$(jobjson idx | sed -n 's/^    "uid": "\(.*\)",*$/\1/p' | head -1)
+check "idx: job uid read ($juid)" [ -n "$juid" ]
+check "idx: label job-name" grep -q '"job-name":"idx"' <<<"$body"
+check "idx: label batch.kubernetes.io/job-name" grep -q '"batch.kubernetes.io/job-name":"idx"' <<<"$body"
+check "idx: label controller-uid" grep -q "\"controller-uid\":\"$juid\"" <<<"$body"
+check "idx: label and annotation of the index" [ "$(grep -o '"batch.kubernetes.io/job-completion-index":"2"' <<<"$body" | wc -l)" = 2 ]
+check "idx: the template's own label kept" grep -q '"app":"idx"' <<<"$body"
+check "idx: owned by the Job" grep -q "\"ownerReferences\":\[{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"name\":\"idx\",\"uid\":\"$juid\",\"controller\":true" <<<"$body"
+check "idx: generateName idx-" grep -q '"generateName":"idx-"' <<<"$body"
+
 # --- parallelism 2 of 4 (NonIndexed): never more than two at once
 job par '  completions: 4
   parallelism: 2' "touch $shared/par-\$HOSTNAME; ls $shared | grep -c '^par-' >> $shared/par.seen; echo \${JOB_COMPLETION_INDEX:-none} >> $shared/par.index; sleep 0.5; rm $shared/par-\$HOSTNAME"
