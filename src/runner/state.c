@@ -170,7 +170,11 @@ void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s)
 
 void runner_pod_probe_message(struct ferry_pod_status *st)
 {
-        if (st->message)
+        /* st is the last poll's status updated in place: a message of ours
+         * ("container NAME: ...") is made again from the containers' current
+         * ones (a later probe failure replaces it, a recovery clears it); a
+         * pod-level one (a reason such as Evicted, the backend's) stays */
+        if (st->reason[0] || (st->message && strncmp(st->message, "container ", 10) != 0))
                 return;
         for (size_t i = 0; i < (size_t)st->n_init + st->n_containers; i++) {
                 const struct ferry_cstatus *c = &st->c[i];
@@ -181,4 +185,5 @@ void runner_pod_probe_message(struct ferry_pod_status *st)
                         return;
                 }
         }
+        ferry_pod_status_set_message(st, NULL);
 }

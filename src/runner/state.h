@@ -61,7 +61,8 @@ int runner_cstate_read(const char *workdir, const char *name, struct runner_csta
 struct ferry_cstatus;
 void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s);
 /* A running pod's message from its containers' probe failures ("container
- * web: Readiness probe failed: ..."), unless it has one already. */
+ * web: Readiness probe failed: ..."), made again at every poll (cleared when
+ * none fails now); a pod-level reason or message of another kind stays. */
 struct ferry_pod_status;
 void runner_pod_probe_message(struct ferry_pod_status *st);
 int runner_proc_starttime(pid_t pid, uint64_t *ret);
