@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/* Site tenancy, the pure part: see tenancy.h. */
+#include "tenancy.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "gpu/alloc.h"
+
+static const char *const fixed_res[FERRY_TN_FIXED] = {"cpu", "memory", "pods", "nvidia.com/gpu"};
+
+#define DEFAULT_HALF_LIFE_S (24 * 3600)
+#define DEFAULT_RESERVE_AFTER_S 600
+
+void ferry_tn_config_free(struct ferry_tn_config *c)
+{
+        if (!c)
+                return;
+        free(c->label);
+        for (size_t i = FERRY_TN_FIXED; i < c->n_res; i++)
+                free(c->res[i]);
+        for (size_t i = 0; i < c->n_tenants; i++)
+                free(c->tenants[i].name);
+        free(c->tenants);
+        free(c);
+}
+
+int ferry_tn_res_index(const struct ferry_tn_config *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_res; i++)
+                if (!strcmp(c->res[i], name))
+                        return (int)i;
+        return -1;
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+        return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static size_t line_of(yaml_node_t *n)
+{
+        return n ? n->start_mark.line + 1 : 0;
+}
+
+/* "24h", "1h30m", "90s", "2d", "3600" (seconds) -> seconds */
+static int parse_seconds(const char *s, int64_t *ret)
+{
+        int64_t total = 0;
+        if (!*s)
+                return -EINVAL;
+        while (*s) {
+                char *end;
+                long long v = strtoll(s, &end, 10);
+                if (end == s || v < 0 || v > 100LL * 365 * 86400)
+                        return -EINVAL;
+                int64_t unit = *end == 'd' ? 86400 : *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+                if (*end == 'd' || *end == 'h' || *end == 'm' || *end == 's')
+                        end++;
+                else if (*end)
+                        return -EINVAL;
+                total += v * unit;
+                s = end;
+        }
+        *ret = total;
+        return 0;
+}
+
+/* One quantity of resource res: cpu in milli, memory in bytes, counts whole. */
+static int parse_amount(int res, const char *s, int64_t *ret)
+{
+        int64_t v;
+        if (res == FERRY_TN_MEMORY)
+                return ferry_quantity_bytes(s, ret) < 0 || *ret < 0 ? -EINVAL : 0;
+        if (ferry_quantity_milli(s, &v) < 0 || v < 0)
+                return -EINVAL;
+        if (res != FERRY_TN_CPU) {
+                if (v % 1000)
+                        return -EINVAL; /* pods and devices are whole */
+                v /= 1000;
+        }
+        *ret = v;
+        return 0;
+}
+
+#define FAIL(n, ...)                                                                               \
+        do {                                                                                       \
+                char _m[400];                                                                      \
+                snprintf(_m, sizeof(_m), __VA_ARGS__);                                             \
+                r = ferry_errprintf(err, -EINVAL, "%s:%zu: tenancy: %s", path, line_of(n), _m);    \
+                goto fail;                                                                         \
+        } while (0)
+
+/* Register the MIG profiles the quotas name, before the quotas are read. */
+static int collect_res(yaml_document_t *doc, yaml_node_t *tenants, struct ferry_tn_config *c,
+                       const char *path, ferry_error_t *err)
+{
+        int r = 0;
+        for (yaml_node_item_t *it = tenants->data.sequence.items.start;
+             it < tenants->data.sequence.items.top; it++) {
+                yaml_node_t *t = yaml_document_get_node(doc, *it);
+                if (!t || t->type != YAML_MAPPING_NODE)
+                        continue;
+                for (yaml_node_pair_t *p = t->data.mapping.pairs.start;
+                     p < t->data.mapping.pairs.top; p++) {
+                        const char *k = scalar(yaml_document_get_node(doc, p->key));
+                        yaml_node_t *q = yaml_document_get_node(doc, p->value);
+                        if (!k || strcmp(k, "quota") != 0 || !q || q->type != YAML_MAPPING_NODE)
+                                continue;
+                        for (yaml_node_pair_t *e = q->data.mapping.pairs.start;
+                             e < q->data.mapping.pairs.top; e++) {
+                                yaml_node_t *kn = yaml_document_get_node(doc, e->key);
+                                const char *rn = scalar(kn);
+                                if (!rn || ferry_tn_res_index(c, rn) >= 0)
+                                        continue;
+                                if (strncmp(rn, FERRY_GPU_MIG_PREFIX,
+                                            strlen(FERRY_GPU_MIG_PREFIX)) != 0 ||
+                                    !rn[strlen(FERRY_GPU_MIG_PREFIX)])
+                                        FAIL(kn,
+                                             "unknown resource \"%s\" (cpu, memory, pods, "
+                                             "nvidia.com/gpu, nvidia.com/mig-<profile>)",
+                                             rn);
+                                if (c->n_res == FERRY_TN_RES_MAX)
+                                        FAIL(kn, "more than %d kinds of resource",
+                                             FERRY_TN_RES_MAX);
+                                c->res[c->n_res++] = ferry_xstrdup(rn);
+                        }
+                }
+        }
+fail:
+        return r;
+}
+
+static int read_tenant(yaml_document_t *doc, yaml_node_t *t, struct ferry_tn_config *c,
+                       const char *path, ferry_error_t *err)
+{
+        struct ferry_tn_tenant *x = &c->tenants[c->n_tenants];
+        int r = 0;
+
+        memset(x, 0, sizeof(*x));
+        x->weight = 1;
+        for (size_t i = 0; i < FERRY_TN_RES_MAX; i++)
+                x->quota.v[i] = -1;
+        if (!t || t->type != YAML_MAPPING_NODE)
+                FAIL(t, "each tenant is a mapping (name, weight, quota)");
+        for (yaml_node_pair_t *p = t->data.mapping.pairs.start; p < t->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+                yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+                const char *k = scalar(kn), *v = scalar(vn);
+                if (!k)
+                        FAIL(kn, "keys must be strings");
+                if (!strcmp(k, "name")) {
+                        if (!v || !v[0] || (strcmp(v, "*") != 0 && !ferry_is_dns_label(v)))
+                                FAIL(vn, "a tenant's name is a namespace (a DNS label) or \"*\"");
+                        free(x->name);
+                        x->name = ferry_xstrdup(v);
+                } else if (!strcmp(k, "weight")) {
+                        char *end;
+                        double w = v ? strtod(v, &end) : 0;
+                        if (!v || *end || !(w > 0) || w > 1e6)
+                                FAIL(vn, "weight must be a number above 0 (got %s)",
+                                     v ? v : "no scalar");
+                        x->weight = w;
+                } else if (!strcmp(k, "quota")) {
+                        if (!vn || vn->type != YAML_MAPPING_NODE)
+                                FAIL(vn, "quota is a mapping of resource: quantity");
+                        for (yaml_node_pair_t *e = vn->data.mapping.pairs.start;
+                             e < vn->data.mapping.pairs.top; e++) {
+                                yaml_node_t *rk = yaml_document_get_node(doc, e->key);
+                                yaml_node_t *rv = yaml_document_get_node(doc, e->value);
+                                const char *rn = scalar(rk), *q = scalar(rv);
+                                int ri = rn ? ferry_tn_res_index(c, rn) : -1;
+                                if (ri < 0)
+                                        FAIL(rk, "unknown resource \"%s\"", rn ? rn : "");
+                                if (!q || parse_amount(ri, q, &x->quota.v[ri]) < 0)
+                                        FAIL(rv,
+                                             "quota %s must be a quantity of at least 0%s (got "
+                                             "%s)",
+                                             rn, ri >= FERRY_TN_PODS ? ", whole" : "",
+                                             q ? q : "no scalar");
+                        }
+                } else {
+                        FAIL(kn, "unknown key \"%s\" in a tenant (name, weight, quota)", k);
+                }
+        }
+        if (!x->name)
+                FAIL(t, "a tenant needs a name");
+        for (size_t i = 0; i < c->n_tenants; i++)
+                if (!strcmp(c->tenants[i].name, x->name))
+                        FAIL(t, "tenant \"%s\" is listed twice", x->name);
+        c->n_tenants++;
+        return 0;
+fail:
+        free(x->name);
+        x->name = NULL;
+        return r;
+}
+
+int ferry_tn_config_from_node(yaml_document_t *doc, yaml_node_t *node, const char *path,
+                              struct ferry_tn_config **ret, ferry_error_t *err)
+{
+        struct ferry_tn_config *c = ferry_xcalloc(1, sizeof(*c));
+        yaml_node_t *tenants = NULL;
+        int r = 0;
+
+        c->half_life_s = DEFAULT_HALF_LIFE_S;
+        c->reserve_after_s = DEFAULT_RESERVE_AFTER_S;
+        for (size_t i = 0; i < FERRY_TN_FIXED; i++)
+                c->res[i] = (char *)fixed_res[i];
+        c->n_res = FERRY_TN_FIXED;
+        if (!node || node->type != YAML_MAPPING_NODE)
+                FAIL(node, "must be a mapping (key, fair_share, tenants)");
+        for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+                yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+                const char *k = scalar(kn), *v = scalar(vn);
+                if (!k)
+                        FAIL(kn, "keys must be strings");
+                if (!strcmp(k, "key")) {
+                        if (v && !strcmp(v, "namespace")) {
+                                free(c->label);
+                                c->label = NULL;
+                        } else if (v && !strncmp(v, "label:", 6) && v[6]) {
+                                free(c->label);
+                                c->label = ferry_xstrdup(v + 6);
+                        } else {
+                                FAIL(vn, "key is namespace or label:NAME (got %s)",
+                                     v ? v : "no scalar");
+                        }
+                } else if (!strcmp(k, "fair_share")) {
+                        if (!vn || vn->type != YAML_MAPPING_NODE)
+                                FAIL(vn, "fair_share is a mapping (half_life)");
+                        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
+                             q < vn->data.mapping.pairs.top; q++) {
+                                yaml_node_t *fk = yaml_document_get_node(doc, q->key);
+                                yaml_node_t *fv = yaml_document_get_node(doc, q->value);
+                                const char *f = scalar(fk), *fvs = scalar(fv);
+                                if (!f || strcmp(f, "half_life") != 0)
+                                        FAIL(fk, "unknown key \"%s\" in fair_share (half_life)",
+                                             f ? f : "");
+                                if (!fvs || parse_seconds(fvs, &c->half_life_s) < 0 ||
+                                    c->half_life_s <= 0)
+                                        FAIL(fv, "half_life must be a duration like 24h");
+                        }
+                } else if (!strcmp(k, "reserve_after")) {
+                        if (!v || parse_seconds(v, &c->reserve_after_s) < 0)
+                                FAIL(vn, "reserve_after must be a duration like 10m");
+                } else if (!strcmp(k, "tenants")) {
+                        if (!vn || vn->type != YAML_SEQUENCE_NODE)
+                                FAIL(vn, "tenants is a list");
+                        tenants = vn;
+                } else {
+                        FAIL(kn, "unknown key \"%s\" (key, fair_share, reserve_after, tenants)", k);
+                }
+        }
+        if (tenants) {
+                if ((r = collect_res(doc, tenants, c, path, err)) < 0)
+                        goto fail;
+                size_t n =
+                    (size_t)(tenants->data.sequence.items.top - tenants->data.sequence.items.start);
+                c->tenants = ferry_xcalloc(n + 1, sizeof(*c->tenants));
+                for (yaml_node_item_t *it = tenants->data.sequence.items.start;
+                     it < tenants->data.sequence.items.top; it++)
+                        if ((r = read_tenant(doc, yaml_document_get_node(doc, *it), c, path, err)) <
+                            0)
+                                goto fail;
+        }
+        *ret = c;
+        return 0;
+fail:
+        ferry_tn_config_free(c);
+        return r;
+}
+
+int ferry_tn_config_parse(const char *text, size_t len, const char *path,
+                          struct ferry_tn_config **ret, ferry_error_t *err)
+{
+        yaml_parser_t p;
+        yaml_document_t doc;
+        int r = -ENOENT;
+
+        yaml_parser_initialize(&p);
+        yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+        if (!yaml_parser_load(&p, &doc)) {
+                r = ferry_errprintf(err, -EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
+                                    p.problem_mark.column + 1,
+                                    p.problem ? p.problem : "YAML error");
+                yaml_parser_delete(&p);
+                return r;
+        }
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (root && root->type == YAML_MAPPING_NODE)
+                for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+                     pr < root->data.mapping.pairs.top; pr++) {
+                        const char *k = scalar(yaml_document_get_node(&doc, pr->key));
+                        if (k && !strcmp(k, "tenancy")) {
+                                r = ferry_tn_config_from_node(
+                                    &doc, yaml_document_get_node(&doc, pr->value), path, ret, err);
+                                break;
+                        }
+                }
+        if (r == -ENOENT)
+                ferry_errprintf(err, -ENOENT, "%s: no tenancy section", path);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&p);
+        return r;
+}
+
+const char *ferry_tn_tenant_of(const struct ferry_tn_config *c, const struct ferry_pod *pod)
+{
+        if (!c->label)
+                return pod->namespace;
+        for (size_t i = 0; i < pod->n_labels; i++)
+                if (!strcmp(pod->labels[i].key, c->label))
+                        return pod->labels[i].value;
+        return "default";
+}
+
+const struct ferry_tn_tenant *ferry_tn_find(const struct ferry_tn_config *c, const char *name)
+{
+        const struct ferry_tn_tenant *star = NULL;
+        for (size_t i = 0; i < c->n_tenants; i++) {
+                if (!strcmp(c->tenants[i].name, name))
+                        return &c->tenants[i];
+                if (!strcmp(c->tenants[i].name, "*"))
+                        star = &c->tenants[i];
+        }
+        return star;
+}
+
+/* One container's amounts: requests where set, else limits. */
+static void container_vec(const struct ferry_tn_config *c, const struct ferry_container *k,
+                          struct ferry_tn_vec *v)
+{
+        const struct ferry_resources *rq = &k->requests, *lm = &k->limits;
+        memset(v, 0, sizeof(*v));
+        v->v[FERRY_TN_CPU] = rq->cpu_milli >= 0 ? rq->cpu_milli : lm->cpu_milli;
+        v->v[FERRY_TN_MEMORY] = rq->memory_bytes >= 0 ? rq->memory_bytes : lm->memory_bytes;
+        v->v[FERRY_TN_GPU] = rq->gpus >= 0 ? rq->gpus : lm->gpus;
+        /* extended resources: Kubernetes requires requests == limits for them */
+        for (int pass = 0; pass < 2; pass++) {
+                const struct ferry_resources *r = pass ? lm : rq;
+                for (size_t i = 0; i < r->n_extended; i++) {
+                        int ri = ferry_tn_res_index(c, r->extended[i].name);
+                        if (ri >= FERRY_TN_FIXED && v->v[ri] == 0)
+                                v->v[ri] = r->extended[i].count;
+                }
+        }
+        for (size_t i = 0; i < FERRY_TN_RES_MAX; i++)
+                if (v->v[i] < 0)
+                        v->v[i] = 0;
+}
+
+void ferry_tn_pod_request(const struct ferry_tn_config *c, const struct ferry_pod *pod,
+                          struct ferry_tn_vec *ret)
+{
+        struct ferry_tn_vec sum = {{0}}, init = {{0}}, one;
+        for (size_t i = 0; i < pod->n_containers; i++) {
+                container_vec(c, &pod->containers[i], &one);
+                for (size_t r = 0; r < FERRY_TN_RES_MAX; r++)
+                        sum.v[r] += one.v[r];
+        }
+        for (size_t i = 0; i < pod->n_init; i++) {
+                container_vec(c, &pod->init[i], &one);
+                for (size_t r = 0; r < FERRY_TN_RES_MAX; r++)
+                        if (one.v[r] > init.v[r])
+                                init.v[r] = one.v[r];
+        }
+        for (size_t r = 0; r < FERRY_TN_RES_MAX; r++)
+                ret->v[r] = sum.v[r] > init.v[r] ? sum.v[r] : init.v[r];
+        ret->v[FERRY_TN_PODS] = 1;
+}
+
+int ferry_tn_over(const struct ferry_tn_config *c, const struct ferry_tn_vec *quota,
+                  const struct ferry_tn_vec *held, const struct ferry_tn_vec *req)
+{
+        for (size_t r = 0; r < c->n_res; r++)
+                if (quota->v[r] >= 0 && req->v[r] > 0 && held->v[r] + req->v[r] > quota->v[r])
+                        return (int)r;
+        return -1;
+}
+
+void ferry_tn_describe(const struct ferry_tn_config *c, int res, int64_t amount, char *buf,
+                       size_t size)
+{
+        if (res == FERRY_TN_CPU) {
+                if (amount % 1000 == 0)
+                        snprintf(buf, size, "%lld", (long long)(amount / 1000));
+                else
+                        snprintf(buf, size, "%lldm", (long long)amount);
+        } else if (res == FERRY_TN_MEMORY) {
+                static const char *const unit[] = {"", "Ki", "Mi", "Gi", "Ti"};
+                int u = 0;
+                while (u < 4 && amount != 0 && amount % 1024 == 0) {
+                        amount /= 1024;
+                        u++;
+                }
+                snprintf(buf, size, "%lld%s", (long long)amount, unit[u]);
+        } else {
+                snprintf(buf, size, "%lld", (long long)amount);
+        }
+        (void)c;
+}
+
+void ferry_tn_decay(const struct ferry_tn_config *c, double usage[FERRY_TN_RES_MAX],
+                    const struct ferry_tn_vec *held, double dt_s)
+{
+        double f = exp2(-dt_s / (double)c->half_life_s);
+        for (size_t r = 0; r < c->n_res; r++)
+                usage[r] = usage[r] * f + (double)held->v[r] * dt_s;
+}
+
+double ferry_tn_dominant_share(const struct ferry_tn_config *c,
+                               const double usage[FERRY_TN_RES_MAX],
+                               const struct ferry_tn_vec *capacity, double weight)
+{
+        double best = 0;
+        for (size_t r = 0; r < c->n_res; r++) {
+                if (capacity->v[r] <= 0)
+                        continue;
+                double s = usage[r] / (double)capacity->v[r];
+                if (s > best)
+                        best = s;
+        }
+        return best / (weight > 0 ? weight : 1);
+}
