@@ -573,8 +573,10 @@ static void job_step(struct ferry_jobs *js, struct job *j, int64_t now, int64_t 
         if (n_want > 0) {
                 for (int k = 0; k < n_want; k++)
                         j->attempts[start[k]]++;
+                pthread_mutex_lock(&js->lock); /* list reads it */
                 if (!j->start_ns)
                         j->start_ns = now;
+                pthread_mutex_unlock(&js->lock);
                 if (save(js, j, &err) < 0) {
                         log_warn("job %s/%s: cannot store its next pods: %s", j->ns, j->name,
                                  err.text);

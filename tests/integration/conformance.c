@@ -131,6 +131,28 @@ static const char *derive_phase(json_t *st)
         return running ? "Running" : "Pending";
 }
 
+/* A case with "needs": ["limits"] (expect.json) asks for memory and CPU
+ * limits, which need a cgroup file system this run may write: a read-only
+ * or missing one (a container, a non-root run) cannot have them, and such a
+ * case is skipped with that reason, as ferryd says limits are not enforced. */
+static bool needs_unmet(const json_t *expect)
+{
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(expect, "needs"), i, v)
+        {
+                if (strcmp(json_string_value(v) ? json_string_value(v) : "", "limits") != 0)
+                        continue;
+                if (access("/sys/fs/cgroup/memory", W_OK) == 0) /* v1 */
+                        continue;
+                if (access("/sys/fs/cgroup/cgroup.subtree_control", F_OK) == 0 &&
+                    access("/sys/fs/cgroup", W_OK) == 0) /* v2 */
+                        continue;
+                return true;
+        }
+        return false;
+}
+
 static int run_case(const char *dir, const char *cs)
 {
         char path[4096];
@@ -141,6 +163,12 @@ static int run_case(const char *dir, const char *cs)
         json_t *expect = json_load_file(path, 0, NULL);
         if (!create || !expect)
                 return fail(cs, "cannot read the case files%s%s", NULL, NULL);
+        if (needs_unmet(expect)) {
+                printf("ok - %s # SKIP no writable cgroup here: limits cannot be enforced\n", cs);
+                free(create);
+                json_decref(expect);
+                return 0;
+        }
         json_t *req = json_loads(create, 0, NULL);
         json_t *pod = json_object_get(req, "pod");
         const char *uid =

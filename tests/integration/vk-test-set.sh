@@ -6,6 +6,7 @@
 #   vk-test-set.sh FERRYD FERRY RUNTIME      (bwrap, podman; slurm: the Slurm backend with bwrap)
 # expect lines (# comments):
 #   runtimes RT...          the case runs only on these runtimes (else it is listed as skipped)
+#   needs limits            skipped, saying why, where no cgroup may be written (limits are off)
 #   wait                    ferry run --wait: until every pod and job has ended
 #   phase POD PHASE         exit POD CONTAINER CODE
 #   log POD CONTAINER ERE   a line of its log matches; nolog: none does
@@ -67,6 +68,12 @@ run_case() {
     echo "SKIP $name: runs only on $(sed -n 's/^runtimes //p' <<<"$want")"
     return
   fi
+  # needs limits: memory/CPU limits need a cgroup file system this run may write
+  if grep -q '^needs limits$' <<<"$want" && ! [ -w /sys/fs/cgroup/memory ] &&
+    ! { [ -e /sys/fs/cgroup/cgroup.subtree_control ] && [ -w /sys/fs/cgroup ]; }; then
+    echo "SKIP $name: no writable cgroup here, limits cannot be enforced"
+    return
+  fi
   if grep -q '^wait$' <<<"$want"; then
     out=$(f run -n "$ns" -f "$c/case.yaml" --wait --timeout 90s 2>&1); rc=$?
   else
@@ -76,7 +83,7 @@ run_case() {
   alive
   while read -r verb a b rest <&3; do
     case $verb in
-      runtimes|wait) ;;
+      runtimes|wait|needs) ;;
       phase) check "$name: $a is $b" grep -q "\"phase\": \"$b\"" <<<"$(podjson "$a")" ;;
       exit) check "$name: $a/$b exited $rest ($(exitcode "$a" "$b"))" [ "$(exitcode "$a" "$b")" = "$rest" ] ;;
       log) check "$name: $a/$b logged /$rest/" grep -Eq -- "$rest" <<<"$(logs "$a" "$b")" ;;

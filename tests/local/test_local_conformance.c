@@ -59,6 +59,28 @@ static bool any_line(const char *text, const char *re_s, ferry_error_t *err)
         return hit;
 }
 
+/* A case with "needs": ["limits"] (expect.json) asks for memory and CPU
+ * limits, which need a cgroup file system this run may write: a read-only
+ * or missing one (a container, a non-root run) cannot have them, and such a
+ * case is skipped with that reason, as ferryd says limits are not enforced. */
+static bool needs_unmet(const json_t *expect)
+{
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(expect, "needs"), i, v)
+        {
+                if (strcmp(json_string_value(v) ? json_string_value(v) : "", "limits") != 0)
+                        continue;
+                if (access("/sys/fs/cgroup/memory", W_OK) == 0) /* v1 */
+                        continue;
+                if (access("/sys/fs/cgroup/cgroup.subtree_control", F_OK) == 0 &&
+                    access("/sys/fs/cgroup", W_OK) == 0) /* v2 */
+                        continue;
+                return true;
+        }
+        return false;
+}
+
 static int check(struct ferry_backend *be, struct kase *k)
 {
         json_t *e = k->expect;
@@ -246,6 +268,12 @@ static void test_conformance(void **state)
                 json_error_t jerr;
                 json_t *expect = json_load_file(ep, 0, &jerr);
                 assert_non_null(expect);
+                if (needs_unmet(expect)) {
+                        print_message("%s: skipped, no writable cgroup here\n", de->d_name);
+                        json_decref(expect);
+                        free(body);
+                        continue;
+                }
                 ks = ferry_xrealloc(ks, (n + 1) * sizeof(*ks));
                 ks[n] = (struct kase){ferry_xstrdup(de->d_name), h_parse(body), expect};
                 free(body);
