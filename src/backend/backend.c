@@ -287,6 +287,7 @@ int ferry_backend_capacity(struct ferry_backend *be, struct ferry_capacity *ret,
         memset(ret, 0, sizeof(*ret));
         if (!be->ops->capacity) {
                 ret->cpu_milli = ret->memory_bytes = ret->pods = -1;
+                ret->total_cpu_milli = ret->total_memory_bytes = ret->total_pods = -1;
                 return 0;
         }
         return CALL(be, FERRY_BOP_CAPACITY, be->ops->capacity(be, ret, err));

@@ -34,10 +34,14 @@ struct ferry_capacity {
         int64_t cpu_milli;    /* free CPU, milli-cores */
         int64_t memory_bytes; /* free memory */
         int64_t pods;         /* how many more pods may be accepted */
+        /* what the site has in all, used or not (site admission counts against
+         * these, src/daemon/admit.c); -1 = not known */
+        int64_t total_cpu_milli, total_memory_bytes, total_pods;
         size_t n_accel;
         struct {
                 char resource[64]; /* e.g. nvidia.com/gpu, nvidia.com/mig-1g.10gb */
                 int64_t available;
+                int64_t total;
         } accel[16];
         char status[256]; /* human note, e.g. "cluster reports no CPUs" */
 };

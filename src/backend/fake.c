@@ -313,6 +313,9 @@ static int fake_capacity(struct ferry_backend *be, struct ferry_capacity *ret, f
                 return ferry_errprintf(err, -EINVAL,
                                        "fake backend: option memory is not a quantity");
         ret->memory_bytes = v;
+        ret->total_cpu_milli = ret->cpu_milli;
+        ret->total_memory_bytes = v;
+        ret->total_pods = ferry_backend_opt_int(be, "pods", 10000);
         pthread_mutex_lock(&f->lock);
         size_t live = ferry_hashmap_size(f->jobs);
         pthread_mutex_unlock(&f->lock);
@@ -329,6 +332,7 @@ static int fake_capacity(struct ferry_backend *be, struct ferry_capacity *ret, f
                         snprintf(ret->accel[i].resource, sizeof(ret->accel[i].resource), "%s",
                                  cap.item[i].resource);
                         ret->accel[i].available = cap.item[i].free;
+                        ret->accel[i].total = cap.item[i].total;
                         ret->n_accel = i + 1;
                 }
         }

@@ -860,11 +860,14 @@ static int parse_pod(struct pctx *c, json_t *pod, struct ferry_pod *p)
         if ((r = get_int(c, spec, "terminationGracePeriodSeconds", "spec", 30, &p->grace_seconds)) <
                 0 ||
             (r = get_int(c, spec, "activeDeadlineSeconds", "spec", -1, &p->deadline_seconds)) < 0 ||
+            (r = get_int(c, spec, "priority", "spec", 0, &p->priority)) < 0 ||
             (r = get_str(c, spec, "restartPolicy", "spec", false, &p->restart_policy)) < 0)
                 return r;
         if (p->grace_seconds < 0 || p->grace_seconds > 86400)
                 return ferry_errprintf(c->err, -EINVAL,
                                        "spec.terminationGracePeriodSeconds must be 0..86400");
+        if (p->priority < INT32_MIN || p->priority > INT32_MAX)
+                return ferry_errprintf(c->err, -EINVAL, "spec.priority must be a 32-bit integer");
         return parse_ids(c, json_object_get(spec, "securityContext"), "spec.securityContext",
                          &p->run_as_user, &p->run_as_group, &p->fs_group);
 }

@@ -147,6 +147,8 @@ struct ferry_pod {
         size_t n_projected;
         int64_t grace_seconds;    /* terminationGracePeriodSeconds, default 30 */
         int64_t deadline_seconds; /* activeDeadlineSeconds, -1 = none */
+        int64_t priority;         /* spec.priority (set by the API server from the
+                                   * PriorityClass), default 0 */
         char *restart_policy;
         /* spec.securityContext: runAsUser, runAsGroup, fsGroup; -1 = unset */
         int64_t run_as_user, run_as_group, fs_group;

@@ -251,12 +251,23 @@ int ferry_tn_config_from_node(yaml_document_t *doc, yaml_node_t *node, const cha
                 } else if (!strcmp(k, "reserve_after")) {
                         if (!v || parse_seconds(v, &c->reserve_after_s) < 0)
                                 FAIL(vn, "reserve_after must be a duration like 10m");
+                } else if (!strcmp(k, "preemptible_below_priority")) {
+                        char *end;
+                        long long pv = v ? strtoll(v, &end, 10) : 0;
+                        if (!v || !*v || *end || pv < INT32_MIN || pv > INT32_MAX)
+                                FAIL(vn, "preemptible_below_priority must be an integer (got %s)",
+                                     v ? v : "no scalar");
+                        c->preempt_below = pv;
+                        c->has_preempt_below = true;
                 } else if (!strcmp(k, "tenants")) {
                         if (!vn || vn->type != YAML_SEQUENCE_NODE)
                                 FAIL(vn, "tenants is a list");
                         tenants = vn;
                 } else {
-                        FAIL(kn, "unknown key \"%s\" (key, fair_share, reserve_after, tenants)", k);
+                        FAIL(kn,
+                             "unknown key \"%s\" (key, fair_share, reserve_after, "
+                             "preemptible_below_priority, tenants)",
+                             k);
                 }
         }
         if (tenants) {
@@ -429,4 +440,340 @@ double ferry_tn_dominant_share(const struct ferry_tn_config *c,
                         best = s;
         }
         return best / (weight > 0 ? weight : 1);
+}
+
+bool ferry_tn_preemptible(const struct ferry_tn_config *c, const struct ferry_pod *pod)
+{
+        const char *a = ferry_pod_annotation(pod, "ferry.io/preemptible");
+        if (a && !strcmp(a, "true"))
+                return true;
+        return c->has_preempt_below && pod->priority < c->preempt_below;
+}
+
+const char *ferry_tn_reason(int verdict, int res)
+{
+        if (verdict == FERRY_TN_WAIT_QUOTA)
+                return "QuotaExceeded";
+        switch (res) {
+        case FERRY_TN_CPU: return "InsufficientCpu";
+        case FERRY_TN_MEMORY: return "InsufficientMemory";
+        case FERRY_TN_PODS: return "InsufficientPods";
+        default: return "GPUUnavailable";
+        }
+}
+
+/* ---- the admission round ---- */
+
+#define UNLIMITED (INT64_MAX / 4)
+
+struct plan {
+        const struct ferry_tn_config *c;
+        struct ferry_tn_tstate *t;
+        size_t nt;
+        struct ferry_tn_wait *w;
+        struct ferry_tn_run *run;
+        size_t nr;
+        const struct ferry_tn_vec *cap;
+        int64_t avail[FERRY_TN_RES_MAX];  /* capacity - held - reserved */
+        int64_t coming[FERRY_TN_RES_MAX]; /* held by releasing pods, not yet claimed */
+        size_t *victims;                  /* preemption candidates in order, built once */
+        size_t n_victims;
+        bool victims_built;
+        size_t admitted;
+};
+
+struct qent {
+        size_t i;
+        int64_t priority, created_ns;
+};
+
+static int by_priority_age(const void *a, const void *b)
+{
+        const struct qent *x = a, *y = b;
+        if (x->priority != y->priority)
+                return x->priority > y->priority ? -1 : 1;
+        if (x->created_ns != y->created_ns)
+                return x->created_ns < y->created_ns ? -1 : 1;
+        return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static bool over_quota(const struct plan *pl, const struct ferry_tn_tstate *t)
+{
+        if (!t->quota)
+                return false;
+        for (size_t r = 0; r < pl->c->n_res; r++)
+                if (t->quota->v[r] >= 0 && t->held.v[r] > t->quota->v[r])
+                        return true;
+        return false;
+}
+
+struct vent {
+        size_t i;
+        bool over;
+        int64_t started_ns;
+};
+
+static int by_victim_order(const void *a, const void *b)
+{
+        const struct vent *x = a, *y = b;
+        if (x->over != y->over)
+                return x->over ? -1 : 1; /* over-quota tenants first */
+        if (x->started_ns != y->started_ns)
+                return x->started_ns > y->started_ns ? -1 : 1; /* youngest first */
+        return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void build_victims(struct plan *pl)
+{
+        struct vent *v = ferry_xcalloc(pl->nr + 1, sizeof(*v));
+        size_t n = 0;
+        for (size_t i = 0; i < pl->nr; i++)
+                if (pl->run[i].preemptible && !pl->run[i].releasing)
+                        v[n++] = (struct vent){i, over_quota(pl, &pl->t[pl->run[i].tenant]),
+                                               pl->run[i].started_ns};
+        qsort(v, n, sizeof(*v), by_victim_order);
+        pl->victims = ferry_xcalloc(n + 1, sizeof(*pl->victims));
+        for (size_t i = 0; i < n; i++)
+                pl->victims[i] = v[i].i;
+        pl->n_victims = n;
+        pl->victims_built = true;
+        free(v);
+}
+
+static bool covered(const struct plan *pl, const int64_t deficit[], const int64_t got[])
+{
+        for (size_t r = 0; r < pl->c->n_res; r++)
+                if (got[r] < deficit[r])
+                        return false;
+        return true;
+}
+
+/* Choose the fewest preemptible pods, in victim order, whose requests cover
+ * deficit; mark them. False (nothing marked) when all of them would not. */
+static bool preempt(struct plan *pl, size_t wi, const int64_t deficit[])
+{
+        int64_t got[FERRY_TN_RES_MAX] = {0};
+        size_t *pick = NULL, n = 0;
+
+        if (!pl->victims_built)
+                build_victims(pl);
+        pick = ferry_xcalloc(pl->n_victims + 1, sizeof(*pick));
+        for (size_t k = 0; k < pl->n_victims && !covered(pl, deficit, got); k++) {
+                const struct ferry_tn_run *v = &pl->run[pl->victims[k]];
+                if (v->releasing)
+                        continue; /* taken by an earlier pod of this round */
+                bool helps = false;
+                for (size_t r = 0; r < pl->c->n_res; r++)
+                        helps |= got[r] < deficit[r] && v->req.v[r] > 0;
+                if (!helps)
+                        continue;
+                for (size_t r = 0; r < pl->c->n_res; r++)
+                        got[r] += v->req.v[r];
+                pick[n++] = pl->victims[k];
+        }
+        bool ok = covered(pl, deficit, got);
+        if (ok) {
+                /* drop those not needed after all, the last chosen first */
+                for (size_t k = n; k-- > 0;) {
+                        const struct ferry_tn_run *v = &pl->run[pick[k]];
+                        for (size_t r = 0; r < pl->c->n_res; r++)
+                                got[r] -= v->req.v[r];
+                        if (covered(pl, deficit, got)) {
+                                pick[k] = SIZE_MAX;
+                                continue;
+                        }
+                        for (size_t r = 0; r < pl->c->n_res; r++)
+                                got[r] += v->req.v[r];
+                }
+                for (size_t k = 0; k < n; k++) {
+                        if (pick[k] == SIZE_MAX)
+                                continue;
+                        struct ferry_tn_run *v = &pl->run[pick[k]];
+                        v->releasing = true;
+                        v->victim_for = (long)wi;
+                        for (size_t r = 0; r < pl->c->n_res; r++)
+                                pl->coming[r] += v->req.v[r];
+                }
+        }
+        free(pick);
+        return ok;
+}
+
+/* Hold back for w what is free now (later pods do not backfill into it). */
+static void reserve(struct plan *pl, struct ferry_tn_wait *w)
+{
+        for (size_t r = 0; r < pl->c->n_res; r++) {
+                int64_t take = w->req.v[r] < pl->avail[r] ? w->req.v[r] : pl->avail[r];
+                if (take > 0)
+                        pl->avail[r] -= take;
+        }
+        w->reserves = true;
+}
+
+static void decide(struct plan *pl, size_t wi, bool first_class, int64_t now_ns)
+{
+        struct ferry_tn_wait *w = &pl->w[wi];
+        struct ferry_tn_tstate *t = &pl->t[w->tenant];
+        const size_t nres = pl->c->n_res;
+
+        w->reserves = w->preempts = false;
+        if (!w->preemptible && t->quota) {
+                int ro = ferry_tn_over(pl->c, t->quota, &t->held_g, &w->req);
+                if (ro >= 0) {
+                        w->verdict = FERRY_TN_WAIT_QUOTA;
+                        w->res = ro;
+                        return;
+                }
+        }
+        int lack = -1;
+        for (size_t r = 0; r < nres && lack < 0; r++)
+                if (w->req.v[r] > 0 && w->req.v[r] > pl->avail[r])
+                        lack = (int)r;
+        if (lack < 0) {
+                for (size_t r = 0; r < nres; r++) {
+                        t->held.v[r] += w->req.v[r];
+                        if (!w->preemptible)
+                                t->held_g.v[r] += w->req.v[r];
+                        pl->avail[r] -= w->req.v[r];
+                }
+                w->verdict = FERRY_TN_ADMIT;
+                pl->admitted++;
+                return;
+        }
+        w->verdict = FERRY_TN_WAIT_SITE;
+        w->res = lack;
+        if (w->preemptible)
+                return; /* it borrows what is idle, and waits for it */
+        /* A guaranteed pod within its quota: what releasing pods give back,
+         * else preemption, makes room; it reserves while that happens. */
+        int64_t need[FERRY_TN_RES_MAX] = {0}, deficit[FERRY_TN_RES_MAX] = {0};
+        int64_t own[FERRY_TN_RES_MAX] = {0}; /* what pods stopped for it earlier give back */
+        bool short_now = false;
+        for (size_t i = 0; w->reserved_in && i < pl->nr; i++)
+                if (pl->run[i].releasing && pl->run[i].claimed_by == (long)wi)
+                        for (size_t r = 0; r < nres; r++)
+                                own[r] += pl->run[i].req.v[r];
+        for (size_t r = 0; r < nres; r++) {
+                int64_t a = pl->avail[r] > 0 ? pl->avail[r] : 0;
+                need[r] = w->req.v[r] > a + own[r] ? w->req.v[r] - a - own[r] : 0;
+                deficit[r] = need[r] > pl->coming[r] ? need[r] - pl->coming[r] : 0;
+                short_now |= deficit[r] > 0;
+        }
+        if (!short_now || preempt(pl, wi, deficit)) {
+                w->preempts = short_now;
+                for (size_t r = 0; r < nres; r++)
+                        pl->coming[r] -= need[r];
+                reserve(pl, w);
+                return;
+        }
+        if (first_class)
+                reserve(pl, w);
+}
+
+/* The tenant to serve next: lowest dominant share of decayed usage, then of
+ * what it holds now (so that equal usage, e.g. none yet, takes turns). */
+static long pick_tenant(const struct plan *pl, const size_t *left, const double *share,
+                        const double *hshare)
+{
+        long best = -1;
+        for (size_t k = 0; k < pl->nt; k++) {
+                if (!left[k])
+                        continue;
+                if (best < 0 || share[k] < share[best] - 1e-12 ||
+                    (share[k] <= share[best] + 1e-12 && hshare[k] < hshare[best]))
+                        best = (long)k;
+        }
+        return best;
+}
+
+static double held_share(const struct plan *pl, const struct ferry_tn_tstate *t)
+{
+        double u[FERRY_TN_RES_MAX];
+        for (size_t r = 0; r < pl->c->n_res; r++)
+                u[r] = (double)t->held.v[r];
+        return ferry_tn_dominant_share(pl->c, u, pl->cap, t->weight);
+}
+
+size_t ferry_tn_plan(const struct ferry_tn_config *c, struct ferry_tn_tstate *t, size_t nt,
+                     struct ferry_tn_wait *w, size_t nw, struct ferry_tn_run *run, size_t nr,
+                     const struct ferry_tn_vec *capacity, int64_t now_ns)
+{
+        struct plan pl = {.c = c, .t = t, .nt = nt, .w = w, .run = run, .nr = nr, .cap = capacity};
+        const size_t nres = c->n_res;
+
+        for (size_t r = 0; r < nres; r++) {
+                int64_t held = 0;
+                for (size_t k = 0; k < nt; k++)
+                        held += t[k].held.v[r];
+                pl.avail[r] = capacity->v[r] < 0 ? UNLIMITED : capacity->v[r] - held;
+        }
+        for (size_t i = 0; i < nr; i++) {
+                run[i].victim_for = -1;
+                if (run[i].claimed_by >= (long)nw || (run[i].claimed_by >= 0 && !run[i].releasing))
+                        run[i].claimed_by = -1;
+                if (run[i].releasing && run[i].claimed_by < 0)
+                        for (size_t r = 0; r < nres; r++)
+                                pl.coming[r] += run[i].req.v[r];
+        }
+        double *share = ferry_xcalloc(nt + 1, sizeof(double));
+        double *hshare = ferry_xcalloc(nt + 1, sizeof(double));
+        size_t *left = ferry_xcalloc(nt + 1, sizeof(size_t));
+        size_t *start = ferry_xcalloc(nt + 2, sizeof(size_t));
+        struct qent *q = ferry_xcalloc(nw + 1, sizeof(*q));
+        for (size_t k = 0; k < nt; k++)
+                share[k] = ferry_tn_dominant_share(c, t[k].usage, capacity, t[k].weight);
+
+        /* class 0: guaranteed pods that waited past reserve_after, oldest
+         * first; 1: the other guaranteed pods; 2: preemptible ones */
+        for (int cls = 0; cls < 3; cls++) {
+                size_t n = 0;
+                for (size_t i = 0; i < nw; i++) {
+                        bool old = now_ns - w[i].created_ns >= c->reserve_after_s * 1000000000LL;
+                        int wc = w[i].preemptible ? 2 : old || w[i].reserved_in ? 0 : 1;
+                        if (wc == cls)
+                                q[n++] = (struct qent){i, w[i].priority, w[i].created_ns};
+                }
+                if (n == 0)
+                        continue;
+                if (cls == 0) {
+                        qsort(q, n, sizeof(*q), by_priority_age);
+                        for (size_t i = 0; i < n; i++)
+                                decide(&pl, q[i].i, true, now_ns);
+                        continue;
+                }
+                /* per tenant, by priority then age; tenants by share */
+                memset(left, 0, (nt + 1) * sizeof(size_t));
+                for (size_t i = 0; i < n; i++)
+                        left[w[q[i].i].tenant]++;
+                start[0] = 0;
+                for (size_t k = 0; k < nt; k++)
+                        start[k + 1] = start[k] + left[k];
+                struct qent *sorted = ferry_xcalloc(n + 1, sizeof(*sorted));
+                size_t *fill = ferry_xcalloc(nt + 1, sizeof(size_t));
+                for (size_t i = 0; i < n; i++) {
+                        size_t k = w[q[i].i].tenant;
+                        sorted[start[k] + fill[k]++] = q[i];
+                }
+                for (size_t k = 0; k < nt; k++) {
+                        qsort(sorted + start[k], left[k], sizeof(*sorted), by_priority_age);
+                        hshare[k] = held_share(&pl, &t[k]);
+                        fill[k] = 0;
+                }
+                for (long k; (k = pick_tenant(&pl, left, share, hshare)) >= 0;) {
+                        struct qent *e = &sorted[start[k] + fill[k]++];
+                        left[k]--;
+                        decide(&pl, e->i, false, now_ns);
+                        if (w[e->i].verdict == FERRY_TN_ADMIT)
+                                hshare[k] = held_share(&pl, &t[k]);
+                }
+                free(sorted);
+                free(fill);
+        }
+        free(share);
+        free(hshare);
+        free(left);
+        free(start);
+        free(q);
+        free(pl.victims);
+        return pl.admitted;
 }

@@ -44,6 +44,8 @@ struct ferry_tn_config {
         char *label;             /* key: label:NAME; NULL = the namespace */
         int64_t half_life_s;     /* fair_share.half_life, default 24h */
         int64_t reserve_after_s; /* a waiting pod reserves after this long (default 10 min) */
+        bool has_preempt_below;  /* preemptible_below_priority given: */
+        int64_t preempt_below;   /* pods of a lower spec.priority are preemptible */
         size_t n_res;
         char *res[FERRY_TN_RES_MAX]; /* "cpu", "memory", "pods", "nvidia.com/gpu", MIG profiles */
         size_t n_tenants;
@@ -95,5 +97,71 @@ void ferry_tn_decay(const struct ferry_tn_config *c, double usage[FERRY_TN_RES_M
 double ferry_tn_dominant_share(const struct ferry_tn_config *c,
                                const double usage[FERRY_TN_RES_MAX],
                                const struct ferry_tn_vec *capacity, double weight);
+
+/* Whether a pod is preemptible: annotation ferry.io/preemptible "true", or a
+ * priority below preemptible_below_priority. */
+bool ferry_tn_preemptible(const struct ferry_tn_config *c, const struct ferry_pod *pod);
+
+/* ---- the admission round (spec/tenancy.md "Order among waiting pods",
+ * "Preemptible pods") ----
+ *
+ * The caller (src/daemon/admit.c) holds the state; ferry_tn_plan decides,
+ * without I/O, which waiting pods start now, which wait and why, and which
+ * running preemptible pods to stop. Quota counts a tenant's guaranteed
+ * (non-preemptible) pods; the site's capacity counts every admitted pod. */
+
+struct ferry_tn_tstate {
+        const char *name;
+        double weight;
+        const struct ferry_tn_vec *quota; /* NULL: unlimited */
+        struct ferry_tn_vec held;         /* every admitted, unfinished pod */
+        struct ferry_tn_vec held_g;       /* of them the guaranteed ones: what quota limits */
+        double usage[FERRY_TN_RES_MAX];   /* decayed resource-seconds (ferry_tn_decay) */
+};
+
+enum ferry_tn_verdict {
+        FERRY_TN_ADMIT,      /* start it: its request was added to its tenant's held */
+        FERRY_TN_WAIT_QUOTA, /* res: the quota it would pass */
+        FERRY_TN_WAIT_SITE,  /* res: the site resource it lacks */
+};
+
+struct ferry_tn_wait {
+        /* in */
+        size_t tenant; /* index into the tenant array */
+        struct ferry_tn_vec req;
+        int64_t priority;
+        bool preemptible;
+        int64_t created_ns;
+        bool reserved_in; /* it reserved in an earlier round (it preempted): it goes first */
+        /* out */
+        int verdict; /* enum ferry_tn_verdict */
+        int res;
+        bool reserves; /* waits holding a reservation: others do not backfill past it */
+        bool preempts; /* some running pods are stopped for it (their victim_for) */
+};
+
+struct ferry_tn_run {
+        /* in: an admitted, unfinished pod */
+        size_t tenant;
+        struct ferry_tn_vec req;
+        bool preemptible;
+        bool releasing; /* being stopped: what it holds comes back soon */
+        int64_t started_ns;
+        long claimed_by; /* releasing: the waiting pod it was stopped for, or -1 */
+        /* out: the index of the waiting pod it is stopped for in this round, or -1 */
+        long victim_for;
+};
+
+/* One round. capacity: the site's total per resource, -1 where unknown (then
+ * only quotas limit it). now_ns: the clock of created_ns (for reserve_after).
+ * Admitted pods' requests are added to t[].held (and held_g); victims are
+ * marked releasing. Returns the number admitted. */
+size_t ferry_tn_plan(const struct ferry_tn_config *c, struct ferry_tn_tstate *t, size_t nt,
+                     struct ferry_tn_wait *w, size_t nw, struct ferry_tn_run *run, size_t nr,
+                     const struct ferry_tn_vec *capacity, int64_t now_ns);
+
+/* The waiting reason a verdict shows: "QuotaExceeded", "InsufficientCpu",
+ * "InsufficientMemory", "InsufficientPods", "GPUUnavailable". */
+const char *ferry_tn_reason(int verdict, int res);
 
 #endif

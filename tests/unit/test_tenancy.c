@@ -194,12 +194,204 @@ static void test_fair_share(void **state)
         ferry_tn_config_free(c);
 }
 
+/* ---- the admission round ---- */
+
+#define CPU(n) ((n)*1000)
+#define SEC 1000000000LL
+
+static struct ferry_tn_wait wpod(size_t tenant, int64_t cpu_milli, int64_t created_s)
+{
+        struct ferry_tn_wait w = {.tenant = tenant, .created_ns = created_s * SEC};
+        w.req.v[FERRY_TN_CPU] = cpu_milli;
+        w.req.v[FERRY_TN_PODS] = 1;
+        return w;
+}
+
+static struct ferry_tn_run rpod(size_t tenant, int64_t cpu_milli, int64_t started_s,
+                                bool preemptible)
+{
+        struct ferry_tn_run r = {.tenant = tenant,
+                                 .started_ns = started_s * SEC,
+                                 .preemptible = preemptible,
+                                 .claimed_by = -1};
+        r.req.v[FERRY_TN_CPU] = cpu_milli;
+        r.req.v[FERRY_TN_PODS] = 1;
+        return r;
+}
+
+static void hold(struct ferry_tn_tstate *t, const struct ferry_tn_run *r)
+{
+        for (size_t i = 0; i < FERRY_TN_RES_MAX; i++) {
+                t->held.v[i] += r->req.v[i];
+                if (!r->preemptible)
+                        t->held_g.v[i] += r->req.v[i];
+        }
+}
+
+static struct ferry_tn_vec site(int64_t cpu_milli)
+{
+        struct ferry_tn_vec cap;
+        for (size_t i = 0; i < FERRY_TN_RES_MAX; i++)
+                cap.v[i] = -1;
+        cap.v[FERRY_TN_CPU] = cpu_milli;
+        return cap;
+}
+
+/* A large pod does not block smaller ones behind it, until it has waited
+ * reserve_after; then nothing backfills past it. */
+static void test_plan_backfill(void **state)
+{
+        (void)state;
+        struct ferry_tn_config *c = parse_ok("tenancy:\n  reserve_after: 60s\n");
+        struct ferry_tn_tstate t[1] = {{.name = "a", .weight = 1}};
+        struct ferry_tn_vec cap = site(CPU(4));
+        t[0].held.v[FERRY_TN_CPU] = CPU(2);
+        struct ferry_tn_wait w[2] = {wpod(0, CPU(4), 100), wpod(0, CPU(1), 110)};
+        assert_int_equal(ferry_tn_plan(c, t, 1, w, 2, NULL, 0, &cap, 130 * SEC), 1);
+        assert_int_equal(w[0].verdict, FERRY_TN_WAIT_SITE);
+        assert_int_equal(w[0].res, FERRY_TN_CPU);
+        assert_string_equal(ferry_tn_reason(w[0].verdict, w[0].res), "InsufficientCpu");
+        assert_int_equal(w[1].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(t[0].held.v[FERRY_TN_CPU], CPU(3));
+        /* the big one has waited 61 s: it reserves, the small one waits */
+        t[0].held.v[FERRY_TN_CPU] = CPU(2);
+        assert_int_equal(ferry_tn_plan(c, t, 1, w, 2, NULL, 0, &cap, 161 * SEC), 0);
+        assert_true(w[0].reserves);
+        assert_int_equal(w[1].verdict, FERRY_TN_WAIT_SITE);
+        ferry_tn_config_free(c);
+}
+
+/* Quota counts guaranteed pods; a preemptible pod borrows past it. */
+static void test_plan_quota(void **state)
+{
+        (void)state;
+        struct ferry_tn_config *c =
+            parse_ok("tenancy:\n  tenants:\n    - name: a\n      quota: {cpu: 2}\n");
+        struct ferry_tn_tstate t[1] = {{.name = "a", .weight = 1, .quota = &c->tenants[0].quota}};
+        struct ferry_tn_vec cap = site(CPU(8));
+        struct ferry_tn_wait w[3] = {wpod(0, CPU(1), 1), wpod(0, CPU(2), 2), wpod(0, CPU(3), 3)};
+        w[2].preemptible = true;
+        assert_int_equal(ferry_tn_plan(c, t, 1, w, 3, NULL, 0, &cap, 10 * SEC), 2);
+        assert_int_equal(w[0].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[1].verdict, FERRY_TN_WAIT_QUOTA); /* 1 + 2 > 2 */
+        assert_int_equal(w[1].res, FERRY_TN_CPU);
+        assert_string_equal(ferry_tn_reason(w[1].verdict, w[1].res), "QuotaExceeded");
+        assert_int_equal(w[2].verdict, FERRY_TN_ADMIT); /* borrowed */
+        assert_int_equal(t[0].held_g.v[FERRY_TN_CPU], CPU(1));
+        assert_int_equal(t[0].held.v[FERRY_TN_CPU], CPU(4));
+        ferry_tn_config_free(c);
+}
+
+/* The tenant with the lower dominant share per weight goes first; equal
+ * shares take turns; within a tenant, priority then age. */
+static void test_plan_order(void **state)
+{
+        (void)state;
+        struct ferry_tn_config *c = parse_ok("tenancy:\n  reserve_after: 1h\n");
+        struct ferry_tn_tstate t[2] = {{.name = "a", .weight = 1}, {.name = "b", .weight = 1}};
+        struct ferry_tn_vec cap = site(CPU(4));
+        t[0].usage[FERRY_TN_CPU] = CPU(4) * 100.0; /* a used the site for 100 s */
+        t[1].usage[FERRY_TN_CPU] = CPU(4) * 10.0;
+        struct ferry_tn_wait w[4] = {wpod(0, CPU(2), 1), wpod(0, CPU(2), 2), wpod(1, CPU(2), 3),
+                                     wpod(1, CPU(2), 4)};
+        w[3].priority = 10;
+        assert_int_equal(ferry_tn_plan(c, t, 2, w, 4, NULL, 0, &cap, 10 * SEC), 2);
+        assert_int_equal(w[2].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[3].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[0].verdict, FERRY_TN_WAIT_SITE);
+        /* weight 20 makes a's share the lower one */
+        memset(t[1].held.v, 0, sizeof(t[1].held.v));
+        t[0].weight = 20;
+        assert_int_equal(ferry_tn_plan(c, t, 2, w, 4, NULL, 0, &cap, 10 * SEC), 2);
+        assert_int_equal(w[0].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[1].verdict, FERRY_TN_ADMIT);
+        /* no usage yet: turns by what each holds */
+        struct ferry_tn_tstate u[2] = {{.name = "a", .weight = 1}, {.name = "b", .weight = 1}};
+        struct ferry_tn_wait v[6] = {wpod(0, CPU(1), 1), wpod(0, CPU(1), 2), wpod(0, CPU(1), 3),
+                                     wpod(1, CPU(1), 4), wpod(1, CPU(1), 5), wpod(1, CPU(1), 6)};
+        assert_int_equal(ferry_tn_plan(c, u, 2, v, 6, NULL, 0, &cap, 10 * SEC), 4);
+        assert_int_equal(u[0].held.v[FERRY_TN_CPU], CPU(2));
+        assert_int_equal(u[1].held.v[FERRY_TN_CPU], CPU(2));
+        ferry_tn_config_free(c);
+}
+
+/* A guaranteed pod stops the fewest preemptible pods, over-quota tenants
+ * first, youngest first; never a guaranteed one; and not twice. */
+static void test_plan_preempt(void **state)
+{
+        (void)state;
+        struct ferry_tn_config *c = parse_ok("tenancy:\n  reserve_after: 1h\n  tenants:\n"
+                                             "    - name: a\n      quota: {cpu: 4}\n"
+                                             "    - name: b\n      quota: {cpu: 1}\n");
+        struct ferry_tn_tstate t[2] = {{.name = "a", .weight = 1, .quota = &c->tenants[0].quota},
+                                       {.name = "b", .weight = 1, .quota = &c->tenants[1].quota}};
+        struct ferry_tn_vec cap = site(CPU(6));
+        struct ferry_tn_run run[6] = {
+            rpod(0, CPU(1), 1, false), rpod(0, CPU(1), 2, true), rpod(0, CPU(1), 3, true),
+            rpod(1, CPU(1), 4, false), rpod(1, CPU(1), 5, true), rpod(1, CPU(1), 0, true),
+        };
+        for (size_t i = 0; i < 6; i++)
+                hold(&t[run[i].tenant], &run[i]);
+        /* a asks 2 more guaranteed CPUs (within its quota of 4): the site is full */
+        struct ferry_tn_wait w[2] = {wpod(0, CPU(2), 10), wpod(1, CPU(1), 11)};
+        w[1].preemptible = true;
+        assert_int_equal(ferry_tn_plan(c, t, 2, w, 2, run, 6, &cap, 20 * SEC), 0);
+        assert_int_equal(w[0].verdict, FERRY_TN_WAIT_SITE);
+        assert_true(w[0].preempts);
+        assert_false(w[1].preempts); /* a preemptible pod waits, stops nobody */
+        /* b is over its quota (3 held, 1 allowed): its two preemptible pods go,
+         * even the oldest one; a's and the guaranteed ones stay */
+        assert_int_equal(run[4].victim_for, 0);
+        assert_int_equal(run[5].victim_for, 0);
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(run[i].victim_for, -1);
+        /* next round: the two are still stopping, claimed by w[0]: nobody more */
+        run[4].claimed_by = run[5].claimed_by = 0;
+        w[0].reserved_in = true;
+        assert_int_equal(ferry_tn_plan(c, t, 2, w, 2, run, 6, &cap, 21 * SEC), 0);
+        for (size_t i = 0; i < 6; i++)
+                assert_int_equal(run[i].victim_for, -1);
+        assert_true(w[0].reserves);
+        /* they ended: w[0] starts, before the preemptible pod that waited */
+        for (size_t i = 4; i < 6; i++)
+                for (size_t r = 0; r < FERRY_TN_RES_MAX; r++)
+                        t[1].held.v[r] -= run[i].req.v[r];
+        assert_int_equal(ferry_tn_plan(c, t, 2, w, 2, run, 4, &cap, 22 * SEC), 1);
+        assert_int_equal(w[0].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[1].verdict, FERRY_TN_WAIT_SITE);
+        /* only one CPU short and nobody over quota: the youngest one goes */
+        struct ferry_tn_tstate u[1] = {{.name = "a", .weight = 1}};
+        struct ferry_tn_run r2[3] = {rpod(0, CPU(1), 1, true), rpod(0, CPU(1), 3, true),
+                                     rpod(0, CPU(1), 2, true)};
+        for (size_t i = 0; i < 3; i++)
+                hold(&u[0], &r2[i]);
+        struct ferry_tn_vec cap3 = site(CPU(3));
+        struct ferry_tn_wait w2[1] = {wpod(0, CPU(1), 10)};
+        ferry_tn_plan(c, u, 1, w2, 1, r2, 3, &cap3, 20 * SEC);
+        assert_int_equal(r2[1].victim_for, 0);
+        assert_int_equal(r2[0].victim_for, -1);
+        assert_int_equal(r2[2].victim_for, -1);
+        /* more than all preemptible pods hold: nobody is stopped for nothing */
+        struct ferry_tn_run r3[2] = {rpod(0, CPU(1), 1, true), rpod(0, CPU(1), 2, false)};
+        struct ferry_tn_tstate x[1] = {{.name = "a", .weight = 1}};
+        hold(&x[0], &r3[0]);
+        hold(&x[0], &r3[1]);
+        struct ferry_tn_vec cap2 = site(CPU(2));
+        struct ferry_tn_wait w3[1] = {wpod(0, CPU(2), 10)};
+        ferry_tn_plan(c, x, 1, w3, 1, r3, 2, &cap2, 20 * SEC);
+        assert_false(w3[0].preempts);
+        assert_int_equal(r3[0].victim_for, -1);
+        ferry_tn_config_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_spec_example), cmocka_unit_test(test_bad_configs),
             cmocka_unit_test(test_pod_request),  cmocka_unit_test(test_over_quota),
-            cmocka_unit_test(test_fair_share),
+            cmocka_unit_test(test_fair_share),   cmocka_unit_test(test_plan_backfill),
+            cmocka_unit_test(test_plan_quota),   cmocka_unit_test(test_plan_order),
+            cmocka_unit_test(test_plan_preempt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1058,15 +1058,16 @@ static int local_cleanup(struct ferry_backend *be, const char *uid, const char *
 
 /* ---- capacity, logs ---- */
 
-static int64_t mem_available(void)
+/* a field of /proc/meminfo ("MemAvailable:", "MemTotal:") in bytes */
+static int64_t meminfo(const char *field)
 {
         char *text = NULL;
         size_t len;
         long long kb = -1;
         if (ferry_read_file("/proc/meminfo", 65536, &text, &len) == 0) {
-                char *m = strstr(text, "MemAvailable:");
+                char *m = strstr(text, field);
                 if (m)
-                        kb = strtoll(m + 13, NULL, 10);
+                        kb = strtoll(m + strlen(field), NULL, 10);
                 free(text);
         }
         return kb < 0 ? 0 : (int64_t)kb * 1024;
@@ -1088,8 +1089,11 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
         }
         pthread_mutex_unlock(&p->lock);
         memset(ret, 0, sizeof(*ret));
-        ret->cpu_milli = (ncpu > 0 ? ncpu : 1) * 1000 - cpu;
-        ret->memory_bytes = mem_available() - mem;
+        ret->total_cpu_milli = (ncpu > 0 ? ncpu : 1) * 1000;
+        ret->total_memory_bytes = meminfo("MemTotal:");
+        ret->total_pods = p->max_pods;
+        ret->cpu_milli = ret->total_cpu_milli - cpu;
+        ret->memory_bytes = meminfo("MemAvailable:") - mem;
         ret->pods = p->max_pods - pods;
         if (ret->cpu_milli < 0)
                 ret->cpu_milli = 0;
@@ -1112,6 +1116,7 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
         for (size_t i = 0; i < g.n && ret->n_accel < FERRY_ARRAY_SIZE(ret->accel); i++) {
                 snprintf(ret->accel[ret->n_accel].resource, sizeof(ret->accel[0].resource), "%s",
                          g.item[i].resource);
+                ret->accel[ret->n_accel].total = g.item[i].total;
                 ret->accel[ret->n_accel++].available = g.item[i].free;
         }
         return 0;

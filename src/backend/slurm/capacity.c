@@ -83,10 +83,12 @@ static void capacity_gpus(const struct slurm_priv *p, const struct gres_count *g
                                 continue;
                         snprintf(ret->accel[a].resource, sizeof(ret->accel[a].resource), "%s", res);
                         ret->accel[a].available = 0;
+                        ret->accel[a].total = 0;
                         ret->n_accel++;
                 }
                 int64_t free_n = g[k].total - g[k].used;
                 ret->accel[a].available += free_n > 0 ? free_n : 0;
+                ret->accel[a].total += g[k].total;
         }
 }
 
@@ -202,6 +204,7 @@ int slurm_capacity(struct ferry_backend *be, struct ferry_capacity *ret, ferry_e
         memset(ret, 0, sizeof(*ret));
         /* unknown stays unknown (-1: not advertised), never 0: a zero would drain the node */
         ret->cpu_milli = ret->memory_bytes = ret->pods = -1;
+        ret->total_cpu_milli = ret->total_memory_bytes = ret->total_pods = -1;
         int r = slurm_ctld_check(p, &qerr);
         if (r == 0) {
 #ifdef FERRY_HAVE_SLURM_H
@@ -226,6 +229,9 @@ int slurm_capacity(struct ferry_backend *be, struct ferry_capacity *ret, ferry_e
                          ns.total);
                 return 0;
         }
+        ret->total_cpu_milli = ns.cpus * 1000;
+        ret->total_memory_bytes = ns.mem_mb * 1024 * 1024;
+        ret->total_pods = p->max_pods;
         ret->cpu_milli = (ns.cpus - ns.alloc_cpus) * 1000;
         ret->memory_bytes = (ns.mem_mb - ns.alloc_mem_mb) * 1024 * 1024;
         if (ret->cpu_milli < 0)
