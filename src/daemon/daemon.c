@@ -31,6 +31,7 @@
 
 #include "common/hashmap.h"
 #include "common/log.h"
+#include "admit.h"
 #include "common/thread.h"
 #include "jobs.h"
 #include "pod/ident.h"
@@ -59,7 +60,8 @@ struct pod {
         int64_t next_try_ns;
         int attempts;
         bool submitting;
-        atomic_bool delete_asked; /* set with state DELETING; submit_pod reads it unlocked */
+        atomic_bool delete_asked;    /* set with state DELETING; submit_pod reads it unlocked */
+        struct ferry_admit_pod *adm; /* site admission's record (tenancy on, pod not done) */
         char buf[];
 };
 
@@ -136,6 +138,9 @@ struct ferry_daemon {
         bool stop;
         bool kick;               /* poll now: a delete is waiting */
         struct ferry_jobs *jobs; /* the Job controller (jobs.c), ticked after each poll */
+        struct ferry_admit *adm; /* site admission (admit.c), under d->lock */
+        size_t adm_waiting;      /* pods waiting for admission after the last round */
+        bool adm_attaching;      /* records are being computed again (SIGHUP) */
 };
 
 /* Pack a finished pod's status, counting it (the poller trims after). Call
@@ -156,6 +161,7 @@ static void pod_free(struct pod *p)
         if (!p)
                 return;
         free(p->packed);
+        free(p->adm);
         ferry_pod_status_clear(&p->st);
         free(p);
 }
@@ -203,6 +209,30 @@ static void set_refused(struct pod *p, const char *msg)
         set_waiting_reason(p, "ProviderFailed", msg);
 }
 
+/* Admission: a pod that is done (finished, refused, deleted) holds nothing
+ * any more and needs no record; a preempted pod's end says so. Call with the
+ * table lock held for writing after any change of its state or status. */
+static void adm_settle(struct ferry_daemon *d, struct pod *p)
+{
+        if (!p->adm)
+                return;
+        if (p->adm->preempted && p->st.phase != FERRY_PHASE_SUCCEEDED) {
+                char msg[FERRY_UID_MAX + 300];
+                snprintf(msg, sizeof(msg), "preempted to make room for pod %s (uid %s)",
+                         p->adm->preempted_name, p->adm->preempted_for);
+                snprintf(p->st.reason, sizeof(p->st.reason), "Preempted");
+                if (!p->st.message || strcmp(p->st.message, msg) != 0)
+                        ferry_pod_status_set_message(&p->st, msg);
+        }
+        bool done = p->state == FERRY_POD_DELETED || p->state == FERRY_POD_REFUSED ||
+                    (p->state != FERRY_POD_ACCEPTED && phase_final(p->st.phase));
+        if (!done)
+                return;
+        ferry_admit_release(d->adm, p->adm);
+        free(p->adm);
+        p->adm = NULL;
+}
+
 /* Hand a pod to the backend. Called without the table lock, with
  * p->submitting set by the caller: that pins p (the reaper leaves a pod
  * alone while it is submitted) until this clears it, and p must not be
@@ -227,6 +257,8 @@ done:
         pthread_rwlock_wrlock(&d->lock);
         p->submitting = false; /* p may be freed once the lock is released */
         p->attempts++;
+        if (r < 0 || deleted) /* admitted, but it did not start: it holds nothing */
+                ferry_admit_release(d->adm, p->adm);
         if (deleted) {
                 /* the reaper finishes the delete */
         } else if (r >= 0) {
@@ -276,6 +308,7 @@ done:
                 ferry_store_update(d->store, p->uid, NULL, FERRY_POD_REFUSED, b.data, "refused",
                                    err ? err->text : NULL);
                 ferry_buf_free(&b);
+                adm_settle(d, p);
                 pod_compact(d, p);
         }
         if (ret_jid)
@@ -285,6 +318,53 @@ done:
         pthread_cond_broadcast(&d->submitted);
         pthread_mutex_unlock(&d->wait_lock);
         return r;
+}
+
+/* A waiting pod's reason and message from its verdict; stored when the
+ * reason changed (the message's numbers move every round). */
+static void adm_set_waiting(struct ferry_daemon *d, struct pod *p, const struct ferry_tn_wait *w,
+                            bool persist)
+{
+        char msg[512];
+        const char *reason = ferry_tn_reason(w->verdict, w->res);
+        ferry_admit_message(d->adm, w, msg, sizeof(msg));
+        bool news = strcmp(p->st.reason, reason) != 0;
+        if (!news && p->st.message && !strcmp(p->st.message, msg))
+                return;
+        set_waiting_reason(p, reason, msg);
+        if (news && persist)
+                persist_status(d, p, "admission-wait", reason);
+}
+
+/* The fast path of /create: a pod starts at once when nobody waits before
+ * it and it fits; else it waits for the next round. Table lock held. */
+static bool adm_try_now(struct ferry_daemon *d, struct pod *p)
+{
+        struct ferry_tn_wait w;
+        int64_t now = ferry_now_ns();
+        ferry_admit_wait_of(p->adm, p->created_ns, &w);
+        if (d->adm_waiting == 0 && !d->adm_attaching &&
+            ferry_admit_plan(d->adm, &w, 1, NULL, 0, now, false) == 1) {
+                p->adm->holds = true;
+                p->adm->admitted_ns = now;
+                return true;
+        }
+        if (w.verdict == FERRY_TN_ADMIT) { /* not planned: others wait for room */
+                int res = ferry_admit_over_quota(d->adm, p->adm);
+                if (res >= 0)
+                        w.verdict = FERRY_TN_WAIT_QUOTA, w.res = res;
+        }
+        if (w.verdict != FERRY_TN_WAIT_QUOTA)
+                d->adm_waiting++; /* a pod over its quota holds back nobody */
+        if (w.verdict != FERRY_TN_ADMIT) {
+                adm_set_waiting(d, p, &w, false); /* stored with the pod */
+        } else { /* it would fit, but others wait before it: the next round says */
+                char msg[128];
+                snprintf(msg, sizeof(msg), "waiting for the next admission round (%zu pods wait)",
+                         d->adm_waiting);
+                set_waiting_reason(p, "Admitting", msg);
+        }
+        return false;
 }
 
 int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
@@ -341,12 +421,22 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 pthread_rwlock_unlock(&d->lock);
                 goto out;
         }
+        /* site admission: refused when it can never start, else it starts
+         * now or waits for its turn (stored either way) */
+        struct ferry_admit_pod *ap = ferry_admit_pod_new(d->adm, pod);
+        if (ap && (r = ferry_admit_never(d->adm, ap, err)) < 0) {
+                pthread_rwlock_unlock(&d->lock);
+                free(ap);
+                goto out;
+        }
         p = pod_new(pod->uid, pod->namespace, pod->name);
         p->state = FERRY_POD_ACCEPTED;
         p->created_ns = ferry_now_ns();
         p->grace_s = pod->grace_seconds;
-        p->submitting = true;
+        p->submitting = true; /* pinned until stored, and while it is submitted */
+        p->adm = ap;
         status_init_from_pod(&p->st, pod);
+        bool admitted = !ap || adm_try_now(d, p);
         ferry_hashmap_put(d->pods, p->uid, p);
         pthread_rwlock_unlock(&d->lock);
 
@@ -368,6 +458,7 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
         if (r < 0) {
                 pthread_rwlock_wrlock(&d->lock);
                 ferry_hashmap_remove(d->pods, p->uid);
+                ferry_admit_release(d->adm, p->adm);
                 pthread_rwlock_unlock(&d->lock);
                 pod_free(p);
                 if (r == -EEXIST)
@@ -380,6 +471,18 @@ int ferry_daemon_create(struct ferry_daemon *d, const char *body, size_t len,
                 pthread_mutex_lock(&d->wait_lock);
                 pthread_cond_broadcast(&d->submitted);
                 pthread_mutex_unlock(&d->wait_lock);
+                goto out;
+        }
+        if (!admitted) {
+                /* it waits for a round of the poller (its status says why) */
+                pthread_rwlock_wrlock(&d->lock);
+                p->submitting = false;
+                pthread_rwlock_unlock(&d->lock);
+                pthread_mutex_lock(&d->wait_lock);
+                pthread_cond_broadcast(&d->submitted);
+                pthread_mutex_unlock(&d->wait_lock);
+                ret_jid[0] = '\0';
+                r = 0;
                 goto out;
         }
         r = submit_pod(d, p, pod, ret_jid, err);
@@ -837,6 +940,9 @@ int ferry_daemon_ping(struct ferry_daemon *d, struct ferry_buf *out, ferry_error
         int r = ferry_backend_capacity(d->be, &cap, err);
         if (r < 0)
                 return r;
+        pthread_rwlock_rdlock(&d->lock); /* what admission will let start */
+        ferry_admit_limit_capacity(d->adm, &cap);
+        pthread_rwlock_unlock(&d->lock);
         ferry_buf_adds(out, "{\"status\":");
         ferry_buf_add_json_str(out, cap.status[0] ? cap.status : "ok");
         ferry_buf_adds(out, ",\"resources\":{");
@@ -900,6 +1006,9 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
                          "ferry_store_commit_failures_total %llu\n",
                          (unsigned long long)ferry_store_commit_failures(d->store));
 
+        pthread_rwlock_rdlock(&d->lock);
+        ferry_admit_metrics(d->adm, out);
+        pthread_rwlock_unlock(&d->lock);
         ferry_jobs_metrics(d->jobs, out);
         ferry_backend_metrics(d->be, out);
 }
@@ -914,7 +1023,8 @@ struct snap {
         int64_t grace_s;
 };
 
-static void resubmit(struct ferry_daemon *d, const char *uid)
+/* Submit a waiting pod again; pinned: the admission round pinned it already. */
+static void resubmit(struct ferry_daemon *d, const char *uid, bool pinned)
 {
         char *body = NULL;
         size_t len = 0;
@@ -924,7 +1034,11 @@ static void resubmit(struct ferry_daemon *d, const char *uid)
 
         pthread_rwlock_wrlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, uid);
-        if (!p || p->submitting || p->state != FERRY_POD_ACCEPTED) {
+        if (!p || (p->submitting && !pinned) || p->state != FERRY_POD_ACCEPTED) {
+                if (p && pinned) { /* deleted since it was admitted: it never starts */
+                        p->submitting = false;
+                        ferry_admit_release(d->adm, p->adm);
+                }
                 pthread_rwlock_unlock(&d->lock);
                 return;
         }
@@ -937,6 +1051,7 @@ static void resubmit(struct ferry_daemon *d, const char *uid)
                 pthread_rwlock_wrlock(&d->lock);
                 p->submitting = false;
                 set_refused(p, err.text);
+                adm_settle(d, p);
                 ferry_store_update(d->store, uid, NULL, FERRY_POD_REFUSED, NULL, "refused",
                                    err.text);
                 pthread_rwlock_unlock(&d->lock);
@@ -982,6 +1097,7 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
                         p->st.phase = FERRY_PHASE_FAILED;
                 p->state = FERRY_POD_DELETED;
                 p->deleted_mono_ns = ferry_monotonic_ns();
+                adm_settle(d, p);
                 struct ferry_buf b = FERRY_BUF_INIT;
                 struct ferry_pod_status scratch; /* a finished pod's entries are packed */
                 struct ferry_pod_status *cur = pod_status(p, &scratch);
@@ -1015,6 +1131,138 @@ static void *grow(void *arr, size_t n, size_t *cap, size_t size)
                 return arr;
         *cap = *cap ? *cap * 2 : 64;
         return ferry_xrealloc(arr, *cap * size);
+}
+
+/* ---- site admission (admit.c): the round after each poll ---- */
+
+/* Stop v to make room for w: Failed / Preempted when it has ended, with w's
+ * name; the reaper kills it (SIGTERM, its grace period, SIGKILL). Table lock
+ * held for writing. */
+static void adm_preempt(struct ferry_daemon *d, struct pod *v, const struct pod *w)
+{
+        v->state = FERRY_POD_DELETING;
+        atomic_store(&v->delete_asked, true);
+        v->adm->preempted = true;
+        snprintf(v->adm->preempted_for, sizeof(v->adm->preempted_for), "%s", w->uid);
+        snprintf(v->adm->preempted_name, sizeof(v->adm->preempted_name), "%s/%s", w->ns, w->name);
+        ferry_admit_count_preemption(d->adm, v->adm->tenant);
+        adm_settle(d, v); /* the reason and message */
+        struct ferry_buf b = FERRY_BUF_INIT;
+        ferry_pod_status_serialize(&b, &v->st);
+        ferry_store_update(d->store, v->uid, NULL, FERRY_POD_DELETING, b.data, "preempted", w->uid);
+        ferry_buf_free(&b);
+        log_info("pod %s/%s (%s) preempted to make room for %s/%s (%s)", v->ns, v->name, v->uid,
+                 w->ns, w->name, w->uid);
+}
+
+static void admission_round(struct ferry_daemon *d)
+{
+        int64_t mono = ferry_monotonic_ns(), now = ferry_now_ns();
+        struct pod **wp = NULL, **rp = NULL;
+        struct ferry_tn_wait *w = NULL;
+        struct ferry_tn_run *run = NULL;
+        struct snap *kill = NULL;
+        char(*start)[FERRY_UID_MAX] = NULL;
+        size_t nw = 0, nr = 0, n_kill = 0, n_start = 0;
+        size_t cap_w = 0, cap_wp = 0, cap_r = 0, cap_rp = 0, cap_k = 0, cap_s = 0;
+        size_t it = 0;
+        void *v;
+
+        pthread_rwlock_rdlock(&d->lock);
+        bool due = ferry_admit_capacity_due(d->adm, mono);
+        pthread_rwlock_unlock(&d->lock);
+        if (due) {
+                struct ferry_capacity cap;
+                ferry_error_t err = {{0}};
+                if (ferry_backend_capacity(d->be, &cap, &err) >= 0) {
+                        pthread_rwlock_wrlock(&d->lock);
+                        ferry_admit_set_capacity(d->adm, &cap);
+                        pthread_rwlock_unlock(&d->lock);
+                }
+        }
+
+        pthread_rwlock_wrlock(&d->lock);
+        ferry_admit_tick(d->adm, mono);
+        unsigned gen = ferry_admit_gen(d->adm);
+        while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                struct pod *p = v;
+                if (!p->adm || p->adm->gen != gen)
+                        continue;
+                if (p->adm->holds) {
+                        run = grow(run, nr, &cap_r, sizeof(*run));
+                        rp = grow(rp, nr, &cap_rp, sizeof(*rp));
+                        ferry_admit_run_of(p->adm, p->state == FERRY_POD_DELETING, &run[nr]);
+                        /* one being submitted cannot be stopped yet */
+                        if (p->submitting || p->state != FERRY_POD_SUBMITTED)
+                                run[nr].preemptible = false;
+                        rp[nr++] = p;
+                } else if (p->state == FERRY_POD_ACCEPTED && !p->submitting &&
+                           !atomic_load(&p->delete_asked) && p->next_try_ns <= mono) {
+                        w = grow(w, nw, &cap_w, sizeof(*w));
+                        wp = grow(wp, nw, &cap_wp, sizeof(*wp));
+                        ferry_admit_wait_of(p->adm, p->created_ns, &w[nw]);
+                        wp[nw++] = p;
+                }
+        }
+        /* pods stopped in earlier rounds are claimed by the pod they make room for */
+        for (size_t i = 0; i < nr; i++) {
+                if (!rp[i]->adm->preempted || !run[i].releasing)
+                        continue;
+                for (size_t j = 0; j < nw; j++)
+                        if (!strcmp(wp[j]->uid, rp[i]->adm->preempted_for)) {
+                                run[i].claimed_by = (long)j;
+                                break;
+                        }
+        }
+        ferry_admit_plan(d->adm, w, nw, run, nr, now, true);
+        for (size_t i = 0; i < nw; i++) {
+                struct pod *p = wp[i];
+                if (w[i].verdict == FERRY_TN_ADMIT) {
+                        p->adm->holds = true;
+                        p->adm->admitted_ns = now;
+                        p->adm->reserved = false;
+                        p->submitting = true; /* pinned for resubmit */
+                        start = grow(start, n_start, &cap_s, sizeof(*start));
+                        memcpy(start[n_start++], p->uid, FERRY_UID_MAX);
+                        continue;
+                }
+                if (w[i].preempts)
+                        p->adm->reserved = true;
+                adm_set_waiting(d, p, &w[i], true);
+        }
+        for (size_t i = 0; i < nr; i++) {
+                if (run[i].victim_for < 0)
+                        continue;
+                struct pod *p = rp[i];
+                adm_preempt(d, p, wp[run[i].victim_for]);
+                kill = grow(kill, n_kill, &cap_k, sizeof(*kill));
+                memset(&kill[n_kill], 0, sizeof(*kill));
+                memcpy(kill[n_kill].uid, p->uid, FERRY_UID_MAX);
+                memcpy(kill[n_kill].jid, p->jid, FERRY_JID_MAX);
+                kill[n_kill++].grace_s = p->grace_s;
+        }
+        d->adm_waiting = 0; /* those a new pod must not pass: waiting for room */
+        for (size_t i = 0; i < nw; i++)
+                d->adm_waiting += w[i].verdict == FERRY_TN_WAIT_SITE;
+        pthread_rwlock_unlock(&d->lock);
+
+        /* the first kill of a preempted pod now, not at the next poll */
+        for (size_t i = 0; i < n_kill; i++) {
+                ferry_error_t err = {{0}};
+                int r = ferry_backend_kill(d->be, kill[i].uid, kill[i].jid, kill[i].grace_s, &err);
+                if (r == 0)
+                        delete_done(d, &kill[i]);
+                else if (r != -EINPROGRESS)
+                        log_warn("preemption of pod %s: %s (retrying)", kill[i].uid, err.text);
+        }
+        for (size_t i = 0; i < n_start; i++)
+                resubmit(d, start[i], true);
+        free(wp);
+        free(rp);
+        free(w);
+        free(run);
+        free(kill);
+        free(start);
 }
 
 static void poll_once(struct ferry_daemon *d)
@@ -1084,6 +1332,7 @@ static void poll_once(struct ferry_daemon *d)
                                         continue;
                                 bool phase_changed = p->st.phase != live[i].st.phase;
                                 ferry_pod_status_assign(&p->st, &live[i].st);
+                                adm_settle(d, p);
                                 persist_status(d, p, phase_changed ? "phase" : NULL,
                                                phase_changed ? ferry_phase_name(p->st.phase)
                                                              : NULL);
@@ -1112,11 +1361,15 @@ static void poll_once(struct ferry_daemon *d)
                 }
                 delete_done(d, s);
         }
-        /* oldest first: pods waiting for resources start in the order they came */
-        if (n_retry > 1)
-                qsort(retry, n_retry, sizeof(*retry), by_created);
-        for (size_t i = 0; i < n_retry; i++)
-                resubmit(d, retry[i].uid);
+        if (ferry_admit_on(d->adm)) {
+                admission_round(d);
+        } else {
+                /* oldest first: pods waiting for resources start in the order they came */
+                if (n_retry > 1)
+                        qsort(retry, n_retry, sizeof(*retry), by_created);
+                for (size_t i = 0; i < n_retry; i++)
+                        resubmit(d, retry[i].uid, false);
+        }
         if (n_expired > 0) {
                 pthread_rwlock_wrlock(&d->lock);
                 for (size_t i = 0; i < n_expired; i++)
@@ -1165,6 +1418,148 @@ static void *poller_main(void *arg)
         return NULL;
 }
 
+/* ---- admission records: at start-up and on SIGHUP ---- */
+
+static bool adm_live(const struct pod *p)
+{
+        return p->state == FERRY_POD_ACCEPTED ||
+               ((p->state == FERRY_POD_SUBMITTED || p->state == FERRY_POD_DELETING) &&
+                !phase_final(p->st.phase));
+}
+
+/* A pod stopped for another before a restart: its stored message names it. */
+static void adm_preempted_from_status(struct ferry_admit_pod *ap, const struct pod *p)
+{
+        const char *m = p->st.message, *u;
+        const char *lead = "preempted to make room for pod ";
+        if (strcmp(p->st.reason, "Preempted") != 0 || !m || strncmp(m, lead, strlen(lead)) != 0 ||
+            !(u = strstr(m, " (uid ")))
+                return;
+        ap->preempted = true;
+        snprintf(ap->preempted_name, sizeof(ap->preempted_name), "%.*s",
+                 (int)(u - m - strlen(lead)), m + strlen(lead));
+        snprintf(ap->preempted_for, sizeof(ap->preempted_for), "%.*s", (int)strcspn(u + 6, ")"),
+                 u + 6);
+}
+
+/* Give every live pod a record of the current config generation, from its
+ * stored spec (read without the table lock), holding what it holds: the
+ * record's word where it had one, else its state (submitted or stopping:
+ * it holds; accepted: it waits). Held resources are derived from the pod
+ * table this way after a restart, never stored. Called with poll_lock held. */
+static void adm_attach(struct ferry_daemon *d)
+{
+        char(*uids)[FERRY_UID_MAX] = NULL;
+        size_t n = 0, cap = 0, it = 0;
+        void *v;
+
+        pthread_rwlock_rdlock(&d->lock);
+        unsigned gen = ferry_admit_gen(d->adm);
+        bool on = ferry_admit_on(d->adm);
+        while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                struct pod *p = v;
+                if ((on && adm_live(p) && (!p->adm || p->adm->gen != gen)) || (!on && p->adm)) {
+                        uids = grow(uids, n, &cap, sizeof(*uids));
+                        memcpy(uids[n++], p->uid, FERRY_UID_MAX);
+                }
+        }
+        pthread_rwlock_unlock(&d->lock);
+
+        for (size_t i = 0; i < n; i++) {
+                char *body = NULL;
+                size_t len = 0;
+                int kind = 0;
+                ferry_error_t err = {{0}};
+                struct ferry_pod *pod = NULL;
+                if (on && (ferry_store_get_body(d->store, uids[i], &body, &len, &kind, &err) < 0 ||
+                           ferry_pod_parse(body, len, (enum ferry_body_kind)kind, &d->cfg.limits,
+                                           &pod, &err) < 0)) {
+                        log_warn("admission: pod %s: %s (it counts as holding nothing)", uids[i],
+                                 err.text);
+                        free(body);
+                        continue;
+                }
+                free(body);
+                pthread_rwlock_wrlock(&d->lock);
+                struct pod *p = ferry_hashmap_get(d->pods, uids[i]);
+                if (p && (!p->adm || p->adm->gen != gen)) {
+                        struct ferry_admit_pod *old = p->adm;
+                        struct ferry_admit_pod *ap = pod ? ferry_admit_pod_new(d->adm, pod) : NULL;
+                        bool holds = old ? old->holds : p->state != FERRY_POD_ACCEPTED;
+                        ferry_admit_release(d->adm, old); /* an older generation: counts nothing */
+                        if (ap && old) {
+                                ap->preempted = old->preempted;
+                                ap->reserved = old->reserved;
+                                ap->admitted_ns = old->admitted_ns;
+                                memcpy(ap->preempted_for, old->preempted_for,
+                                       sizeof(ap->preempted_for));
+                                memcpy(ap->preempted_name, old->preempted_name,
+                                       sizeof(ap->preempted_name));
+                        } else if (ap) {
+                                ap->admitted_ns = p->created_ns;
+                                adm_preempted_from_status(ap, p);
+                        }
+                        free(old);
+                        p->adm = ap;
+                        if (ap && holds && adm_live(p))
+                                ferry_admit_hold(d->adm, ap);
+                }
+                pthread_rwlock_unlock(&d->lock);
+                ferry_pod_free(pod);
+        }
+        /* a pod that pods were stopped for goes first until it starts */
+        pthread_rwlock_wrlock(&d->lock);
+        it = 0;
+        while (on && ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                struct pod *p = v, *q;
+                if (p->adm && p->adm->preempted && p->state == FERRY_POD_DELETING &&
+                    (q = ferry_hashmap_get(d->pods, p->adm->preempted_for)) && q->adm &&
+                    !q->adm->holds)
+                        q->adm->reserved = true;
+        }
+        pthread_rwlock_unlock(&d->lock);
+        free(uids);
+}
+
+static void adm_refresh_capacity(struct ferry_daemon *d)
+{
+        struct ferry_capacity cap;
+        ferry_error_t err = {{0}};
+        if (!ferry_admit_on(d->adm))
+                return;
+        if (ferry_backend_capacity(d->be, &cap, &err) < 0) {
+                log_warn("admission: the backend's capacity is not known yet: %s", err.text);
+                return;
+        }
+        pthread_rwlock_wrlock(&d->lock);
+        ferry_admit_set_capacity(d->adm, &cap);
+        pthread_rwlock_unlock(&d->lock);
+}
+
+void ferry_daemon_set_tenancy(struct ferry_daemon *d, struct ferry_tn_config *c)
+{
+        pthread_mutex_lock(&d->poll_lock); /* no round while records change */
+        pthread_rwlock_wrlock(&d->lock);
+        d->adm_attaching = true; /* and no pod starts on /create's fast path */
+        ferry_admit_set_config(d->adm, c);
+        pthread_rwlock_unlock(&d->lock);
+        adm_refresh_capacity(d);
+        adm_attach(d);
+        pthread_rwlock_wrlock(&d->lock);
+        d->adm_attaching = false;
+        pthread_rwlock_unlock(&d->lock);
+        pthread_mutex_unlock(&d->poll_lock);
+        poller_kick(d);
+}
+
+void ferry_daemon_tenants(struct ferry_daemon *d, const struct ferry_authz *az,
+                          struct ferry_buf *out)
+{
+        pthread_rwlock_rdlock(&d->lock);
+        ferry_admit_json(d->adm, az, out);
+        pthread_rwlock_unlock(&d->lock);
+}
+
 /* ---- start-up: load and reattach ---- */
 static int load_row(void *ctx, const struct ferry_store_row *row)
 {
@@ -1194,6 +1589,8 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
         int r;
 
         d->cfg = *cfg;
+        d->cfg.tenancy = NULL;
+        d->adm = ferry_admit_new(cfg->tenancy); /* taken over */
         if (d->cfg.poll_interval_ms <= 0)
                 d->cfg.poll_interval_ms = 1000;
         if (d->cfg.limits.max_body == 0)
@@ -1262,6 +1659,16 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
         log_info("loaded %zu pods from the store in %.1f ms (%zu reattached, %zu to submit)",
                  ferry_hashmap_size(d->pods), (double)(ferry_monotonic_ns() - t0) / 1e6, reattached,
                  pending);
+        /* site admission: what tenants hold, from the pods just loaded */
+        if (ferry_admit_on(d->adm)) {
+                int64_t t1 = ferry_monotonic_ns();
+                pthread_mutex_lock(&d->poll_lock);
+                adm_refresh_capacity(d);
+                adm_attach(d);
+                pthread_mutex_unlock(&d->poll_lock);
+                log_info("tenancy: records of the live pods computed in %.1f ms",
+                         (double)(ferry_monotonic_ns() - t1) / 1e6);
+        }
         /* Status must be right before new work is accepted. */
         poll_once(d);
         if ((r = ferry_jobs_new(d, d->store, d->cfg.job_backoff_ms, &d->jobs, err)) < 0)
@@ -1303,6 +1710,7 @@ void ferry_daemon_free(struct ferry_daemon *d)
         while (d->pods && ferry_hashmap_next(d->pods, &it, NULL, &v))
                 pod_free(v);
         ferry_hashmap_free(d->pods);
+        ferry_admit_free(d->adm);
         pthread_rwlock_destroy(&d->lock);
         pthread_mutex_destroy(&d->wait_lock);
         pthread_cond_destroy(&d->submitted);

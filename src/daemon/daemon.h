@@ -21,6 +21,7 @@
 #include "pod/pod.h"
 
 struct ferry_daemon;
+struct ferry_tn_config;
 
 struct ferry_daemon_config {
         const char *state_dir;
@@ -34,6 +35,9 @@ struct ferry_daemon_config {
          * twice as long (up to 6 min), as the Job controller does; 0 = 10 s */
         int64_t job_backoff_ms;
         struct ferry_limits limits;
+        /* the `tenancy:` section (taken over by ferry_daemon_new, even when it
+         * fails); NULL: pods go to the backend as they come */
+        struct ferry_tn_config *tenancy;
         /* ferryd's own files (config, tokens, keys, state, sockets): the
          * backend hides them from pods (struct ferry_backend_config) */
         const char *const *private_paths;
@@ -118,5 +122,13 @@ int ferry_daemon_pod_phase(struct ferry_daemon *d, const char *uid, bool *ret_re
 struct ferry_jobs *ferry_daemon_jobs(struct ferry_daemon *d);
 /* Wake the poller (and the Job controller after it) now. */
 void ferry_daemon_kick(struct ferry_daemon *d);
+
+/* Site tenancy (admit.c, spec/tenancy.md). GET /tenants: appends the JSON of
+ * `ferry tenants`. */
+void ferry_daemon_tenants(struct ferry_daemon *d, const struct ferry_authz *az,
+                          struct ferry_buf *out);
+/* SIGHUP: a new `tenancy:` section (taken over; NULL turns it off). Running
+ * pods keep running; what each tenant holds is computed again. */
+void ferry_daemon_set_tenancy(struct ferry_daemon *d, struct ferry_tn_config *c);
 
 #endif

@@ -247,14 +247,22 @@ int ferryd_config_load(struct ferryd_config *c, const char *path, ferry_error_t 
                                             line);
                         goto out;
                 }
+                if (!strcmp(k, "tenancy")) { /* site admission: its own section */
+                        ferry_tn_config_free(c->tenancy);
+                        c->tenancy = NULL;
+                        if ((r = ferry_tn_config_from_node(&doc, vn, path, &c->tenancy, err)) < 0)
+                                goto out;
+                        continue;
+                }
                 const struct ferryd_setting *set = ferryd_setting_by_key(k);
                 if (!set) {
                         struct ferry_buf known = FERRY_BUF_INIT;
                         for (const struct ferryd_setting *t = ferryd_settings; t->key; t++)
                                 ferry_buf_printf(&known, "%s%s", t == ferryd_settings ? "" : ", ",
                                                  t->key);
-                        r = ferry_errprintf(err, -EINVAL, "%s:%zu: unknown key \"%s\" (known: %s)",
-                                            path, line, k, known.data);
+                        r = ferry_errprintf(err, -EINVAL,
+                                            "%s:%zu: unknown key \"%s\" (known: %s, tenancy)", path,
+                                            line, k, known.data);
                         ferry_buf_free(&known);
                         goto out;
                 }
@@ -332,4 +340,5 @@ void ferryd_config_free(struct ferryd_config *c)
                 free(c->backend_options[i].value);
         }
         free(c->backend_options);
+        ferry_tn_config_free(c->tenancy);
 }

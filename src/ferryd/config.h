@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "common/error.h"
 #include "http/server.h"
+#include "tenancy/tenancy.h"
 
 struct ferryd_config {
         struct ferry_listener_config *listen;
@@ -27,6 +28,7 @@ struct ferryd_config {
         char *log_level;
         struct ferry_backend_option *backend_options;
         size_t n_backend_options;
+        struct ferry_tn_config *tenancy; /* the `tenancy:` section, NULL without one */
         /* set by parsing: whether listen came from the file or flags */
         bool listen_set;
         bool listen_from_flags;

@@ -56,6 +56,38 @@ static char *default_libexec(void)
         return ferry_xstrdup(FERRY_LIBEXECDIR);
 }
 
+/* SIGHUP: read the config file again and apply its `tenancy:` section
+ * (quotas, weights; running pods keep running). A file with an error changes
+ * nothing. Other settings take effect at the next start. */
+static void reload(struct ferry_daemon *d, const char *config_path)
+{
+        struct ferryd_config nc;
+        ferry_error_t err = {{0}};
+        if (!config_path) {
+                log_info("SIGHUP: ferryd runs without a config file: nothing to reload");
+                return;
+        }
+        ferryd_config_defaults(&nc);
+        if (ferryd_config_load(&nc, config_path, &err) < 0) {
+                log_err("SIGHUP: keeping the running config: %s", err.text);
+                ferryd_config_free(&nc);
+                return;
+        }
+        bool on = nc.tenancy != NULL;
+        size_t n = on ? nc.tenancy->n_tenants : 0;
+        ferry_daemon_set_tenancy(d, nc.tenancy);
+        nc.tenancy = NULL;
+        ferryd_config_free(&nc);
+        if (on)
+                log_info("SIGHUP: tenancy reloaded from %s (%zu tenants); other settings apply "
+                         "at the next start",
+                         config_path, n);
+        else
+                log_info("SIGHUP: %s has no tenancy section: site admission is off; other "
+                         "settings apply at the next start",
+                         config_path);
+}
+
 int main(int argc, char **argv)
 {
         /* getopt's table from the settings table: val = 256 + index, or the short option */
@@ -192,7 +224,9 @@ int main(int argc, char **argv)
             .poll_interval_ms = cfg.poll_interval_ms,
             .job_backoff_ms = cfg.job_backoff_ms,
             .limits = ferry_default_limits,
+            .tenancy = cfg.tenancy, /* taken over */
         };
+        cfg.tenancy = NULL;
         if (ferry_daemon_new(&dc, &d, &err) < 0) {
                 log_err("%s", err.text);
                 goto out_auth;
@@ -219,8 +253,7 @@ int main(int argc, char **argv)
                 if (sigwait(&sigs, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
-                        log_info("SIGHUP: nothing to reload yet (restart ferryd to apply config "
-                                 "changes)");
+                        reload(d, config_path);
                         continue;
                 }
                 log_info("signal %d: shutting down (running pods keep running)", sig);

@@ -32,15 +32,16 @@ enum route_id {
         R_HEALTH,
         R_METRICS,
         R_JOBS,
+        R_TENANTS,
         R_OTHER,
         R_MAX
 };
 
 static const char *const route_paths[R_MAX] = {
-    [R_CREATE] = "/create",  [R_DELETE] = "/delete",   [R_STATUS] = "/status",
-    [R_LOGS] = "/getLogs",   [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
-    [R_HEALTH] = "/healthz", [R_METRICS] = "/metrics", [R_JOBS] = "/jobs",
-    [R_OTHER] = "other",
+    [R_CREATE] = "/create",   [R_DELETE] = "/delete",   [R_STATUS] = "/status",
+    [R_LOGS] = "/getLogs",    [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
+    [R_HEALTH] = "/healthz",  [R_METRICS] = "/metrics", [R_JOBS] = "/jobs",
+    [R_TENANTS] = "/tenants", [R_OTHER] = "other",
 };
 
 static const unsigned codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503, 504};
@@ -445,6 +446,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                                             "/jobs takes POST (create), GET (list) or DELETE");
                 break;
         }
+        case R_TENANTS:
+                /* Ferry's own: site tenancy as `ferry tenants` shows it */
+                if (l->role != FERRY_ROLE_API)
+                        r = ferry_errprintf(&err, -ENOENT,
+                                            "/tenants is served on the API listener");
+                else if (strcmp(method, "GET") != 0)
+                        r = ferry_errprintf(&err, -EINVAL, "/tenants takes GET");
+                else
+                        ferry_daemon_tenants(s->d, azp, &out);
+                break;
         case R_METRICS:
                 render_metrics(s, &out);
                 ret = send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &out, NULL);
