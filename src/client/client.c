@@ -643,3 +643,23 @@ int ferry_client_jobs(struct ferry_client *c, const char *method, const char *js
                 json_decref(j);
         return 0;
 }
+
+int ferry_client_tenants(struct ferry_client *c, json_t **ret, ferry_error_t *err)
+{
+        _cleanup_free_ char *ans = NULL;
+        size_t len = 0;
+        json_error_t je;
+        int r = request(c, "GET", "/tenants", "Tenants", NULL, NULL, NULL, false, &ans, &len, err);
+
+        if (r < 0)
+                return r;
+        json_t *j = json_loadb(ans, len, 0, &je);
+        if (!j || !json_is_object(j)) {
+                json_decref(j);
+                return ferry_errprintf(err, -EPROTO,
+                                       "the server's answer to /tenants is not a JSON object; is "
+                                       "it a ferryd older than site tenancy?");
+        }
+        *ret = j;
+        return 0;
+}

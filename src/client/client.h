@@ -89,6 +89,8 @@ int ferry_client_delete(struct ferry_client *c, const char *pod_json, ferry_erro
  * answer: the Job, the array of Jobs, or {"deleted": true}. */
 int ferry_client_jobs(struct ferry_client *c, const char *method, const char *json_body,
                       json_t **ret, ferry_error_t *err);
+/* GET /tenants (ferryd's site tenancy, not part of the interLink API). */
+int ferry_client_tenants(struct ferry_client *c, json_t **ret, ferry_error_t *err);
 /* POST /pinglink. Any HTTP answer is a success of the call: *ret_code is its
  * status and *ret_body its body (may be ""). Fails only when unreachable. */
 int ferry_client_ping(struct ferry_client *c, char **ret_body, long *ret_code, ferry_error_t *err);

@@ -13,7 +13,8 @@
 static void get_usage(FILE *f)
 {
         fprintf(f, "Usage: ferry get [pods] [POD] [-n NAMESPACE | -A] [-o json|wide]\n"
-                   "       ferry get jobs [JOB] [-n NAMESPACE | -A] [-o json]\n\n"
+                   "       ferry get jobs [JOB] [-n NAMESPACE | -A] [-o json]\n"
+                   "       ferry get tenants [-o json]   (as ferry tenants)\n\n"
                    "List the pods (or the Jobs) the server knows, in one namespace or all with\n"
                    "-A, or show one. Exit 4 when it is not found. A pod named jobs or pods:\n"
                    "'ferry get pod NAME'.\n");
@@ -83,6 +84,14 @@ int ferry_cmd_get(struct ferry_cli *cli, int argc, char **argv)
                 case 'h': get_usage(stdout); return FERRY_EXIT_OK;
                 default: get_usage(stderr); return FERRY_EXIT_USAGE;
                 }
+        }
+        if (optind < argc &&
+            (!strcmp(argv[optind], "tenants") || !strcmp(argv[optind], "tenant"))) {
+                if (optind + 1 < argc || !strcmp(out, "wide") || ns_opt || all_ns) {
+                        fprintf(stderr, "ferry get tenants: takes only -o json\n");
+                        return FERRY_EXIT_USAGE;
+                }
+                return ferry_cli_tenants(cli, out);
         }
         bool jobs = false;
         if (optind < argc && ferry_cli_kind_word(argv[optind], &jobs))

@@ -20,6 +20,8 @@ static const struct verb {
      "print a container's logs (logs [-f] [-c C] [--tail N] [--since D] [--timestamps] POD)"},
     {"delete", ferry_cmd_delete, "delete pods (delete POD...)"},
     {"ping", ferry_cmd_ping, "check the server and show its free capacity"},
+    {"tenants", ferry_cmd_tenants,
+     "the site's tenants: quota, held, waiting pods, usage, share (tenants [-o json])"},
     {"mig", ferry_cmd_mig, "plan MIG layouts (mig plan --inventory F --demand F)"},
     {"gpu", ferry_cmd_gpu, "GPU inventory from NVML (gpu ls [-o json])"},
 };

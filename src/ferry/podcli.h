@@ -61,4 +61,8 @@ int ferry_cli_get_jobs(struct ferry_cli *cli, const char *ns, bool all_ns, const
                        const char *out);
 int ferry_cli_delete_jobs(struct ferry_cli *cli, const char *ns, char *const *names, size_t n);
 
+/* ---- site tenancy (cmd_tenants.c) ---- */
+/* ferry tenants / ferry get tenants; out is "" or "json". */
+int ferry_cli_tenants(struct ferry_cli *cli, const char *out);
+
 #endif
