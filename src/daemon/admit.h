@@ -30,7 +30,8 @@ struct ferry_admit_pod {
         bool preemptible;
         bool holds;     /* its request counts in its tenant's held */
         bool reserved;  /* it stopped pods to make room: it goes first */
-        bool preempted; /* it is stopped for another pod (preempted_for) */
+        bool preempted;     /* it is stopped for another pod (preempted_for) */
+        bool client_delete; /* its owner asked to delete it too */
         int64_t priority;
         int64_t admitted_ns;               /* wall clock; "youngest first" among victims */
         char preempted_for[FERRY_UID_MAX]; /* the uid of the pod it makes room for */

@@ -224,8 +224,11 @@ static void adm_settle(struct ferry_daemon *d, struct pod *p)
                 if (!p->st.message || strcmp(p->st.message, msg) != 0)
                         ferry_pod_status_set_message(&p->st, msg);
         }
+        /* a pod being deleted holds what it has until the backend says nothing
+         * of it runs (delete_done) */
         bool done = p->state == FERRY_POD_DELETED || p->state == FERRY_POD_REFUSED ||
-                    (p->state != FERRY_POD_ACCEPTED && phase_final(p->st.phase));
+                    (p->state == FERRY_POD_SUBMITTED && phase_final(p->st.phase));
+
         if (!done)
                 return;
         ferry_admit_release(d->adm, p->adm);
@@ -587,6 +590,8 @@ int ferry_daemon_delete(struct ferry_daemon *d, const char *body, size_t len,
                 grace = 86400;
         pthread_rwlock_wrlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, uid);
+        if (p && p->adm && az_ok(az, p->ns))
+                p->adm->client_delete = true; /* a pod being preempted goes for good */
         if (p && !az_ok(az, p->ns)) {
                 r = ferry_errprintf(err, -EACCES, "this token may not act on namespace \"%s\"",
                                     p->ns);
@@ -1070,7 +1075,7 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
 {
         struct ferry_pod_status st = {0};
         ferry_error_t err = {{0}};
-        bool have = false;
+        bool have = false, keep = false;
 
         pthread_rwlock_rdlock(&d->lock);
         struct pod *p = ferry_hashmap_get(d->pods, s->uid);
@@ -1081,12 +1086,16 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
                 scratch_release(cur, &scratch);
                 have = true;
         }
+        /* a preempted pod stays, Failed, with its logs, until its owner
+         * deletes it (unless the owner asked for that already) */
+        keep = p && p->adm && p->adm->preempted && !p->adm->client_delete;
         pthread_rwlock_unlock(&d->lock);
         if (have) {
                 struct ferry_poll_item item = {s->uid, s->jid, &st};
                 have = ferry_backend_poll(d->be, &item, 1, &err) >= 0;
         }
-        ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
+        if (!keep)
+                ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
         pthread_rwlock_wrlock(&d->lock);
         p = ferry_hashmap_get(d->pods, s->uid);
         if (p) {
@@ -1095,16 +1104,21 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
                 /* stopped before it finished: it failed (the kubelet's phase too) */
                 if (!phase_final(p->st.phase))
                         p->st.phase = FERRY_PHASE_FAILED;
-                p->state = FERRY_POD_DELETED;
-                p->deleted_mono_ns = ferry_monotonic_ns();
+                if (keep) {
+                        p->state = FERRY_POD_SUBMITTED;
+                        atomic_store(&p->delete_asked, false);
+                } else {
+                        p->state = FERRY_POD_DELETED;
+                        p->deleted_mono_ns = ferry_monotonic_ns();
+                }
                 adm_settle(d, p);
                 struct ferry_buf b = FERRY_BUF_INIT;
                 struct ferry_pod_status scratch; /* a finished pod's entries are packed */
                 struct ferry_pod_status *cur = pod_status(p, &scratch);
                 ferry_pod_status_serialize(&b, cur);
                 scratch_release(cur, &scratch);
-                ferry_store_update(d->store, s->uid, NULL, FERRY_POD_DELETED, b.data, "deleted",
-                                   NULL);
+                ferry_store_update(d->store, s->uid, NULL, p->state, b.data,
+                                   keep ? "preempted-stopped" : "deleted", NULL);
                 ferry_buf_free(&b);
                 pod_compact(d, p);
         }
@@ -1422,9 +1436,9 @@ static void *poller_main(void *arg)
 
 static bool adm_live(const struct pod *p)
 {
-        return p->state == FERRY_POD_ACCEPTED ||
-               ((p->state == FERRY_POD_SUBMITTED || p->state == FERRY_POD_DELETING) &&
-                !phase_final(p->st.phase));
+        /* one being deleted holds what it has until nothing of it runs */
+        return p->state == FERRY_POD_ACCEPTED || p->state == FERRY_POD_DELETING ||
+               (p->state == FERRY_POD_SUBMITTED && !phase_final(p->st.phase));
 }
 
 /* A pod stopped for another before a restart: its stored message names it. */
@@ -1485,7 +1499,9 @@ static void adm_attach(struct ferry_daemon *d)
                 if (p && (!p->adm || p->adm->gen != gen)) {
                         struct ferry_admit_pod *old = p->adm;
                         struct ferry_admit_pod *ap = pod ? ferry_admit_pod_new(d->adm, pod) : NULL;
-                        bool holds = old ? old->holds : p->state != FERRY_POD_ACCEPTED;
+                        bool holds = old ? old->holds
+                                         : p->state == FERRY_POD_SUBMITTED ||
+                                               (p->state == FERRY_POD_DELETING && p->jid[0]);
                         ferry_admit_release(d->adm, old); /* an older generation: counts nothing */
                         if (ap && old) {
                                 ap->preempted = old->preempted;
