@@ -368,18 +368,30 @@ broken:
 
 /* The hop-A body of ../shared/conformance/000-hello/create.json, compacted,
  * with the uid and name filled in per pod. */
+/* --tenants K: pod i goes to namespace t<i % K>, asks 1..4 CPUs and runs
+ * 1..4 s on the fake backend (site admission's figures) */
+static int bench_tenants;
+
 static void create_request(struct buf *req, const struct target *t, const char *uid, size_t idx)
 {
-        char body[1024];
+        char body[1024], ns[16] = "bench", extra[160] = "", ann[96] = "";
+        if (bench_tenants > 0) {
+                snprintf(ns, sizeof(ns), "t%03zu", idx % (size_t)bench_tenants);
+                snprintf(extra, sizeof(extra), ",\"resources\":{\"requests\":{\"cpu\":\"%zu\"}}",
+                         1 + (idx * 7) % 4);
+                snprintf(ann, sizeof(ann),
+                         ",\"annotations\":{\"fake.ferry.io/duration-ms\":\"%zu\"}",
+                         1000 + (idx * 13) % 3000);
+        }
         int n = snprintf(
             body, sizeof(body),
             "{\"pod\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"bench-%zu\","
-            "\"namespace\":\"bench\",\"uid\":\"%s\"},\"spec\":{\"containers\":[{\"name\":\"main\","
+            "\"namespace\":\"%s\",\"uid\":\"%s\"%s},\"spec\":{\"containers\":[{\"name\":\"main\","
             "\"image\":\"docker.io/library/busybox:1.36\",\"command\":[\"sh\",\"-c\"],"
-            "\"args\":[\"echo hello world\"]}],\"restartPolicy\":\"Never\"},"
+            "\"args\":[\"echo hello world\"]%s}],\"restartPolicy\":\"Never\"},"
             "\"status\":{\"phase\":\"Pending\"}},\"configmaps\":null,\"secrets\":null,"
             "\"projectedvolumesmaps\":null,\"jobscriptURL\":\"\"}",
-            idx, uid);
+            idx, ns, uid, ann, extra);
         req->len = 0;
         buf_printf(req,
                    "POST /create HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -811,27 +823,31 @@ static int cmd_get(const struct target *t, const char *path)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: ferry-bench COMMAND (--unix PATH | --tcp IP:PORT) [OPTIONS]\n\n"
-                   "  create  -n N -c CONNS [--rate R] [--seed S] [--first I] [--uids-out FILE]\n"
-                   "          N hop-A pod creates over CONNS keep-alive connections; --rate R\n"
-                   "          paces them to R/s in all (slower clients), else as fast as answered\n"
-                   "  status  -n CALLS (--uids FILE [--full] | --all) [--expect PODS]\n"
-                   "          CALLS /status requests for the listed uids (or [] = all pods);\n"
-                   "          --full sends each as a whole v1.Pod, as a virtual kubelet does\n"
-                   "  spawn   [--uid UID] [--timeout-ms MS] [--log FILE] [--pidfile FILE] -- "
-                   "PROGRAM ARGS...\n"
-                   "          exec PROGRAM, time until /status answers UID (or /healthz answers)\n"
-                   "  load    --path PATH -c CONNS -d SECONDS\n"
-                   "          GET PATH over CONNS keep-alive connections for SECONDS\n"
-                   "  get     --path PATH\n"
-                   "          one GET, the body on stdout\n\n"
-                   "Each command prints one line of KEY=VALUE results on stdout.\n");
+        fprintf(f,
+                "Usage: ferry-bench COMMAND (--unix PATH | --tcp IP:PORT) [OPTIONS]\n\n"
+                "  create  -n N -c CONNS [--rate R] [--seed S] [--first I] [--uids-out FILE]\n"
+                "          N hop-A pod creates over CONNS keep-alive connections; --rate R\n"
+                "          paces them to R/s in all (slower clients), else as fast as answered;\n"
+                "          --tenants K spreads them over K namespaces with CPU requests and\n"
+                "          fake run times (site admission)\n"
+                "  status  -n CALLS (--uids FILE [--full] | --all) [--expect PODS]\n"
+                "          CALLS /status requests for the listed uids (or [] = all pods);\n"
+                "          --full sends each as a whole v1.Pod, as a virtual kubelet does\n"
+                "  spawn   [--uid UID] [--timeout-ms MS] [--log FILE] [--pidfile FILE] -- "
+                "PROGRAM ARGS...\n"
+                "          exec PROGRAM, time until /status answers UID (or /healthz answers)\n"
+                "  load    --path PATH -c CONNS -d SECONDS\n"
+                "          GET PATH over CONNS keep-alive connections for SECONDS\n"
+                "  get     --path PATH\n"
+                "          one GET, the body on stdout\n\n"
+                "Each command prints one line of KEY=VALUE results on stdout.\n");
 }
 
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
             {"unix", required_argument, NULL, 'u'},
+            {"tenants", required_argument, NULL, 'K'},
             {"tcp", required_argument, NULL, 'T'},
             {"seed", required_argument, NULL, 'S'},
             {"first", required_argument, NULL, 'F'},
@@ -869,6 +885,7 @@ int main(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "+n:c:d:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'u': unix_path = optarg; break;
+                case 'K': bench_tenants = atoi(optarg); break;
                 case 'T': tcp = optarg; break;
                 case 'S': seed = (uint32_t)strtoul(optarg, NULL, 0); break;
                 case 'F': first = strtoll(optarg, NULL, 10); break;

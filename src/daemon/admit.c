@@ -3,11 +3,13 @@
 #include "admit.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/hashmap.h"
+#include "common/histogram.h"
 #include "common/log.h"
 
 /* the waiting reasons counted per tenant, in ferry_tn_reason's words */
@@ -34,6 +36,8 @@ struct ferry_admit {
         struct ferry_tn_vec capacity;  /* the site's totals, -1 unknown */
         int64_t capacity_at_ns;        /* monotonic; 0 = never asked */
         int64_t ticked_ns;
+        struct ferry_hist rounds; /* how long a round holds the pod table */
+        uint64_t admitted;        /* pods admitted so far */
 };
 
 struct ferry_admit *ferry_admit_new(struct ferry_tn_config *c)
@@ -315,6 +319,12 @@ void ferry_admit_message(const struct ferry_admit *a, const struct ferry_tn_wait
                                : "");
 }
 
+void ferry_admit_observe_round(struct ferry_admit *a, int64_t ns, size_t admitted)
+{
+        ferry_hist_observe(&a->rounds, ns);
+        a->admitted += admitted;
+}
+
 void ferry_admit_count_preemption(struct ferry_admit *a, uint32_t tenant)
 {
         if (tenant < a->n)
@@ -522,6 +532,15 @@ void ferry_admit_metrics(const struct ferry_admit *a, struct ferry_buf *out)
         for (size_t i = 0; i < a->n; i++)
                 prom_series(out, "ferry_tenant_preemptions_total", a->ts[i].name, NULL, NULL,
                             (double)a->tx[i].preemptions);
+        ferry_buf_adds(out, "# HELP ferry_admission_round_seconds How long an admission round "
+                            "(after each poll) holds the pod table.\n"
+                            "# TYPE ferry_admission_round_seconds histogram\n");
+        ferry_hist_render(out, "ferry_admission_round_seconds", "", &a->rounds);
+        ferry_buf_printf(out,
+                         "# HELP ferry_admitted_pods_total Pods admitted by site admission.\n"
+                         "# TYPE ferry_admitted_pods_total counter\n"
+                         "ferry_admitted_pods_total %llu\n",
+                         (unsigned long long)a->admitted);
         ferry_buf_adds(out, "# HELP ferry_tenant_dominant_share Decayed usage over the site's "
                             "capacity, largest resource, over the weight.\n"
                             "# TYPE ferry_tenant_dominant_share gauge\n");
@@ -529,4 +548,48 @@ void ferry_admit_metrics(const struct ferry_admit *a, struct ferry_buf *out)
                 prom_series(
                     out, "ferry_tenant_dominant_share", a->ts[i].name, NULL, NULL,
                     ferry_tn_dominant_share(a->c, a->ts[i].usage, &a->capacity, a->ts[i].weight));
+}
+
+char *ferry_admit_usage_save(const struct ferry_admit *a, int64_t now)
+{
+        if (!a->c)
+                return NULL;
+        json_t *ts = json_object();
+        for (size_t i = 0; i < a->n; i++) {
+                json_t *u = json_object();
+                for (size_t r = 0; r < a->c->n_res; r++)
+                        if (a->ts[i].usage[r] > 0)
+                                json_object_set_new(u, a->c->res[r], json_real(a->ts[i].usage[r]));
+                json_object_set_new(ts, a->tx[i].name, u);
+        }
+        json_t *j = json_pack("{sIso}", "at", (json_int_t)now, "tenants", ts);
+        char *s = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        return s;
+}
+
+void ferry_admit_usage_load(struct ferry_admit *a, const char *text, int64_t now)
+{
+        json_t *j = a->c && text ? json_loads(text, 0, NULL) : NULL;
+        json_t *ts = json_object_get(j, "tenants");
+        double away = (double)(now - json_integer_value(json_object_get(j, "at"))) / 1e9;
+        const char *name;
+        json_t *u;
+        struct ferry_tn_vec none = {{0}};
+        if (away < 0)
+                away = 0;
+        json_object_foreach(ts, name, u)
+        {
+                uint32_t i = tenant_index(a, name);
+                const char *res;
+                json_t *v;
+                json_object_foreach(u, res, v)
+                {
+                        int r = ferry_tn_res_index(a->c, res);
+                        if (r >= 0 && json_is_number(v))
+                                a->ts[i].usage[r] = json_number_value(v);
+                }
+                ferry_tn_decay(a->c, a->ts[i].usage, &none, away);
+        }
+        json_decref(j);
 }

@@ -28,10 +28,11 @@ struct ferry_admit_pod {
         uint32_t tenant; /* index in the tenant table */
         unsigned gen;    /* the config generation req was computed with */
         bool preemptible;
-        bool holds;     /* its request counts in its tenant's held */
-        bool reserved;  /* it stopped pods to make room: it goes first */
+        bool holds;         /* its request counts in its tenant's held */
+        bool reserved;      /* it stopped pods to make room: it goes first */
         bool preempted;     /* it is stopped for another pod (preempted_for) */
         bool client_delete; /* its owner asked to delete it too */
+        int shown;          /* the verdict its waiting reason shows, + 1 (0: none yet) */
         int64_t priority;
         int64_t admitted_ns;               /* wall clock; "youngest first" among victims */
         char preempted_for[FERRY_UID_MAX]; /* the uid of the pod it makes room for */
@@ -81,7 +82,14 @@ void ferry_admit_run_of(const struct ferry_admit_pod *ap, bool releasing, struct
 void ferry_admit_message(const struct ferry_admit *a, const struct ferry_tn_wait *w, char *buf,
                          size_t size);
 void ferry_admit_count_preemption(struct ferry_admit *a, uint32_t tenant);
+/* A round took ns with the table locked and admitted that many pods. */
+void ferry_admit_observe_round(struct ferry_admit *a, int64_t ns, size_t admitted);
 const char *ferry_admit_tenant_name(const struct ferry_admit *a, uint32_t tenant);
+
+/* Decayed usage outlives a restart: saved as JSON in the store now and then,
+ * loaded at start-up (decayed for the time ferryd was away). */
+char *ferry_admit_usage_save(const struct ferry_admit *a, int64_t now_wall_ns);
+void ferry_admit_usage_load(struct ferry_admit *a, const char *json, int64_t now_wall_ns);
 
 /* What the site will admit: cap's free amounts capped by the totals less
  * what admitted pods hold. */

@@ -260,8 +260,10 @@ done:
         pthread_rwlock_wrlock(&d->lock);
         p->submitting = false; /* p may be freed once the lock is released */
         p->attempts++;
-        if (r < 0 || deleted) /* admitted, but it did not start: it holds nothing */
+        if ((r < 0 || deleted) && p->adm) { /* admitted, but it did not start */
                 ferry_admit_release(d->adm, p->adm);
+                p->adm->shown = 0; /* its next wait says why anew */
+        }
         if (deleted) {
                 /* the reaper finishes the delete */
         } else if (r >= 0) {
@@ -329,11 +331,13 @@ static void adm_set_waiting(struct ferry_daemon *d, struct pod *p, const struct 
                             bool persist)
 {
         char msg[512];
+        int shown = w->verdict * 64 + w->res * 2 + (w->preempts || w->reserves);
+        if (p->adm->shown == shown + 1)
+                return; /* said already: its numbers are of when it began to wait so */
+        p->adm->shown = shown + 1;
         const char *reason = ferry_tn_reason(w->verdict, w->res);
         ferry_admit_message(d->adm, w, msg, sizeof(msg));
         bool news = strcmp(p->st.reason, reason) != 0;
-        if (!news && p->st.message && !strcmp(p->st.message, msg))
-                return;
         set_waiting_reason(p, reason, msg);
         if (news && persist)
                 persist_status(d, p, "admission-wait", reason);
@@ -1196,7 +1200,7 @@ static void admission_round(struct ferry_daemon *d)
         }
 
         pthread_rwlock_wrlock(&d->lock);
-        ferry_admit_tick(d->adm, mono);
+        int64_t locked = ferry_monotonic_ns();
         unsigned gen = ferry_admit_gen(d->adm);
         while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
                 struct pod *p = v;
@@ -1228,7 +1232,7 @@ static void admission_round(struct ferry_daemon *d)
                                 break;
                         }
         }
-        ferry_admit_plan(d->adm, w, nw, run, nr, now, true);
+        size_t admitted = ferry_admit_plan(d->adm, w, nw, run, nr, now, true);
         for (size_t i = 0; i < nw; i++) {
                 struct pod *p = wp[i];
                 if (w[i].verdict == FERRY_TN_ADMIT) {
@@ -1258,6 +1262,7 @@ static void admission_round(struct ferry_daemon *d)
         d->adm_waiting = 0; /* those a new pod must not pass: waiting for room */
         for (size_t i = 0; i < nw; i++)
                 d->adm_waiting += w[i].verdict == FERRY_TN_WAIT_SITE;
+        ferry_admit_observe_round(d->adm, ferry_monotonic_ns() - locked, admitted);
         pthread_rwlock_unlock(&d->lock);
 
         /* the first kill of a preempted pod now, not at the next poll */
@@ -1291,6 +1296,11 @@ static void poll_once(struct ferry_daemon *d)
 
         size_t cap_live = 0, cap_dying = 0, cap_retry = 0, cap_expired = 0;
         pthread_mutex_lock(&d->poll_lock);
+        if (ferry_admit_on(d->adm)) { /* usage up to now, before this poll's ends release */
+                pthread_rwlock_wrlock(&d->lock);
+                ferry_admit_tick(d->adm, now);
+                pthread_rwlock_unlock(&d->lock);
+        }
         pthread_rwlock_rdlock(&d->lock);
         /* the lists grow with what they hold: with 100,000 finished pods they
          * stay empty (sized by the table, they were megabytes every cycle) */
@@ -1402,15 +1412,33 @@ void ferry_daemon_poll_now(struct ferry_daemon *d)
         poll_once(d);
 }
 
+/* Tenants' decayed usage, for the next start (at most this old after a crash). */
+#define USAGE_SAVE_NS (30LL * FERRY_NSEC_PER_SEC)
+
+static void adm_save_usage(struct ferry_daemon *d)
+{
+        pthread_rwlock_rdlock(&d->lock);
+        char *s = ferry_admit_usage_save(d->adm, ferry_now_ns());
+        pthread_rwlock_unlock(&d->lock);
+        if (s)
+                ferry_store_put_meta(d->store, "tenancy_usage", s);
+        free(s);
+}
+
 static void *poller_main(void *arg)
 {
         struct ferry_daemon *d = arg;
         size_t trimmed_at = 0;
+        int64_t usage_saved = ferry_monotonic_ns();
         pthread_mutex_lock(&d->stop_lock);
         while (!d->stop) {
                 pthread_mutex_unlock(&d->stop_lock);
                 poll_once(d);
                 ferry_jobs_tick(d->jobs);
+                if (ferry_monotonic_ns() - usage_saved > USAGE_SAVE_NS) {
+                        adm_save_usage(d);
+                        usage_saved = ferry_monotonic_ns();
+                }
                 /* Request bodies, snapshots and the status of pods that
                  * finished (packed) are freed in bursts; hand the free pages
                  * back once the pod count or the number packed has moved. */
@@ -1678,6 +1706,10 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
         /* site admission: what tenants hold, from the pods just loaded */
         if (ferry_admit_on(d->adm)) {
                 int64_t t1 = ferry_monotonic_ns();
+                char *usage = NULL;
+                if (ferry_store_get_meta(d->store, "tenancy_usage", &usage) == 0)
+                        ferry_admit_usage_load(d->adm, usage, ferry_now_ns());
+                free(usage);
                 pthread_mutex_lock(&d->poll_lock);
                 adm_refresh_capacity(d);
                 adm_attach(d);
@@ -1717,6 +1749,8 @@ void ferry_daemon_free(struct ferry_daemon *d)
                 pthread_join(d->poller, NULL);
         }
         ferry_jobs_free(d->jobs);
+        if (d->store && d->adm)
+                adm_save_usage(d);
         if (d->store)
                 ferry_store_sync(d->store);
         ferry_backend_free(d->be);

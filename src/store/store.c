@@ -15,7 +15,7 @@
 #include "common/thread.h"
 #include "common/util.h"
 
-enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC, OP_JOB_PUT, OP_JOB_DEL };
+enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC, OP_JOB_PUT, OP_JOB_DEL, OP_META_PUT };
 
 struct op {
         struct op *next;
@@ -260,6 +260,17 @@ static bool apply(struct ferry_store *s, struct op *o, int64_t now)
         } else if (o->kind == OP_JOB_DEL) {
                 bind_text(s->job_del, 1, o->uid);
                 ok = step_ok(s->job_del);
+        } else if (o->kind == OP_META_PUT) { /* rare: prepared when needed */
+                sqlite3_stmt *st = NULL;
+                ok = sqlite3_prepare_v2(s->wdb,
+                                        "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1,
+                                        &st, NULL) == SQLITE_OK;
+                if (ok) {
+                        bind_text(st, 1, o->uid);
+                        bind_text(st, 2, o->status);
+                        ok = sqlite3_step(st) == SQLITE_DONE;
+                }
+                sqlite3_finalize(st);
         } else {
                 return true;
         }
@@ -733,6 +744,37 @@ int ferry_store_load_jobs(struct ferry_store *s,
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return r;
+}
+
+void ferry_store_put_meta(struct ferry_store *s, const char *key, const char *value)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_META_PUT;
+        o->uid = ferry_xstrdup(key);
+        o->status = ferry_xstrdup(value);
+        enqueue(s, o);
+}
+
+int ferry_store_get_meta(struct ferry_store *s, const char *key, char **ret)
+{
+        sqlite3_stmt *st;
+        int r = -ENOENT;
+
+        *ret = NULL;
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
+            SQLITE_OK) {
+                pthread_mutex_unlock(&s->rlock);
+                return -EIO;
+        }
+        bind_text(st, 1, key);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+                *ret = ferry_xstrdup((const char *)sqlite3_column_text(st, 0));
+                r = 0;
+        }
         sqlite3_finalize(st);
         pthread_mutex_unlock(&s->rlock);
         return r;

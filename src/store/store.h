@@ -74,6 +74,12 @@ int ferry_store_get_body(struct ferry_store *s, const char *uid, char **ret, siz
 /* Number of events of a kind recorded for a pod (committed ones). */
 int ferry_store_count_events(struct ferry_store *s, const char *uid, const char *kind);
 
+/* ---- small named values (the meta table): site tenancy's decayed usage ---- */
+/* Queued like a status update (durable at the next group commit). */
+void ferry_store_put_meta(struct ferry_store *s, const char *key, const char *value);
+/* -ENOENT when key has no value; *ret to free. */
+int ferry_store_get_meta(struct ferry_store *s, const char *key, char **ret);
+
 /* ---- Jobs (src/daemon/jobs.c) ---- */
 struct ferry_store_job {
         const char *uid, *namespace, *name;

@@ -557,6 +557,8 @@ static bool preempt(struct plan *pl, size_t wi, const int64_t deficit[])
 
         if (!pl->victims_built)
                 build_victims(pl);
+        if (pl->n_victims == 0)
+                return false;
         pick = ferry_xcalloc(pl->n_victims + 1, sizeof(*pick));
         for (size_t k = 0; k < pl->n_victims && !covered(pl, deficit, got); k++) {
                 const struct ferry_tn_run *v = &pl->run[pl->victims[k]];
@@ -610,7 +612,7 @@ static void reserve(struct plan *pl, struct ferry_tn_wait *w)
         w->reserves = true;
 }
 
-static void decide(struct plan *pl, size_t wi, bool first_class, int64_t now_ns)
+static void decide(struct plan *pl, size_t wi, int64_t now_ns)
 {
         struct ferry_tn_wait *w = &pl->w[wi];
         struct ferry_tn_tstate *t = &pl->t[w->tenant];
@@ -666,24 +668,57 @@ static void decide(struct plan *pl, size_t wi, bool first_class, int64_t now_ns)
                 reserve(pl, w);
                 return;
         }
-        if (first_class)
+        if (w->reserved_in || now_ns - w->created_ns >= pl->c->reserve_after_s * 1000000000LL)
                 reserve(pl, w);
 }
 
-/* The tenant to serve next: lowest dominant share of decayed usage, then of
- * what it holds now (so that equal usage, e.g. none yet, takes turns). */
-static long pick_tenant(const struct plan *pl, const size_t *left, const double *share,
-                        const double *hshare)
+/* A tenant's waiting pods as a binary heap (by priority, then age): a round
+ * that stops early has not paid for sorting the rest. */
+static void heap_down(struct qent *h, size_t n, size_t i)
 {
-        long best = -1;
-        for (size_t k = 0; k < pl->nt; k++) {
-                if (!left[k])
-                        continue;
-                if (best < 0 || share[k] < share[best] - 1e-12 ||
-                    (share[k] <= share[best] + 1e-12 && hshare[k] < hshare[best]))
-                        best = (long)k;
+        for (;;) {
+                size_t l = 2 * i + 1, m = i;
+                if (l < n && by_priority_age(&h[l], &h[m]) < 0)
+                        m = l;
+                if (l + 1 < n && by_priority_age(&h[l + 1], &h[m]) < 0)
+                        m = l + 1;
+                if (m == i)
+                        return;
+                struct qent tmp = h[i];
+                h[i] = h[m];
+                h[m] = tmp;
+                i = m;
         }
-        return best;
+}
+
+static void heap_make(struct qent *h, size_t n)
+{
+        for (size_t i = n / 2; i-- > 0;)
+                heap_down(h, n, i);
+}
+
+static struct qent heap_pop(struct qent *h, size_t *n)
+{
+        struct qent top = h[0];
+        h[0] = h[--*n];
+        heap_down(h, *n, 0);
+        return top;
+}
+
+/* Tenants in the order they are served: lowest dominant share of decayed
+ * usage first, then of what they hold now (so that equal usage, e.g. none
+ * yet, takes turns), then by index. */
+struct tord {
+        const double *share, *hshare;
+};
+
+static bool tenant_before(const struct tord *o, size_t a, size_t b)
+{
+        if (o->share[a] != o->share[b])
+                return o->share[a] < o->share[b];
+        if (o->hshare[a] != o->hshare[b])
+                return o->hshare[a] < o->hshare[b];
+        return a < b;
 }
 
 static double held_share(const struct plan *pl, const struct ferry_tn_tstate *t)
@@ -694,12 +729,99 @@ static double held_share(const struct plan *pl, const struct ferry_tn_tstate *t)
         return ferry_tn_dominant_share(pl->c, u, pl->cap, t->weight);
 }
 
+/* The verdict of a pod that cannot start in this round (and neither
+ * reserves nor stops others): the quota it passes, else what it lacks. */
+static void wait_verdict(const struct plan *pl, struct ferry_tn_wait *w)
+{
+        const struct ferry_tn_tstate *t = &pl->t[w->tenant];
+        int r = -1;
+        if (!w->preemptible && t->quota &&
+            (r = ferry_tn_over(pl->c, t->quota, &t->held_g, &w->req)) >= 0) {
+                w->verdict = FERRY_TN_WAIT_QUOTA;
+                w->res = r;
+                return;
+        }
+        w->verdict = FERRY_TN_WAIT_SITE;
+        w->res = FERRY_TN_PODS;
+        for (size_t i = 0; i < pl->c->n_res; i++)
+                if (w->req.v[i] > 0 && w->req.v[i] > pl->avail[i]) {
+                        w->res = (int)i;
+                        break;
+                }
+}
+
+static bool none_fits(const struct plan *pl, const int64_t *least)
+{
+        for (size_t r = 0; r < pl->c->n_res; r++)
+                if (least[r] > 0 && pl->avail[r] < least[r])
+                        return true;
+        return false;
+}
+
+/* Serve the tenants' queues (heaps at heap + start[k], left[k] each) in
+ * share order; a tenant whose pod was admitted moves back to where its
+ * larger share puts it. stop_early: no pod of this class reserves or stops
+ * others, so once none of them can fit any more (a resource is below the
+ * least any asks) the rest wait without being put in order. */
+static void serve(struct plan *pl, struct qent *heap, const size_t *start, size_t *left,
+                  const double *share, double *hshare, bool stop_early, int64_t now_ns)
+{
+        struct tord o = {share, hshare};
+        size_t *ord = ferry_xcalloc(pl->nt + 1, sizeof(size_t)), m = 0;
+        int64_t least[FERRY_TN_RES_MAX];
+        for (size_t r = 0; r < FERRY_TN_RES_MAX; r++)
+                least[r] = INT64_MAX;
+        for (size_t k = 0; k < pl->nt; k++) {
+                if (!left[k])
+                        continue;
+                for (size_t j = 0; j < left[k]; j++)
+                        for (size_t r = 0; r < pl->c->n_res; r++) {
+                                int64_t v = pl->w[heap[start[k] + j].i].req.v[r];
+                                if (v < least[r])
+                                        least[r] = v;
+                        }
+                heap_make(heap + start[k], left[k]);
+                hshare[k] = held_share(pl, &pl->t[k]);
+                size_t j = m++; /* insertion sort: tenants are few */
+                while (j > 0 && tenant_before(&o, k, ord[j - 1])) {
+                        ord[j] = ord[j - 1];
+                        j--;
+                }
+                ord[j] = k;
+        }
+        for (size_t pos = 0; pos < m;) {
+                size_t k = ord[pos];
+                if (!left[k]) {
+                        pos++;
+                        continue;
+                }
+                if (stop_early && none_fits(pl, least))
+                        break;
+                struct qent e = heap_pop(heap + start[k], &left[k]);
+                decide(pl, e.i, now_ns);
+                if (pl->w[e.i].verdict != FERRY_TN_ADMIT)
+                        continue;
+                hshare[k] = held_share(pl, &pl->t[k]);
+                size_t j = pos;
+                while (j + 1 < m && tenant_before(&o, ord[j + 1], k)) {
+                        ord[j] = ord[j + 1];
+                        j++;
+                }
+                ord[j] = k;
+        }
+        for (size_t k = 0; k < pl->nt; k++) /* the rest, in no order: they wait */
+                for (size_t j = 0; j < left[k]; j++)
+                        wait_verdict(pl, &pl->w[heap[start[k] + j].i]);
+        free(ord);
+}
+
 size_t ferry_tn_plan(const struct ferry_tn_config *c, struct ferry_tn_tstate *t, size_t nt,
                      struct ferry_tn_wait *w, size_t nw, struct ferry_tn_run *run, size_t nr,
                      const struct ferry_tn_vec *capacity, int64_t now_ns)
 {
         struct plan pl = {.c = c, .t = t, .nt = nt, .w = w, .run = run, .nr = nr, .cap = capacity};
         const size_t nres = c->n_res;
+        const int64_t reserve_ns = c->reserve_after_s * 1000000000LL;
 
         for (size_t r = 0; r < nres; r++) {
                 int64_t held = 0;
@@ -707,6 +829,7 @@ size_t ferry_tn_plan(const struct ferry_tn_config *c, struct ferry_tn_tstate *t,
                         held += t[k].held.v[r];
                 pl.avail[r] = capacity->v[r] < 0 ? UNLIMITED : capacity->v[r] - held;
         }
+        bool can_preempt = false;
         for (size_t i = 0; i < nr; i++) {
                 run[i].victim_for = -1;
                 if (run[i].claimed_by >= (long)nw || (run[i].claimed_by >= 0 && !run[i].releasing))
@@ -714,66 +837,87 @@ size_t ferry_tn_plan(const struct ferry_tn_config *c, struct ferry_tn_tstate *t,
                 if (run[i].releasing && run[i].claimed_by < 0)
                         for (size_t r = 0; r < nres; r++)
                                 pl.coming[r] += run[i].req.v[r];
+                can_preempt |= run[i].releasing || run[i].preemptible;
+        }
+        /* What a round takes from the site and from quotas only grows: a pod
+         * over its quota, or larger than what is free, at the start stays so.
+         * Those get their verdict here, unsorted; only the rest (pods that
+         * fit, and those that may reserve or preempt) are put in order. */
+        unsigned char *cls_of = ferry_xcalloc(nw + 1, 1); /* 0..2, 3 = decided */
+        for (size_t i = 0; i < nw; i++) {
+                struct ferry_tn_wait *x = &w[i];
+                const struct ferry_tn_tstate *tt = &t[x->tenant];
+                bool old = now_ns - x->created_ns >= reserve_ns;
+                x->reserves = x->preempts = false;
+                cls_of[i] = x->preemptible ? 2 : x->reserved_in ? 0 : 1;
+                if (!x->preemptible && tt->quota) {
+                        int ro = ferry_tn_over(c, tt->quota, &tt->held_g, &x->req);
+                        if (ro >= 0) {
+                                x->verdict = FERRY_TN_WAIT_QUOTA;
+                                x->res = ro;
+                                cls_of[i] = 3;
+                                continue;
+                        }
+                }
+                int lack = -1;
+                for (size_t r = 0; r < nres && lack < 0; r++)
+                        if (x->req.v[r] > 0 && x->req.v[r] > pl.avail[r])
+                                lack = (int)r;
+                if (lack < 0 || (cls_of[i] < 2 && (old || x->reserved_in || can_preempt)))
+                        continue;
+                x->verdict = FERRY_TN_WAIT_SITE;
+                x->res = lack;
+                cls_of[i] = 3;
         }
         double *share = ferry_xcalloc(nt + 1, sizeof(double));
         double *hshare = ferry_xcalloc(nt + 1, sizeof(double));
         size_t *left = ferry_xcalloc(nt + 1, sizeof(size_t));
         size_t *start = ferry_xcalloc(nt + 2, sizeof(size_t));
+        size_t *fill = ferry_xcalloc(nt + 1, sizeof(size_t));
         struct qent *q = ferry_xcalloc(nw + 1, sizeof(*q));
+        struct qent *sorted = ferry_xcalloc(nw + 1, sizeof(*sorted));
         for (size_t k = 0; k < nt; k++)
                 share[k] = ferry_tn_dominant_share(c, t[k].usage, capacity, t[k].weight);
 
-        /* class 0: guaranteed pods that waited past reserve_after, oldest
-         * first; 1: the other guaranteed pods; 2: preemptible ones */
+        /* class 0: guaranteed pods that stopped others to make room, oldest
+         * first (they claim what those give back); 1: the other guaranteed
+         * pods, in fair-share order (those that waited past reserve_after
+         * reserve when they do not fit); 2: preemptible ones */
         for (int cls = 0; cls < 3; cls++) {
                 size_t n = 0;
-                for (size_t i = 0; i < nw; i++) {
-                        bool old = now_ns - w[i].created_ns >= c->reserve_after_s * 1000000000LL;
-                        int wc = w[i].preemptible ? 2 : old || w[i].reserved_in ? 0 : 1;
-                        if (wc == cls)
+                for (size_t i = 0; i < nw; i++)
+                        if (cls_of[i] == cls)
                                 q[n++] = (struct qent){i, w[i].priority, w[i].created_ns};
-                }
                 if (n == 0)
                         continue;
                 if (cls == 0) {
                         qsort(q, n, sizeof(*q), by_priority_age);
                         for (size_t i = 0; i < n; i++)
-                                decide(&pl, q[i].i, true, now_ns);
+                                decide(&pl, q[i].i, now_ns);
                         continue;
                 }
                 /* per tenant, by priority then age; tenants by share */
                 memset(left, 0, (nt + 1) * sizeof(size_t));
+                memset(fill, 0, (nt + 1) * sizeof(size_t));
                 for (size_t i = 0; i < n; i++)
                         left[w[q[i].i].tenant]++;
                 start[0] = 0;
                 for (size_t k = 0; k < nt; k++)
                         start[k + 1] = start[k] + left[k];
-                struct qent *sorted = ferry_xcalloc(n + 1, sizeof(*sorted));
-                size_t *fill = ferry_xcalloc(nt + 1, sizeof(size_t));
                 for (size_t i = 0; i < n; i++) {
                         size_t k = w[q[i].i].tenant;
                         sorted[start[k] + fill[k]++] = q[i];
                 }
-                for (size_t k = 0; k < nt; k++) {
-                        qsort(sorted + start[k], left[k], sizeof(*sorted), by_priority_age);
-                        hshare[k] = held_share(&pl, &t[k]);
-                        fill[k] = 0;
-                }
-                for (long k; (k = pick_tenant(&pl, left, share, hshare)) >= 0;) {
-                        struct qent *e = &sorted[start[k] + fill[k]++];
-                        left[k]--;
-                        decide(&pl, e->i, false, now_ns);
-                        if (w[e->i].verdict == FERRY_TN_ADMIT)
-                                hshare[k] = held_share(&pl, &t[k]);
-                }
-                free(sorted);
-                free(fill);
+                serve(&pl, sorted, start, left, share, hshare, cls == 2 || !can_preempt, now_ns);
         }
+        free(cls_of);
         free(share);
         free(hshare);
         free(left);
         free(start);
+        free(fill);
         free(q);
+        free(sorted);
         free(pl.victims);
         return pl.admitted;
 }

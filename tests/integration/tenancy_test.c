@@ -416,14 +416,15 @@ static void scenario_burst(void)
 
 /* ---- fair share ---- */
 
-/* Each tenant asks 48 CPU-seconds in pods of its own shape, one tenant after
- * the other (first come would serve fa first): fa 120 x 2 CPU x 200 ms, fb
- * 240 x 1 CPU x 200 ms, fc 120 x 1 CPU x 400 ms. The split is read when half
- * of the 144 CPU-seconds were used, while every tenant still waits. */
+/* Each tenant asks 48 CPU-seconds in pods of its own size, one tenant after
+ * the other (first come would serve fa first): fa 60 x 2 CPUs, fb 120 x 1
+ * CPU, fc 40 x 3 CPUs, all of 400 ms (a poll of 50 ms shifts what the test
+ * sees of a pod by the same for all). The split is read when half of the
+ * 144 CPU-seconds were used, while every tenant still waits. */
 static const struct {
         const char *ns;
         int n, cpu_milli, ms;
-} fs_shape[3] = {{"fa", 120, 2000, 200}, {"fb", 240, 1000, 200}, {"fc", 120, 1000, 400}};
+} fs_shape[3] = {{"fa", 60, 2000, 400}, {"fb", 120, 1000, 400}, {"fc", 40, 3000, 400}};
 
 static void fairshare_run(const char *name, const double *weights, const double *expect)
 {
@@ -435,6 +436,7 @@ static void fairshare_run(const char *name, const double *weights, const double 
                  "poll_interval_ms: 50\n"
                  "tenancy:\n"
                  "  fair_share: {half_life: 1h}\n"
+                 "  reserve_after: 1s\n"
                  "  tenants:\n"
                  "    - {name: fa, weight: %g}\n"
                  "    - {name: fb, weight: %g}\n"
@@ -455,9 +457,11 @@ static void fairshare_run(const char *name, const double *weights, const double 
                                 die("create %s", uid);
                         free(b);
                 }
-        /* CPU-seconds as the site saw them: the CPUs of each tenant's Running
-         * pods, sampled, times the time between samples */
+        /* CPU-seconds as the site gave them: the CPUs of each tenant's admitted,
+         * unfinished pods (a job id and not ended), sampled, times the time
+         * between samples */
         double cpus[3] = {0}, total = 0, running[3] = {0};
+        int64_t settled = -1; /* since when the split stayed within 5% */
         int64_t t0 = now_ms(), deadline = t0 + 120000, last = t0;
         while (total < 72.0) {
                 if (now_ms() > deadline)
@@ -475,12 +479,19 @@ static void fairshare_run(const char *name, const double *weights, const double 
                 {
                         const char *n = jstr(p, "namespace");
                         for (int k = 0; k < 3; k++)
-                                if (!strcmp(n, fs_shape[k].ns) &&
-                                    !strcmp(jstr(p, "phase"), "Running"))
+                                if (!strcmp(n, fs_shape[k].ns) && jstr(p, "JID")[0] && !is_final(p))
                                         running[k] += fs_shape[k].cpu_milli / 1000.0;
                 }
                 json_decref(all);
                 total = cpus[0] + cpus[1] + cpus[2];
+                bool within = total > 0;
+                for (int k = 0; k < 3 && within; k++)
+                        within = cpus[k] / total > expect[k] * 0.95 &&
+                                 cpus[k] / total < expect[k] * 1.05;
+                if (!within)
+                        settled = -1;
+                else if (settled < 0)
+                        settled = now_ms() - t0;
                 pause_ms(10);
         }
         if (getenv("TENANCY_DEBUG")) {
@@ -495,8 +506,27 @@ static void fairshare_run(const char *name, const double *weights, const double 
                       "expected",
                       name, fs_shape[t].ns, 100 * share, cpus[t], total, 100 * expect[t]);
         }
+        printf("%s: within 5%% of the goal from %.1f s on (%.0f polls of 50 ms)\n", name,
+               settled / 1000.0, settled / 50.0);
         printf("%s: %.1f/%.1f/%.1f CPU-seconds after %.1f s (%.0f polls of 50 ms)\n", name, cpus[0],
                cpus[1], cpus[2], (now_ms() - t0) / 1000.0, (now_ms() - t0) / 50.0);
+        /* the decayed usage outlives a restart */
+        json_t *tn = call_json("/tenants", NULL);
+        double before = json_number_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(tn, "tenants"), 0), "usage"), "cpu"));
+        json_decref(tn);
+        stop_ferryd(SIGTERM);
+        start_ferryd(false, NULL);
+        tn = call_json("/tenants", NULL);
+        double after = 0;
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(tn, "tenants"), k, x) if (!strcmp(jstr(x, "name"), "fa"))
+            after = json_number_value(json_object_get(json_object_get(x, "usage"), "cpu"));
+        json_decref(tn);
+        CHECK(before > 1 && after >= before * 0.95 && after <= before * 1.05,
+              "%s: fa's decayed usage outlives a restart (%.2f core-seconds, then %.2f)", name,
+              before, after);
         stop_ferryd(SIGTERM);
 }
 

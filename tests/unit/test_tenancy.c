@@ -299,6 +299,13 @@ static void test_plan_order(void **state)
         assert_int_equal(w[2].verdict, FERRY_TN_ADMIT);
         assert_int_equal(w[3].verdict, FERRY_TN_ADMIT);
         assert_int_equal(w[0].verdict, FERRY_TN_WAIT_SITE);
+        /* all waited past reserve_after: still b first (old pods reserve, they
+         * do not jump the fair-share order) */
+        memset(t[1].held.v, 0, sizeof(t[1].held.v));
+        assert_int_equal(ferry_tn_plan(c, t, 2, w, 4, NULL, 0, &cap, 7300 * SEC), 2);
+        assert_int_equal(w[2].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[3].verdict, FERRY_TN_ADMIT);
+        assert_int_equal(w[0].verdict, FERRY_TN_WAIT_SITE);
         /* weight 20 makes a's share the lower one */
         memset(t[1].held.v, 0, sizeof(t[1].held.v));
         t[0].weight = 20;
