@@ -44,6 +44,8 @@
 static const char *ferryd_bin;
 static char dir[256], sock[300], server[320], logpath[300], conf[300], marks[300];
 static pid_t pid = -1;
+static char made[8][256]; /* this run's directories */
+static size_t n_made;
 static int passed, failed;
 
 static int64_t now_ms(void)
@@ -190,6 +192,8 @@ static void fresh(const char *name)
         if (!mkdtemp(dir))
                 die("mkdtemp");
         chmod(dir, 0711);
+        if (n_made < sizeof(made) / sizeof(made[0]))
+                snprintf(made[n_made++], sizeof(made[0]), "%s", dir);
         snprintf(sock, sizeof(sock), "%s/ferryd.sock", dir);
         snprintf(server, sizeof(server), "unix://%s", sock);
         snprintf(logpath, sizeof(logpath), "%s/ferryd.log", dir);
@@ -933,11 +937,11 @@ int main(int argc, char **argv)
         }
         cleanup();
         printf("%d passed, %d failed\n", passed, failed);
-        if (failed == 0) {
-                char cmd[300];
-                snprintf(cmd, sizeof(cmd), "rm -rf /tmp/ferry-tenancy-*.??????");
+        for (size_t i = 0; failed == 0 && i < n_made; i++) { /* kept when something failed */
+                char cmd[400];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", made[i]);
                 if (system(cmd) != 0)
-                        return 0;
+                        fprintf(stderr, "cannot remove %s\n", made[i]);
         }
         return failed ? 1 : 0;
 }
