@@ -938,7 +938,7 @@ int main(int argc, char **argv)
         cleanup();
         printf("%d passed, %d failed\n", passed, failed);
         for (size_t i = 0; failed == 0 && i < n_made; i++) { /* kept when something failed */
-                char cmd[400];
+                char cmd[2100];
                 snprintf(cmd, sizeof(cmd), "rm -rf '%s'", made[i]);
                 if (system(cmd) != 0)
                         fprintf(stderr, "cannot remove %s\n", made[i]);
