@@ -48,6 +48,8 @@ bench: all
 	bash bench/node/run.sh $(BUILD) 1000 100
 	bash bench/gpu/handoff.sh $(BUILD) 40 1
 	bash bench/local/issue16.sh $(BUILD)
+	$(BUILD)/bench/tenancy/bench-admission 300
+	bash bench/tenancy/admission.sh $(BUILD)
 	if [ "$$(id -u)" = 0 ]; then BUILD_DIR=$(BUILD) bash bench/slurm/run.sh; else echo "bench: Slurm bench skipped (needs root)"; fi
 
 demo: all

@@ -141,6 +141,12 @@ struct ferry_daemon {
         struct ferry_admit *adm; /* site admission (admit.c), under d->lock */
         size_t adm_waiting;      /* pods waiting for admission after the last round */
         bool adm_attaching;      /* records are being computed again (SIGHUP) */
+        struct admission_scratch {
+                struct pod **wp, **rp;
+                struct ferry_tn_wait *w;
+                struct ferry_tn_run *run;
+                size_t cap_w, cap_wp, cap_r, cap_rp;
+        } adm_scratch; /* the admission round's arrays, kept for the next (poll_lock) */
 };
 
 /* Pack a finished pod's status, counting it (the poller trims after). Call
@@ -1176,13 +1182,16 @@ static void adm_preempt(struct ferry_daemon *d, struct pod *v, const struct pod 
 static void admission_round(struct ferry_daemon *d)
 {
         int64_t mono = ferry_monotonic_ns(), now = ferry_now_ns();
-        struct pod **wp = NULL, **rp = NULL;
-        struct ferry_tn_wait *w = NULL;
-        struct ferry_tn_run *run = NULL;
+        /* the big arrays live from round to round (poll_lock held) */
+        struct admission_scratch *sc = &d->adm_scratch;
+        struct pod **wp = sc->wp, **rp = sc->rp;
+        struct ferry_tn_wait *w = sc->w;
+        struct ferry_tn_run *run = sc->run;
         struct snap *kill = NULL;
         char(*start)[FERRY_UID_MAX] = NULL;
         size_t nw = 0, nr = 0, n_kill = 0, n_start = 0;
-        size_t cap_w = 0, cap_wp = 0, cap_r = 0, cap_rp = 0, cap_k = 0, cap_s = 0;
+        size_t cap_w = sc->cap_w, cap_wp = sc->cap_wp, cap_r = sc->cap_r, cap_rp = sc->cap_rp;
+        size_t cap_k = 0, cap_s = 0;
         size_t it = 0;
         void *v;
 
@@ -1276,10 +1285,14 @@ static void admission_round(struct ferry_daemon *d)
         }
         for (size_t i = 0; i < n_start; i++)
                 resubmit(d, start[i], true);
-        free(wp);
-        free(rp);
-        free(w);
-        free(run);
+        *sc = (struct admission_scratch){.wp = wp,
+                                         .rp = rp,
+                                         .w = w,
+                                         .run = run,
+                                         .cap_w = cap_w,
+                                         .cap_wp = cap_wp,
+                                         .cap_r = cap_r,
+                                         .cap_rp = cap_rp};
         free(kill);
         free(start);
 }
@@ -1761,6 +1774,10 @@ void ferry_daemon_free(struct ferry_daemon *d)
                 pod_free(v);
         ferry_hashmap_free(d->pods);
         ferry_admit_free(d->adm);
+        free(d->adm_scratch.wp);
+        free(d->adm_scratch.rp);
+        free(d->adm_scratch.w);
+        free(d->adm_scratch.run);
         pthread_rwlock_destroy(&d->lock);
         pthread_mutex_destroy(&d->wait_lock);
         pthread_cond_destroy(&d->submitted);
