@@ -19,6 +19,8 @@
  *              of a preemption stops nobody more and starts nobody twice.
  *   restart    kill -9 during admission of pods over quota: held recomputed,
  *              the quota kept before and after, every pod run exactly once.
+ *   gpus       whole GPUs (fake backend): a GPU quota, the site's GPUs, a "*"
+ *              tenant, 422 past its quota, ping's free GPUs while held.
  *   config     bad tenancy sections stop ferryd with file:line; SIGHUP keeps
  *              the running config on an error and applies a raised quota
  *              without restarting running pods.
@@ -812,6 +814,116 @@ static void scenario_restart(void)
         stop_ferryd(SIGTERM);
 }
 
+/* ---- GPUs (fake backend with 4 whole GPUs) ---- */
+
+static char *gpu_pod(const char *ns, const char *uid, int gpus, int ms)
+{
+        char n[16], ann[96];
+        snprintf(n, sizeof(n), "%d", gpus);
+        snprintf(ann, sizeof(ann), "{\"fake.ferry.io/duration-ms\":\"%d\"}", ms);
+        json_t *c = json_pack("{sssss{s{ss}}}", "name", "main", "image", "busybox", "resources",
+                              "limits", "nvidia.com/gpu", n);
+        json_t *req =
+            json_pack("{s{s{ssssssso}s{s[o]}}}", "pod", "metadata", "name", uid, "namespace", ns,
+                      "uid", uid, "annotations", json_loads(ann, 0, NULL), "spec", "containers", c);
+        char *s = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        return s;
+}
+
+static long gpus_available(void)
+{
+        json_t *p = call_json("/pinglink", NULL);
+        size_t i;
+        json_t *a;
+        long n = -1;
+        json_array_foreach(json_object_get(json_object_get(p, "resources"), "accelerators"), i,
+                           a) if (!strcmp(jstr(a, "resourceType"), "nvidia.com/gpu")) n =
+            atol(jstr(a, "available"));
+        json_decref(p);
+        return n;
+}
+
+static void scenario_gpus(void)
+{
+        fresh("gpus");
+        write_file(conf, "backend: fake\n"
+                         "backend_options: {gpus: \"4\"}\n"
+                         "poll_interval_ms: 50\n"
+                         "tenancy:\n"
+                         "  tenants:\n"
+                         "    - {name: g1, quota: {nvidia.com/gpu: 1}}\n"
+                         "    - {name: g2}\n"
+                         "    - {name: \"*\", quota: {nvidia.com/gpu: 2}}\n");
+        start_ferryd(false, NULL);
+        CHECK(gpus_available() == 4, "ping: 4 GPUs free at first");
+        struct {
+                const char *ns, *uid;
+                int gpus;
+        } p[] = {{"g1", "g1-a", 1}, {"g1", "g1-b", 1}, {"g2", "g2-a", 3}, {"g3", "g3-a", 1}};
+        for (size_t i = 0; i < 4; i++) {
+                char *b = gpu_pod(p[i].ns, p[i].uid, p[i].gpus, 3000), *ans = NULL;
+                long code = create(b, &ans);
+                if (code != 200)
+                        die("create %s: %ld %s", p[i].uid, code, ans ? ans : "");
+                free(ans);
+                free(b);
+        }
+        char *b = gpu_pod("g3", "g3-big", 3, 100), *ans = NULL;
+        long code = create(b, &ans);
+        CHECK(code == 422 && ans && strstr(ans, "quota of tenant") && strstr(ans, "g3"),
+              "3 GPUs for a tenant under \"*\" (2 each) is refused with 422: %ld %s", code,
+              ans ? ans : "");
+        free(b);
+        free(ans);
+        json_t *all = NULL;
+        const json_t *x = wait_phase(&all, "g2-a", "Running", 5000);
+        CHECK(x != NULL, "g2's 3-GPU pod runs");
+        int64_t deadline = now_ms() + 5000;
+        const json_t *q1 = NULL, *q3 = NULL;
+        while (now_ms() < deadline) {
+                json_decref(all);
+                all = status_all();
+                q1 = find_pod(all, "g1-b");
+                q3 = find_pod(all, "g3-a");
+                if (q1 && q3 && jstr(q1, "reason")[0] &&
+                    !strcmp(jstr(q3, "reason"), "GPUUnavailable"))
+                        break;
+                pause_ms(20);
+        }
+        CHECK(q1 && !strcmp(jstr(q1, "reason"), "QuotaExceeded") &&
+                  strstr(jstr(q1, "message"), "nvidia.com/gpu quota"),
+              "g1's second GPU pod waits for its quota: %s: %s", q1 ? jstr(q1, "reason") : "",
+              q1 ? jstr(q1, "message") : "");
+        CHECK(q3 && !strcmp(jstr(q3, "reason"), "GPUUnavailable"),
+              "g3's pod waits for a GPU of the full site: %s", q3 ? jstr(q3, "reason") : "");
+        CHECK(gpus_available() == 0, "ping: no GPU free while 4 are held (%ld)", gpus_available());
+        json_t *tn = call_json("/tenants", NULL);
+        char *s = json_dumps(tn, JSON_COMPACT);
+        CHECK(strstr(s, "{\"name\":\"g3\",\"entry\":\"*\"") != NULL,
+              "/tenants: g3 falls under \"*\": %s", s);
+        free(s);
+        json_decref(tn);
+        /* they all run in the end, none twice */
+        deadline = now_ms() + 30000;
+        int ok = 0;
+        while (now_ms() < deadline) {
+                json_decref(all);
+                all = status_all();
+                ok = 0;
+                for (size_t i = 0; i < 4; i++) {
+                        const json_t *y = find_pod(all, p[i].uid);
+                        ok += y && !strcmp(jstr(y, "phase"), "Succeeded");
+                }
+                if (ok == 4)
+                        break;
+                pause_ms(50);
+        }
+        CHECK(ok == 4, "all 4 GPU pods ended Succeeded (%d)", ok);
+        json_decref(all);
+        stop_ferryd(SIGTERM);
+}
+
 /* ---- config errors and SIGHUP ---- */
 
 static void bad_config(const char *what, const char *tenancy, const char *want)
@@ -923,11 +1035,9 @@ int main(int argc, char **argv)
         static const struct {
                 const char *name;
                 void (*fn)(void);
-        } all[] = {{"burst", scenario_burst},
-                   {"fairshare", scenario_fairshare},
-                   {"preempt", scenario_preempt},
-                   {"restart", scenario_restart},
-                   {"config", scenario_config}};
+        } all[] = {{"burst", scenario_burst},     {"fairshare", scenario_fairshare},
+                   {"preempt", scenario_preempt}, {"restart", scenario_restart},
+                   {"gpus", scenario_gpus},       {"config", scenario_config}};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
                 bool want = argc == 2;
                 for (int k = 2; k < argc; k++)
