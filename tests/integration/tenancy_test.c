@@ -21,6 +21,9 @@
  *              the quota kept before and after, every pod run exactly once.
  *   gpus       whole GPUs (fake backend): a GPU quota, the site's GPUs, a "*"
  *              tenant, 422 past its quota, ping's free GPUs while held.
+ *   slurm      (named only; under with-slurm.sh) the Slurm backend: a pod over
+ *              quota never reaches Slurm's queue; preemption cancels the
+ *              youngest preemptible job with its grace period.
  *   config     bad tenancy sections stop ferryd with file:line; SIGHUP keeps
  *              the running config on an error and applies a raised quota
  *              without restarting running pods.
@@ -924,6 +927,120 @@ static void scenario_gpus(void)
         stop_ferryd(SIGTERM);
 }
 
+/* ---- the Slurm backend (run by with-slurm.sh: a real single-node Slurm, 16 slots) ---- */
+
+static char *slurm_pod(const char *ns, const char *uid, int cpus, bool preemptible,
+                       const char *script)
+{
+        char q[16];
+        snprintf(q, sizeof(q), "%d", cpus);
+        json_t *c = json_pack("{sssss[sss]s{s{ss}}}", "name", "main", "image", "busybox", "command",
+                              "sh", "-c", script, "resources", "requests", "cpu", q);
+        json_t *ann =
+            preemptible ? json_pack("{ss}", "ferry.io/preemptible", "true") : json_object();
+        json_t *req =
+            json_pack("{s{s{ssssssso}s{sss[o]si}}}", "pod", "metadata", "name", uid, "namespace",
+                      ns, "uid", uid, "annotations", ann, "spec", "restartPolicy", "Never",
+                      "containers", c, "terminationGracePeriodSeconds", 5);
+        char *s = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        return s;
+}
+
+static int squeue_count(const char *name_prefix)
+{
+        char cmd[256], line[256];
+        int n = 0;
+        snprintf(cmd, sizeof(cmd), "squeue -h -o %%j 2>/dev/null");
+        FILE *f = popen(cmd, "r");
+        while (f && fgets(line, sizeof(line), f))
+                n += !strncmp(line, name_prefix, strlen(name_prefix));
+        if (f)
+                pclose(f);
+        return n;
+}
+
+static void scenario_slurm(void)
+{
+        fresh("slurm");
+        write_file(conf, "backend: slurm\n"
+                         "runtime: bwrap\n"
+                         "poll_interval_ms: 200\n"
+                         "tenancy:\n"
+                         "  tenants:\n"
+                         "    - {name: sq, quota: {pods: 1}}\n"
+                         "    - {name: sbatch}\n");
+        start_ferryd(false, NULL);
+        json_t *all = NULL;
+        /* the quota: the second pod never reaches Slurm while the first runs */
+        char *b = slurm_pod("sq", "sq-one", 1, false, "echo one; sleep 300");
+        if (create(b, NULL) != 200)
+                die("create sq-one");
+        free(b);
+        b = slurm_pod("sq", "sq-two", 1, false, "echo two");
+        if (create(b, NULL) != 200)
+                die("create sq-two");
+        free(b);
+        CHECK(wait_phase(&all, "sq-one", "Running", 30000) != NULL, "slurm: sq's first pod runs");
+        pause_ms(600);
+        json_decref(all);
+        all = status_all();
+        const json_t *p = find_pod(all, "sq-two");
+        CHECK(p && !strcmp(jstr(p, "reason"), "QuotaExceeded") && !jstr(p, "JID")[0],
+              "slurm: the second waits with QuotaExceeded and no job (%s, job \"%s\")",
+              p ? jstr(p, "reason") : "", p ? jstr(p, "JID") : "");
+        CHECK(squeue_count("sq-two") == 0, "slurm: squeue has no job for it");
+        /* preemption through scancel: preemptible pods of 5 CPUs fill 15 of
+         * the 16 slots, a guaranteed one of 4 needs one of them gone */
+        char uid[3][32];
+        for (int i = 0; i < 3; i++) {
+                snprintf(uid[i], sizeof(uid[i]), "sb-%d", i);
+                b = slurm_pod("sbatch", uid[i], 5, true,
+                              "trap 'echo term; exit 143' TERM; echo started; sleep 300 & wait");
+                if (create(b, NULL) != 200)
+                        die("create %s", uid[i]);
+                free(b);
+                if (!wait_phase(&all, uid[i], "Running", 30000))
+                        die("preemptible pod %s did not run on Slurm", uid[i]);
+                pause_ms(30);
+        }
+        b = slurm_pod("sbatch", "sb-guaranteed", 4, false, "echo made it");
+        if (create(b, NULL) != 200)
+                die("create sb-guaranteed");
+        free(b);
+        CHECK(wait_phase(&all, "sb-guaranteed", "Succeeded", 60000) != NULL,
+              "slurm: the guaranteed pod ran after a preemption");
+        int preempted = 0;
+        for (int i = 0; i < 3; i++) {
+                const json_t *x = find_pod(all, uid[i]);
+                bool was = x && !strcmp(jstr(x, "reason"), "Preempted");
+                preempted += was;
+                if (i == 2)
+                        CHECK(was && !strcmp(jstr(x, "phase"), "Failed") &&
+                                  strstr(jstr(x, "message"), "sbatch/sb-guaranteed"),
+                              "slurm: the youngest preemptible job ended Failed/Preempted naming "
+                              "the pod (%s %s: %s)",
+                              x ? jstr(x, "phase") : "", x ? jstr(x, "reason") : "",
+                              x ? jstr(x, "message") : "");
+        }
+        CHECK(preempted == 1, "slurm: exactly one job was preempted (%d)", preempted);
+        CHECK(squeue_count("sb-2") == 0, "slurm: its job left Slurm's queue");
+        /* clean up the long ones */
+        const char *rm[] = {"sq-one", "sq-two", "sb-0", "sb-1", "sb-2"};
+        for (size_t i = 0; i < 5; i++) {
+                char body[256];
+                snprintf(body, sizeof(body), "{\"metadata\":{\"uid\":\"%s\",\"name\":\"%s\"}}",
+                         rm[i], rm[i]);
+                call("/delete", body, NULL);
+        }
+        int64_t deadline = now_ms() + 30000;
+        while (now_ms() < deadline && (squeue_count("sq-") + squeue_count("sb-")) > 0)
+                pause_ms(100);
+        CHECK(squeue_count("sq-") + squeue_count("sb-") == 0, "slurm: all jobs gone after delete");
+        json_decref(all);
+        stop_ferryd(SIGTERM);
+}
+
 /* ---- config errors and SIGHUP ---- */
 
 static void bad_config(const char *what, const char *tenancy, const char *want)
@@ -1037,9 +1154,10 @@ int main(int argc, char **argv)
                 void (*fn)(void);
         } all[] = {{"burst", scenario_burst},     {"fairshare", scenario_fairshare},
                    {"preempt", scenario_preempt}, {"restart", scenario_restart},
-                   {"gpus", scenario_gpus},       {"config", scenario_config}};
+                   {"gpus", scenario_gpus},       {"slurm", scenario_slurm},
+                   {"config", scenario_config}};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-                bool want = argc == 2;
+                bool want = argc == 2 && strcmp(all[i].name, "slurm") != 0; /* needs Slurm */
                 for (int k = 2; k < argc; k++)
                         want |= !strcmp(argv[k], all[i].name);
                 if (want)
