@@ -15,6 +15,7 @@ static const char *const fixed_res[FERRY_TN_FIXED] = {"cpu", "memory", "pods", "
 
 #define DEFAULT_HALF_LIFE_S (24 * 3600)
 #define DEFAULT_RESERVE_AFTER_S 600
+#define DEFAULT_LOOKAHEAD_S 0
 
 void ferry_tn_config_free(struct ferry_tn_config *c)
 {
@@ -209,6 +210,7 @@ int ferry_tn_config_from_node(yaml_document_t *doc, yaml_node_t *node, const cha
         int r = 0;
 
         c->half_life_s = DEFAULT_HALF_LIFE_S;
+        c->lookahead_s = DEFAULT_LOOKAHEAD_S;
         c->reserve_after_s = DEFAULT_RESERVE_AFTER_S;
         for (size_t i = 0; i < FERRY_TN_FIXED; i++)
                 c->res[i] = (char *)fixed_res[i];
@@ -235,18 +237,26 @@ int ferry_tn_config_from_node(yaml_document_t *doc, yaml_node_t *node, const cha
                         }
                 } else if (!strcmp(k, "fair_share")) {
                         if (!vn || vn->type != YAML_MAPPING_NODE)
-                                FAIL(vn, "fair_share is a mapping (half_life)");
+                                FAIL(vn, "fair_share is a mapping (half_life, lookahead)");
                         for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
                              q < vn->data.mapping.pairs.top; q++) {
                                 yaml_node_t *fk = yaml_document_get_node(doc, q->key);
                                 yaml_node_t *fv = yaml_document_get_node(doc, q->value);
                                 const char *f = scalar(fk), *fvs = scalar(fv);
-                                if (!f || strcmp(f, "half_life") != 0)
-                                        FAIL(fk, "unknown key \"%s\" in fair_share (half_life)",
+                                if (f && !strcmp(f, "half_life")) {
+                                        if (!fvs || parse_seconds(fvs, &c->half_life_s) < 0 ||
+                                            c->half_life_s <= 0)
+                                                FAIL(fv, "half_life must be a duration like 24h");
+                                } else if (f && !strcmp(f, "lookahead")) {
+                                        if (!fvs || parse_seconds(fvs, &c->lookahead_s) < 0)
+                                                FAIL(fv, "lookahead must be a duration like 10m "
+                                                         "(0: decayed usage alone)");
+                                } else {
+                                        FAIL(fk,
+                                             "unknown key \"%s\" in fair_share (half_life, "
+                                             "lookahead)",
                                              f ? f : "");
-                                if (!fvs || parse_seconds(fvs, &c->half_life_s) < 0 ||
-                                    c->half_life_s <= 0)
-                                        FAIL(fv, "half_life must be a duration like 24h");
+                                }
                         }
                 } else if (!strcmp(k, "reserve_after")) {
                         if (!v || parse_seconds(v, &c->reserve_after_s) < 0)
@@ -705,9 +715,9 @@ static struct qent heap_pop(struct qent *h, size_t *n)
         return top;
 }
 
-/* Tenants in the order they are served: lowest dominant share of decayed
- * usage first, then of what they hold now (so that equal usage, e.g. none
- * yet, takes turns), then by index. */
+/* Tenants in the order they are served: lowest share first (order_share),
+ * then of what they hold now (so that no usage yet takes turns), then by
+ * index. */
 struct tord {
         const double *share, *hshare;
 };
@@ -719,6 +729,17 @@ static bool tenant_before(const struct tord *o, size_t a, size_t b)
         if (o->hshare[a] != o->hshare[b])
                 return o->hshare[a] < o->hshare[b];
         return a < b;
+}
+
+/* The share that orders tenants: the dominant share of decayed usage, with
+ * what a tenant holds counted as if it had run fair_share.lookahead more (a
+ * tenant just given much is not served again before its usage shows it). */
+static double order_share(const struct plan *pl, const struct ferry_tn_tstate *t)
+{
+        double u[FERRY_TN_RES_MAX];
+        for (size_t r = 0; r < pl->c->n_res; r++)
+                u[r] = t->usage[r] + (double)t->held.v[r] * (double)pl->c->lookahead_s;
+        return ferry_tn_dominant_share(pl->c, u, pl->cap, t->weight);
 }
 
 static double held_share(const struct plan *pl, const struct ferry_tn_tstate *t)
@@ -764,7 +785,7 @@ static bool none_fits(const struct plan *pl, const int64_t *least)
  * others, so once none of them can fit any more (a resource is below the
  * least any asks) the rest wait without being put in order. */
 static void serve(struct plan *pl, struct qent *heap, const size_t *start, size_t *left,
-                  const double *share, double *hshare, bool stop_early, int64_t now_ns)
+                  double *share, double *hshare, bool stop_early, int64_t now_ns)
 {
         struct tord o = {share, hshare};
         size_t *ord = ferry_xcalloc(pl->nt + 1, sizeof(size_t)), m = 0;
@@ -801,6 +822,7 @@ static void serve(struct plan *pl, struct qent *heap, const size_t *start, size_
                 decide(pl, e.i, now_ns);
                 if (pl->w[e.i].verdict != FERRY_TN_ADMIT)
                         continue;
+                share[k] = order_share(pl, &pl->t[k]);
                 hshare[k] = held_share(pl, &pl->t[k]);
                 size_t j = pos;
                 while (j + 1 < m && tenant_before(&o, ord[j + 1], k)) {
@@ -877,7 +899,7 @@ size_t ferry_tn_plan(const struct ferry_tn_config *c, struct ferry_tn_tstate *t,
         struct qent *q = ferry_xcalloc(nw + 1, sizeof(*q));
         struct qent *sorted = ferry_xcalloc(nw + 1, sizeof(*sorted));
         for (size_t k = 0; k < nt; k++)
-                share[k] = ferry_tn_dominant_share(c, t[k].usage, capacity, t[k].weight);
+                share[k] = order_share(&pl, &t[k]);
 
         /* class 0: guaranteed pods that stopped others to make room, oldest
          * first (they claim what those give back); 1: the other guaranteed

@@ -43,6 +43,7 @@ struct ferry_tn_tenant {
 struct ferry_tn_config {
         char *label;             /* key: label:NAME; NULL = the namespace */
         int64_t half_life_s;     /* fair_share.half_life, default 24h */
+        int64_t lookahead_s;     /* fair_share.lookahead: held counts as this much usage (0) */
         int64_t reserve_after_s; /* a waiting pod reserves after this long (default 10 min) */
         bool has_preempt_below;  /* preemptible_below_priority given: */
         int64_t preempt_below;   /* pods of a lower spec.priority are preemptible */

@@ -135,7 +135,7 @@ static void write_file(const char *path, const char *text)
 
 /* run ferryd with conf; extra args end with NULL. Returns the exit status when
  * it ends by itself within a moment (expect_exit), else waits for /healthz. */
-static int start_ferryd(bool expect_exit, ...)
+static int start_ferryd(int expect_exit, ...)
 {
         const char *argv[32] = {ferryd_bin, "-c", conf, "--listen", NULL, "--state-dir", NULL};
         char listen[340], state[300];
@@ -181,13 +181,19 @@ static int start_ferryd(bool expect_exit, ...)
         return -1;
 }
 
+/* SIGTERM must end ferryd cleanly (under ASan this also catches leaks) */
 static void stop_ferryd(int sig)
 {
+        int st = 0;
         if (pid <= 0)
                 return;
         kill(pid, sig);
-        waitpid(pid, NULL, 0);
+        waitpid(pid, &st, 0);
         pid = -1;
+        if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                log_tail();
+                CHECK(0, "ferryd exited with status %d on SIGTERM", st);
+        }
 }
 
 static void fresh(const char *name)
@@ -425,15 +431,16 @@ static void scenario_burst(void)
 
 /* ---- fair share ---- */
 
-/* Each tenant asks 48 CPU-seconds in pods of its own size, one tenant after
- * the other (first come would serve fa first): fa 60 x 2 CPUs, fb 120 x 1
- * CPU, fc 40 x 3 CPUs, all of 400 ms (a poll of 50 ms shifts what the test
- * sees of a pod by the same for all). The split is read when half of the
- * 144 CPU-seconds were used, while every tenant still waits. */
+/* On a site of 24 CPUs each tenant asks 192 CPU-seconds in pods of its own
+ * size: fa 384 x 2 CPUs, fb 768 x 1 CPU, fc 256 x 3 CPUs, running 125-375 ms
+ * (250 ms on average, ends spread as on a real site), created in turns. First
+ * come first served would give them CPU in proportion to their pod sizes (2:1:3);
+ * fair share gives equal CPU-seconds (or 2:1:1 by weight). The split is read
+ * when half of the 576 CPU-seconds were given, while every tenant waits. */
 static const struct {
         const char *ns;
         int n, cpu_milli, ms;
-} fs_shape[3] = {{"fa", 60, 2000, 400}, {"fb", 120, 1000, 400}, {"fc", 40, 3000, 400}};
+} fs_shape[3] = {{"fa", 384, 2000, 250}, {"fb", 768, 1000, 250}, {"fc", 256, 3000, 250}};
 
 static void fairshare_run(const char *name, const double *weights, const double *expect)
 {
@@ -441,7 +448,7 @@ static void fairshare_run(const char *name, const double *weights, const double 
         char text[1024];
         snprintf(text, sizeof(text),
                  "backend: fake\n"
-                 "backend_options: {cpu: \"6\"}\n"
+                 "backend_options: {cpu: \"24\"}\n"
                  "poll_interval_ms: 50\n"
                  "tenancy:\n"
                  "  fair_share: {half_life: 1h}\n"
@@ -453,13 +460,15 @@ static void fairshare_run(const char *name, const double *weights, const double 
                  weights[0], weights[1], weights[2]);
         write_file(conf, text);
         start_ferryd(false, NULL);
-        for (int t = 0; t < 3; t++)
-                for (int i = 0; i < fs_shape[t].n; i++) {
+        for (int i = 0; i < 768; i++) /* in turns: arrival favours nobody */
+                for (int t = 0; t < 3; t++) {
+                        if (i >= fs_shape[t].n)
+                                continue;
                         char uid[48], pname[32], ann[96];
                         snprintf(uid, sizeof(uid), "%s-%03d", fs_shape[t].ns, i);
                         snprintf(pname, sizeof(pname), "p%03d", i);
                         snprintf(ann, sizeof(ann), "{\"fake.ferry.io/duration-ms\":\"%d\"}",
-                                 fs_shape[t].ms);
+                                 fs_shape[t].ms / 2 + (i * 7919 + t * 331) % fs_shape[t].ms);
                         char *b = pod_json(fs_shape[t].ns, pname, uid, fs_shape[t].cpu_milli, ann,
                                            NULL, 0);
                         if (create(b, NULL) != 200)
@@ -472,7 +481,7 @@ static void fairshare_run(const char *name, const double *weights, const double 
         double cpus[3] = {0}, total = 0, running[3] = {0};
         int64_t settled = -1; /* since when the split stayed within 5% */
         int64_t t0 = now_ms(), deadline = t0 + 120000, last = t0;
-        while (total < 72.0) {
+        while (total < 288.0) {
                 if (now_ms() > deadline)
                         die("the fair-share flood did not get half way");
                 json_t *all = status_all();

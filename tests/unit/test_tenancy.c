@@ -322,6 +322,28 @@ static void test_plan_order(void **state)
         ferry_tn_config_free(c);
 }
 
+/* fair_share.lookahead: what a tenant holds counts as that much more usage */
+static void test_plan_lookahead(void **state)
+{
+        (void)state;
+        for (int look = 0; look < 2; look++) {
+                struct ferry_tn_config *c =
+                    parse_ok(look ? "tenancy:\n  fair_share: {lookahead: 1h}\n"
+                                  : "tenancy:\n  reserve_after: 10m\n");
+                assert_int_equal(c->lookahead_s, look ? 3600 : 0);
+                struct ferry_tn_tstate t[2] = {{.name = "a", .weight = 1},
+                                               {.name = "b", .weight = 1}};
+                struct ferry_tn_vec cap = site(CPU(4));
+                t[0].usage[FERRY_TN_CPU] = CPU(10); /* a used less, but holds 2 CPUs now */
+                t[1].usage[FERRY_TN_CPU] = CPU(20);
+                t[0].held.v[FERRY_TN_CPU] = CPU(2);
+                struct ferry_tn_wait w[2] = {wpod(0, CPU(2), 1), wpod(1, CPU(2), 2)};
+                assert_int_equal(ferry_tn_plan(c, t, 2, w, 2, NULL, 0, &cap, 10 * SEC), 1);
+                assert_int_equal(w[look ? 1 : 0].verdict, FERRY_TN_ADMIT);
+                ferry_tn_config_free(c);
+        }
+}
+
 /* A guaranteed pod stops the fewest preemptible pods, over-quota tenants
  * first, youngest first; never a guaranteed one; and not twice. */
 static void test_plan_preempt(void **state)
@@ -398,7 +420,7 @@ int main(void)
             cmocka_unit_test(test_pod_request),  cmocka_unit_test(test_over_quota),
             cmocka_unit_test(test_fair_share),   cmocka_unit_test(test_plan_backfill),
             cmocka_unit_test(test_plan_quota),   cmocka_unit_test(test_plan_order),
-            cmocka_unit_test(test_plan_preempt),
+            cmocka_unit_test(test_plan_preempt), cmocka_unit_test(test_plan_lookahead),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
