@@ -578,7 +578,7 @@ static char *user_pod(const char *uid, const char *name)
 
 static int count_marks(const char *word, const char *uid)
 {
-        char line[256], want[200];
+        char line[1200], want[1100];
         int n = 0;
         FILE *f = fopen(marks, "r");
         snprintf(want, sizeof(want), "%s %s\n", word, uid);

@@ -967,6 +967,11 @@ int slurm_job_from_pod(const struct ferry_pod *pod, const struct slurm_site *sit
                 j->account = f->account ? ferry_xstrdup(f->account) : NULL;
                 j->qos = f->qos ? ferry_xstrdup(f->qos) : NULL;
         }
+        const char *acct = slurm_site_tenant_account(site, pod->namespace);
+        if (acct) { /* the tenant's account, for Slurm's fair share and sacct */
+                free(j->account);
+                j->account = ferry_xstrdup(acct);
+        }
         if ((r = annotations(&t)) < 0 || (r = pick_uid(&t, f)) < 0)
                 goto fail;
         if ((r = check_runtime(j, site, err)) < 0)

@@ -82,7 +82,14 @@ struct slurm_site {
          * local backend's keys, runner/podsec.h) */
         char *podsec_opt[4];
         struct ferry_podsec podsec;
+        /* tenant_accounts: the Slurm account of a namespace's jobs ("*": any
+         * other), over the flavor's; parallel arrays */
+        char **acct_ns, **acct;
+        size_t n_acct;
 };
+
+/* The account tenant_accounts gives namespace ns, or NULL. */
+const char *slurm_site_tenant_account(const struct slurm_site *s, const char *ns);
 
 /* Errors name the line: "site config:12: unknown key \"x\"" (slurm_site_load:
  * "<path>:12: ..."). Unknown keys are errors. */

@@ -186,6 +186,61 @@ static int parse_flavor(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct 
         return 0;
 }
 
+/* tenant_accounts: {NAMESPACE: ACCOUNT, "*": ACCOUNT} */
+static int parse_accounts(struct ctx *c, yaml_node_t *v, struct slurm_site *s)
+{
+        int r;
+        if (v->type != YAML_MAPPING_NODE)
+                return fail(c, v, -EINVAL,
+                            "tenant_accounts must be a mapping of namespace (or \"*\") to a "
+                            "Slurm account");
+        slurm_strv_free(s->acct_ns, s->n_acct);
+        slurm_strv_free(s->acct, s->n_acct);
+        size_t cnt = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+        if (cnt > SITE_MAX_LIST)
+                return fail(c, v, -E2BIG, "tenant_accounts has more than %u entries",
+                            SITE_MAX_LIST);
+        s->acct_ns = ferry_xcalloc(cnt + 1, sizeof(char *));
+        s->acct = ferry_xcalloc(cnt + 1, sizeof(char *));
+        s->n_acct = 0;
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
+                size_t i = s->n_acct;
+                if ((r = get_str(c, kn, "tenant_accounts key", &s->acct_ns[i])) < 0 ||
+                    (r = get_str(c, vn, "tenant_accounts value", &s->acct[i])) < 0)
+                        return r;
+                s->n_acct++;
+                if (strcmp(s->acct_ns[i], "*") != 0 && !ferry_is_dns_label(s->acct_ns[i]))
+                        return fail(c, kn, -EINVAL,
+                                    "tenant_accounts: \"%s\" is not a namespace (or \"*\")",
+                                    s->acct_ns[i]);
+                if (!*s->acct[i] || strpbrk(s->acct[i], " \t'\"`$\\,="))
+                        return fail(c, vn, -EINVAL,
+                                    "tenant_accounts: account \"%s\" must be a plain non-empty "
+                                    "word",
+                                    s->acct[i]);
+                for (size_t j = 0; j < i; j++)
+                        if (!strcmp(s->acct_ns[j], s->acct_ns[i]))
+                                return fail(c, kn, -EINVAL,
+                                            "tenant_accounts: \"%s\" is listed twice",
+                                            s->acct_ns[i]);
+        }
+        return 0;
+}
+
+const char *slurm_site_tenant_account(const struct slurm_site *s, const char *ns)
+{
+        const char *star = NULL;
+        for (size_t i = 0; i < s->n_acct; i++) {
+                if (!strcmp(s->acct_ns[i], ns))
+                        return s->acct[i];
+                if (!strcmp(s->acct_ns[i], "*"))
+                        star = s->acct[i];
+        }
+        return star;
+}
+
 static int parse_gres(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct slurm_gres_map *g)
 {
         int r;
@@ -352,6 +407,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root, struct slurm_site *s)
                         for (size_t ni = 0; ni < FERRY_ARRAY_SIZE(names); ni++)
                                 if (!strcmp(key, names[ni]))
                                         r = get_str(c, v, key, &s->podsec_opt[ni]);
+                } else if (!strcmp(key, "tenant_accounts")) {
+                        r = parse_accounts(c, v, s);
                 } else if (!strcmp(key, "default_uid"))
                         r = get_int(c, v, key, 1, INT32_MAX, &s->default_uid);
                 else if (!strcmp(key, "default_cpu")) {
@@ -481,6 +538,8 @@ void slurm_site_free(struct slurm_site *s)
         }
         free(s->gres);
         slurm_strv_free(s->allowed_flags, s->n_allowed_flags);
+        slurm_strv_free(s->acct_ns, s->n_acct);
+        slurm_strv_free(s->acct, s->n_acct);
         free(s->uid_policy);
         for (size_t i = 0; i < FERRY_ARRAY_SIZE(s->podsec_opt); i++)
                 free(s->podsec_opt[i]);
