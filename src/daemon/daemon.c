@@ -8,6 +8,11 @@
  *   d->poll_lock  ->  d->lock  ->  store's queue lock
  *   d->poll_lock  ->  the backend's own locks (backend calls)
  *
+ * Site admission's state (admit.c: tenants, what they hold, each pod's
+ * p->adm) is guarded by d->lock; the admission round runs in poll_once
+ * (poll_lock held), and SIGHUP's reload takes poll_lock, then d->lock only
+ * around each change (it reads pods' specs from the store in between).
+ *
  * d->stop_lock, the Job table's lock (jobs.c) and the HTTP server's streams
  * lock are leaves; the Job controller runs on the poller thread after
  * poll_once, with no lock held, and calls in like a request thread. No backend call
