@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +82,7 @@ struct ctr {
         pid_t pid;
         bool started, reaped, recorded;
         int wstatus;
+        struct rusage ru; /* of the reaped process and what it waited for */
         int64_t reaped_mono;
         struct ferry_logw log; /* fd -1 until started */
         struct stream out, err;
@@ -973,7 +975,8 @@ static void reap(void)
 {
         int status;
         pid_t p;
-        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct rusage ru;
+        while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0) {
                 if (probe_reaped(p, status))
                         continue;
                 for (size_t i = 0; i < n_ctrs; i++) {
@@ -982,6 +985,7 @@ static void reap(void)
                                 continue;
                         c->reaped = true;
                         c->wstatus = status;
+                        c->ru = ru;
                         c->st.finished_ns = ferry_now_ns();
                         c->reaped_mono = ferry_monotonic_ns();
                         /* what the container left behind dies with it */
@@ -1024,6 +1028,17 @@ static void finish(struct ctr *c)
                 oom = cs.oom_kills > 0;
                 runner_cg_remove(&c->cg);
         }
+        /* without a cgroup (or where it had no figures): what the process and
+         * the children it waited for used, as wait4 tells it (the usage
+         * ledger's fallback; a runtime that runs the container elsewhere,
+         * podman's conmon, shows only its client's share) */
+        if (c->reaped && c->st.cpu_ns <= 0)
+                c->st.cpu_ns = (int64_t)c->ru.ru_utime.tv_sec * 1000000000 +
+                               (int64_t)c->ru.ru_utime.tv_usec * 1000 +
+                               (int64_t)c->ru.ru_stime.tv_sec * 1000000000 +
+                               (int64_t)c->ru.ru_stime.tv_usec * 1000;
+        if (c->reaped && c->st.mem_peak <= 0)
+                c->st.mem_peak = (int64_t)c->ru.ru_maxrss * 1024;
         bool sigkill = WIFSIGNALED(c->wstatus) ? WTERMSIG(c->wstatus) == SIGKILL
                                                : WEXITSTATUS(c->wstatus) == 137;
         if (c->reaped && sigkill && !oom)
