@@ -100,6 +100,7 @@ static struct vlimit {
 } * vlimits;
 static size_t n_vlimits;
 static bool bwrap_runtime;
+static bool rusage_whole; /* wait4's rusage of a container covers all its work */
 /* spec.json log_max_size / log_max_files: the kubelet's containerLogMaxSize/Files */
 static int64_t log_max_size = FERRY_LOG_MAX_SIZE_DEFAULT;
 static int log_max_files = FERRY_LOG_MAX_FILES_DEFAULT;
@@ -214,6 +215,9 @@ static void load_spec(void)
                 log_max_files = (int)json_integer_value(lmf);
         const char *rt = json_string_value(json_object_get(root, "runtime"));
         bwrap_runtime = rt && !strcmp(rt, "bwrap");
+        /* bwrap's sandbox init and podman's conmon reap the container's
+         * processes: their client's rusage is not the container's */
+        rusage_whole = !bwrap_runtime && !(rt && !strcmp(rt, "podman"));
         json_t *vl = json_object_get(root, "volume_limits");
         n_vlimits = json_array_size(vl);
         vlimits = ferry_xcalloc(n_vlimits + 1, sizeof(*vlimits));
@@ -1030,14 +1034,13 @@ static void finish(struct ctr *c)
         }
         /* without a cgroup (or where it had no figures): what the process and
          * the children it waited for used, as wait4 tells it (the usage
-         * ledger's fallback; a runtime that runs the container elsewhere,
-         * podman's conmon, shows only its client's share) */
-        if (c->reaped && c->st.cpu_ns <= 0)
+         * ledger's fallback; not where the runtime reaps them: rusage_whole) */
+        if (c->reaped && rusage_whole && c->st.cpu_ns <= 0)
                 c->st.cpu_ns = (int64_t)c->ru.ru_utime.tv_sec * 1000000000 +
                                (int64_t)c->ru.ru_utime.tv_usec * 1000 +
                                (int64_t)c->ru.ru_stime.tv_sec * 1000000000 +
                                (int64_t)c->ru.ru_stime.tv_usec * 1000;
-        if (c->reaped && c->st.mem_peak <= 0)
+        if (c->reaped && rusage_whole && c->st.mem_peak <= 0)
                 c->st.mem_peak = (int64_t)c->ru.ru_maxrss * 1024;
         bool sigkill = WIFSIGNALED(c->wstatus) ? WTERMSIG(c->wstatus) == SIGKILL
                                                : WEXITSTATUS(c->wstatus) == 137;
