@@ -325,6 +325,11 @@ void ferry_admit_observe_round(struct ferry_admit *a, int64_t ns, size_t admitte
         a->admitted += admitted;
 }
 
+void ferry_admit_count_admitted(struct ferry_admit *a)
+{
+        a->admitted++;
+}
+
 void ferry_admit_count_preemption(struct ferry_admit *a, uint32_t tenant)
 {
         if (tenant < a->n)

@@ -84,6 +84,8 @@ void ferry_admit_message(const struct ferry_admit *a, const struct ferry_tn_wait
 void ferry_admit_count_preemption(struct ferry_admit *a, uint32_t tenant);
 /* A round took ns with the table locked and admitted that many pods. */
 void ferry_admit_observe_round(struct ferry_admit *a, int64_t ns, size_t admitted);
+/* A pod admitted at /create, without a round. */
+void ferry_admit_count_admitted(struct ferry_admit *a);
 const char *ferry_admit_tenant_name(const struct ferry_admit *a, uint32_t tenant);
 
 /* Decayed usage outlives a restart: saved as JSON in the store now and then,

@@ -365,6 +365,7 @@ static bool adm_try_now(struct ferry_daemon *d, struct pod *p)
             ferry_admit_plan(d->adm, &w, 1, NULL, 0, now, false) == 1) {
                 p->adm->holds = true;
                 p->adm->admitted_ns = now;
+                ferry_admit_count_admitted(d->adm);
                 return true;
         }
         if (w.verdict == FERRY_TN_ADMIT) { /* not planned: others wait for room */

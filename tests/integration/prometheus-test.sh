@@ -2,6 +2,8 @@
 # A real Prometheus scrapes ferryd's /metrics (run under with-ferryd.sh, which
 # exports FERRY_TCP): after a few pods, PromQL must see ferryd's counters and
 # gauges with the right values. Skipped (77) where prometheus is not installed.
+# prometheus-test.sh tenancy: ferryd runs with tests/data/tenancy/prometheus.yaml; the
+# per-tenant series and the admission histogram are checked too.
 set -u
 . "$(dirname "$0")/../lib/watch.sh"
 command -v prometheus >/dev/null || { echo "prometheus not installed: skipped"; exit 77; }
@@ -39,6 +41,15 @@ check() { # name query expected-value
 check "target up" 'up{job="ferryd"}' 1
 check "creates counted" 'sum(ferry_http_requests_total{path="/create",code="200"})' 3
 check "pods by phase" 'sum(ferry_pods{backend="fake"})' 3
-check "backend submit latency histogram" 'ferry_backend_call_duration_seconds_count{op="submit"}' 3
+check "backend submit latency histogram" 'ferry_backend_call_duration_seconds_count{op="submit"}' \
+  "$([ "${1:-}" = tenancy ] && echo 2 || echo 3)"
+if [ "${1:-}" = tenancy ]; then # ferryd runs with tests/data/tenancy/prometheus.yaml
+  check "tenant holds its quota of pods" 'ferry_tenant_held{tenant="metrics",resource="pods"}' 2
+  check "tenant quota" 'ferry_tenant_quota{tenant="metrics",resource="pods"}' 2
+  check "waiting pods by reason" 'ferry_tenant_waiting_pods{tenant="metrics",reason="QuotaExceeded"}' 1
+  check "pods admitted" 'ferry_admitted_pods_total' 2
+  check "admission rounds timed" 'clamp_max(ferry_admission_round_seconds_count, 1)' 1
+  check "a dominant share" 'clamp_max(ceil(ferry_tenant_dominant_share{tenant="metrics"}), 1)' 1
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
