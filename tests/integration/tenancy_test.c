@@ -435,7 +435,8 @@ static void scenario_burst(void)
  * size: fa 384 x 2 CPUs, fb 768 x 1 CPU, fc 256 x 3 CPUs, running 125-375 ms
  * (250 ms on average, ends spread as on a real site), created in turns. First
  * come first served would give them CPU in proportion to their pod sizes (2:1:3);
- * fair share gives equal CPU-seconds (or 2:1:1 by weight). The split is read
+ * fair share gives equal CPU-seconds (or 2:1:1 by weight); reserve_after 0s keeps
+ * the order strict (backfill would favour the small pods). The split is read
  * when half of the 576 CPU-seconds were given, while every tenant waits. */
 static const struct {
         const char *ns;
@@ -452,7 +453,7 @@ static void fairshare_run(const char *name, const double *weights, const double 
                  "poll_interval_ms: 50\n"
                  "tenancy:\n"
                  "  fair_share: {half_life: 1h}\n"
-                 "  reserve_after: 1s\n"
+                 "  reserve_after: 0s\n"
                  "  tenants:\n"
                  "    - {name: fa, weight: %g}\n"
                  "    - {name: fb, weight: %g}\n"
