@@ -80,6 +80,7 @@ static void test_json_roundtrip(void **state)
         struct ferry_buf b2 = FERRY_BUF_INIT;
         ferry_usage_rec_json(&back, 0, &b2);
         assert_string_equal(b.data, b2.data);
+        ferry_usage_rec_clear(&back);
         assert_int_equal(ferry_usage_rec_parse("{\"name\":\"x\"}", 12, &back, &err), -EINVAL);
         assert_int_equal(
             ferry_usage_rec_parse("{\"uid\":\"x\",\"started\":\"yesterday\"}", 35, &back, &err),
