@@ -246,6 +246,15 @@ void ferry_backend_devices(struct ferry_backend *be, const char *uid, char *ret,
                 be->ops->devices(be, uid, ret, size);
 }
 
+void ferry_backend_usage(struct ferry_backend *be, const char *uid,
+                         const struct ferry_pod_status *st, int64_t *ret_cpu_ns,
+                         int64_t *ret_mem_peak)
+{
+        *ret_cpu_ns = *ret_mem_peak = -1;
+        if (be->ops->usage)
+                be->ops->usage(be, uid, st, ret_cpu_ns, ret_mem_peak);
+}
+
 int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],
                        ferry_error_t *err)
 {

@@ -94,6 +94,10 @@ struct ferry_backend_ops {
         /* The devices a submitted pod holds for its life ("GPU-...,MIG-..."),
          * for the pod's record; "" when none. Optional. */
         void (*devices)(struct ferry_backend *be, const char *uid, char *ret, size_t size);
+        /* What an ended pod's containers used (st: their names): CPU time in
+         * ns summed, the largest peak memory; -1 where not known. Optional. */
+        void (*usage)(struct ferry_backend *be, const char *uid, const struct ferry_pod_status *st,
+                      int64_t *ret_cpu_ns, int64_t *ret_mem_peak);
 };
 
 struct ferry_backend_option {
@@ -165,6 +169,9 @@ int ferry_backend_new(const struct ferry_backend_config *cfg, struct ferry_backe
 void ferry_backend_free(struct ferry_backend *be);
 /* ops->devices, or "" when the backend has none. */
 void ferry_backend_devices(struct ferry_backend *be, const char *uid, char *ret, size_t size);
+void ferry_backend_usage(struct ferry_backend *be, const char *uid,
+                         const struct ferry_pod_status *st, int64_t *ret_cpu_ns,
+                         int64_t *ret_mem_peak);
 int ferry_backend_submit(struct ferry_backend *be, const struct ferry_pod *pod,
                          char ret_jid[FERRY_JID_MAX], ferry_error_t *err);
 int ferry_backend_find(struct ferry_backend *be, const char *uid, char ret_jid[FERRY_JID_MAX],

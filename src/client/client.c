@@ -663,3 +663,13 @@ int ferry_client_tenants(struct ferry_client *c, json_t **ret, ferry_error_t *er
         *ret = j;
         return 0;
 }
+
+int ferry_client_usage(struct ferry_client *c, const char *query, char **ret_body,
+                       ferry_error_t *err)
+{
+        char *path = ferry_xasprintf("/usage%s%s", query && *query ? "?" : "", query ? query : "");
+        size_t len = 0;
+        int r = request(c, "GET", path, "Usage", NULL, NULL, NULL, false, ret_body, &len, err);
+        free(path);
+        return r;
+}

@@ -89,6 +89,10 @@ int ferry_client_delete(struct ferry_client *c, const char *pod_json, ferry_erro
  * answer: the Job, the array of Jobs, or {"deleted": true}. */
 int ferry_client_jobs(struct ferry_client *c, const char *method, const char *json_body,
                       json_t **ret, ferry_error_t *err);
+/* GET /usage?QUERY (ferryd's usage ledger): the answer's body as it is
+ * (JSON, CSV, a table or JSON Lines, per the query). */
+int ferry_client_usage(struct ferry_client *c, const char *query, char **ret_body,
+                       ferry_error_t *err);
 /* GET /tenants (ferryd's site tenancy, not part of the interLink API). */
 int ferry_client_tenants(struct ferry_client *c, json_t **ret, ferry_error_t *err);
 /* POST /pinglink. Any HTTP answer is a success of the call: *ret_code is its

@@ -39,6 +39,8 @@
 #include "admit.h"
 #include "common/thread.h"
 #include "jobs.h"
+#include "ledger.h"
+#include "usage/usage.h"
 #include "pod/ident.h"
 #include "store/store.h"
 
@@ -67,6 +69,7 @@ struct pod {
         bool submitting;
         atomic_bool delete_asked;    /* set with state DELETING; submit_pod reads it unlocked */
         struct ferry_admit_pod *adm; /* site admission's record (tenancy on, pod not done) */
+        bool ledgered;               /* its usage record is queued (ledger.c) */
         char buf[];
 };
 
@@ -1084,6 +1087,55 @@ static void resubmit(struct ferry_daemon *d, const char *uid, bool pinned)
         ferry_pod_free(pod);
 }
 
+/* What the ledger needs of a pod besides its status (table lock held);
+ * false when it has its record already. */
+static bool ledger_of(struct ferry_daemon *d, struct pod *p, struct ferry_ledger_pod *lp,
+                      char *tenant, size_t tsize)
+{
+        if (p->ledgered)
+                return false;
+        tenant[0] = '\0';
+        if (p->adm)
+                snprintf(tenant, tsize, "%s", ferry_admit_tenant_name(d->adm, p->adm->tenant));
+        *lp = (struct ferry_ledger_pod){
+            .uid = p->uid,
+            .ns = p->ns,
+            .name = p->name,
+            .jid = p->jid,
+            .tenant = tenant[0] ? tenant : NULL,
+            .created_ns = p->created_ns,
+            .deleted = p->state == FERRY_POD_DELETING,
+        };
+        return true;
+}
+
+/* Usage records of the pods whose status from this poll is final, queued
+ * before that status is (ledger.h): no lock held while they are built. */
+static void ledger_ended(struct ferry_daemon *d, struct snap *live, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (!phase_final(live[i].st.phase))
+                        continue;
+                struct ferry_ledger_pod lp;
+                char tenant[256], ns[FERRY_NAME_MAX], name[256], jid[FERRY_JID_MAX];
+                pthread_rwlock_rdlock(&d->lock);
+                struct pod *p = ferry_hashmap_get(d->pods, live[i].uid);
+                bool todo =
+                    p && !phase_final(p->st.phase) && ledger_of(d, p, &lp, tenant, sizeof(tenant));
+                if (todo) { /* p may go once the lock is released: copy */
+                        snprintf(ns, sizeof(ns), "%s", p->ns);
+                        snprintf(name, sizeof(name), "%s", p->name);
+                        snprintf(jid, sizeof(jid), "%s", p->jid);
+                        lp.ns = ns, lp.name = name, lp.jid = jid, lp.uid = live[i].uid;
+                }
+                pthread_rwlock_unlock(&d->lock);
+                if (!todo)
+                        continue;
+                lp.st = &live[i].st;
+                ferry_ledger_write(d->store, d->be, &d->cfg.limits, &lp);
+        }
+}
+
 /* The backend confirmed that nothing of the pod runs: read how its containers
  * ended (before cleanup removes what says so) and keep that as the record's
  * final status for DELETED_KEEP_NS. */
@@ -1105,10 +1157,34 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
         /* a preempted pod stays, Failed, with its logs, until its owner
          * deletes it (unless the owner asked for that already) */
         keep = p && p->adm && p->adm->preempted && !p->adm->client_delete;
+        /* its usage record, unless it ended before (ledger_ended) */
+        struct ferry_ledger_pod lp;
+        struct ferry_pod_status lst = {0};
+        char tenant[256], ns[FERRY_NAME_MAX], name[256], jid[FERRY_JID_MAX];
+        bool led = p && ledger_of(d, p, &lp, tenant, sizeof(tenant));
+        if (led) {
+                snprintf(ns, sizeof(ns), "%s", p->ns);
+                snprintf(name, sizeof(name), "%s", p->name);
+                snprintf(jid, sizeof(jid), "%s", p->jid);
+                lp.ns = ns, lp.name = name, lp.jid = jid, lp.uid = s->uid;
+                struct ferry_pod_status scratch;
+                struct ferry_pod_status *cur = pod_status(p, &scratch);
+                ferry_pod_status_copy(&lst, cur);
+                scratch_release(cur, &scratch);
+        }
         pthread_rwlock_unlock(&d->lock);
         if (have) {
                 struct ferry_poll_item item = {s->uid, s->jid, &st};
                 have = ferry_backend_poll(d->be, &item, 1, &err) >= 0;
+        }
+        if (led) { /* before cleanup takes the containers' records, before "deleted" */
+                if (have)
+                        ferry_pod_status_assign(&lst, &st);
+                if (!phase_final(lst.phase))
+                        lst.phase = FERRY_PHASE_FAILED;
+                lp.st = &lst;
+                ferry_ledger_write(d->store, d->be, &d->cfg.limits, &lp);
+                ferry_pod_status_clear(&lst);
         }
         if (!keep)
                 ferry_backend_cleanup(d->be, s->uid, s->jid, &err);
@@ -1120,6 +1196,7 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
                 /* stopped before it finished: it failed (the kubelet's phase too) */
                 if (!phase_final(p->st.phase))
                         p->st.phase = FERRY_PHASE_FAILED;
+                p->ledgered |= led;
                 if (keep) {
                         p->state = FERRY_POD_SUBMITTED;
                         atomic_store(&p->delete_asked, false);
@@ -1365,6 +1442,7 @@ static void poll_once(struct ferry_daemon *d)
                 for (size_t i = 0; i < n_live; i++)
                         items[i] = (struct ferry_poll_item){live[i].uid, live[i].jid, &live[i].st};
                 if (ferry_backend_poll(d->be, items, n_live, &err) >= 0) {
+                        ledger_ended(d, live, n_live); /* before their ends are stored */
                         pthread_rwlock_wrlock(&d->lock);
                         for (size_t i = 0; i < n_live; i++) {
                                 struct pod *p = ferry_hashmap_get(d->pods, live[i].uid);
@@ -1375,6 +1453,8 @@ static void poll_once(struct ferry_daemon *d)
                                         continue;
                                 bool phase_changed = p->st.phase != live[i].st.phase;
                                 ferry_pod_status_assign(&p->st, &live[i].st);
+                                if (phase_final(p->st.phase))
+                                        p->ledgered = true; /* ledger_ended queued it */
                                 adm_settle(d, p);
                                 persist_status(d, p, phase_changed ? "phase" : NULL,
                                                phase_changed ? ferry_phase_name(p->st.phase)
@@ -1638,6 +1718,9 @@ static int load_row(void *ctx, const struct ferry_store_row *row)
                 const char *one = "unknown";
                 ferry_pod_status_init(&p->st, NULL, 0, &one, 1);
         }
+        /* an end that was stored had its usage record queued before it */
+        p->ledgered = p->state == FERRY_POD_DELETED || p->state == FERRY_POD_REFUSED ||
+                      (p->state == FERRY_POD_SUBMITTED && phase_final(p->st.phase));
         pod_compact(d, p);
         struct pod *old = ferry_hashmap_put(d->pods, p->uid, p);
         pod_free(old);
@@ -1837,4 +1920,89 @@ void ferry_daemon_kick(struct ferry_daemon *d)
 {
         if (d->poller_started)
                 poller_kick(d);
+}
+
+/* ---- GET /usage (the ledger: spec/usage.md) ---- */
+
+struct usage_scan {
+        const struct ferry_authz *az;
+        struct ferry_usage_sum *sum; /* NULL: export */
+        struct ferry_buf *out;
+        int64_t since, until;
+};
+
+static int usage_row(void *ctx, const char *ns, const char *record, size_t len)
+{
+        struct usage_scan *u = ctx;
+        struct ferry_usage_rec r;
+        ferry_error_t err = {{0}};
+        if (!az_ok(u->az, ns))
+                return 0;
+        if (!u->sum) { /* --export: the records as they are stored, one per line */
+                ferry_buf_add(u->out, record, len);
+                ferry_buf_addc(u->out, '\n');
+                return 0;
+        }
+        if (ferry_usage_rec_parse(record, len, &r, &err) < 0)
+                return 0; /* not ours to judge: a record we cannot read is left out */
+        ferry_usage_sum_add(u->sum, &r);
+        ferry_usage_rec_clear(&r);
+        return 0;
+}
+
+int ferry_daemon_usage(struct ferry_daemon *d, const struct ferry_usage_query *q,
+                       const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err)
+{
+        int keys[FERRY_USAGE_BY_MAX];
+        size_t nk = 0;
+        int r;
+        int64_t now = ferry_now_ns();
+
+        if (q->by && *q->by && (r = ferry_usage_parse_by(q->by, keys, &nk, err)) < 0)
+                return r;
+        const char *format = q->format && *q->format ? q->format : "json";
+        if (strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "table"))
+                return ferry_errprintf(err, -EINVAL, "format %s: json, csv or table", format);
+        struct usage_scan u = {.az = az, .out = out, .since = q->since_ns, .until = q->until_ns};
+        if (!q->export_records)
+                u.sum = ferry_usage_sum_new(q->since_ns, q->until_ns, keys, nk, now);
+        /* a record that finished before `since` cannot overlap the window */
+        r = ferry_store_scan_usage(d->store, q->since_ns, usage_row, &u, err);
+        if (r >= 0 && u.sum) {
+                /* running pods accrue: their wall seconds so far (CPU comes with
+                 * their end); the user from their spec, read outside the lock */
+                struct ferry_usage_rec *run = NULL;
+                size_t n = 0, cap = 0, it = 0;
+                void *v;
+                pthread_rwlock_rdlock(&d->lock);
+                while (ferry_hashmap_next(d->pods, &it, NULL, &v)) {
+                        struct pod *p = v;
+                        if (p->state != FERRY_POD_SUBMITTED || p->st.phase != FERRY_PHASE_RUNNING ||
+                            !az_ok(az, p->ns) || !p->st.c)
+                                continue;
+                        run = grow(run, n, &cap, sizeof(*run));
+                        struct ferry_usage_rec *rr = &run[n++];
+                        memset(rr, 0, sizeof(*rr));
+                        rr->uid = ferry_xstrdup(p->uid);
+                        rr->ns = ferry_xstrdup(p->ns);
+                        rr->tenant = ferry_xstrdup(
+                            p->adm ? ferry_admit_tenant_name(d->adm, p->adm->tenant) : p->ns);
+                        rr->created_ns = p->created_ns;
+                        rr->memory_peak_bytes = -1;
+                        for (size_t i = 0; i < (size_t)p->st.n_init + p->st.n_containers; i++)
+                                if (p->st.c[i].started_ns &&
+                                    (!rr->started_ns || p->st.c[i].started_ns < rr->started_ns))
+                                        rr->started_ns = p->st.c[i].started_ns;
+                }
+                pthread_rwlock_unlock(&d->lock);
+                for (size_t i = 0; i < n; i++) {
+                        run[i].user = ferry_ledger_user(d->store, &d->cfg.limits, run[i].uid);
+                        ferry_usage_sum_add(u.sum, &run[i]);
+                        ferry_usage_rec_clear(&run[i]);
+                }
+                free(run);
+                r = ferry_usage_sum_render(u.sum, format, out, err);
+        }
+        ferry_usage_sum_free(u.sum);
+        return r;
 }

@@ -127,6 +127,18 @@ void ferry_daemon_kick(struct ferry_daemon *d);
  * `ferry tenants`. */
 void ferry_daemon_tenants(struct ferry_daemon *d, const struct ferry_authz *az,
                           struct ferry_buf *out);
+/* GET /usage (spec/usage.md): the ledger's records ending in or running
+ * into [since, until) (0 = open), summed by `by` ("tenant,day"...) and
+ * rendered as format (json, csv, table), or with export_records the records
+ * themselves as JSON Lines. A token sees only its namespaces' pods. */
+struct ferry_usage_query {
+        int64_t since_ns, until_ns;
+        const char *by, *format;
+        bool export_records;
+};
+int ferry_daemon_usage(struct ferry_daemon *d, const struct ferry_usage_query *q,
+                       const struct ferry_authz *az, struct ferry_buf *out, ferry_error_t *err);
+
 /* SIGHUP: a new `tenancy:` section (taken over; NULL turns it off). Running
  * pods keep running; what each tenant holds is computed again. */
 void ferry_daemon_set_tenancy(struct ferry_daemon *d, struct ferry_tn_config *c);

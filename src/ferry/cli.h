@@ -39,6 +39,7 @@ int ferry_cmd_logs(struct ferry_cli *cli, int argc, char **argv);
 int ferry_cmd_delete(struct ferry_cli *cli, int argc, char **argv);
 int ferry_cmd_ping(struct ferry_cli *cli, int argc, char **argv);
 int ferry_cmd_tenants(struct ferry_cli *cli, int argc, char **argv);
+int ferry_cmd_usage(struct ferry_cli *cli, int argc, char **argv);
 int ferry_cmd_mig(struct ferry_cli *cli, int argc, char **argv);
 int ferry_cmd_gpu(struct ferry_cli *cli, int argc, char **argv);
 

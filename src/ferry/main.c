@@ -22,6 +22,8 @@ static const struct verb {
     {"ping", ferry_cmd_ping, "check the server and show its free capacity"},
     {"tenants", ferry_cmd_tenants,
      "the site's tenants: quota, held, waiting pods, usage, share (tenants [-o json])"},
+    {"usage", ferry_cmd_usage,
+     "what pods used, from the usage ledger (usage [--since T] [--by KEY] [-o F] [--export])"},
     {"mig", ferry_cmd_mig, "plan MIG layouts (mig plan --inventory F --demand F)"},
     {"gpu", ferry_cmd_gpu, "GPU inventory from NVML (gpu ls [-o json])"},
 };

@@ -33,6 +33,7 @@ enum route_id {
         R_METRICS,
         R_JOBS,
         R_TENANTS,
+        R_USAGE,
         R_OTHER,
         R_MAX
 };
@@ -41,7 +42,7 @@ static const char *const route_paths[R_MAX] = {
     [R_CREATE] = "/create",   [R_DELETE] = "/delete",   [R_STATUS] = "/status",
     [R_LOGS] = "/getLogs",    [R_PING] = "/pinglink",   [R_UPDATE] = "/updateCache",
     [R_HEALTH] = "/healthz",  [R_METRICS] = "/metrics", [R_JOBS] = "/jobs",
-    [R_TENANTS] = "/tenants", [R_OTHER] = "other",
+    [R_TENANTS] = "/tenants", [R_USAGE] = "/usage",     [R_OTHER] = "other",
 };
 
 static const unsigned codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503, 504};
@@ -456,6 +457,36 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 else
                         ferry_daemon_tenants(s->d, azp, &out);
                 break;
+        case R_USAGE: {
+                /* Ferry's own: the usage ledger (spec/usage.md) */
+                struct ferry_usage_query q = {0};
+                const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+                const char *until = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "until");
+                const char *exp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "export");
+                q.by = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "by");
+                q.format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+                q.export_records = exp && (!strcmp(exp, "1") || !strcmp(exp, "true"));
+                if (l->role != FERRY_ROLE_API)
+                        r = ferry_errprintf(&err, -ENOENT, "/usage is served on the API listener");
+                else if (strcmp(method, "GET") != 0)
+                        r = ferry_errprintf(&err, -EINVAL, "/usage takes GET");
+                else if (since && *since && ferry_time_parse(since, &q.since_ns) < 0)
+                        r = ferry_errprintf(&err, -EINVAL, "since=%.64s: not an RFC 3339 time",
+                                            since);
+                else if (until && *until && ferry_time_parse(until, &q.until_ns) < 0)
+                        r = ferry_errprintf(&err, -EINVAL, "until=%.64s: not an RFC 3339 time",
+                                            until);
+                else if ((r = ferry_daemon_usage(s->d, &q, azp, &out, &err)) >= 0) {
+                        bool json = !q.export_records && (!q.format || !strcmp(q.format, "json"));
+                        ret = send_buf(c, 200,
+                                       q.export_records ? "application/jsonl"
+                                       : json           ? "application/json"
+                                                        : "text/plain; charset=utf-8",
+                                       &out, session);
+                        goto done;
+                }
+                break;
+        }
         case R_METRICS:
                 render_metrics(s, &out);
                 ret = send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &out, NULL);

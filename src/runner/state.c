@@ -187,3 +187,23 @@ void runner_pod_probe_message(struct ferry_pod_status *st)
         }
         ferry_pod_status_set_message(st, NULL);
 }
+
+void runner_pod_usage(const char *workdir, const struct ferry_pod_status *st, int64_t *ret_cpu_ns,
+                      int64_t *ret_mem_peak)
+{
+        int64_t cpu = 0, mem = 0;
+        bool any = false;
+        for (size_t i = 0; st->c && i < (size_t)st->n_init + st->n_containers; i++) {
+                struct runner_cstate s;
+                if (runner_cstate_read(workdir, st->c[i].name, &s) < 0)
+                        continue;
+                if (s.cpu_ns > 0) {
+                        cpu += s.cpu_ns;
+                        any = true;
+                }
+                if (s.mem_peak > mem)
+                        mem = s.mem_peak;
+        }
+        *ret_cpu_ns = any ? cpu : -1;
+        *ret_mem_peak = mem > 0 ? mem : -1;
+}

@@ -66,6 +66,11 @@ void runner_cstate_apply(struct ferry_cstatus *c, const struct runner_cstate *s)
 struct ferry_pod_status;
 void runner_pod_probe_message(struct ferry_pod_status *st);
 int runner_proc_starttime(pid_t pid, uint64_t *ret);
+/* What a pod's ended containers used, from their state files (the usage
+ * ledger; local and Slurm backends): CPU time summed, the largest peak
+ * memory; -1 where no container says. */
+void runner_pod_usage(const char *workdir, const struct ferry_pod_status *st, int64_t *ret_cpu_ns,
+                      int64_t *ret_mem_peak);
 /* true when `pid` still is the process that had `start`. */
 bool runner_proc_alive(pid_t pid, uint64_t start);
 

@@ -15,7 +15,7 @@
 #include "common/thread.h"
 #include "common/util.h"
 
-enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC, OP_JOB_PUT, OP_JOB_DEL, OP_META_PUT };
+enum op_kind { OP_INSERT, OP_UPDATE, OP_SYNC, OP_JOB_PUT, OP_JOB_DEL, OP_META_PUT, OP_USAGE_PUT };
 
 struct op {
         struct op *next;
@@ -27,6 +27,7 @@ struct op {
         int64_t created_ns, grace_s;
         int state;
         char *event_kind, *event_detail;
+        double cpu_s, gpu_s; /* usage put */
         /* waiter (insert, sync): posted once the op's batch is committed (or
          * failed); the waiter alone wakes, and frees the op */
         bool waited;
@@ -90,6 +91,18 @@ static const char *const migrations[] = {
     "  created_ns INTEGER NOT NULL,"
     "  updated_ns INTEGER NOT NULL,"
     "  UNIQUE(namespace, name));",
+    /* version 4: the usage ledger, one record per pod (src/daemon/ledger.c) */
+    "CREATE TABLE usage ("
+    "  uid TEXT PRIMARY KEY,"
+    "  finished_ns INTEGER NOT NULL,"
+    "  namespace TEXT NOT NULL,"
+    "  tenant TEXT,"
+    "  user TEXT,"
+    "  cpu_s REAL NOT NULL,"
+    "  gpu_s REAL NOT NULL,"
+    "  reason TEXT,"
+    "  record TEXT NOT NULL);"
+    "CREATE INDEX usage_finished ON usage(finished_ns);",
 };
 
 static int exec(sqlite3 *db, const char *sql, ferry_error_t *err)
@@ -260,6 +273,26 @@ static bool apply(struct ferry_store *s, struct op *o, int64_t now)
         } else if (o->kind == OP_JOB_DEL) {
                 bind_text(s->job_del, 1, o->uid);
                 ok = step_ok(s->job_del);
+        } else if (o->kind == OP_USAGE_PUT) { /* once per pod: a second put is a no-op */
+                sqlite3_stmt *st = NULL;
+                ok = sqlite3_prepare_v2(s->wdb,
+                                        "INSERT OR IGNORE INTO usage(uid, finished_ns, namespace, "
+                                        "tenant, user, cpu_s, gpu_s, reason, record) "
+                                        "VALUES(?,?,?,?,?,?,?,?,?)",
+                                        -1, &st, NULL) == SQLITE_OK;
+                if (ok) {
+                        bind_text(st, 1, o->uid);
+                        sqlite3_bind_int64(st, 2, o->created_ns);
+                        bind_text(st, 3, o->ns ? o->ns : "");
+                        bind_text(st, 4, o->name);
+                        bind_text(st, 5, o->backend);
+                        sqlite3_bind_double(st, 6, o->cpu_s);
+                        sqlite3_bind_double(st, 7, o->gpu_s);
+                        bind_text(st, 8, o->status);
+                        bind_text(st, 9, o->body);
+                        ok = sqlite3_step(st) == SQLITE_DONE;
+                }
+                sqlite3_finalize(st);
         } else if (o->kind == OP_META_PUT) { /* rare: prepared when needed */
                 sqlite3_stmt *st = NULL;
                 ok = sqlite3_prepare_v2(s->wdb,
@@ -773,6 +806,79 @@ int ferry_store_get_meta(struct ferry_store *s, const char *key, char **ret)
         bind_text(st, 1, key);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
                 *ret = ferry_xstrdup((const char *)sqlite3_column_text(st, 0));
+                r = 0;
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return r;
+}
+
+void ferry_store_put_usage(struct ferry_store *s, const struct ferry_store_usage *u)
+{
+        struct op *o = ferry_xcalloc(1, sizeof(*o));
+        o->kind = OP_USAGE_PUT;
+        o->uid = ferry_xstrdup(u->uid);
+        o->ns = dup_or_null(u->namespace);
+        o->name = dup_or_null(u->tenant);
+        o->backend = dup_or_null(u->user);
+        o->status = dup_or_null(u->reason);
+        o->body = ferry_xstrdup(u->record);
+        o->created_ns = u->finished_ns;
+        o->cpu_s = u->cpu_s;
+        o->gpu_s = u->gpu_s;
+        enqueue(s, o);
+}
+
+int ferry_store_scan_usage(struct ferry_store *s, int64_t finished_since_ns,
+                           int (*cb)(void *ctx, const char *ns, const char *record, size_t len),
+                           void *ctx, ferry_error_t *err)
+{
+        sqlite3_stmt *st;
+        int r = 0, rc;
+
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb,
+                               "SELECT namespace, record FROM usage WHERE finished_ns >= ?"
+                               " ORDER BY finished_ns",
+                               -1, &st, NULL) != SQLITE_OK) {
+                r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+                pthread_mutex_unlock(&s->rlock);
+                return r;
+        }
+        sqlite3_bind_int64(st, 1, finished_since_ns);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *ns = (const char *)sqlite3_column_text(st, 0);
+                const char *rec = (const char *)sqlite3_column_text(st, 1);
+                if (rec &&
+                    (r = cb(ctx, ns ? ns : "", rec, (size_t)sqlite3_column_bytes(st, 1))) < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = ferry_errprintf(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->rdb));
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return r;
+}
+
+int ferry_store_get_event(struct ferry_store *s, const char *uid, const char *kind, char **ret)
+{
+        sqlite3_stmt *st;
+        int r = -ENOENT;
+
+        *ret = NULL;
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb,
+                               "SELECT detail FROM events WHERE uid=? AND kind=? ORDER BY id DESC"
+                               " LIMIT 1",
+                               -1, &st, NULL) != SQLITE_OK) {
+                pthread_mutex_unlock(&s->rlock);
+                return -EIO;
+        }
+        bind_text(st, 1, uid);
+        bind_text(st, 2, kind);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+                const char *d = (const char *)sqlite3_column_text(st, 0);
+                *ret = ferry_xstrdup(d ? d : "");
                 r = 0;
         }
         sqlite3_finalize(st);

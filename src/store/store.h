@@ -80,6 +80,26 @@ void ferry_store_put_meta(struct ferry_store *s, const char *key, const char *va
 /* -ENOENT when key has no value; *ret to free. */
 int ferry_store_get_meta(struct ferry_store *s, const char *key, char **ret);
 
+/* The detail of a pod's latest event of that kind (committed ones); -ENOENT
+ * when it has none. *ret to free. */
+int ferry_store_get_event(struct ferry_store *s, const char *uid, const char *kind, char **ret);
+
+/* ---- the usage ledger (src/daemon/ledger.c) ---- */
+struct ferry_store_usage {
+        const char *uid, *namespace, *tenant, *user, *reason;
+        const char *record; /* the JSON line (src/usage/usage.h) */
+        int64_t finished_ns;
+        double cpu_s, gpu_s;
+};
+/* Append a pod's record, queued like a status update (durable at the next
+ * group commit); a pod that has one keeps it (append-only). */
+void ferry_store_put_usage(struct ferry_store *s, const struct ferry_store_usage *u);
+/* Call cb with each record that finished at or after finished_since_ns, in
+ * order of their end; a negative return stops the scan and is returned. */
+int ferry_store_scan_usage(struct ferry_store *s, int64_t finished_since_ns,
+                           int (*cb)(void *ctx, const char *ns, const char *record, size_t len),
+                           void *ctx, ferry_error_t *err);
+
 /* ---- Jobs (src/daemon/jobs.c) ---- */
 struct ferry_store_job {
         const char *uid, *namespace, *name;

@@ -11,7 +11,8 @@
  *              profile (any combination), pro rata for pods that ran partly
  *              inside it; as a table, JSON or CSV.
  *
- * Not wired into ferryd yet (doc/usage.md says what is done).
+ * ferryd writes and reads the records in src/daemon/ledger.c and daemon.c
+ * (/usage); doc/usage.md says what is done.
  */
 #ifndef FERRY_USAGE_H
 #define FERRY_USAGE_H

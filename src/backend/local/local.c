@@ -1122,6 +1122,16 @@ static int local_capacity(struct ferry_backend *be, struct ferry_capacity *ret, 
         return 0;
 }
 
+static void local_usage(struct ferry_backend *be, const char *uid,
+                        const struct ferry_pod_status *st, int64_t *ret_cpu_ns,
+                        int64_t *ret_mem_peak)
+{
+        struct local_priv *p = be->priv;
+        char wd[PATH_MAX];
+        snprintf(wd, sizeof(wd), "%s/%s", p->pods, uid);
+        runner_pod_usage(wd, st, ret_cpu_ns, ret_mem_peak);
+}
+
 static int local_log_path(struct ferry_backend *be, const char *uid, const char *jid,
                           const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
@@ -1149,4 +1159,5 @@ const struct ferry_backend_ops ferry_backend_local_ops = {
     .capacity = local_capacity,
     .log_path = local_log_path,
     .devices = local_devices,
+    .usage = local_usage,
 };

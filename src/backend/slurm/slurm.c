@@ -1086,6 +1086,17 @@ static int slurm_be_cleanup(struct ferry_backend *be, const char *uid, const cha
         return 0;
 }
 
+/* the shim on the node recorded the same files in the shared workdir */
+static void slurm_be_usage(struct ferry_backend *be, const char *uid,
+                           const struct ferry_pod_status *st, int64_t *ret_cpu_ns,
+                           int64_t *ret_mem_peak)
+{
+        struct slurm_priv *p = be->priv;
+        char wd[PATH_MAX];
+        snprintf(wd, sizeof(wd), "%s/%s", p->pods, uid);
+        runner_pod_usage(wd, st, ret_cpu_ns, ret_mem_peak);
+}
+
 static int slurm_be_log_path(struct ferry_backend *be, const char *uid, const char *jid,
                              const char *container, char *ret_path, size_t size, ferry_error_t *err)
 {
@@ -1104,4 +1115,5 @@ const struct ferry_backend_ops ferry_backend_slurm_ops = {
     .cleanup = slurm_be_cleanup,
     .capacity = slurm_capacity,
     .log_path = slurm_be_log_path,
+    .usage = slurm_be_usage,
 };
