@@ -149,6 +149,7 @@ struct ferry_daemon {
         struct ferry_admit *adm; /* site admission (admit.c), under d->lock */
         size_t adm_waiting;      /* pods waiting for admission after the last round */
         bool adm_attaching;      /* records are being computed again (SIGHUP) */
+        struct ferry_ledger_counters *usage_counters; /* ledger.c: ferry_usage_*_total */
         struct admission_scratch {
                 struct pod **wp, **rp;
                 struct ferry_tn_wait *w;
@@ -1033,6 +1034,7 @@ void ferry_daemon_metrics(struct ferry_daemon *d, struct ferry_buf *out)
         pthread_rwlock_rdlock(&d->lock);
         ferry_admit_metrics(d->adm, out);
         pthread_rwlock_unlock(&d->lock);
+        ferry_ledger_counters_metrics(d->usage_counters, out);
         ferry_jobs_metrics(d->jobs, out);
         ferry_backend_metrics(d->be, out);
 }
@@ -1132,7 +1134,7 @@ static void ledger_ended(struct ferry_daemon *d, struct snap *live, size_t n)
                 if (!todo)
                         continue;
                 lp.st = &live[i].st;
-                ferry_ledger_write(d->store, d->be, &d->cfg.limits, &lp);
+                ferry_ledger_write(d->store, d->be, &d->cfg.limits, d->usage_counters, &lp);
         }
 }
 
@@ -1183,7 +1185,7 @@ static void delete_done(struct ferry_daemon *d, const struct snap *s)
                 if (!phase_final(lst.phase))
                         lst.phase = FERRY_PHASE_FAILED;
                 lp.st = &lst;
-                ferry_ledger_write(d->store, d->be, &d->cfg.limits, &lp);
+                ferry_ledger_write(d->store, d->be, &d->cfg.limits, d->usage_counters, &lp);
                 ferry_pod_status_clear(&lst);
         }
         if (!keep)
@@ -1770,6 +1772,7 @@ int ferry_daemon_new(const struct ferry_daemon_config *cfg, struct ferry_daemon 
         if ((r = ferry_backend_new(&bc, &d->be, err)) < 0)
                 goto fail;
         int64_t t0 = ferry_monotonic_ns();
+        d->usage_counters = ferry_ledger_counters_new(d->store);
         if ((r = ferry_store_load(d->store, load_row, d, err)) < 0)
                 goto fail;
         /* Reattach: pods accepted but without a known job may have been
@@ -1863,6 +1866,7 @@ void ferry_daemon_free(struct ferry_daemon *d)
                 pod_free(v);
         ferry_hashmap_free(d->pods);
         ferry_admit_free(d->adm);
+        ferry_ledger_counters_free(d->usage_counters);
         free(d->adm_scratch.wp);
         free(d->adm_scratch.rp);
         free(d->adm_scratch.w);

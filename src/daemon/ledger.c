@@ -2,6 +2,7 @@
 /* The usage ledger in ferryd: see ledger.h. */
 #include "ledger.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,130 @@ static const char *end_reason(const struct ferry_ledger_pod *lp)
         return lp->deleted ? "Deleted" : st->reason[0] ? st->reason : "Error";
 }
 
-void ferry_ledger_write(struct ferry_store *store, struct ferry_backend *be,
-                        const struct ferry_limits *limits, const struct ferry_ledger_pod *lp)
+/* ---- counters ---- */
+
+struct centry {
+        char *tenant, *profile, *reason;
+        double cpu_s, gpu_s;
+        int64_t pods;
+};
+
+struct ferry_ledger_counters {
+        pthread_mutex_t lock;
+        struct centry *e;
+        size_t n;
+};
+
+static void counters_add(void *ctx, const char *tenant, const char *profile, const char *reason,
+                         double cpu_s, double gpu_s, int64_t pods)
 {
+        struct ferry_ledger_counters *c = ctx;
+        size_t i;
+        for (i = 0; i < c->n; i++)
+                if (!strcmp(c->e[i].tenant, tenant) && !strcmp(c->e[i].profile, profile) &&
+                    !strcmp(c->e[i].reason, reason))
+                        break;
+        if (i == c->n) {
+                c->e = ferry_xrealloc(c->e, (c->n + 1) * sizeof(*c->e));
+                c->e[c->n++] = (struct centry){.tenant = ferry_xstrdup(tenant),
+                                               .profile = ferry_xstrdup(profile),
+                                               .reason = ferry_xstrdup(reason)};
+        }
+        c->e[i].cpu_s += cpu_s;
+        c->e[i].gpu_s += gpu_s;
+        c->e[i].pods += pods;
+}
+
+struct ferry_ledger_counters *ferry_ledger_counters_new(struct ferry_store *store)
+{
+        struct ferry_ledger_counters *c = ferry_xcalloc(1, sizeof(*c));
+        pthread_mutex_init(&c->lock, NULL);
+        ferry_store_usage_totals(store, counters_add, c);
+        return c;
+}
+
+void ferry_ledger_counters_free(struct ferry_ledger_counters *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->e[i].tenant);
+                free(c->e[i].profile);
+                free(c->e[i].reason);
+        }
+        free(c->e);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+}
+
+static void label(struct ferry_buf *out, const char *v)
+{
+        for (; *v; v++) {
+                if (*v == '\\' || *v == '"')
+                        ferry_buf_addc(out, '\\');
+                if (*v == '\n')
+                        ferry_buf_adds(out, "\\n");
+                else
+                        ferry_buf_addc(out, *v);
+        }
+}
+
+/* name{tenant="...",KEY="..."} summed over the entries that share them */
+static void series(struct ferry_ledger_counters *c, struct ferry_buf *out, const char *name,
+                   bool by_reason, int what)
+{
+        bool *done = ferry_xcalloc(c->n + 1, sizeof(bool));
+        for (size_t i = 0; i < c->n; i++) {
+                if (done[i])
+                        continue;
+                const char *k = by_reason ? c->e[i].reason : c->e[i].profile;
+                double v = 0;
+                for (size_t j = i; j < c->n; j++) {
+                        const char *kj = by_reason ? c->e[j].reason : c->e[j].profile;
+                        if (done[j] || strcmp(c->e[j].tenant, c->e[i].tenant) || strcmp(kj, k))
+                                continue;
+                        done[j] = true;
+                        v += what == 0   ? c->e[j].cpu_s
+                             : what == 1 ? c->e[j].gpu_s
+                                         : (double)c->e[j].pods;
+                }
+                ferry_buf_printf(out, "%s{tenant=\"", name);
+                label(out, c->e[i].tenant);
+                ferry_buf_printf(out, "\",%s=\"", by_reason ? "reason" : "profile");
+                label(out, k);
+                ferry_buf_printf(out, "\"} %.17g\n", v);
+        }
+        free(done);
+}
+
+void ferry_ledger_counters_metrics(struct ferry_ledger_counters *c, struct ferry_buf *out)
+{
+        if (!c)
+                return;
+        pthread_mutex_lock(&c->lock);
+        ferry_buf_adds(out, "# HELP ferry_usage_cpu_seconds_total CPU seconds of ended pods, from "
+                            "the usage ledger.\n"
+                            "# TYPE ferry_usage_cpu_seconds_total counter\n");
+        series(c, out, "ferry_usage_cpu_seconds_total", false, 0);
+        ferry_buf_adds(out, "# HELP ferry_usage_gpu_seconds_total GPU seconds of ended pods (a "
+                            "MIG slice counts its share of a GPU), from the usage ledger.\n"
+                            "# TYPE ferry_usage_gpu_seconds_total counter\n");
+        series(c, out, "ferry_usage_gpu_seconds_total", false, 1);
+        ferry_buf_adds(out, "# HELP ferry_usage_pods_total Pods recorded in the usage ledger, by "
+                            "how they ended.\n"
+                            "# TYPE ferry_usage_pods_total counter\n");
+        series(c, out, "ferry_usage_pods_total", true, 2);
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- the record ---- */
+
+void ferry_ledger_write(struct ferry_store *store, struct ferry_backend *be,
+                        const struct ferry_limits *limits, struct ferry_ledger_counters *counters,
+                        const struct ferry_ledger_pod *lp)
+{
+        if (ferry_store_has_usage(store, lp->uid))
+                return; /* recorded before a crash; its end was seen again */
         struct ferry_usage_rec r = {0};
         struct ferry_pod *pod = NULL;
         ferry_error_t err = {{0}};
@@ -130,7 +252,14 @@ void ferry_ledger_write(struct ferry_store *store, struct ferry_backend *be,
             .cpu_s = r.cpu_s,
             .gpu_s = ferry_usage_gpu_seconds(&r),
         };
+        u.profile = r.n_gpus ? r.gpus[0].profile : "none";
         ferry_store_put_usage(store, &u);
+        if (counters) {
+                pthread_mutex_lock(&counters->lock);
+                counters_add(counters, u.tenant ? u.tenant : "", u.profile, u.reason, u.cpu_s,
+                             u.gpu_s, 1);
+                pthread_mutex_unlock(&counters->lock);
+        }
         ferry_buf_free(&line);
         ferry_usage_rec_clear(&r);
         ferry_pod_free(pod);

@@ -20,6 +20,14 @@
 /* The pod label or annotation that names a pod's user. */
 #define FERRY_LEDGER_USER_KEY "ferry.io/user"
 
+/* The ledger's Prometheus counters (ferry_usage_*_total): started from the
+ * store's sums, grown with each record written, so that they equal the
+ * ledger by construction. Safe for concurrent calls. */
+struct ferry_ledger_counters;
+struct ferry_ledger_counters *ferry_ledger_counters_new(struct ferry_store *store);
+void ferry_ledger_counters_free(struct ferry_ledger_counters *c);
+void ferry_ledger_counters_metrics(struct ferry_ledger_counters *c, struct ferry_buf *out);
+
 struct ferry_ledger_pod {
         const char *uid, *ns, *name, *jid;
         const char *tenant; /* site admission's tenant; NULL: the namespace */
@@ -32,7 +40,8 @@ struct ferry_ledger_pod {
  * requests, the GPUs it held from its devices event, CPU and memory from
  * the backend) and queue it. */
 void ferry_ledger_write(struct ferry_store *store, struct ferry_backend *be,
-                        const struct ferry_limits *limits, const struct ferry_ledger_pod *lp);
+                        const struct ferry_limits *limits, struct ferry_ledger_counters *counters,
+                        const struct ferry_ledger_pod *lp);
 /* The user a stored pod names (FERRY_LEDGER_USER_KEY), NULL when none; to free. */
 char *ferry_ledger_user(struct ferry_store *store, const struct ferry_limits *limits,
                         const char *uid);

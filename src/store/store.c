@@ -101,6 +101,7 @@ static const char *const migrations[] = {
     "  cpu_s REAL NOT NULL,"
     "  gpu_s REAL NOT NULL,"
     "  reason TEXT,"
+    "  profile TEXT,"
     "  record TEXT NOT NULL);"
     "CREATE INDEX usage_finished ON usage(finished_ns);",
 };
@@ -277,8 +278,8 @@ static bool apply(struct ferry_store *s, struct op *o, int64_t now)
                 sqlite3_stmt *st = NULL;
                 ok = sqlite3_prepare_v2(s->wdb,
                                         "INSERT OR IGNORE INTO usage(uid, finished_ns, namespace, "
-                                        "tenant, user, cpu_s, gpu_s, reason, record) "
-                                        "VALUES(?,?,?,?,?,?,?,?,?)",
+                                        "tenant, user, cpu_s, gpu_s, reason, record, profile) "
+                                        "VALUES(?,?,?,?,?,?,?,?,?,?)",
                                         -1, &st, NULL) == SQLITE_OK;
                 if (ok) {
                         bind_text(st, 1, o->uid);
@@ -290,6 +291,7 @@ static bool apply(struct ferry_store *s, struct op *o, int64_t now)
                         sqlite3_bind_double(st, 7, o->gpu_s);
                         bind_text(st, 8, o->status);
                         bind_text(st, 9, o->body);
+                        bind_text(st, 10, o->jid);
                         ok = sqlite3_step(st) == SQLITE_DONE;
                 }
                 sqlite3_finalize(st);
@@ -825,7 +827,8 @@ void ferry_store_put_usage(struct ferry_store *s, const struct ferry_store_usage
         o->body = ferry_xstrdup(u->record);
         o->created_ns = u->finished_ns;
         o->cpu_s = u->cpu_s;
-        o->gpu_s = u->gpu_s;
+        o->body = ferry_xstrdup(u->record);
+        o->jid = dup_or_null(u->profile);
         enqueue(s, o);
 }
 
@@ -884,4 +887,46 @@ int ferry_store_get_event(struct ferry_store *s, const char *uid, const char *ki
         sqlite3_finalize(st);
         pthread_mutex_unlock(&s->rlock);
         return r;
+}
+
+bool ferry_store_has_usage(struct ferry_store *s, const char *uid)
+{
+        sqlite3_stmt *st;
+        bool has = false;
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb, "SELECT 1 FROM usage WHERE uid=?", -1, &st, NULL) ==
+            SQLITE_OK) {
+                bind_text(st, 1, uid);
+                has = sqlite3_step(st) == SQLITE_ROW;
+                sqlite3_finalize(st);
+        }
+        pthread_mutex_unlock(&s->rlock);
+        return has;
+}
+
+int ferry_store_usage_totals(struct ferry_store *s,
+                             void (*cb)(void *ctx, const char *tenant, const char *profile,
+                                        const char *reason, double cpu_s, double gpu_s,
+                                        int64_t pods),
+                             void *ctx)
+{
+        sqlite3_stmt *st;
+        pthread_mutex_lock(&s->rlock);
+        if (sqlite3_prepare_v2(s->rdb,
+                               "SELECT tenant, profile, reason, SUM(cpu_s), SUM(gpu_s), COUNT(*)"
+                               " FROM usage GROUP BY tenant, profile, reason",
+                               -1, &st, NULL) != SQLITE_OK) {
+                pthread_mutex_unlock(&s->rlock);
+                return -EIO;
+        }
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *t = (const char *)sqlite3_column_text(st, 0);
+                const char *p = (const char *)sqlite3_column_text(st, 1);
+                const char *r = (const char *)sqlite3_column_text(st, 2);
+                cb(ctx, t ? t : "", p ? p : "none", r ? r : "", sqlite3_column_double(st, 3),
+                   sqlite3_column_double(st, 4), sqlite3_column_int64(st, 5));
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->rlock);
+        return 0;
 }

@@ -87,13 +87,22 @@ int ferry_store_get_event(struct ferry_store *s, const char *uid, const char *ki
 /* ---- the usage ledger (src/daemon/ledger.c) ---- */
 struct ferry_store_usage {
         const char *uid, *namespace, *tenant, *user, *reason;
-        const char *record; /* the JSON line (src/usage/usage.h) */
+        const char *record;  /* the JSON line (src/usage/usage.h) */
+        const char *profile; /* its first GPU's ("gpu", "1g.10gb"), "none" without */
         int64_t finished_ns;
         double cpu_s, gpu_s;
 };
 /* Append a pod's record, queued like a status update (durable at the next
  * group commit); a pod that has one keeps it (append-only). */
 void ferry_store_put_usage(struct ferry_store *s, const struct ferry_store_usage *u);
+/* Whether a pod's record is stored (committed). */
+bool ferry_store_has_usage(struct ferry_store *s, const char *uid);
+/* The ledger's sums by tenant, profile and reason (the counters' start). */
+int ferry_store_usage_totals(struct ferry_store *s,
+                             void (*cb)(void *ctx, const char *tenant, const char *profile,
+                                        const char *reason, double cpu_s, double gpu_s,
+                                        int64_t pods),
+                             void *ctx);
 /* Call cb with each record that finished at or after finished_since_ns, in
  * order of their end; a negative return stops the scan and is returned. */
 int ferry_store_scan_usage(struct ferry_store *s, int64_t finished_since_ns,

@@ -7,7 +7,8 @@
 # reason and the CPU time the pod's own shell reports (`times`) within 0.2 s; a deleted pod's
 # record says Deleted; sums by namespace and user (CSV) count ended and running pods; kill -9
 # of ferryd while pods run and end, restart: every pod has exactly one record; a token sees only
-# its namespaces' records; a bad time is a 400.
+# its namespaces' records; a bad time is a 400; the ferry_usage_*_total counters equal the
+# ledger after the restart.
 #   usage.sh FERRYD FERRY
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/ferryd.sh"
 ferryd=$1
@@ -63,6 +64,15 @@ all=$(f usage --export)
 for u in u-burn u-short u-long u-k1 u-k2 u-k3 u-k4; do
   check "exactly one record for $u after the restart" [ "$(grep -c "\"uid\":\"$u\"" <<<"$all")" = 1 ]
 done
+# the counters equal the ledger (started from the store after the restart, grown since)
+m=$(api http://unix/metrics)
+mpods=$(awk '/^ferry_usage_pods_total\{/ {s += $2} END {print s + 0}' <<<"$m")
+mcpu=$(awk '/^ferry_usage_cpu_seconds_total\{/ {s += $2} END {printf "%.3f", s}' <<<"$m")
+lcpu=$(f usage --export | sed -n 's/.*"cpu_seconds":\([0-9.]*\).*/\1/p' | awk '{s += $1} END {printf "%.3f", s}')
+check "ferry_usage_pods_total sums to the 7 records ($mpods)" [ "$mpods" = 7 ]
+check "ferry_usage_cpu_seconds_total equals the ledger's sum ($mcpu, $lcpu)" \
+  awk -v a="$mcpu" -v b="$lcpu" 'BEGIN {d = a - b; exit !(d < 0.01 && d > -0.01)}'
+check "the deleted pod counted by its reason" grep -q '^ferry_usage_pods_total{tenant="ub",reason="Deleted"} 1$' <<<"$m"
 # a token sees its namespaces only; a bad time is a 400
 tok=$(curl -s -H 'Authorization: Bearer tok-ua-0123456789' "http://127.0.0.1:$port/usage?export=1")
 check "the token for ua sees ua's records" grep -q '"uid":"u-burn"' <<<"$tok"
