@@ -80,7 +80,7 @@ grep -q '^ready ' "$dir/double.out" || { echo "the API double did not start"; fa
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }
   done
 }

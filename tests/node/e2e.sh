@@ -68,7 +68,7 @@ start_ferryd() {
   for _ in $(seq 100); do [ -S "$dir/ferryd.sock" ] && return 0; sleep 0.05; done
   echo "ferryd did not start"; fail=1; exit 1
 }
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 start_node() {
   "$fnode" --node-name ferry-e2e --kubeconfig "$node_kubeconfig" --ferryd-url "$node_url" \
     --kubelet-listen 127.0.0.1 --kubelet-port $port --kubelet-insecure-http --kubelet-insecure-no-auth \

@@ -69,7 +69,7 @@ for _ in $(seq 100); do [ -S "$dir/ferryd.sock" ] && break; sleep 0.05; done
 pids+=($!)
 for _ in $(seq 100); do grep -q '^ready' "$dir/proxy.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '^ready' "$dir/proxy.out" || { echo "faultproxy did not start"; cat "$dir/proxy.log"; fail=1; exit 1; }
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 "$fnode" --node-name ferry-life --kubeconfig "$node_kubeconfig" --ferryd-url "unix://$dir/proxy.sock" \
   --kubelet-listen 127.0.0.1 --kubelet-port $port --kubelet-insecure-http --kubelet-insecure-no-auth \
   --status-interval-ms 200 --ping-interval-s 1 --log-level info >>"$dir/node.out" 2>>"$dir/node.log" &

@@ -38,7 +38,7 @@ fi
 
 tag=ferry-sec-test.$$
 E=/etc/$tag R=/run/$tag V=/var/lib/$tag
-port=$((21000 + RANDOM % 20000))
+port=$((21000 + RANDOM % 11000)) # below the ephemeral ports (32768-)
 pid=
 cleanup() {
   for u in $(cat "$V/uids" 2>/dev/null); do
