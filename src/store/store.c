@@ -827,7 +827,7 @@ void ferry_store_put_usage(struct ferry_store *s, const struct ferry_store_usage
         o->body = ferry_xstrdup(u->record);
         o->created_ns = u->finished_ns;
         o->cpu_s = u->cpu_s;
-        o->body = ferry_xstrdup(u->record);
+        o->gpu_s = u->gpu_s;
         o->jid = dup_or_null(u->profile);
         enqueue(s, o);
 }
